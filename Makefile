@@ -1,0 +1,19 @@
+# Two entry points a presenter or a new engineer needs; each installs what it uses.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: rehearse test install
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+rehearse: install
+	$(VENV)/bin/tubedemo rehearse
+
+test: install
+	$(VENV)/bin/nox -s lint typecheck tests

@@ -1,0 +1,1 @@
+"""The audience-facing gateway: OpenAI-compatible proxy, survey and winners."""

@@ -1,0 +1,61 @@
+"""Developer sessions: tests, lint, typecheck, golden, bench.
+
+Sessions reuse their virtualenvs so a second run only re-runs the work, not the installs.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+def _prepare(session: nox.Session) -> None:
+    """Fill the caches the tests read but never fetch themselves (no network in tests)."""
+    session.run("tubedemo", "crds", "fetch")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite, integration tests included (they need the prepared caches)."""
+    _install(session)
+    _prepare(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check + format check."""
+    session.install("ruff>=0.8,<1")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on tubedemo/."""
+    _install(session)
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def golden(session: nox.Session) -> None:
+    """Rewrite the reviewed golden snapshots; review the diff before committing it."""
+    _install(session)
+    _prepare(session)
+    session.run("pytest", "-m", "not integration", "--update-golden", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks with ratio targets measured against a baseline in the same run."""
+    _install(session)
+    _prepare(session)
+    session.run("python", "-m", "benchmarks", *session.posargs)

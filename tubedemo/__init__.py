@@ -1,0 +1,1 @@
+"""tubedemo: conduct a live talk about autoscaling LLM inference on Kubernetes."""

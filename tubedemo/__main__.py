@@ -1,0 +1,3 @@
+from tubedemo.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""The CLI edge: builds the Typer app and turns every TubedemoError into one line + exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from tubedemo.errors import TubedemoError
+
+app = typer.Typer(
+    name="tubedemo",
+    help="Conduct a live talk about autoscaling LLM inference on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+@app.callback()
+def _root() -> None:
+    """Conduct a live talk about autoscaling LLM inference on Kubernetes."""
+
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _register() -> None:
+    # Each area module owns its commands; adding an area is one import and one call here.
+    from tubedemo.commands import core
+
+    core.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tubedemo`` console script."""
+    _register()
+    try:
+        # standalone mode: click prints usage errors itself and exits 2; ours arrive here.
+        app(args=argv, standalone_mode=True)
+    except TubedemoError as exc:
+        _err.print(f"[bold red]error:[/] {exc.message}")
+        sys.exit(exc.exit_code)
