@@ -1,0 +1,37 @@
+/** The raffle from a phone's point of view. Pure. */
+
+export type DrawOutcome = "not-drawn" | "won" | "lost";
+
+/**
+ * Did this phone win? `value` is the GET /api/survey/winners body. Winners are named by the
+ * submission id the gateway returned on submit; the client id is accepted too so a gateway
+ * that names winners by client id still lights up the right phone.
+ */
+export function drawOutcome(
+  value: unknown,
+  session: string,
+  submissionId: string | null,
+  clientId: string,
+): DrawOutcome {
+  if (typeof value !== "object" || value === null) return "not-drawn";
+  const v = value as Record<string, unknown>;
+  if (v.session !== session || v.drawn !== true) return "not-drawn";
+  const winners = Array.isArray(v.winners) ? v.winners : [];
+  const won = winners.some((w: unknown) => {
+    if (typeof w !== "object" || w === null) return false;
+    const id = (w as Record<string, unknown>).id;
+    return typeof id === "string" && (id === submissionId || id === clientId);
+  });
+  return won ? "won" : "lost";
+}
+
+/** Display names of the winners (for the presenter screen). */
+export function winnerNames(value: unknown): string[] {
+  if (typeof value !== "object" || value === null) return [];
+  const winners = (value as Record<string, unknown>).winners;
+  if (!Array.isArray(winners)) return [];
+  return winners.map((w: unknown) => {
+    const name = typeof w === "object" && w !== null ? (w as Record<string, unknown>).name : null;
+    return typeof name === "string" && name.trim() !== "" ? name : "Anonymous commuter";
+  });
+}
