@@ -119,18 +119,18 @@ export function Audience() {
       <p className="visually-hidden" aria-live="polite">
         {config.mode === "quiz" ? "Quiz is open" : "Survey is open"}
       </p>
-      {config.mode === "quiz" ? (
-        <>
-          <StatusStrip clientId={identity.clientId} />
-          <Quiz
-            config={config}
-            identity={identity}
-            onCountedAnswered={() => update(withQuestionAsked)}
-            draft={question}
-            setDraft={setQuestion}
-          />
-        </>
-      ) : (
+      {/* Both modes stay mounted (the inactive one hidden), so a mode flip loses no typed text. */}
+      <div hidden={config.mode !== "quiz"} data-testid="quiz-mode">
+        <StatusStrip clientId={identity.clientId} active={config.mode === "quiz"} />
+        <Quiz
+          config={config}
+          identity={identity}
+          onCountedAnswered={() => update(withQuestionAsked)}
+          draft={question}
+          setDraft={setQuestion}
+        />
+      </div>
+      <div hidden={config.mode !== "survey"} data-testid="survey-mode">
         <Survey
           config={config}
           identity={identity}
@@ -139,7 +139,7 @@ export function Audience() {
           onSubmitted={(s: Submission) => update((i) => withSubmission(i, s))}
           outcome={outcome}
         />
-      )}
+      </div>
       {outcome === "won" && overlayOpen && (
         <WinnerOverlay name={submission?.name ?? null} onClose={() => setOverlayOpen(false)} />
       )}

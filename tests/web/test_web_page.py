@@ -1,0 +1,70 @@
+"""The audience page and presenter screen (web/): build, unit tests and end-to-end tests.
+
+The end-to-end run drives real headless Chromium (Debian's chromium) against the real gateway
+(`python -m gateway` with this interpreter) and a fake vLLM on loopback; see web/e2e/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+WEB = REPO / "web"
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.integration
+
+
+def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is not installed: install Node 20 and npm (see README, Web page)")
+    env = {**os.environ, "TUBEDEMO_PYTHON": sys.executable, "NO_COLOR": "1"}
+    return subprocess.run(
+        [npm, *args],
+        cwd=WEB,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def built_page() -> Path:
+    if not (WEB / "node_modules").is_dir():
+        _ok(_npm("ci", timeout=300))
+    _ok(_npm("run", "build", timeout=300))
+    return WEB / "dist"
+
+
+def test_build_writes_the_page_and_a_separate_presenter_chunk(built_page: Path) -> None:
+    assert (built_page / "index.html").is_file()
+    scripts = sorted(p.name for p in (built_page / "assets").glob("*.js"))
+    assert any(name.startswith("Screen-") for name in scripts), scripts
+    html = (built_page / "index.html").read_text()
+    assert "http://" not in html and "https://" not in html, "the page loads nothing from outside"
+
+
+def test_unit_tests_of_the_pure_parts_pass(built_page: Path) -> None:
+    _ok(_npm("test", timeout=300))
+
+
+@pytest.mark.timeout(600)
+def test_audience_and_presenter_end_to_end_in_headless_chromium(built_page: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium missing: apt-get install -y chromium chromium-driver (.ci/run does)")
+    result = _npm("run", "e2e", timeout=540)
+    sys.stdout.write(result.stdout[-4000:])
+    _ok(result)
