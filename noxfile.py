@@ -30,6 +30,12 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(python=False)
+def controlplane(session: nox.Session) -> None:
+    """Build (or reuse) the pinned Kubernetes control plane the integration tests run against."""
+    session.run("python3", "scripts/build-controlplane", *session.posargs, external=True)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check + format check."""

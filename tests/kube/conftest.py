@@ -1,0 +1,155 @@
+"""Fixtures for tests against a real Kubernetes API server.
+
+`kube` (session) is either the local control plane built from pinned Go modules or, when
+TUBEDEMO_TEST_KUBECONFIG is set, that cluster (e.g. kind). `namespace` gives each test its own.
+Without built binaries the tests skip with one line; under CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config, dynamic
+
+from .controlplane import (
+    NOT_BUILT,
+    ControlPlane,
+    ControlPlaneError,
+    binary_dir,
+    upstream_crds,
+    write_kubeconfig,
+)
+
+FIELD_MANAGER = "tubedemo-tests"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@dataclass
+class Kube:
+    """The cluster under test: kubeconfigs for an admin and for a user without any rights."""
+
+    kubeconfig: Path
+    nobody_kubeconfig: Path
+    control_plane: ControlPlane | None  # None when running against TUBEDEMO_TEST_KUBECONFIG
+
+    def api_client(self, kubeconfig: Path | None = None) -> client.ApiClient:
+        return config.new_client_from_config(config_file=str(kubeconfig or self.kubeconfig))
+
+    def dynamic(self) -> dynamic.DynamicClient:
+        return dynamic.DynamicClient(self.api_client())
+
+    def apply(self, manifest: dict[str, Any], namespace: str | None = None) -> Any:
+        dyn = self.dynamic()
+        resource = dyn.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+        return dyn.server_side_apply(
+            resource,
+            body=manifest,
+            namespace=namespace,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _install_crds(kube: Kube) -> None:
+    crds = upstream_crds()
+    for crd in crds:
+        kube.apply(crd)
+    ext = client.ApiextensionsV1Api(kube.api_client())
+    deadline = time.monotonic() + 60
+    pending = {c["metadata"]["name"] for c in crds}
+    while pending and time.monotonic() < deadline:
+        for name in sorted(pending):
+            conditions = ext.read_custom_resource_definition(name).status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                pending.discard(name)
+        time.sleep(0.2)
+    if pending:
+        raise ControlPlaneError(f"CRDs not established: {sorted(pending)}")
+
+
+def _nobody_via_service_account(kube_admin: Path, workdir: Path) -> Path:
+    """On an external cluster: a ServiceAccount token with no RoleBindings is the no-rights user."""
+    api = config.new_client_from_config(config_file=str(kube_admin))
+    core = client.CoreV1Api(api)
+    ns = "tubedemo-test-nobody"
+    try:
+        core.create_namespace({"metadata": {"name": ns}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    try:
+        core.create_namespaced_service_account(ns, {"metadata": {"name": "nobody"}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    token = core.create_namespaced_service_account_token(
+        "nobody", ns, {"spec": {"expirationSeconds": 3600}}
+    ).status.token
+    ca_file = api.configuration.ssl_ca_cert
+    ca_pem = Path(ca_file).read_bytes() if ca_file else b""
+    return write_kubeconfig(
+        workdir / "nobody.kubeconfig",
+        server=api.configuration.host,
+        ca_pem=ca_pem,
+        user="nobody",
+        token=token,
+    )
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
+    workdir = tmp_path_factory.mktemp("kube")
+    external = os.environ.get("TUBEDEMO_TEST_KUBECONFIG")
+    if external:
+        admin = Path(external)
+        target = Kube(admin, _nobody_via_service_account(admin, workdir), None)
+        _install_crds(target)
+        yield target
+        return
+    bindir = binary_dir()
+    if bindir is None:
+        _unavailable(NOT_BUILT)
+    plane = ControlPlane(workdir=workdir, bindir=bindir)
+    try:
+        plane.start()
+        target = Kube(plane.kubeconfig, plane.nobody_kubeconfig, plane)
+        _install_crds(target)
+    except ControlPlaneError as exc:
+        plane.stop()
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield target
+    finally:
+        plane.stop()
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(kube.api_client())
+    core.create_namespace({"metadata": {"name": name, "labels": {"tubedemo-test": "true"}}})
+    yield name
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
