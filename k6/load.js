@@ -1,0 +1,249 @@
+// tubedemo's load: phones asking the tube-bot (quiz) and phones waiting for the raffle (survey).
+//
+// Honest load: every iteration is a real request to the gateway. Configured only by environment
+// (tubedemo show/load set these; by hand, export them or pass `-e NAME=value`):
+//
+//   TUBEDEMO_BASE_URL            gateway base URL                       (http://localhost:8080)
+//   TUBEDEMO_MODEL               model name sent in requests            (llama-3.1-8b)
+//   TUBEDEMO_SCENARIOS           k6 scenarios as JSON (tubedemo show --dry-run prints them);
+//                                without it: TUBEDEMO_VUS VUs for TUBEDEMO_DURATION   (2, 30s)
+//   TUBEDEMO_PROMPTS_FILE        absolute path, one question per line   (bundled tube-questions.txt)
+//   TUBEDEMO_AUDIENCE_QUESTIONS  1: ask what the audience asked (GET /api/admin/questions)
+//   TUBEDEMO_ADMIN_TOKEN         bearer token for the admin API (audience questions)
+//   TUBEDEMO_THINK_TIME          seconds between a VU's requests          (1)
+//   TUBEDEMO_REQUEST_TIMEOUT     seconds before a request counts failed   (120)
+//   TUBEDEMO_MAX_ERROR_RATE      fail the run above this failed fraction  (0.05)
+//   TUBEDEMO_CLIENT_ID           vu (one X-Client-Id per VU) | iteration  (vu)
+//   TUBEDEMO_SUMMARY_FILE        write the end-of-test summary JSON here (optional)
+//
+// Works on k6 1.x and 2.x: scenarios only (no externally-controlled executor, no REST API).
+// k6 core has no SSE parser and no per-chunk timestamps, so TTFT is measured as k6's time to
+// first byte (timings.waiting) of a stream that did carry content; the body is parsed after the
+// stream ends to count tokens and to check that a content chunk and [DONE] arrived.
+
+import http from "k6/http";
+import { sleep } from "k6";
+import exec from "k6/execution";
+import { Counter, Rate, Trend } from "k6/metrics";
+
+const env = __ENV;
+const BASE_URL = (env.TUBEDEMO_BASE_URL || "http://localhost:8080").replace(/\/+$/, "");
+const MODEL = env.TUBEDEMO_MODEL || "llama-3.1-8b";
+const THINK_TIME = number(env.TUBEDEMO_THINK_TIME, 1);
+const REQUEST_TIMEOUT = number(env.TUBEDEMO_REQUEST_TIMEOUT, 120);
+const MAX_ERROR_RATE = number(env.TUBEDEMO_MAX_ERROR_RATE, 0.05);
+const CLIENT_ID_PER = env.TUBEDEMO_CLIENT_ID === "iteration" ? "iteration" : "vu";
+
+// Custom metrics (names are read by tubedemo's report and dashboard).
+const ttft = new Trend("tubedemo_ttft", true); // ms: time to first byte of a streamed answer
+const answerTime = new Trend("tubedemo_answer_time", true); // ms: request start -> stream end
+const tokens = new Counter("tubedemo_tokens"); // completion tokens received
+const failed = new Rate("tubedemo_failed"); // transport error, 5xx, unexpected 4xx, broken stream
+const refused = new Counter("tubedemo_refused"); // 409/429: the gateway refusing by design
+
+function number(text, fallback) {
+  const value = Number(text);
+  return text !== undefined && text !== "" && Number.isFinite(value) ? value : fallback;
+}
+
+function readPrompts() {
+  const path = env.TUBEDEMO_PROMPTS_FILE || "./tube-questions.txt";
+  const lines = open(path)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  if (lines.length === 0) {
+    throw new Error(`no questions in ${path}`);
+  }
+  return lines;
+}
+
+const FILE_PROMPTS = readPrompts();
+
+function defaultScenarios() {
+  return {
+    load: {
+      executor: "constant-vus",
+      vus: number(env.TUBEDEMO_VUS, 2),
+      duration: env.TUBEDEMO_DURATION || "30s",
+      exec: "quiz",
+      tags: { phase: "load" },
+    },
+  };
+}
+
+export const options = {
+  scenarios: env.TUBEDEMO_SCENARIOS ? JSON.parse(env.TUBEDEMO_SCENARIOS) : defaultScenarios(),
+  thresholds: { tubedemo_failed: [`rate<=${MAX_ERROR_RATE}`] },
+  summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"],
+  setupTimeout: "30s",
+};
+
+// 409 (wrong mode) and 429 (rate limit) are the gateway doing its job, not errors.
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 399 }, 409, 429));
+
+function uuid4() {
+  return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (c) => {
+    const r = Math.floor(Math.random() * 16);
+    return (c === "x" ? r : (r & 0x3) | 0x8).toString(16);
+  });
+}
+
+const VU_CLIENT_ID = uuid4(); // the init context runs once per VU
+
+function clientId() {
+  return CLIENT_ID_PER === "iteration" ? uuid4() : VU_CLIENT_ID;
+}
+
+function questionText(item) {
+  if (typeof item === "string") return item;
+  if (item && typeof item === "object") return item.text || item.question || item.prompt || "";
+  return "";
+}
+
+export function setup() {
+  if (env.TUBEDEMO_AUDIENCE_QUESTIONS !== "1" && env.TUBEDEMO_AUDIENCE_QUESTIONS !== "true") {
+    return { questions: [] };
+  }
+  const res = http.get(`${BASE_URL}/api/admin/questions`, {
+    headers: { Authorization: `Bearer ${env.TUBEDEMO_ADMIN_TOKEN || ""}` },
+    tags: { name: "admin-questions" },
+    responseCallback: http.expectedStatuses({ min: 200, max: 599 }),
+  });
+  let questions = [];
+  if (res.status === 200) {
+    try {
+      const body = res.json();
+      const list = Array.isArray(body) ? body : body.questions || [];
+      questions = list.map(questionText).filter((q) => q && q.trim());
+    } catch (e) {
+      questions = [];
+    }
+  }
+  if (questions.length === 0) {
+    console.warn(
+      `audience questions unavailable (HTTP ${res.status}); using the questions file instead`,
+    );
+  }
+  return { questions };
+}
+
+// Reads an OpenAI streaming body: content chunks, completion tokens, [DONE], error events.
+export function readStream(body) {
+  const result = { chunks: 0, usageTokens: null, done: false, error: null };
+  if (typeof body !== "string") return result;
+  for (const raw of body.split("\n")) {
+    const line = raw.trim();
+    if (!line.startsWith("data:")) continue;
+    const data = line.slice(5).trim();
+    if (data === "[DONE]") {
+      result.done = true;
+      continue;
+    }
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch (e) {
+      continue;
+    }
+    if (event.error) {
+      result.error = event.error.message || String(event.error);
+      continue;
+    }
+    const choice = event.choices && event.choices[0];
+    if (choice && choice.delta && choice.delta.content) result.chunks += 1;
+    if (event.usage && Number.isFinite(event.usage.completion_tokens)) {
+      result.usageTokens = event.usage.completion_tokens;
+    }
+  }
+  return result;
+}
+
+function think() {
+  // Arrival-rate phases pace themselves; a VU that sleeps there only wastes a slot.
+  if (THINK_TIME > 0 && !String(exec.scenario.executor).includes("arrival-rate")) {
+    sleep(THINK_TIME);
+  }
+}
+
+export function quiz(data) {
+  const prompts = data && data.questions && data.questions.length ? data.questions : FILE_PROMPTS;
+  const question = prompts[Math.floor(Math.random() * prompts.length)];
+  const res = http.post(
+    `${BASE_URL}/v1/chat/completions`,
+    JSON.stringify({
+      model: MODEL,
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: question }],
+    }),
+    {
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream",
+        "X-Client-Id": clientId(),
+        "X-Tubedemo-Counted": "false",
+      },
+      timeout: `${REQUEST_TIMEOUT}s`,
+      tags: { name: "chat" },
+    },
+  );
+  if (res.status === 409 || res.status === 429) {
+    refused.add(1);
+  } else if (res.status !== 200) {
+    failed.add(true);
+  } else {
+    const stream = readStream(res.body);
+    const ok = stream.chunks > 0 && stream.done && stream.error === null;
+    failed.add(!ok);
+    if (ok) {
+      ttft.add(res.timings.waiting);
+      answerTime.add(res.timings.duration);
+      tokens.add(stream.usageTokens !== null ? stream.usageTokens : stream.chunks);
+    }
+  }
+  think();
+}
+
+export function survey() {
+  // A phone in survey mode: reads the mode, then polls for the raffle result.
+  const headers = { "X-Client-Id": clientId() };
+  for (const [path, name] of [
+    ["/config", "config"],
+    ["/api/survey/winners", "winners"],
+  ]) {
+    const res = http.get(`${BASE_URL}${path}`, { headers, tags: { name }, timeout: "30s" });
+    if (res.status === 409 || res.status === 429) {
+      refused.add(1);
+    } else {
+      failed.add(res.status !== 200);
+    }
+  }
+  sleep(2);
+}
+
+export default quiz;
+
+function metric(data, name, stat) {
+  const m = data.metrics[name];
+  return m && m.values && m.values[stat] !== undefined ? m.values[stat] : null;
+}
+
+function fmt(value, unit) {
+  return value === null ? "-" : `${Math.round(value)}${unit}`;
+}
+
+export function handleSummary(data) {
+  const line =
+    `tubedemo load: ${metric(data, "http_reqs", "count") || 0} requests, ` +
+    `failed ${(100 * (metric(data, "tubedemo_failed", "rate") || 0)).toFixed(1)}%, ` +
+    `refused ${metric(data, "tubedemo_refused", "count") || 0}, ` +
+    `TTFT p50 ${fmt(metric(data, "tubedemo_ttft", "med"), "ms")} ` +
+    `p95 ${fmt(metric(data, "tubedemo_ttft", "p(95)"), "ms")}, ` +
+    `tokens ${metric(data, "tubedemo_tokens", "count") || 0}\n`;
+  const out = { stdout: line };
+  if (env.TUBEDEMO_SUMMARY_FILE) {
+    out[env.TUBEDEMO_SUMMARY_FILE] = JSON.stringify(data, null, 2);
+  }
+  return out;
+}
