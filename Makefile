@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: rehearse test install
+.PHONY: rehearse render test install
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,6 +14,9 @@ install: $(VENV)/.installed
 
 rehearse: install
 	$(VENV)/bin/tubedemo rehearse
+
+render: install
+	$(VENV)/bin/tubedemo render -o out/
 
 test: install
 	$(VENV)/bin/nox -s lint typecheck tests

@@ -1,0 +1,77 @@
+"""The offline commands as a presenter runs them: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tubedemo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_init_then_render_writes_valid_manifests_for_both_profiles(tmp_path: Path) -> None:
+    for profile in ("eks", "local"):
+        folder = tmp_path / profile
+        folder.mkdir()
+        assert tubedemo("init", "--profile", profile, cwd=folder).returncode == 0
+        rendered = tubedemo("render", "-o", "out", cwd=folder)
+        assert rendered.returncode == 0, rendered.stderr
+        checked = tubedemo("validate", "out", cwd=folder)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "objects valid" in checked.stdout
+
+
+def test_init_refuses_to_overwrite_an_existing_file(tmp_path: Path) -> None:
+    (tmp_path / "demo.yaml").write_text("profile: local\n")
+    result = tubedemo("init", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "already exists" in result.stderr
+    assert (tmp_path / "demo.yaml").read_text() == "profile: local\n"
+
+
+def test_render_to_stdout_is_a_yaml_stream(tmp_path: Path) -> None:
+    result = tubedemo("render", cwd=tmp_path)
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert docs[0]["kind"] == "Namespace" and docs[-1]["kind"] == "ScaledObject"
+
+
+def test_validate_reports_clamp_min_in_one_line_and_exits_non_zero(tmp_path: Path) -> None:
+    assert tubedemo("render", "-o", "out", cwd=tmp_path).returncode == 0
+    so = next((tmp_path / "out").glob("*-scaledobject-*.yaml"))
+    so.write_text(so.read_text().replace("max(queue * 50, 1)", "clamp_min(queue * 50, 1)"))
+    result = tubedemo("validate", "out", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "write max(queue * 50, 1) instead" in result.stderr
+
+
+def test_wrong_config_field_is_one_line_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "demo.yaml").write_text("scaling:\n  multipler: 3\n")
+    result = tubedemo("render", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: demo.yaml: scaling.multipler: unknown field; did you mean 'multiplier'?"
+    )
+
+
+def test_config_show_prints_the_effective_values(tmp_path: Path) -> None:
+    result = tubedemo("config", "show", "--set", "scaling.multiplier=7", cwd=tmp_path)
+    assert result.returncode == 0
+    assert yaml.safe_load(result.stdout)["scaling"]["multiplier"] == 7
+
+
+def test_help_lists_the_offline_commands(tmp_path: Path) -> None:
+    result = tubedemo("--help", cwd=tmp_path)
+    for command in ("init", "render", "validate", "config", "crds"):
+        assert command in result.stdout

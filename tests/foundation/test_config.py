@@ -1,0 +1,152 @@
+"""demo.yaml: defaults, durations, overrides, and one clear line per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tubedemo.config import DemoConfig, config_from_dict, load_config
+from tubedemo.durations import format_duration, parse_duration
+from tubedemo.errors import ConfigError
+from tubedemo.init_file import default_demo_yaml
+
+
+def test_defaults_describe_the_original_talk() -> None:
+    cfg = DemoConfig()
+    assert cfg.scaling.effective_formula == "max(queue * 50, 1)"
+    assert (cfg.scaling.min_replicas, cfg.scaling.max_replicas) == (1, 10)
+    assert cfg.gpu_pool.instance_types == ["g5.2xlarge", "g5.4xlarge", "g5.12xlarge"]
+    assert [p.name for p in cfg.timeline.phases][-1] == "survey"
+    assert cfg.timeline.phases[-1].mode == "survey" and cfg.timeline.phases[-1].at == 28 * 60
+
+
+def test_every_field_is_documented() -> None:
+    undocumented = []
+
+    def walk(model: type, prefix: str) -> None:
+        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+            if not (field.description or "").strip():
+                undocumented.append(prefix + name)
+            ann = field.annotation
+            if isinstance(ann, type) and hasattr(ann, "model_fields"):
+                walk(ann, f"{prefix}{name}.")
+
+    walk(DemoConfig, "")
+    assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("2m", 120), ("1h30m", 5400), ("250ms", 0.25), (45, 45), ("2m30s", 150)],
+)
+def test_durations_read_like_people_write_them(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_durations_print_back_in_the_same_form() -> None:
+    assert format_duration(1800) == "30m"
+    assert format_duration(5400) == "1h30m"
+    assert format_duration(0.5) == "0.5s"
+
+
+@pytest.mark.parametrize("bad", ["abc", "5 parsecs", "-3", "", True])
+def test_a_bad_duration_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"scaling": {"multipler": 3}},
+            "scaling.multipler: unknown field; did you mean 'multiplier'?",
+        ),
+        (
+            {"scaling": {"min_replicas": 5, "max_replicas": 2}},
+            "min_replicas (5) exceeds max_replicas (2)",
+        ),
+        ({"talk": {"duration": "abc"}}, "talk.duration: 'abc' is not a duration"),
+        (
+            {"model": {"max_model_len": 100}},
+            "model.max_model_len: Input should be greater than or equal to 512",
+        ),
+        ({"profile": "gke"}, "profile: Input should be 'eks' or 'local'"),
+        ({"scaling": {"max_replicas": 20}}, "needs more GPUs than gpu_pool.gpu_limit (10)"),
+        (
+            {"timeline": {"phases": [{"name": "a", "at": "0m", "duration": "40m", "vus": 2}]}},
+            "phase 'a' ends at 40m, after the talk ends at 30m",
+        ),
+        (
+            {"timeline": {"phases": [{"name": "a", "at": 0, "duration": 60, "vus": 2, "rate": 1}]}},
+            "timeline.phases.0: set either vus or rate, not both",
+        ),
+        (
+            {
+                "timeline": {
+                    "phases": [
+                        {"name": "a", "at": "0m", "duration": "5m", "vus": 2},
+                        {"name": "b", "at": "4m", "duration": "1m", "vus": 2},
+                    ]
+                }
+            },
+            "phase 'b' starts at 4m before 'a' ends at 5m",
+        ),
+        ({"gatway": {}}, "gatway: unknown field; did you mean 'gateway'?"),
+        (
+            {
+                "scaling": {
+                    "scale_up": {
+                        "stabilization": 0,
+                        "policies": [{"type": "Pods", "value": 1, "period": "2h"}],
+                    }
+                }
+            },
+            "period: Value error, must be between 1s and 30m",
+        ),
+    ],
+)
+def test_each_config_mistake_gets_one_line_naming_field_and_fix(raw: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(raw)
+    message = caught.value.message
+    assert "\n" not in message
+    assert expected.replace("Value error, ", "") in message
+    assert caught.value.exit_code == 2
+
+
+def test_missing_explicit_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tubedemo init"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text("scaling:\n  target: [1,\n")
+    with pytest.raises(ConfigError, match=r"demo.yaml line \d+: not valid YAML"):
+        load_config(path)
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(path)
+
+
+def test_set_overrides_apply_before_validation(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text("scaling:\n  multiplier: 20\n")
+    cfg = load_config(path, ["scaling.multiplier=10", "talk.title=Hello"])
+    assert cfg.scaling.multiplier == 10
+    assert cfg.talk.title == "Hello"
+    with pytest.raises(ConfigError, match=r"section\.field=value"):
+        load_config(path, ["scaling.multiplier"])
+
+
+def test_init_file_is_the_default_config_with_comments() -> None:
+    text = default_demo_yaml()
+    assert config_from_dict(yaml.safe_load(text)) == DemoConfig()
+    assert "# Virtual commuters per waiting request" in text

@@ -1,0 +1,193 @@
+"""render: deterministic, labelled, ordered, and equal to the reviewed golden snapshots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tubedemo.config import DemoConfig, config_from_dict
+from tubedemo.render import object_ref, render, to_yaml, write_files
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _kinds(cfg: DemoConfig) -> list[str]:
+    return [obj["kind"] for obj in render(cfg)]
+
+
+@pytest.mark.parametrize("profile", ["eks", "local"])
+def test_default_render_matches_the_golden_snapshot(profile: str, update_golden: bool) -> None:
+    text = to_yaml(render(config_from_dict({"profile": profile})))
+    golden = GOLDEN / f"render-{profile}.yaml"
+    if update_golden:
+        golden.write_text(text, encoding="utf-8")
+    assert golden.exists(), "no golden file yet: run `nox -s golden` and review it"
+    assert text == golden.read_text(encoding="utf-8"), (
+        "render changed; if intended, run `nox -s golden` and review the diff"
+    )
+
+
+def test_render_is_deterministic() -> None:
+    assert to_yaml(render(DemoConfig())) == to_yaml(render(DemoConfig()))
+
+
+def test_every_object_is_labelled_as_tubedemos() -> None:
+    for obj in render(DemoConfig()):
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "tubedemo", object_ref(obj)
+        assert labels["app.kubernetes.io/managed-by"] == "tubedemo", object_ref(obj)
+
+
+def test_namespace_first_and_scaled_object_last() -> None:
+    kinds = _kinds(DemoConfig())
+    assert kinds[0] == "Namespace"
+    assert kinds[-1] == "ScaledObject"
+    assert kinds.index("Deployment") < kinds.index("ScaledObject")
+    assert kinds.index("EC2NodeClass") < kinds.index("NodePool")
+
+
+def test_local_profile_has_no_karpenter_and_no_gpu() -> None:
+    cfg = config_from_dict({"profile": "local"})
+    objs = render(cfg)
+    assert not {"NodePool", "EC2NodeClass"} & {o["kind"] for o in objs}
+    vllm = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm")
+    pod = vllm["spec"]["template"]["spec"]
+    assert "tolerations" not in pod
+    assert "nvidia.com/gpu" not in str(pod["containers"][0]["resources"])
+    assert pod["containers"][0]["image"] == cfg.local.vllm_stand_in_image
+
+
+def test_vllm_deployment_leaves_replicas_to_the_hpa() -> None:
+    vllm = next(
+        o
+        for o in render(DemoConfig())
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )
+    assert "replicas" not in vllm["spec"]
+
+
+def test_grace_period_covers_prestop_and_shutdown_timeout() -> None:
+    cfg = config_from_dict({"model": {"prestop_sleep": "20s", "shutdown_timeout": "60s"}})
+    vllm = next(
+        o for o in render(cfg) if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )
+    pod = vllm["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["terminationGracePeriodSeconds"] >= 20 + 60
+    assert "--shutdown-timeout=60" in container["args"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "20"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v1/models"
+
+
+def test_scaled_object_formula_and_trigger_come_from_config() -> None:
+    cfg = config_from_dict(
+        {
+            "scaling": {
+                "multiplier": 10,
+                "target": 25,
+                "scaler": "external",
+                "metric_labels": {"model_name": "llama"},
+            }
+        }
+    )
+    so = next(o for o in render(cfg) if o["kind"] == "ScaledObject")
+    assert so["spec"]["advanced"]["scalingModifiers"]["formula"] == "max(queue * 10, 1)"
+    assert so["spec"]["advanced"]["scalingModifiers"]["target"] == "25"
+    trigger = so["spec"]["triggers"][0]
+    assert trigger["type"] == "external"
+    assert trigger["metadata"]["scalerAddress"] == cfg.scaling.scaler_address
+    assert trigger["metadata"]["metricQuery"] == "sum(vllm_num_requests_waiting{model_name=llama})"
+
+
+def test_talk_window_becomes_a_zero_budget_schedule() -> None:
+    cfg = config_from_dict({"talk": {"window_start": "2026-12-03T14:30:00Z", "window": "90m"}})
+    pool = next(o for o in render(cfg) if o["kind"] == "NodePool")
+    budgets = pool["spec"]["disruption"]["budgets"]
+    assert budgets[0] == {"nodes": "0", "schedule": "30 14 3 12 *", "duration": "1h30m"}
+
+
+def test_collector_config_change_rolls_its_deployment() -> None:
+    def annotation(cfg: DemoConfig) -> str:
+        dep = next(
+            o
+            for o in render(cfg)
+            if o["kind"] == "Deployment" and o["metadata"]["name"] == "otel-collector"
+        )
+        return str(dep["spec"]["template"]["metadata"]["annotations"]["tubedemo.dev/config-hash"])
+
+    assert annotation(DemoConfig()) != annotation(
+        config_from_dict({"scaling": {"scrape_interval": "2s"}})
+    )
+
+
+def test_ingress_only_when_enabled() -> None:
+    assert "Ingress" not in _kinds(DemoConfig())
+    cfg = config_from_dict({"web": {"ingress": {"enabled": True, "host": "tube.example.com"}}})
+    ingress = next(o for o in render(cfg) if o["kind"] == "Ingress")
+    assert ingress["spec"]["rules"][0]["host"] == "tube.example.com"
+
+
+def test_local_store_gets_one_gateway_and_a_volume() -> None:
+    cfg = config_from_dict({"storage": {"kind": "local"}, "gateway": {"replicas": 3}})
+    objs = render(cfg)
+    gateway = next(
+        o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gateway"
+    )
+    assert gateway["spec"]["replicas"] == 1
+    assert any(o["kind"] == "PersistentVolumeClaim" for o in objs)
+
+
+def test_write_files_one_object_per_file_in_apply_order(tmp_path: Path) -> None:
+    (tmp_path / "99-stale-thing.yaml").write_text("kind: Stale\n")
+    files = write_files(render(DemoConfig()), tmp_path)
+    assert [f.name for f in sorted(tmp_path.glob("*.yaml"))] == [f.name for f in files]
+    docs = [list(yaml.safe_load_all(f.read_text())) for f in files]
+    assert all(len(d) == 1 for d in docs)
+    assert docs[0][0]["kind"] == "Namespace"
+
+
+def test_a_wheel_built_from_the_repo_renders(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        timeout=300,
+    )
+    wheel = next(tmp_path.glob("tubedemo-*.whl"))
+    unpacked = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(unpacked)
+    assert (unpacked / "tubedemo/_bundled/templates/vllm.yaml.j2").is_file()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import tubedemo.render as r, tubedemo.config as c;"
+            "print(r.resource_dir('templates')); print(len(r.render(c.DemoConfig())))",
+        ],
+        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    where, count = out.stdout.split()
+    assert where.startswith(str(unpacked))
+    assert int(count) == len(render(DemoConfig()))
