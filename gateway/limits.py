@@ -1,0 +1,148 @@
+"""Abuse limits: who is asking (client id, real address) and how often they may ask."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import ApiError, error_bytes
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class TokenBuckets:
+    """One token bucket per key: `rate_per_min` refill, a minute's worth of burst.
+
+    Idle buckets are full by definition, so they are dropped when the table grows; memory stays
+    bounded whatever ids a script invents.
+    """
+
+    def __init__(self, rate_per_min: float, max_keys: int = 100_000) -> None:
+        self.rate = rate_per_min / 60.0
+        self.capacity = max(1.0, rate_per_min)
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Take a token; 0.0 when allowed, else the seconds until one is available."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        self._buckets[key] = (tokens - 1.0, now)
+        if len(self._buckets) > self.max_keys:
+            self._prune(now)
+        return 0.0
+
+    def _prune(self, now: float) -> None:
+        full_after = self.capacity / self.rate
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+
+
+class Limiter:
+    """Per-client buckets for chat and survey plus a generous ceiling per source address."""
+
+    def __init__(self, chat_per_min: float, survey_per_min: float, address_per_min: float) -> None:
+        self.buckets = {
+            "chat": TokenBuckets(chat_per_min),
+            "survey": TokenBuckets(survey_per_min),
+        }
+        self.address = TokenBuckets(address_per_min)
+
+    def check(self, kind: str, client_id: str | None, address: str) -> None:
+        wait = self.address.take(address)
+        if wait:
+            raise _limited(f"too many requests from your network; retry in {wait:.0f} s", wait)
+        key = client_id or f"addr:{address}"
+        wait = self.buckets[kind].take(key)
+        if wait:
+            raise _limited(f"too many {kind} requests from this phone; retry in {wait:.0f} s", wait)
+
+
+def _limited(message: str, wait: float) -> ApiError:
+    return ApiError(
+        429, message, code="rate_limited", headers={"Retry-After": str(max(1, round(wait)))}
+    )
+
+
+class ClientAddress:
+    """The real client address: X-Forwarded-For is believed only from trusted proxies."""
+
+    def __init__(self, trusted: Iterable[str]) -> None:
+        self.trusted = [ipaddress.ip_network(c, strict=False) for c in trusted]
+
+    def _is_trusted(self, host: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.trusted)
+
+    def __call__(self, scope: Scope, headers: Any) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if not self._is_trusted(peer):
+            return peer
+        forwarded = str(headers.get("x-forwarded-for") or "")
+        if not forwarded:
+            return peer
+        # Walk from the nearest hop outwards; the first untrusted hop is the client.
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+
+class BodyLimit:
+    """Pure ASGI (no BaseHTTPMiddleware, which would hide client disconnects from the proxy)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_big = f"request body larger than {self.max_bytes} bytes"
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > self.max_bytes:
+                    message = too_big if declared > 0 else "invalid Content-Length"
+                    status = 413 if declared > 0 else 400
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": status,
+                            "headers": [(b"content-type", b"application/json")],
+                        }
+                    )
+                    body = error_bytes(message, "invalid_request_error", "body_too_large")
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise ApiError(413, too_big, code="body_too_large")
+            return message
+
+        await self.app(scope, limited, send)

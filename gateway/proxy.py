@@ -1,0 +1,248 @@
+"""The OpenAI-compatible proxy: shape the request (pure), then stream it (raw ASGI).
+
+`shape_chat` decides what goes upstream: the configured system prompt replaces any the client
+sent, max_tokens is capped, the model is fixed; bad input raises an ApiError (400).
+
+`ProxyResponse` talks to the upstream inside the ASGI call and listens for the client's
+`http.disconnect` at the same time; when the phone goes away the upstream response is closed
+at once, so the model server frees the slot. (Starlette's BaseHTTPMiddleware would hide the
+disconnect, which is why every middleware here is pure ASGI.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.errors import ApiError, error_bytes
+from gateway.metrics import Metrics
+from gateway.upstream import Upstream, UpstreamError
+
+PASS_THROUGH = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "stream_options",
+)
+ROLES = ("system", "developer", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    payload: bytes
+    stream: bool
+    question: str
+
+
+def _text(content: Any, index: int) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not (
+                isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+            ):
+                raise ApiError(400, f"messages[{index}].content: only text parts are accepted")
+            parts.append(part["text"])
+        return "".join(parts)
+    raise ApiError(400, f"messages[{index}].content must be a string or a list of text parts")
+
+
+def _positive_int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(400, f"{name} must be a positive integer")
+    return int(value)
+
+
+def shape_chat(
+    body: Any,
+    *,
+    system_prompt: str,
+    max_tokens: int,
+    model: str,
+    max_prompt_chars: int,
+    max_messages: int,
+) -> ChatPlan:
+    """What to send upstream for a client's chat request (no side effects)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages must be a non-empty list")
+    if len(messages) > max_messages:
+        raise ApiError(400, f"at most {max_messages} messages per request")
+    kept: list[dict[str, str]] = [{"role": "system", "content": system_prompt}]
+    user_chars = 0
+    question = ""
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise ApiError(400, f"messages[{i}] must be an object with role and content")
+        role = msg.get("role")
+        if role not in ROLES:
+            raise ApiError(400, f"messages[{i}].role must be one of {', '.join(ROLES)}")
+        text = _text(msg.get("content"), i)
+        if role in ("system", "developer"):
+            continue  # the configured system prompt is not the audience's to replace
+        if role == "user":
+            user_chars += len(text)
+            question = text
+        kept.append({"role": role, "content": text})
+    if not question.strip():
+        raise ApiError(400, "ask a question: no user message with text")
+    if user_chars > max_prompt_chars:
+        raise ApiError(
+            400,
+            f"question too long: {user_chars} characters, at most {max_prompt_chars}",
+            code="prompt_too_long",
+        )
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ApiError(400, "stream must be true or false")
+    asked = [_positive_int(body, "max_tokens"), _positive_int(body, "max_completion_tokens")]
+    capped = min([a for a in asked if a is not None] + [max_tokens])
+    out: dict[str, Any] = {k: body[k] for k in PASS_THROUGH if k in body}
+    if "stream_options" in out and not stream:
+        del out["stream_options"]  # vLLM rejects stream_options without stream
+    out.update(model=model, messages=kept, max_tokens=capped, stream=stream, n=1)
+    return ChatPlan(json.dumps(out).encode(), stream, question)
+
+
+UPSTREAM_HEADERS = {"content-type": "application/json", "accept-encoding": "identity"}
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx-style ingresses must not buffer the stream
+]
+
+
+def _upstream_error_body(status: int, raw: bytes) -> bytes:
+    """Pass an upstream 4xx through when it is OpenAI-shaped, else describe it."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if status < 500 and isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        return raw
+    if status < 500 and isinstance(parsed, dict) and "message" in parsed:  # vLLM's own shape
+        return error_bytes(str(parsed["message"]), "invalid_request_error", None)
+    return error_bytes(
+        f"the model server answered {status}", "upstream_error", f"upstream_{status}"
+    )
+
+
+class ProxyResponse(Response):
+    """An ASGI response that runs the upstream request and stops it when the client leaves."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        stream: bool,
+        metrics: Metrics,
+    ) -> None:
+        self.upstream = upstream
+        self.method = method
+        self.path = path
+        self.payload = payload
+        self.stream = stream
+        self.metrics = metrics
+        self.started = time.perf_counter()
+        self.background = None
+        self.status_code = 200
+        self.raw_headers = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pump = asyncio.create_task(self._pump(send))
+        watch = asyncio.create_task(self._watch(receive))
+        try:
+            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watch):
+                task.cancel()
+            await asyncio.gather(pump, watch, return_exceptions=True)
+        if not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+
+    @staticmethod
+    async def _watch(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def _error(self, send: Send, exc: UpstreamError) -> None:
+        self.metrics.upstream_errors.labels(code=exc.code).inc()
+        await send({"type": "http.response.start", "status": exc.status, "headers": JSON_HEADERS})
+        body = error_bytes(str(exc), "upstream_error", exc.code)
+        await send({"type": "http.response.body", "body": body})
+
+    async def _pump(self, send: Send) -> None:
+        try:
+            resp = await self.upstream.open(self.method, self.path, self.payload, UPSTREAM_HEADERS)
+        except UpstreamError as exc:
+            await self._error(send, exc)
+            return
+        try:
+            if resp.status >= 400 or not self.stream:
+                try:
+                    raw = await resp.read()
+                except UpstreamError as exc:
+                    await self._error(send, exc)
+                    return
+                if resp.status >= 400:
+                    status = resp.status if resp.status < 500 else 502
+                    self.metrics.upstream_errors.labels(code=f"upstream_{resp.status}").inc()
+                    raw = _upstream_error_body(resp.status, raw)
+                else:
+                    status = 200
+                await send(
+                    {"type": "http.response.start", "status": status, "headers": JSON_HEADERS}
+                )
+                await send({"type": "http.response.body", "body": raw})
+                return
+            await self._stream(send, resp)
+        finally:
+            await resp.aclose()
+
+    async def _stream(self, send: Send, resp: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        gauge = self.metrics.streams_in_flight
+        gauge.inc()
+        tail = b"\n\n"
+        first = True
+        try:
+            try:
+                async for chunk in resp.chunks():
+                    if not chunk:
+                        continue
+                    if first:
+                        self.metrics.ttft.observe(time.perf_counter() - self.started)
+                        first = False
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    tail = (tail + chunk)[-2:]
+            except UpstreamError as exc:
+                # Headers are gone; the OpenAI way to fail now is a final SSE error event.
+                self.metrics.upstream_errors.labels(code=exc.code).inc()
+                event = error_bytes(str(exc), "upstream_error", exc.code)
+                sep = b"" if tail == b"\n\n" else b"\n\n"
+                body = sep + b"data: " + event + b"\n\n"
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gauge.dec()
