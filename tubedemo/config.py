@@ -441,34 +441,81 @@ class AudienceConfig(Section):
     """When the audience starts asking (s from talk start)."""
     join_over: Duration = 120.0
     """Over how long the audience's first questions arrive (s)."""
+    curve: Literal["uniform", "bell"] = "bell"
+    """Shape of first-question times over join_over: flat, or triangular peaking mid-way."""
     questions_per_person: float = Field(1.2, ge=0)
     """Mean questions per person, including the uncounted "ask another" path."""
+    ask_again_after: Duration = 20.0
+    """Reading time before a person's next question (s), after the previous answer arrived."""
+    give_up_after: Duration = 120.0
+    """A phone abandons a question after this long (s); the gateway then aborts it upstream."""
 
 
 class EngineModel(Section):
-    decode_step_base: Duration = 0.0268
-    """Decode step with one sequence (s): 16.1 GB weights / 600 GB/s A10G bandwidth."""
+    decode_step_base: Duration = 0.0299
+    """Decode step time at batch 0 (s): fit of A10G ITL 30.7 ms @1 and 42.7 ms @16 streams."""
     decode_step_per_seq: Duration = 0.0008
-    """Extra decode step time per running sequence (s): A10G ITL 30.7 ms @1 -> 42.7 ms @16."""
-    prefill_tokens_per_s: float = Field(4000.0, gt=0)
-    """Prompt tokens processed per second: A10G TTFT 137 ms for ~550 tokens."""
-    kv_cache_tokens: int = Field(30000, ge=1)
-    """KV-cache capacity (tokens): ~3.8 GiB at 128 KiB/token on a 24 GB card at 0.9."""
+    """Extra decode step time per running sequence (s): slope of the same A10G ITL fit."""
+    prefill_tokens_per_s: float = Field(5000.0, gt=0)
+    """Prompt tokens per second: A10G TTFT 137 ms @~550 tokens less one 30 ms decode step."""
+    max_num_batched_tokens: int = Field(2048, ge=16)
+    """Token budget of one engine step (chunked prefill): vLLM default for GPUs < 70 GiB."""
+    kv_cache_tokens: int | None = Field(None, ge=16)
+    """KV-cache capacity (tokens); None derives it from the GPU memory figures below."""
+    gpu_memory_gib: float = Field(22.49, gt=0)
+    """GPU memory (GiB): an A10G shows 23,028 MiB in nvidia-smi."""
+    weights_gib: float = Field(14.99, gt=0)
+    """Model weights in GPU memory (GiB): Llama 3.1 8B fp16 as vLLM reports it."""
+    runtime_overhead_gib: float = Field(2.8, ge=0)
+    """Activations, CUDA graphs, non-torch memory (GiB): 21.6-14.99-3.81 seen on a 24 GB card."""
+    kv_bytes_per_token: int = Field(131072, ge=1)
+    """KV bytes per token: 32 layers x 8 KV heads x 128 dims x 2 (K,V) x 2 bytes fp16."""
+    kv_block_tokens: int = Field(16, ge=1)
+    """Tokens per KV block (vLLM's default block size); cache is allocated in whole blocks."""
     prompt_tokens: int = Field(120, ge=1)
-    """Mean prompt length incl. the system prompt (tokens)."""
+    """Mean prompt length incl. system prompt and chat template (tokens)."""
     output_tokens: int = Field(150, ge=1)
     """Mean answer length (tokens); capped by gateway.max_tokens."""
+    length_spread: float = Field(0.5, ge=0, lt=1)
+    """Prompt and answer lengths vary uniformly by +/- this fraction of their mean."""
+
+    def kv_capacity_tokens(self, gpu_memory_utilization: float) -> int:
+        """KV tokens one replica holds: explicit, or (GPU x utilization - weights - overhead)."""
+        if self.kv_cache_tokens is not None:
+            return self.kv_cache_tokens
+        free_gib = (
+            self.gpu_memory_gib * gpu_memory_utilization
+            - self.weights_gib
+            - self.runtime_overhead_gib
+        )
+        tokens = int(free_gib * 1024**3 // self.kv_bytes_per_token)
+        return max(tokens - tokens % self.kv_block_tokens, 0)
 
 
 class StartupModel(Section):
     node_launch: Duration = 45.0
-    """Pending pod -> GPU node Ready (s): ~37 s measured on g4dn spot."""
+    """Pending pod -> GPU node Ready (s): ~37 s measured on g4dn spot, plus Karpenter batching."""
+    node_launch_by_type: dict[str, Duration] = {}
+    """Per-instance-type override of node_launch (s); no published per-type figures yet."""
+    provisioning_batch: Duration = 1.0
+    """Karpenter batches pending pods for this long before launching (s): batchIdleDuration."""
     image_pull: Duration = 60.0
     """vLLM image pull on a new node (s): 0 from an EBS snapshot, 4-5 min cold."""
     model_load: Duration = 100.0
     """Container start -> /v1/models ready (s): init ~32 s + weights ~50 s + compile."""
     gpus_per_node: dict[str, int] = {"g5.2xlarge": 1, "g5.4xlarge": 1, "g5.12xlarge": 4}
     """GPUs per instance type (one vLLM replica per GPU)."""
+    spot_interruptions: list[Duration] = []
+    """Talk offsets (s) at which the oldest spot GPU node gets an interruption notice."""
+    spot_notice: Duration = 120.0
+    """Spot interruption notice (s): EC2 gives two minutes before reclaiming the instance."""
+
+
+class HpaModel(Section):
+    sync_period: Duration = 15.0
+    """HPA resync (s): kube-controller-manager --horizontal-pod-autoscaler-sync-period default."""
+    tolerance: float = Field(0.1, ge=0, lt=1)
+    """Ratio band with no change (fraction): --horizontal-pod-autoscaler-tolerance default."""
 
 
 class TwinConfig(Section):
@@ -480,6 +527,10 @@ class TwinConfig(Section):
     """Node and pod start-up delays."""
     audience: AudienceConfig = AudienceConfig()
     """The people in the room."""
+    hpa: HpaModel = HpaModel()
+    """Kubernetes HPA controller settings the cluster runs with (not part of the ScaledObject)."""
+    tail: Duration = 600.0
+    """Time simulated after the talk ends (s), so scale-down and consolidation show."""
 
 
 class PriceTable(Section):

@@ -1,0 +1,147 @@
+"""The twin's world: scaling in the audience burst, determinism, Karpenter, spot, consolidation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tubedemo.config import DemoConfig, config_from_dict
+from tubedemo.twin.load import Load, vu_slots
+from tubedemo.twin.world import World
+
+
+def run(config: DemoConfig, until: float, seed: int | None = None, step: float = 1.0) -> World:
+    world = World(config, seed=seed)
+    Load(world)
+    t = 0.0
+    while t < until:
+        t = min(t + step, until)
+        world.run_until(t)
+    return world
+
+
+def trace(world: World) -> list[Any]:
+    return [
+        *[(e.time, e.kind, e.message) for e in world.events],
+        *[(r.id, r.status, r.first_token_at, r.finished_at, r.replica) for r in world.finished],
+    ]
+
+
+def test_default_config_scales_beyond_one_replica_in_the_audience_burst() -> None:
+    config = DemoConfig()
+    world = World(config)
+    Load(world)
+    audience = config.twin.audience
+    most = 0
+    t = 0.0
+    while t < audience.join_at + audience.join_over + 600:
+        t += 5.0
+        world.run_until(t)
+        most = max(most, sum(1 for p in world.pods if p.serving))
+    assert world.desired > 1 or most > 1
+    assert most > 1
+    scale_events = [e for e in world.events if e.kind == "scale"]
+    assert scale_events[0].time >= audience.join_at
+
+
+def test_same_seed_gives_an_identical_run() -> None:
+    config = DemoConfig()
+    assert trace(run(config, 900.0)) == trace(run(config, 900.0))
+
+
+def test_another_seed_gives_another_run() -> None:
+    config = DemoConfig()
+    assert trace(run(config, 900.0, seed=1)) != trace(run(config, 900.0, seed=2))
+
+
+def test_run_is_the_same_whatever_the_step_of_the_driver() -> None:
+    config = DemoConfig()
+    assert trace(run(config, 600.0, step=0.37)) == trace(run(config, 600.0, step=30.0))
+
+
+def burst(**extra: Any) -> DemoConfig:
+    raw: dict[str, Any] = {
+        "twin": {"audience": {"size": 200, "join_at": "10s", "join_over": "30s"}},
+        "timeline": {"phases": [{"name": "idle", "at": 0, "duration": 60, "vus": 0}]},
+    }
+    for key, value in extra.items():
+        section, name = key.split("__")
+        if name:
+            raw.setdefault(section, {})[name] = value
+        else:
+            raw[section] = value
+    return config_from_dict(raw)
+
+
+def test_one_big_instance_holds_four_one_gpu_pods() -> None:
+    config = burst(gpu_pool__instance_types=["g5.12xlarge"])
+    world = run(config, 400.0)
+    big = [n for n in world.nodes if n.created_at > 0]
+    assert big
+    assert all(n.instance_type == "g5.12xlarge" and n.gpus == 4 for n in big)
+    assert (
+        max(len(n.pods) for n in big) == 4
+        or max(sum(1 for p in world.pods if p.node is n) for n in big) == 4
+    )
+
+
+def test_gpu_limit_caps_the_nodes_karpenter_launches() -> None:
+    # The eks profile refuses max_replicas > gpu_limit up front; local lets the limit bite.
+    config = burst(gpu_pool__gpu_limit=3, profile__="local")
+    world = run(config, 400.0)
+    assert sum(n.gpus for n in world.nodes) <= 3
+    assert any("gpu_limit" in e.message for e in world.events)
+
+
+def test_pods_need_node_launch_image_pull_and_model_load() -> None:
+    config = burst()
+    world = run(config, 600.0)
+    startup = config.twin.startup
+    new = [p for p in world.pods if p.created_at > 0 and p.is_ready]
+    assert new
+    cold = min(p.ready_at - p.created_at for p in new)  # type: ignore[operator]
+    expected = startup.provisioning_batch + startup.node_launch
+    assert cold >= expected + startup.image_pull + startup.model_load - 1e-9
+
+
+def test_injected_spot_interruption_replaces_the_node() -> None:
+    config = config_from_dict(
+        {
+            "twin": {"startup": {"spot_interruptions": ["60s"]}, "audience": {"size": 0}},
+            "timeline": {"phases": [{"name": "load", "at": 0, "duration": 600, "vus": 2}]},
+        }
+    )
+    world = run(config, 600.0)
+    kinds = [e.kind for e in world.events]
+    assert "spot_interruption" in kinds
+    first = world.nodes[0]
+    assert first.disruption == "interrupted"
+    assert first.gone_at == 60.0 + config.twin.startup.spot_notice
+    assert sum(1 for p in world.pods if p.serving) == 1
+    assert any(n.created_at >= 60.0 and n.alive for n in world.nodes)
+
+
+def test_no_node_is_consolidated_inside_the_talk_window() -> None:
+    raw = burst().model_dump(mode="json")
+    raw["talk"]["window_start"] = "2026-11-27T10:00:00Z"
+    raw["talk"]["window"] = "20m"
+    windowed = config_from_dict(raw)
+    world = run(windowed, 1500.0)
+    removed = [e.time for e in world.events if e.kind == "node_removed"]
+    assert removed and min(removed) >= 1200.0
+    open_world = run(burst(), 1500.0)
+    assert min(e.time for e in open_world.events if e.kind == "node_removed") < 1200.0
+
+
+def test_scaled_down_replica_drains_its_requests_instead_of_failing_them() -> None:
+    world = run(burst(), 1500.0)
+    assert any(e.kind == "scale" and "-> 1 " in e.message for e in world.events)
+    failed = [r for r in world.finished if r.status == "failed"]
+    assert failed == []
+
+
+def test_k6_ramp_adds_vus_when_the_line_reaches_them() -> None:
+    config = config_from_dict(
+        {"timeline": {"phases": [{"name": "up", "at": 0, "duration": 60, "vus": [2, 5]}]}}
+    )
+    starts = sorted(s.start for s in vu_slots(config.timeline.phases))
+    assert starts == [0.0, 0.0, 20.0, 40.0, 60.0][:4]

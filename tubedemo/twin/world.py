@@ -1,0 +1,558 @@
+"""The twin's world: vLLM replicas, the metric pipeline, KEDA + HPA, the ReplicaSet and Karpenter.
+
+A discrete-event loop on a float clock (seconds since the talk started). Callers schedule their
+own events (load arrivals) with ``at`` and move time with ``run_until``; the rehearsal's fleet
+simulator calls ``run_until(real elapsed x speed)`` from its event loop, ``simulate`` jumps
+straight to the end. Everything is deterministic for a given config and seed.
+
+What happens, in the order Kubernetes does it:
+
+- the collector scrapes every ready replica's gauges every ``scaling.scrape_interval``;
+- every ``twin.hpa.sync_period`` the HPA asks KEDA for the metric, KEDA evaluates the formula on
+  the last scraped trigger values, the HPA decides (``tubedemo.twin.hpa``) and sets
+  spec.replicas;
+- the ReplicaSet creates pods (bound at once to a Ready node with a free GPU, else Pending) or
+  deletes them (unscheduled first, then not ready, then the most recently ready);
+- Karpenter batches Pending pods for ``provisioning_batch`` and launches nodes
+  (``choose_instances``) within ``gpu_pool.gpu_limit``; a node is Ready after its launch delay;
+- on a node the first pod pulls the image, every pod loads the model, then it is Ready and the
+  router (round-robin over ready endpoints) sends it requests;
+- a deleted Ready pod leaves the endpoints at once, sleeps ``prestop_sleep``, then drains for up
+  to ``shutdown_timeout``; what is still running then fails;
+- an empty node is consolidated after ``consolidate_after``, except inside the talk's
+  no-disruption window; a spot interruption drains its node and kills it after the notice.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tubedemo.config import DemoConfig
+from tubedemo.twin import TwinError
+from tubedemo.twin.cluster import (
+    CapacityType,
+    Node,
+    Pod,
+    choose_instances,
+    instance_options,
+)
+from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
+from tubedemo.twin.expr import Formula, compile_formula
+from tubedemo.twin.hpa import HpaModel
+
+EventKind = str
+"""Same words as the dashboard's event kinds: scale, node_launched, node_removed, ..."""
+
+_METRIC_SOURCES = {
+    "num_requests_waiting": "waiting",
+    "num_requests_running": "running",
+    "kv_cache_usage_perc": "kv_usage",
+}
+
+
+@dataclass(frozen=True)
+class TwinEvent:
+    time: float
+    kind: EventKind
+    message: str
+
+
+RequestHook = Callable[[Request], None]
+
+
+class World:
+    """The whole cluster on one clock. Not thread-safe; one owner drives it."""
+
+    def __init__(self, config: DemoConfig, seed: int | None = None) -> None:
+        self.config = config
+        self.rng = random.Random(config.twin.seed if seed is None else seed)
+        self.params = EngineParams.from_config(config)
+        self.now = 0.0
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._names = itertools.count(1)
+        self._node_names = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self.pods: list[Pod] = []
+        self.nodes: list[Node] = []
+        self.events: list[TwinEvent] = []
+        self.finished: list[Request] = []
+        self.on_first_token: list[RequestHook] = []
+        self.on_end: list[RequestHook] = []
+        self._hooks: dict[int, RequestHook] = {}
+        self._rr = 0
+        self._engine_revision: dict[str, int] = {}
+        self._provision_due: float | None = None
+        scaling = config.scaling
+        if scaling.operation_over_time != "last_one":
+            raise TwinError(
+                f"scaling.operation_over_time={scaling.operation_over_time!r}: the twin models "
+                "only last_one"
+            )
+        self.formula: Formula = compile_formula(scaling.effective_formula)
+        unknown = self.formula.names - {scaling.trigger_name}
+        if unknown:
+            raise TwinError(
+                f"scaling.formula reads {', '.join(sorted(unknown))}; the only trigger is "
+                f"{scaling.trigger_name!r}"
+            )
+        base = scaling.metric.replace("vllm:", "").replace("vllm_", "")
+        if base not in _METRIC_SOURCES:
+            raise TwinError(
+                f"scaling.metric {scaling.metric!r}: the twin models vllm_num_requests_waiting, "
+                "vllm_num_requests_running and vllm_kv_cache_usage_perc"
+            )
+        self._metric_source = _METRIC_SOURCES[base]
+        self.hpa = HpaModel.from_config(scaling, config.twin.hpa.tolerance)
+        self.desired = max(scaling.min_replicas, 1)
+        self.trigger_values: dict[str, float] | None = None
+        self.hpa_metric: float | None = None
+        self.capacity_type: CapacityType = (
+            "spot" if "spot" in config.gpu_pool.capacity_types else "on-demand"
+        )
+        self._options = instance_options(config, self.capacity_type)
+        self._bootstrap()
+        self._every(0.0, scaling.scrape_interval, self._scrape)
+        sync = config.twin.hpa.sync_period
+        self._every(sync, sync, self._hpa_sync)
+        for offset in config.twin.startup.spot_interruptions:
+            self.at(offset, self._spot_interruption)
+
+    # -- clock --------------------------------------------------------------------------------
+
+    def at(self, time: float, action: Callable[[], None]) -> None:
+        """Run ``action`` when the clock reaches ``time`` (never in the past)."""
+        heapq.heappush(self._heap, (max(time, self.now), next(self._seq), action))
+
+    def _every(self, first: float, period: float, action: Callable[[], None]) -> None:
+        def tick() -> None:
+            action()
+            self.at(self.now + period, tick)
+
+        self.at(first, tick)
+
+    def next_time(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def run_until(self, time: float) -> None:
+        """Process every event up to and including ``time``; the clock ends at ``time``."""
+        while self._heap and self._heap[0][0] <= time:
+            when, _, action = heapq.heappop(self._heap)
+            self.now = when
+            action()
+        self.now = max(self.now, time)
+
+    def log(self, kind: EventKind, message: str) -> None:
+        self.events.append(TwinEvent(self.now, kind, message))
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def new_request(
+        self,
+        source: str,
+        phase: str | None = None,
+        prompt_tokens: int | None = None,
+        max_tokens: int | None = None,
+    ) -> Request:
+        """A request with lengths drawn from the engine model (or given), clipped to limits."""
+        engine = self.config.twin.engine
+        spread = engine.length_spread
+        prompt = prompt_tokens or max(
+            1, round(engine.prompt_tokens * self.rng.uniform(1 - spread, 1 + spread))
+        )
+        output = max(1, round(engine.output_tokens * self.rng.uniform(1 - spread, 1 + spread)))
+        cap = max_tokens if max_tokens is not None else self.config.gateway.max_tokens
+        limit = self.config.model.max_model_len
+        prompt = min(prompt, limit - 1)
+        output = max(1, min(output, cap, limit - prompt))
+        return Request(
+            id=next(self._request_ids),
+            prompt_tokens=prompt,
+            output_tokens=output,
+            sent_at=self.now,
+            source=source,
+            phase=phase,
+        )
+
+    def submit(self, request: Request, on_end: RequestHook | None = None) -> None:
+        """Route to the next ready replica (round-robin); fails at once when none is ready."""
+        if on_end is not None:
+            self._hooks[request.id] = on_end
+        serving = [p for p in self.pods if p.serving]
+        if not serving:
+            request.arrived_at = self.now
+            request.status = "failed"
+            request.reason = "no ready replica"
+            request.finished_at = self.now
+            self._ended(request)
+            return
+        pod = serving[self._rr % len(serving)]
+        self._rr += 1
+        assert pod.engine is not None
+        pod.engine.submit(request, self.now)
+        self._sync_engine(pod)
+
+    def abort(self, request: Request, reason: str, status: RequestStatus = "aborted") -> None:
+        """The client gave up: the gateway closes the stream and vLLM frees the slot."""
+        if request.status not in ("waiting", "running"):
+            return
+        pod = self._pod_of(request)
+        if pod is None or pod.engine is None:
+            return
+        pod.engine.abort(request, self.now, reason, status)
+        self._sync_engine(pod)
+        self._ended(request)
+
+    def _pod_of(self, request: Request) -> Pod | None:
+        return next((p for p in self.pods if p.name == request.replica), None)
+
+    def _ended(self, request: Request) -> None:
+        self.finished.append(request)
+        for hook in self.on_end:
+            hook(request)
+        own = self._hooks.pop(request.id, None)
+        if own is not None:
+            own(request)
+
+    def _sync_engine(self, pod: Pod) -> None:
+        engine = pod.engine
+        if engine is None:
+            return
+        due = engine.next_event()
+        key = pod.name
+        revision = self._engine_revision.get(key, 0) + 1
+        self._engine_revision[key] = revision
+        if due is None:
+            self._maybe_drained(pod)
+            return
+
+        def step_done() -> None:
+            if self._engine_revision.get(key) != revision or pod.engine is None:
+                return
+            if pod.engine.next_event() != self.now:
+                return
+            before = {id(r): r.first_token_at for r in pod.engine.running}
+            touched = pod.engine.complete(self.now)
+            for request in touched:
+                if before.get(id(request), 0.0) is None and request.first_token_at == self.now:
+                    for hook in self.on_first_token:
+                        hook(request)
+                if request.status == "done":
+                    self._ended(request)
+            self._sync_engine(pod)
+
+        self.at(due, step_done)
+
+    # -- cluster bootstrap --------------------------------------------------------------------
+
+    def _bootstrap(self) -> None:
+        """Before the talk: min replicas Ready on warm nodes (the presenter ran `up`)."""
+        for _ in range(self.desired):
+            pod = self._new_pod()
+            node = self._free_ready_node()
+            if node is None:
+                launch = choose_instances(self._options, 1, self.config.gpu_pool.gpu_limit)
+                if not launch:
+                    raise TwinError("gpu_pool.gpu_limit leaves no room for min_replicas")
+                choice = launch[0]
+                node = self._new_node(choice.instance_type, choice.gpus, choice.price_per_hour, 0)
+                node.is_ready = True
+                node.image_ready_at = 0.0
+            self._bind(pod, node, ready_at=0.0)
+            self._pod_ready(pod)
+
+    # -- metrics, KEDA, HPA -------------------------------------------------------------------
+
+    def gauges(self) -> tuple[int, int, float]:
+        """Sum of waiting, running and mean KV usage over the serving replicas."""
+        waiting = running = 0
+        kv = 0.0
+        count = 0
+        for pod in self.pods:
+            if pod.serving and pod.engine is not None:
+                g = pod.engine.gauges()
+                waiting += g.waiting
+                running += g.running
+                kv += g.kv_usage
+                count += 1
+        return waiting, running, (kv / count if count else 0.0)
+
+    def _scrape(self) -> None:
+        waiting, running, kv = self.gauges()
+        serving = sum(1 for p in self.pods if p.serving)
+        value = {"waiting": float(waiting), "running": float(running), "kv_usage": kv * serving}
+        self.trigger_values = {self.config.scaling.trigger_name: value[self._metric_source]}
+
+    def _hpa_sync(self) -> None:
+        values = self.trigger_values
+        metric = None if values is None else self.formula(values)
+        self.hpa_metric = metric
+        status = sum(1 for p in self.pods if p.live)
+        decision = self.hpa.reconcile(self.now, self.desired, status, metric)
+        if decision.desired != self.desired:
+            self.log(
+                "scale",
+                f"HPA {self.desired} -> {decision.desired} replicas "
+                f"(metric {metric:g}, {decision.reason})"
+                if metric is not None
+                else f"HPA {self.desired} -> {decision.desired} replicas ({decision.reason})",
+            )
+            self.desired = decision.desired
+            self._reconcile_replicaset()
+
+    # -- ReplicaSet and scheduling ------------------------------------------------------------
+
+    def _new_pod(self) -> Pod:
+        pod = Pod(name=f"vllm-{next(self._names)}", created_at=self.now)
+        self.pods.append(pod)
+        return pod
+
+    def _reconcile_replicaset(self) -> None:
+        live = [p for p in self.pods if p.live]
+        if len(live) < self.desired:
+            for _ in range(self.desired - len(live)):
+                pod = self._new_pod()
+                node = self._free_ready_node()
+                if node is not None:
+                    self._bind(pod, node)
+                else:
+                    self._want_nodes()
+        elif len(live) > self.desired:
+
+            def rank(pod: Pod) -> tuple[int, float]:
+                if pod.node is None:
+                    return (0, 0.0)
+                if not pod.is_ready:
+                    return (1, 0.0)
+                return (2, -(pod.ready_at or 0.0))
+
+            for pod in sorted(live, key=rank)[: len(live) - self.desired]:
+                self._delete_pod(pod, "scaled down")
+
+    def _free_ready_node(self) -> Node | None:
+        candidates = [n for n in self.nodes if n.alive and n.is_ready and n.interrupted_at is None]
+        # Fill partly used nodes first so empty ones can be consolidated.
+        candidates = [n for n in candidates if n.free_gpus > 0]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda n: (n.free_gpus, n.created_at))
+
+    def _bind(self, pod: Pod, node: Node, ready_at: float | None = None) -> None:
+        pod.node = node
+        pod.nominated = None
+        pod.scheduled_at = self.now
+        node.pods.append(pod)
+        node.empty_since = None
+        startup = self.config.twin.startup
+        if node.image_ready_at is None:
+            node.image_ready_at = self.now + startup.image_pull
+        if ready_at is None:
+            ready_at = max(self.now, node.image_ready_at) + startup.model_load
+        pod.ready_at = ready_at
+        if ready_at > self.now:
+            self.at(ready_at, lambda: self._pod_ready(pod))
+
+    def _pod_ready(self, pod: Pod) -> None:
+        if not pod.live or pod.is_ready:
+            return
+        pod.is_ready = True
+        pod.ready_at = self.now
+        pod.engine = Engine(pod.name, self.params)
+        if self.now > 0:
+            self.log("pod_ready", f"{pod.name} Ready after {self.now - pod.created_at:.0f}s")
+
+    def _delete_pod(self, pod: Pod, why: str) -> None:
+        pod.deleting_at = self.now
+        if not pod.is_ready or pod.engine is None:
+            self._pod_gone(pod)
+            return
+        model = self.config.model
+
+        def stop_accepting() -> None:
+            pod.drain_deadline = self.now + model.shutdown_timeout
+            self.at(pod.drain_deadline, lambda: self._kill(pod, "shutdown timeout"))
+            self._maybe_drained(pod)
+
+        self.at(self.now + model.prestop_sleep, stop_accepting)
+
+    def _maybe_drained(self, pod: Pod) -> None:
+        if pod.drain_deadline is None or pod.gone_at is not None:
+            return
+        if pod.engine is None or pod.engine.idle:
+            self._pod_gone(pod)
+
+    def _kill(self, pod: Pod, reason: str) -> None:
+        if pod.gone_at is not None:
+            return
+        if pod.engine is not None:
+            for request in pod.engine.stop(self.now, reason):
+                self._ended(request)
+            if pod.is_ready and self.now > 0:
+                self.log("pod_failed", f"{pod.name} stopped ({reason})")
+        self._pod_gone(pod)
+
+    def _pod_gone(self, pod: Pod) -> None:
+        if pod.gone_at is not None:
+            return
+        if pod.deleting_at is None:
+            pod.deleting_at = self.now
+        pod.gone_at = self.now
+        node = pod.node
+        if node is not None and pod in node.pods:
+            node.pods.remove(pod)
+            if not node.pods and node.alive:
+                node.empty_since = self.now
+                self._consolidate_later(node)
+        self._schedule_pending()
+
+    def _schedule_pending(self) -> None:
+        for pod in self.pods:
+            if pod.live and pod.node is None:
+                node = self._free_ready_node()
+                if node is None:
+                    self._want_nodes()
+                    return
+                self._bind(pod, node)
+
+    # -- Karpenter ----------------------------------------------------------------------------
+
+    def _want_nodes(self) -> None:
+        if self._provision_due is not None:
+            return
+        self._provision_due = self.now + self.config.twin.startup.provisioning_batch
+        self.at(self._provision_due, self._provision)
+
+    def _provision(self) -> None:
+        self._provision_due = None
+        pending = [p for p in self.pods if p.live and p.node is None]
+        in_flight = [n for n in self.nodes if n.alive and not n.is_ready]
+        slots = {
+            id(n): n.free_gpus - sum(1 for p in pending if p.nominated is n) for n in in_flight
+        }
+        unplaced: list[Pod] = []
+        for pod in pending:
+            if pod.nominated is not None and pod.nominated.alive:
+                continue
+            spot = next((n for n in in_flight if slots[id(n)] > 0), None)
+            if spot is not None:
+                pod.nominated = spot
+                slots[id(spot)] -= 1
+            else:
+                unplaced.append(pod)
+        if not unplaced:
+            return
+        used = sum(n.gpus for n in self.nodes if n.alive)
+        budget = self.config.gpu_pool.gpu_limit - used
+        launches = choose_instances(self._options, len(unplaced), budget)
+        if not launches:
+            self.log("info", f"{len(unplaced)} pod(s) pending: gpu_pool.gpu_limit reached")
+            return
+        startup = self.config.twin.startup
+        queue = list(unplaced)
+        for choice in launches:
+            delay = startup.node_launch_by_type.get(choice.instance_type, startup.node_launch)
+            node = self._new_node(
+                choice.instance_type, choice.gpus, choice.price_per_hour, self.now + delay
+            )
+            for _ in range(choice.gpus):
+                if queue:
+                    queue.pop(0).nominated = node
+            self.log(
+                "node_launched",
+                f"{node.name} {choice.instance_type} ({self.capacity_type}) launching",
+            )
+            self.at(node.ready_at, functools.partial(self._node_ready, node))
+
+    def _new_node(self, instance_type: str, gpus: int, price: float, ready_at: float) -> Node:
+        node = Node(
+            name=f"gpu-node-{next(self._node_names)}",
+            instance_type=instance_type,
+            capacity_type=self.capacity_type,
+            gpus=gpus,
+            created_at=self.now,
+            ready_at=ready_at,
+            price_per_hour=price,
+        )
+        self.nodes.append(node)
+        return node
+
+    def _node_ready(self, node: Node) -> None:
+        if not node.alive:
+            return
+        node.is_ready = True
+        pending = [p for p in self.pods if p.live and p.node is None]
+        pending.sort(key=lambda p: (p.nominated is not node, p.created_at))
+        for pod in pending:
+            if node.free_gpus <= 0:
+                break
+            self._bind(pod, node)
+        if not node.pods:
+            node.empty_since = self.now
+            self._consolidate_later(node)
+        if any(p.live and p.node is None for p in self.pods):
+            self._want_nodes()
+
+    def _disruption_blocked_until(self) -> float | None:
+        talk = self.config.talk
+        if talk.window_start is None:
+            return None
+        # The twin's clock starts at window_start: the talk begins when the window opens.
+        return talk.window
+
+    def _consolidate_later(self, node: Node) -> None:
+        since = node.empty_since
+        due = self.now + self.config.gpu_pool.consolidate_after
+        blocked = self._disruption_blocked_until()
+        if blocked is not None:
+            due = max(due, blocked)
+
+        def check() -> None:
+            if not node.alive or node.pods or node.empty_since != since:
+                return
+            if node.interrupted_at is not None:
+                return
+            node.gone_at = self.now
+            node.disruption = "consolidated"
+            self.log("node_removed", f"{node.name} consolidated (empty)")
+
+        self.at(due, check)
+
+    def _spot_interruption(self) -> None:
+        candidates = [
+            n
+            for n in self.nodes
+            if n.alive and n.is_ready and n.capacity_type == "spot" and n.interrupted_at is None
+        ]
+        if not candidates:
+            self.log("info", "spot interruption injected, but no spot node is running")
+            return
+        node = min(candidates, key=lambda n: n.created_at)
+        node.interrupted_at = self.now
+        node.disruption = "interrupted"
+        self.log("spot_interruption", f"{node.name} gets a spot interruption notice")
+        for pod in list(node.pods):
+            if pod.live:
+                self._delete_pod(pod, "spot interruption")
+        self._reconcile_replicaset()
+
+        def terminate() -> None:
+            for pod in list(node.pods):
+                self._kill(pod, "node terminated")
+            node.gone_at = self.now
+            self.log("node_removed", f"{node.name} reclaimed by EC2")
+
+        self.at(self.now + self.config.twin.startup.spot_notice, terminate)
+
+    # -- views --------------------------------------------------------------------------------
+
+    def cost(self, until: float | None = None) -> float:
+        end = self.now if until is None else until
+        return sum(n.cost(end) for n in self.nodes)
+
+    def per_hour(self) -> float:
+        return sum(n.price_per_hour for n in self.nodes if n.alive)
