@@ -32,6 +32,10 @@ def _register() -> None:
 
     core.register(app)
 
+    from tubedemo.commands import show
+
+    show.register(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tubedemo`` console script."""

@@ -1,0 +1,140 @@
+"""Finding k6, naming its files, reading its series, and the show's clock — no k6 process here."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tubedemo import k6 as k6_module
+from tubedemo.config import config_from_dict
+from tubedemo.errors import ExternalToolError
+from tubedemo.k6 import K6Files, K6Result, locate_k6
+from tubedemo.k6_series import LoadStats, SeriesTail, parse_point
+from tubedemo.show import ShowState, TalkClock, render_show
+from tubedemo.timeline import build_schedule
+
+
+def test_the_pinned_wheel_provides_k6_by_default() -> None:
+    found = locate_k6()
+    assert found.is_file() and os.access(found, os.X_OK)
+    assert found.name == "k6"
+
+
+def test_configured_binary_wins_and_must_exist(tmp_path: Path) -> None:
+    fake = tmp_path / "my-k6"
+    fake.write_text("#!/bin/sh\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    assert locate_k6(str(fake)) == fake
+    with pytest.raises(ExternalToolError, match=r"k6.binary .* not found"):
+        locate_k6(str(tmp_path / "missing"))
+
+
+def test_configured_binary_must_be_executable(tmp_path: Path) -> None:
+    plain = tmp_path / "k6"
+    plain.write_text("", encoding="utf-8")
+    plain.chmod(0o644)
+    with pytest.raises(ExternalToolError, match="not executable"):
+        locate_k6(str(plain))
+
+
+def test_without_wheel_or_path_k6_is_reported_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(k6_module, "_wheel_binary", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExternalToolError, match=r"k6 not found: .*PATH.*k6.binary"):
+        locate_k6()
+
+
+def test_k6_files_sit_beside_the_recording() -> None:
+    files = K6Files.beside(Path("out/talk.jsonl"))
+    assert files.series == Path("out/talk.k6.json")
+    assert files.summary == Path("out/talk.k6-summary.json")
+    assert K6Files.beside(Path("out/talk.jsonl"), "2").series == Path("out/talk.k6-2.json")
+
+
+def test_headline_reads_the_summary() -> None:
+    result = K6Result(
+        0,
+        K6Files.beside(Path("x.jsonl")),
+        {
+            "metrics": {
+                "http_reqs": {"values": {"count": 12}},
+                "tubedemo_failed": {"values": {"rate": 0.25}},
+                "tubedemo_ttft": {"values": {"med": 51.2, "p(95)": 80.9}},
+                "tubedemo_tokens": {"values": {"count": 48}},
+            }
+        },
+    )
+    assert result.headline() == (
+        "12 requests, failed 25.0%, refused 0, TTFT p50 51ms p95 81ms, tokens 48"
+    )
+
+
+POINT = (
+    '{"metric":"tubedemo_ttft","type":"Point","data":{"time":"2026-11-27T08:06:01.5Z",'
+    '"value":51.5,"tags":{"name":"chat"}}}'
+)
+
+
+def test_series_points_parse_and_feed_the_load_figures() -> None:
+    point = parse_point(POINT)
+    assert point is not None and point.value == 51.5 and point.tags == {"name": "chat"}
+    assert parse_point('{"type":"Metric","data":{}}') is None
+    assert parse_point("not json") is None
+    stats = LoadStats()
+    stats.add(point)
+    assert stats.ttft_percentile(50) == 51.5
+
+
+def test_series_tail_keeps_a_partial_line_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(POINT + "\n" + POINT[:30], encoding="utf-8")
+    tail = SeriesTail(path)
+    assert len(tail.read()) == 1
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(POINT[30:] + "\n")
+    assert len(tail.read()) == 1
+    assert tail.read() == []
+
+
+class FakeTime:
+    """A hand-driven monotonic clock (test double for time.monotonic)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_talk_clock_runs_at_speed_holds_while_paused_and_jumps() -> None:
+    now = FakeTime()
+    clock = TalkClock(60, 10, now)
+    now.t += 2
+    assert clock.talk() == 80
+    clock.pause()
+    now.t += 5
+    assert clock.talk() == 80
+    clock.resume()
+    now.t += 1
+    assert clock.talk() == 90
+    clock.jump(300)
+    now.t += 1
+    assert clock.talk() == 310
+
+
+def test_show_screen_has_clock_cue_and_a_slot_for_the_dashboard() -> None:
+    cfg = config_from_dict({})
+    state = ShowState(title="Mind the Queue", talk_time=125, end_at=1800, speed=1)
+    state.phase, state.cue, state.mode = "audience joins", "Everyone asks now", "quiz"
+    state.upcoming = list(build_schedule(cfg.timeline, 1800, start_at=125).events[1:])
+    console = Console(record=True, width=100)
+    console.print(render_show(state, dashboard="DASHBOARD SLOT"))
+    text = console.export_text()
+    assert "02:05 / 30:00" in text and "Everyone asks now" in text
+    assert "DASHBOARD SLOT" in text and "q quit" in text and "steady" in text

@@ -1,0 +1,69 @@
+"""Flipping the audience page between quiz and survey, behind one small interface.
+
+The show decides *when*; a ``ModeSwitcher`` does it: through the gateway's admin API (rehearsal,
+local gateway, or a cluster whose gateway is reachable), or through the cluster's mode ConfigMap
+(tubedemo.cluster) once that lands.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from tubedemo.config import Mode
+from tubedemo.errors import GatewayError
+
+
+class ModeSwitcher(Protocol):
+    """Puts the audience page in a mode; raises a TubedemoError when it cannot."""
+
+    def set_mode(self, mode: Mode) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class GatewayModeSwitcher:
+    """POST /api/admin/mode on the gateway with the admin bearer token."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+
+    def describe(self) -> str:
+        return f"gateway {self.base_url}"
+
+    def set_mode(self, mode: Mode) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        try:
+            response = httpx.post(
+                f"{self.base_url}/api/admin/mode",
+                json={"mode": mode},
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayError(
+                f"cannot reach the gateway at {self.base_url} to flip to {mode}: "
+                f"{type(exc).__name__}"
+            ) from None
+        if response.status_code == 401:
+            raise GatewayError(
+                "the gateway refused the admin token (401); pass --admin-token or set "
+                "TUBEDEMO_ADMIN_TOKEN"
+            )
+        if response.status_code >= 400:
+            raise GatewayError(
+                f"the gateway refused the flip to {mode} (HTTP {response.status_code})"
+            )
+
+
+class NoModeSwitcher:
+    """Leaves the page alone (--mode-via none): flips are only shown as cues."""
+
+    def describe(self) -> str:
+        return "none (flips shown, not made)"
+
+    def set_mode(self, mode: Mode) -> None:
+        return None

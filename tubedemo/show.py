@@ -1,0 +1,461 @@
+"""The show's clock: runs the schedule (k6 load, mode flips, cues) and the presenter's keys.
+
+``timeline`` decides what happens when; this module does it, one tick at a time:
+
+- k6 runs the timeline's scenarios from the current talk time. k6 cannot be steered while it
+  runs (v2 has no externally-controlled executor), so pause/resume and skip restart k6 with
+  scenarios generated from the new talk time; a pause holds the current load level meanwhile.
+- mode flips go through a ``ModeSwitcher``; a failed flip is shown, never fatal on stage.
+- the screen is ``render_show(state)`` (pure) with a slot for the live dashboard; when stdout
+  is not a terminal, each event is printed as one line instead.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal, Protocol
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tubedemo.config import DemoConfig, Mode
+from tubedemo.durations import format_duration
+from tubedemo.errors import TubedemoError
+from tubedemo.k6 import K6Files, K6Result, K6Run, load_environment, locate_k6
+from tubedemo.k6_series import LoadStats, SeriesTail
+from tubedemo.modes import ModeSwitcher
+from tubedemo.timeline import (
+    Event,
+    Schedule,
+    build_schedule,
+    burst_scenario,
+    describe_load,
+    hold_scenario,
+    k6_scenarios,
+    next_phase_start,
+    phase_at,
+)
+
+TICK = 0.05
+"""Clock loop period (s): flips land within this of their time, far inside the 1 s target."""
+
+HOLD_FOR = 4 * 3600.0
+"""Longest a pause may hold the load (s); the hold run is stopped on resume anyway."""
+
+KEYS = {
+    " ": "pause",
+    "p": "pause",
+    "n": "next",
+    "b": "burst",
+    "m": "flip",
+    "q": "quit",
+}
+KEY_HELP = "space/p pause·resume   n next phase   b burst now   m flip mode   q quit"
+
+
+class TalkClock:
+    """Talk time from a monotonic clock, with pause, resume and jumps; ``speed`` compresses."""
+
+    def __init__(
+        self, start_at: float, speed: float, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.speed = speed
+        self._now = now
+        self._origin_talk = start_at
+        self._origin_wall = now()
+        self._paused_talk: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_talk is not None
+
+    def talk(self) -> float:
+        if self._paused_talk is not None:
+            return self._paused_talk
+        return self._origin_talk + (self._now() - self._origin_wall) * self.speed
+
+    def restart(self) -> None:
+        """Time zero is now (called once k6 has been spawned)."""
+        self._origin_wall = self._now()
+
+    def pause(self) -> None:
+        if self._paused_talk is None:
+            self._paused_talk = self.talk()
+
+    def resume(self) -> None:
+        if self._paused_talk is not None:
+            self._origin_talk, self._origin_wall = self._paused_talk, self._now()
+            self._paused_talk = None
+
+    def jump(self, to: float) -> None:
+        self._origin_talk, self._origin_wall = to, self._now()
+        if self._paused_talk is not None:
+            self._paused_talk = to
+
+
+@dataclass
+class ShowState:
+    """Everything the show's screen shows; render_show draws it without side effects."""
+
+    title: str
+    talk_time: float
+    end_at: float
+    speed: float
+    paused: bool = False
+    phase: str = ""
+    load: str = "no load"
+    mode: Mode | None = None
+    cue: str | None = None
+    upcoming: list[Event] = field(default_factory=list)
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+    stats: LoadStats = field(default_factory=LoadStats)
+    k6: str = "not started"
+    switcher: str = ""
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
+def render_load(stats: LoadStats) -> RenderableType:
+    """The load panel (k6's own view) shown until the live dashboard takes the slot."""
+    p50, p95 = stats.ttft_percentile(50), stats.ttft_percentile(95)
+    table = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("VUs", str(stats.vus)),
+        ("requests", str(stats.requests)),
+        ("failed", str(stats.failed)),
+        ("refused", str(stats.refused)),
+        ("TTFT p50/p95", "-" if p50 is None else f"{p50:.0f} / {p95 or 0:.0f} ms"),
+        ("tokens", str(stats.tokens)),
+    ):
+        table.add_row(Text(label, style="dim"), Text(value, style="bold"))
+    return Panel(table, title="load (k6)", border_style="blue")
+
+
+def render_show(state: ShowState, dashboard: RenderableType | None = None) -> RenderableType:
+    """The presenter's screen: clock + phase + cue on top, the dashboard (or load) below."""
+    status = "⏸ paused" if state.paused else f"▶ x{state.speed:g}"
+    head = Text.assemble(
+        (f"{_clock(state.talk_time)} / {_clock(state.end_at)}  ", "bold"),
+        (status, "yellow" if state.paused else "green"),
+        "   phase ",
+        (state.phase or "—", "bold cyan"),
+        f" ({state.load})   mode ",
+        (state.mode or "—", "bold magenta"),
+    )
+    cue = Text(state.cue or "", style="bold white on dark_blue" if state.cue else "")
+    nxt = Table.grid(padding=(0, 2))
+    for event in state.upcoming[:3]:
+        what = "end of talk" if event.kind == "end" else event.phase
+        flip = f" → {event.mode}" if event.mode else ""
+        nxt.add_row(Text(_clock(event.at), style="dim"), Text(f"{what}{flip}"))
+    log = Text("\n".join(state.log), style="dim")
+    top = Panel(
+        Group(head, Text(""), cue, Text(""), nxt, Text(""), log),
+        title=f"tubedemo show — {state.title}",
+        subtitle=f"k6: {state.k6}   mode via: {state.switcher}",
+        border_style="cyan",
+    )
+    return Group(
+        top, dashboard if dashboard is not None else render_load(state.stats), Text(KEY_HELP)
+    )
+
+
+class KeySource(Protocol):
+    def poll(self) -> str | None: ...
+
+
+@dataclass
+class _Segment:
+    kind: Literal["timeline", "hold", "burst"]
+    run: K6Run
+    talk_start: float
+    started_unix: float
+    tail: SeriesTail
+    result: K6Result | None = None
+
+
+@dataclass
+class ShowOptions:
+    start_at: float = 0.0
+    speed: float = 1.0
+    base_url: str = "http://localhost:8080"
+    admin_token: str | None = None
+    recording: Path = Path("out/show.jsonl")
+    """The talk's recording; k6's series and summaries are written beside it."""
+
+
+class Show:
+    """Runs one show. ``run`` returns normally on the end of the talk and on quit."""
+
+    def __init__(
+        self,
+        cfg: DemoConfig,
+        options: ShowOptions,
+        switcher: ModeSwitcher,
+        *,
+        console: Console | None = None,
+        dashboard: Callable[[], RenderableType] | None = None,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.opt = options
+        self.switcher = switcher
+        self.console = console or Console()
+        self.dashboard = dashboard
+        self._now = now
+        self.schedule: Schedule = build_schedule(
+            cfg.timeline, cfg.talk.duration, start_at=options.start_at, speed=options.speed
+        )
+        self.clock = TalkClock(options.start_at, options.speed, now)
+        self.state = ShowState(
+            title=cfg.talk.title,
+            talk_time=options.start_at,
+            end_at=cfg.talk.duration,
+            speed=options.speed,
+            switcher=switcher.describe(),
+        )
+        self._pending: list[Event] = list(self.schedule.events)
+        self._segments: list[_Segment] = []
+        self._main: _Segment | None = None
+        self._known_mode: Mode | None = None
+        self._lines_printed = 0
+        self._quit = False
+
+    # ------------------------------------------------------------------ k6
+
+    def _env(self, scenarios: dict[str, Any]) -> dict[str, str]:
+        return load_environment(
+            self.cfg.k6,
+            base_url=self.opt.base_url,
+            model=self.cfg.model.served_name,
+            scenarios=scenarios,
+            admin_token=self.opt.admin_token,
+        )
+
+    def _spawn(
+        self, kind: Literal["timeline", "hold", "burst"], scenarios: dict[str, Any]
+    ) -> _Segment | None:
+        if not scenarios:
+            return None
+        part = "" if not self._segments else str(len(self._segments) + 1)
+        files = K6Files.beside(self.opt.recording, part)
+        run = K6Run(files, self._env(scenarios), binary=self.cfg.k6.binary)
+        run.start(confirm=False)
+        segment = _Segment(kind, run, self.clock.talk(), time.time(), SeriesTail(files.series))
+        self._segments.append(segment)
+        self._note(f"k6 {kind} load started (pid {run.pid}) → {files.series.name}")
+        self._write_manifest()
+        return segment
+
+    def _stop(self, segment: _Segment | None) -> None:
+        if segment is None or segment.result is not None:
+            return
+        segment.result = segment.run.stop()
+        self._note(f"k6 {segment.kind} load stopped: {segment.result.headline()}")
+        self._write_manifest()
+
+    def _start_timeline_load(self) -> None:
+        at = self.clock.talk()
+        if self.clock.paused:
+            scenarios = hold_scenario(self.cfg.timeline, self.cfg.k6, at, HOLD_FOR)
+            self._main = self._spawn("hold", scenarios)
+        else:
+            scenarios = k6_scenarios(
+                self.cfg.timeline,
+                self.cfg.k6,
+                start_at=at,
+                speed=self.opt.speed,
+                end_at=self.cfg.talk.duration,
+            )
+            self._main = self._spawn("timeline", scenarios)
+
+    def _restart_timeline_load(self) -> None:
+        self._stop(self._main)
+        self._start_timeline_load()
+
+    def _write_manifest(self) -> None:
+        runs = [
+            {
+                "kind": s.kind,
+                "talk_start": round(s.talk_start, 3),
+                "speed": self.opt.speed,
+                "started_unix": round(s.started_unix, 3),
+                "series": s.run.files.series.name,
+                "summary": s.run.files.summary.name,
+                "log": s.run.files.log.name,
+                "exit_code": s.result.exit_code if s.result else None,
+            }
+            for s in self._segments
+        ]
+        stem = self.opt.recording.name.removesuffix(".jsonl")
+        path = self.opt.recording.parent / f"{stem}.k6-runs.json"
+        path.write_text(json.dumps({"runs": runs}, indent=2) + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------------ events and keys
+
+    def _note(self, message: str) -> None:
+        self.state.log.append(f"{_clock(self.clock.talk())} {message}")
+        if not self.console.is_terminal:
+            self.console.print(self.state.log[-1], highlight=False, soft_wrap=True)
+
+    def _flip(self, mode: Mode, why: str) -> None:
+        try:
+            self.switcher.set_mode(mode)
+        except TubedemoError as exc:
+            self._note(f"mode flip to {mode} FAILED: {exc.message}")
+            return
+        self._known_mode = mode
+        self.state.mode = mode
+        self._note(f"mode → {mode} ({why})")
+
+    def _fire(self, event: Event) -> None:
+        if event.kind == "end":
+            self._note("end of the talk")
+            return
+        phase = phase_at(self.cfg.timeline, event.at)
+        self.state.phase = event.phase
+        self.state.load = describe_load(phase) if phase is not None else "no load"
+        self.state.cue = event.cue
+        label = f"phase {event.phase}" + (" (joined)" if event.joined else "")
+        self._note(label + (f": {event.cue}" if event.cue else ""))
+        if event.mode is not None and (event.mode != self._known_mode or event.joined):
+            self._flip(event.mode, event.phase or "timeline")
+
+    def _reschedule_from(self, at: float) -> None:
+        self._pending = list(
+            build_schedule(
+                self.cfg.timeline, self.cfg.talk.duration, start_at=at, speed=self.opt.speed
+            ).events
+        )
+
+    def _key(self, key: str) -> None:
+        action = KEYS.get(key.lower())
+        if action == "quit":
+            self._note("quit: stopping k6, leaving the cluster as it is")
+            self._quit = True
+        elif action == "pause":
+            if self.clock.paused:
+                self.clock.resume()
+                self._note("resumed")
+            else:
+                self.clock.pause()
+                self._note("paused: holding the current load")
+            self.state.paused = self.clock.paused
+            self._restart_timeline_load()
+        elif action == "next":
+            target = next_phase_start(self.cfg.timeline, self.clock.talk())
+            if target is None or target >= self.cfg.talk.duration:
+                self._note("no next phase to skip to")
+                return
+            self.clock.jump(target)
+            self._note(f"skipped to {_clock(target)}")
+            self._reschedule_from(target)
+            self._restart_timeline_load()
+        elif action == "burst":
+            k6 = self.cfg.k6
+            self._spawn("burst", burst_scenario(k6.burst_vus, k6.burst_duration / 1.0))
+        elif action == "flip":
+            self._flip("quiz" if self._known_mode == "survey" else "survey", "presenter")
+
+    # ------------------------------------------------------------------ loop
+
+    def _tick(self) -> None:
+        talk = self.clock.talk()
+        self.state.talk_time = talk
+        while self._pending and self._pending[0].at <= talk + 1e-9:
+            event = self._pending.pop(0)
+            self._fire(event)
+            if event.kind == "end":
+                self._quit = True
+        self.state.upcoming = self._pending
+        for segment in self._segments:
+            for point in segment.tail.read():
+                self.state.stats.add(point)
+            if segment.result is None:
+                segment.run.raise_if_failed_early()
+                if segment.run.poll() is not None:
+                    segment.result = segment.run.result()
+                    self._note(f"k6 {segment.kind} load finished: {segment.result.headline()}")
+                    self._write_manifest()
+        running = [s for s in self._segments if s.result is None]
+        self.state.k6 = (
+            ", ".join(f"{s.kind} pid {s.run.pid}" for s in running) if running else "idle"
+        )
+
+    def _render(self) -> RenderableType:
+        board = self.dashboard() if self.dashboard is not None else None
+        return render_show(self.state, board)
+
+    def run(self, keys: KeySource) -> list[K6Result]:
+        """Run to the end of the talk or until quit; k6 is always stopped. Returns its results."""
+        locate_k6(self.cfg.k6.binary)  # a missing k6 fails before anything changes
+        self.opt.recording.parent.mkdir(parents=True, exist_ok=True)
+        self._note(
+            f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
+            f"(unix {time.time():.3f})"
+        )
+        try:
+            with _sigterm_as_interrupt():
+                self.clock.restart()
+                self._start_timeline_load()
+                if self.console.is_terminal:
+                    with Live(self._render(), console=self.console, refresh_per_second=4) as live:
+                        self._loop(keys, lambda: live.update(self._render()))
+                else:
+                    self._loop(keys, lambda: None)
+        except KeyboardInterrupt:
+            self._note("interrupted: stopping k6, leaving the cluster as it is")
+        finally:
+            for segment in self._segments:
+                self._stop(segment)
+        return [s.result for s in self._segments if s.result is not None]
+
+    def _loop(self, keys: KeySource, refresh: Callable[[], None]) -> None:
+        while not self._quit:
+            key = keys.poll()
+            while key is not None and not self._quit:
+                self._key(key)
+                key = keys.poll()
+            if self._quit:
+                break
+            self._tick()
+            refresh()
+            time.sleep(TICK)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the show like Ctrl-C does: k6 is stopped, the cluster left alone."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def default_recording(folder: Path = Path("out")) -> Path:
+    """out/show-YYYYmmdd-HHMMSS.jsonl (UTC), where the recorder and k6 files go."""
+    return folder / f"show-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl"
