@@ -9,7 +9,7 @@ import {
   withQuestionAsked,
   withSubmission,
 } from "./lib/identity";
-import { type DrawOutcome, drawOutcome } from "./lib/winners";
+import { type DrawOutcome, drawOutcome, ticketCode } from "./lib/winners";
 import { Quiz } from "./Quiz";
 import { LineStripe, Roundel } from "./Roundel";
 import { StatusStrip } from "./StatusStrip";
@@ -141,7 +141,11 @@ export function Audience() {
         />
       </div>
       {outcome === "won" && overlayOpen && (
-        <WinnerOverlay name={submission?.name ?? null} onClose={() => setOverlayOpen(false)} />
+        <WinnerOverlay
+          name={submission?.name ?? null}
+          ticket={ticketCode(submission?.id ?? identity.clientId)}
+          onClose={() => setOverlayOpen(false)}
+        />
       )}
     </Shell>
   );
@@ -161,7 +165,15 @@ function Shell({ title, children }: { title: string; children: React.ReactNode }
   );
 }
 
-function WinnerOverlay({ name, onClose }: { name: string | null; onClose: () => void }) {
+function WinnerOverlay({
+  name,
+  ticket,
+  onClose,
+}: {
+  name: string | null;
+  ticket: string;
+  onClose: () => void;
+}) {
   return (
     <div
       className="winner-overlay"
@@ -176,6 +188,9 @@ function WinnerOverlay({ name, onClose }: { name: string | null; onClose: () => 
       <p id="won-how">
         Come to the front and show this screen to the speaker to collect your prize. Please keep
         this page open.
+      </p>
+      <p className="ticket-big" data-testid="ticket">
+        Ticket <strong>{ticket}</strong>
       </p>
       <button type="button" className="secondary" onClick={onClose} autoFocus>
         Back to the page

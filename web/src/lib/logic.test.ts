@@ -3,7 +3,7 @@ import { histogramPercents, parseResults } from "../screen/results";
 import { countedQuestionsLeft, parseConfig } from "./config";
 import { kindMessage } from "./problems";
 import { statusStrip } from "./status";
-import { drawOutcome, winnerNames } from "./winners";
+import { drawOutcome, ticketCode, winnerCards } from "./winners";
 
 const CONFIG = {
   mode: "quiz",
@@ -101,11 +101,15 @@ describe("drawOutcome", () => {
     expect(drawOutcome(drawn, "s-2", "sub-9", "c")).toBe("not-drawn");
   });
 
-  it("names anonymous winners kindly", () => {
-    expect(winnerNames({ winners: [{ id: "a", name: "" }, { id: "b", name: "Bo" }] })).toEqual([
-      "Anonymous commuter",
-      "Bo",
+  it("names anonymous winners kindly and gives each a ticket code", () => {
+    expect(winnerCards({ winners: [{ id: "ab-12cd-ef", name: "" }, { id: "b", name: "Bo" }] })).toEqual([
+      { name: "Anonymous commuter", ticket: "AB12CD" },
+      { name: "Bo", ticket: "B" },
     ]);
+  });
+
+  it("shows the same ticket code on the phone and the screen", () => {
+    expect(ticketCode("3f9a1c2e-0000-4000-8000-000000000000")).toBe("3F9A1C");
   });
 });
 

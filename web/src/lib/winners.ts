@@ -25,13 +25,27 @@ export function drawOutcome(
   return won ? "won" : "lost";
 }
 
-/** Display names of the winners (for the presenter screen). */
-export function winnerNames(value: unknown): string[] {
+/**
+ * A short code both the winning phone and the presenter screen show, so the speaker can check
+ * a winner at the front even when they gave no name.
+ */
+export function ticketCode(id: string): string {
+  return id.replace(/[^0-9a-z]/gi, "").slice(0, 6).toUpperCase();
+}
+
+export interface WinnerCard {
+  name: string;
+  ticket: string;
+}
+
+/** The winners as the presenter screen shows them. */
+export function winnerCards(value: unknown): WinnerCard[] {
   if (typeof value !== "object" || value === null) return [];
   const winners = (value as Record<string, unknown>).winners;
   if (!Array.isArray(winners)) return [];
   return winners.map((w: unknown) => {
-    const name = typeof w === "object" && w !== null ? (w as Record<string, unknown>).name : null;
-    return typeof name === "string" && name.trim() !== "" ? name : "Anonymous commuter";
+    const r = typeof w === "object" && w !== null ? (w as Record<string, unknown>) : {};
+    const name = typeof r.name === "string" && r.name.trim() !== "" ? r.name : "Anonymous commuter";
+    return { name, ticket: typeof r.id === "string" ? ticketCode(r.id) : "" };
   });
 }

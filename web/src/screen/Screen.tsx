@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { fetchJson } from "../lib/api";
 import { type PageConfig, parseConfig } from "../lib/config";
 import { type StatusStrip, statusStrip } from "../lib/status";
-import { winnerNames } from "../lib/winners";
+import { type WinnerCard, winnerCards } from "../lib/winners";
 import { LINE_COLOURS, LineStripe, Roundel } from "../Roundel";
 import { usePoll } from "../usePoll";
 import { qrShape } from "./qrPath";
@@ -15,7 +15,10 @@ export default function Screen() {
   const [config, setConfig] = useState<PageConfig | null>(null);
   const [results, setResults] = useState<Results | null>(null);
   const [status, setStatus] = useState<StatusStrip>({ available: false });
-  const [winners, setWinners] = useState<{ drawn: boolean; names: string[] }>({ drawn: false, names: [] });
+  const [winners, setWinners] = useState<{ drawn: boolean; cards: WinnerCard[] }>({
+    drawn: false,
+    cards: [],
+  });
 
   usePoll(async () => {
     const [c, r, s, w] = await Promise.all([
@@ -29,7 +32,7 @@ export default function Screen() {
     setStatus(statusStrip(s.ok ? s.body : undefined));
     if (w.ok) {
       const body = w.body as Record<string, unknown> | null;
-      setWinners({ drawn: body?.drawn === true, names: winnerNames(w.body) });
+      setWinners({ drawn: body?.drawn === true, cards: winnerCards(w.body) });
     }
   }, POLL_MS);
 
@@ -121,8 +124,10 @@ export default function Screen() {
         <div className="winners-reveal" role="status" data-testid="winners-reveal">
           <Roundel label="Winners" size={90} />
           <ul>
-            {winners.names.map((n, i) => (
-              <li key={`${n}-${i}`}>{n}</li>
+            {winners.cards.map((c) => (
+              <li key={c.ticket}>
+                {c.name} <span className="ticket">ticket {c.ticket}</span>
+              </li>
             ))}
           </ul>
           <p>Winners: come to the front!</p>
