@@ -41,6 +41,7 @@ describe("audience page and presenter screen against the real gateway", () => {
   let phoneA;
   let pageA;
   let pageB;
+  let winnerTicket;
   const outside = [];
   const chatHeaders = [];
 
@@ -184,6 +185,8 @@ describe("audience page and presenter screen against the real gateway", () => {
     await pageB.goto(`${gw.url}/`);
     await pageB.getByTestId("survey-form").waitFor({ timeout: 10_000 });
     await pageB.getByRole("radio", { name: /^2/ }).check();
+    await pageB.getByRole("button", { name: "Submit & enter the raffle" }).click();
+    await pageB.getByText("Please enter your company").waitFor({ timeout: 2_000 });
     await pageB.getByLabel("Company").fill("Other Co");
     await pageB.getByRole("button", { name: "Submit & enter the raffle" }).click();
     await pageB.getByTestId("confirmation").waitFor({ timeout: 10_000 });
@@ -199,7 +202,7 @@ describe("audience page and presenter screen against the real gateway", () => {
       { page: pageA, me: await identityOf(pageA) },
       { page: pageB, me: await identityOf(pageB) },
     ];
-    const isWinner = (p) => p.me.submission.id === winnerId || p.me.clientId === winnerId;
+    const isWinner = (p) => p.me.submission.id === winnerId;
     const winners = phones.filter(isWinner);
     const losers = phones.filter((p) => !isWinner(p));
     assert.equal(winners.length, 1, `draw winner ${winnerId} matches exactly one phone`);
@@ -209,6 +212,8 @@ describe("audience page and presenter screen against the real gateway", () => {
     assert.equal(await losers[0].page.getByTestId("you-won").count(), 0);
     assert.ok(wonAfterMs <= 3_000);
     console.log(`winner phone lit up ${wonAfterMs} ms after the draw`);
+    winnerTicket = (await winners[0].page.getByTestId("ticket").innerText()).replace(/^Ticket\s*/i, "");
+    assert.match(winnerTicket, /^[0-9A-Z]{1,6}$/);
     await winners[0].page.screenshot({ path: path.join(ARTIFACTS, "phone-won.png") });
     await losers[0].page.screenshot({ path: path.join(ARTIFACTS, "phone-not-won.png") });
   });
@@ -223,6 +228,7 @@ describe("audience page and presenter screen against the real gateway", () => {
     assert.equal(await screen.getByTestId("count-responses").innerText(), "2");
     assert.match(await screen.getByTestId("companies").innerText(), /Acme Rail/);
     assert.match(await screen.getByTestId("companies").innerText(), /Other Co/);
+    assert.match(await screen.getByTestId("winners-reveal").innerText(), new RegExp(`ticket ${winnerTicket}`));
     assert.equal(await screen.getByTestId("audience-url").innerText(), gw.url.replace("http://", ""));
     const qrBox = await screen.getByTestId("qr").boundingBox();
     assert.ok(qrBox.width >= 400, `QR is big on the projector (${qrBox.width}px)`);

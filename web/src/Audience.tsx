@@ -86,7 +86,7 @@ export function Audience() {
       if (identity === null) return;
       const r = await fetchJson("/api/survey/winners", { clientId: identity.clientId, timeoutMs: 4000 });
       if (!r.ok) return; // keep the last known outcome; the next poll tries again
-      setOutcome(drawOutcome(r.body, identity.session, submission?.id ?? null, identity.clientId));
+      setOutcome(drawOutcome(r.body, identity.session, submission?.id ?? null));
     },
     WINNERS_POLL_MS,
     identity !== null && submission !== null,

@@ -26,16 +26,18 @@ export function Survey({ config, identity, draft, setDraft, onSubmitted, outcome
   const [sending, setSending] = useState(false);
   const [failure, setFailure] = useState<Failure | null>(null);
   const [missingRating, setMissingRating] = useState(false);
+  const [missingCompany, setMissingCompany] = useState(false);
   const [editing, setEditing] = useState(false);
   const submitted = identity.submission;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (sending) return;
-    if (draft.rating === null) {
-      setMissingRating(true);
-      return;
-    }
+    const noRating = draft.rating === null;
+    const noCompany = draft.company.trim() === "";
+    setMissingRating(noRating);
+    setMissingCompany(noCompany);
+    if (draft.rating === null || noCompany) return;
     setSending(true);
     setFailure(null);
     const name = draft.name.trim();
@@ -135,10 +137,21 @@ export function Survey({ config, identity, draft, setDraft, onSubmitted, outcome
           id="company"
           name="company"
           autoComplete="organization"
+          required
+          aria-invalid={missingCompany}
+          aria-describedby={missingCompany ? "company-missing" : undefined}
           value={draft.company}
           maxLength={config.companyMaxChars}
-          onChange={(e) => setDraft({ ...draft, company: e.target.value })}
+          onChange={(e) => {
+            setMissingCompany(false);
+            setDraft({ ...draft, company: e.target.value });
+          }}
         />
+        {missingCompany && (
+          <p id="company-missing" className="field-error" role="alert">
+            Please enter your company (or "none").
+          </p>
+        )}
         <label htmlFor="display-name">
           Display name <span className="optional">(optional, shown if you win)</span>
         </label>

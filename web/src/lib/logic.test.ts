@@ -86,19 +86,23 @@ describe("drawOutcome", () => {
   const drawn = { session: "s-1", drawn: true, winners: [{ id: "sub-9", name: "Ada" }] };
 
   it("is not drawn before the draw", () => {
-    expect(drawOutcome({ session: "s-1", drawn: false, winners: [] }, "s-1", "sub-9", "c")).toBe("not-drawn");
+    expect(drawOutcome({ session: "s-1", drawn: false, winners: [] }, "s-1", "sub-9")).toBe("not-drawn");
   });
 
   it("lights up the phone whose submission won", () => {
-    expect(drawOutcome(drawn, "s-1", "sub-9", "c")).toBe("won");
+    expect(drawOutcome(drawn, "s-1", "sub-9")).toBe("won");
   });
 
   it("tells everyone else the draw happened", () => {
-    expect(drawOutcome(drawn, "s-1", "sub-1", "c")).toBe("lost");
+    expect(drawOutcome(drawn, "s-1", "sub-1")).toBe("lost");
+  });
+
+  it("never lights up a phone that did not submit", () => {
+    expect(drawOutcome(drawn, "s-1", null)).toBe("lost");
   });
 
   it("ignores a draw from another talk session", () => {
-    expect(drawOutcome(drawn, "s-2", "sub-9", "c")).toBe("not-drawn");
+    expect(drawOutcome(drawn, "s-2", "sub-9")).toBe("not-drawn");
   });
 
   it("names anonymous winners kindly and gives each a ticket code", () => {

@@ -3,16 +3,10 @@
 export type DrawOutcome = "not-drawn" | "won" | "lost";
 
 /**
- * Did this phone win? `value` is the GET /api/survey/winners body. Winners are named by the
- * submission id the gateway returned on submit; the client id is accepted too so a gateway
- * that names winners by client id still lights up the right phone.
+ * Did this phone win? `value` is the GET /api/survey/winners body; winners are named by the
+ * submission id the gateway returned on submit (docs/api.md).
  */
-export function drawOutcome(
-  value: unknown,
-  session: string,
-  submissionId: string | null,
-  clientId: string,
-): DrawOutcome {
+export function drawOutcome(value: unknown, session: string, submissionId: string | null): DrawOutcome {
   if (typeof value !== "object" || value === null) return "not-drawn";
   const v = value as Record<string, unknown>;
   if (v.session !== session || v.drawn !== true) return "not-drawn";
@@ -20,7 +14,7 @@ export function drawOutcome(
   const won = winners.some((w: unknown) => {
     if (typeof w !== "object" || w === null) return false;
     const id = (w as Record<string, unknown>).id;
-    return typeof id === "string" && (id === submissionId || id === clientId);
+    return typeof id === "string" && submissionId !== null && id === submissionId;
   });
   return won ? "won" : "lost";
 }
