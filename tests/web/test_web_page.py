@@ -6,7 +6,6 @@ The end-to-end run drives real headless Chromium (Debian's chromium) against the
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -64,10 +63,6 @@ def test_unit_tests_of_the_pure_parts_pass(built_page: Path) -> None:
 
 @pytest.mark.timeout(600)
 def test_audience_and_presenter_end_to_end_in_headless_chromium(built_page: Path) -> None:
-    if importlib.util.find_spec("gateway.__main__") is None:
-        # TEMPORARY until the gateway lands on main: without `python -m gateway` there is
-        # nothing real to test against. Removed once it lands.
-        pytest.skip("the gateway (python -m gateway) has not landed yet")
     if not CHROMIUM.exists():
         pytest.fail("chromium missing: apt-get install -y chromium chromium-driver (.ci/run does)")
     result = _npm("run", "e2e", timeout=540)
