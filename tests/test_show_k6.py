@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_gateway import TOKEN, FakeGateway
 
+from tests.fake_gateway import TOKEN, FakeGateway
 from tubedemo.k6_series import read_points
 
 pytestmark = pytest.mark.integration
