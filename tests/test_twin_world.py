@@ -145,3 +145,20 @@ def test_k6_ramp_adds_vus_when_the_line_reaches_them() -> None:
     )
     starts = sorted(s.start for s in vu_slots(config.timeline.phases))
     assert starts == [0.0, 0.0, 20.0, 40.0, 60.0][:4]
+
+
+def test_the_formula_from_the_config_drives_the_scaling() -> None:
+    world = run(burst(scaling__formula="max(queue * 5, 1) + 7"), 30.0)
+    assert world.hpa_input is not None
+    queue = world.hpa_input["queue"]
+    assert queue > 0
+    assert world.hpa_metric == max(queue * 5, 1) + 7
+
+
+def test_a_formula_reading_an_unknown_trigger_is_refused() -> None:
+    import pytest
+
+    from tubedemo.errors import TubedemoError
+
+    with pytest.raises(TubedemoError, match="waiting"):
+        World(burst(scaling__formula="max(waiting * 5, 1)"))

@@ -32,6 +32,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tubedemo import formula as keda_formula
 from tubedemo.config import DemoConfig
 from tubedemo.twin import TwinError
 from tubedemo.twin.cluster import (
@@ -42,7 +43,6 @@ from tubedemo.twin.cluster import (
     instance_options,
 )
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
-from tubedemo.twin.expr import Formula, compile_formula
 from tubedemo.twin.hpa import HpaModel
 
 EventKind = str
@@ -94,13 +94,8 @@ class World:
                 f"scaling.operation_over_time={scaling.operation_over_time!r}: the twin models "
                 "only last_one"
             )
-        self.formula: Formula = compile_formula(scaling.effective_formula)
-        unknown = self.formula.names - {scaling.trigger_name}
-        if unknown:
-            raise TwinError(
-                f"scaling.formula reads {', '.join(sorted(unknown))}; the only trigger is "
-                f"{scaling.trigger_name!r}"
-            )
+        # The same parser and evaluator `validate` uses: the twin scales by KEDA's formula.
+        self.formula = keda_formula.check(scaling.effective_formula, {scaling.trigger_name})
         base = scaling.metric.replace("vllm:", "").replace("vllm_", "")
         if base not in _METRIC_SOURCES:
             raise TwinError(
@@ -112,6 +107,8 @@ class World:
         self.desired = max(scaling.min_replicas, 1)
         self.trigger_values: dict[str, float] | None = None
         self.hpa_metric: float | None = None
+        self.hpa_input: dict[str, float] | None = None
+        """Trigger values KEDA evaluated the formula on at the last HPA sync."""
         self.capacity_type: CapacityType = (
             "spot" if "spot" in config.gpu_pool.capacity_types else "on-demand"
         )
@@ -290,7 +287,8 @@ class World:
 
     def _hpa_sync(self) -> None:
         values = self.trigger_values
-        metric = None if values is None else self.formula(values)
+        self.hpa_input = values
+        metric = None if values is None else keda_formula.evaluate(self.formula, values)
         self.hpa_metric = metric
         status = sum(1 for p in self.pods if p.live)
         decision = self.hpa.reconcile(self.now, self.desired, status, metric)
