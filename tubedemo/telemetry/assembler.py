@@ -1,0 +1,287 @@
+"""Once per tick, ask every live source for its latest values and assemble one Snapshot.
+
+A source that raises keeps its last good values, marked stale with the error and their age; the
+next successful read clears it. Nothing a source does can stop the tick: the dashboard must stay
+up while the cluster, a pod or the gateway misbehaves.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from tubedemo.config import PriceTable, TimelineConfig
+from tubedemo.telemetry.clock import talk_clock
+from tubedemo.telemetry.cost import advance, priced
+from tubedemo.telemetry.events import derive_events
+from tubedemo.telemetry.prometheus import (
+    EngineSample,
+    GatewaySample,
+    gateway_between,
+    perf_between,
+    queue_totals,
+)
+from tubedemo.telemetry.snapshot import (
+    AudienceState,
+    GatewayState,
+    HpaState,
+    K6State,
+    Mode,
+    NodeState,
+    PerfState,
+    QueueState,
+    ReplicaState,
+    Sampled,
+    Snapshot,
+)
+
+S = TypeVar("S", bound=Sampled)
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """A vLLM replica to scrape: by pod (through the API server) or by URL (rehearsal)."""
+
+    name: str
+    namespace: str | None = None
+    port: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class KubeReading:
+    """What the Kubernetes watches know now; each group carries its own freshness."""
+
+    replicas: ReplicaState
+    nodes: NodeState
+    hpa: HpaState
+    targets: tuple[MetricsTarget, ...]
+
+
+@dataclass(frozen=True)
+class GatewayReading:
+    sample: GatewaySample
+    mode: Mode | None
+    survey_count: int
+
+
+class KubeFeed(Protocol):
+    def read(self, now: datetime) -> KubeReading: ...
+
+
+class MetricsFeed(Protocol):
+    def scrape(self, targets: tuple[MetricsTarget, ...]) -> Mapping[str, EngineSample | Exception]:
+        """Per target name: the parsed sample or why it failed."""
+        ...
+
+
+class GatewayFeed(Protocol):
+    def read(self) -> GatewayReading: ...
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@dataclass
+class Freshness:
+    """When a source last answered and why it is failing now."""
+
+    stale_after: float
+    last_ok: datetime | None = None
+    error: str | None = None
+
+    def ok(self, now: datetime) -> None:
+        self.last_ok, self.error = now, None
+
+    def failed(self, error: str) -> None:
+        self.error = error
+
+    def mark(self, group: S, now: datetime) -> S:
+        age = None if self.last_ok is None else (now - self.last_ok).total_seconds()
+        stale = self.error is not None or age is None or age > self.stale_after
+        return group.model_copy(update={"age_s": age, "stale": stale, "error": self.error})
+
+
+@dataclass
+class Assembler:
+    """Builds a Snapshot per tick from the configured feeds; any feed may be absent."""
+
+    multiplier: int
+    prices: PriceTable
+    timeline: TimelineConfig
+    talk_duration: float
+    talk_start: datetime
+    stale_after: float = 5.0
+    rate_window: float = 10.0
+    """Seconds of scrapes that rates and latency quantiles are computed over."""
+    kube: KubeFeed | None = None
+    metrics: MetricsFeed | None = None
+    static_targets: tuple[MetricsTarget, ...] = ()
+    """Replicas scraped even without Kubernetes (rehearsal, --vllm-url)."""
+    gateway: GatewayFeed | None = None
+    k6: Callable[[], K6State] | None = None
+    max_replicas: int | None = None
+
+    _previous: Snapshot | None = None
+    _kube: KubeReading | None = None
+    _kube_fresh: Freshness = field(init=False)
+    _vllm_fresh: Freshness = field(init=False)
+    _gateway_fresh: Freshness = field(init=False)
+    _scrapes: deque[tuple[datetime, dict[str, EngineSample]]] = field(default_factory=deque)
+    _queue: QueueState = field(init=False)
+    _perf: PerfState = field(default_factory=PerfState)
+    _gateway_sample: tuple[datetime, GatewaySample] | None = None
+    _gateway_state: GatewayState = field(default_factory=GatewayState)
+    _audience: AudienceState = field(default_factory=AudienceState)
+
+    def __post_init__(self) -> None:
+        self._kube_fresh = Freshness(self.stale_after)
+        self._vllm_fresh = Freshness(self.stale_after)
+        self._gateway_fresh = Freshness(self.stale_after)
+        self._queue = QueueState(multiplier=self.multiplier)
+
+    # -- one tick ----------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> Snapshot:
+        replicas, nodes, hpa, targets = self._read_kube(now)
+        queue, perf = self._read_metrics(now, targets)
+        gateway, audience = self._read_gateway(now)
+        k6 = self._read_k6()
+        nodes = nodes.model_copy(update={"nodes": priced(self.prices, nodes.nodes)})
+        previous = self._previous
+        cost = advance(
+            previous.cost if previous else None,
+            previous.time if previous else None,
+            now,
+            nodes.per_hour,
+        )
+        elapsed = (now - self.talk_start).total_seconds()
+        snapshot = Snapshot(
+            time=now,
+            talk=talk_clock(self.timeline, self.talk_duration, elapsed),
+            queue=queue,
+            replicas=replicas,
+            nodes=nodes,
+            hpa=hpa,
+            perf=perf,
+            gateway=gateway,
+            audience=audience,
+            k6=k6,
+            cost=cost,
+        )
+        snapshot = snapshot.model_copy(update={"events": derive_events(previous, snapshot)})
+        self._previous = snapshot
+        return snapshot
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def _read_kube(
+        self, now: datetime
+    ) -> tuple[ReplicaState, NodeState, HpaState, tuple[MetricsTarget, ...]]:
+        if self.kube is None:
+            never = Freshness(self.stale_after)
+            replicas = ReplicaState(max=self.max_replicas)
+            return (
+                never.mark(replicas, now),
+                never.mark(NodeState(), now),
+                never.mark(HpaState(), now),
+                self.static_targets,
+            )
+        try:
+            reading = self.kube.read(now)
+            self._kube = reading
+            self._kube_fresh.ok(now)
+        except Exception as exc:  # a failing source must never stop the tick
+            self._kube_fresh.failed(one_line(exc))
+        if self._kube is None:
+            return (
+                self._kube_fresh.mark(ReplicaState(max=self.max_replicas), now),
+                self._kube_fresh.mark(NodeState(), now),
+                self._kube_fresh.mark(HpaState(), now),
+                self.static_targets,
+            )
+        reading = self._kube
+        if self._kube_fresh.error is not None:
+            # whole feed failing: keep its last values, stale
+            return (
+                self._kube_fresh.mark(reading.replicas, now),
+                self._kube_fresh.mark(reading.nodes, now),
+                self._kube_fresh.mark(reading.hpa, now),
+                reading.targets + self.static_targets,
+            )
+        replicas = reading.replicas
+        if replicas.max is None and self.max_replicas is not None:
+            replicas = replicas.model_copy(update={"max": self.max_replicas})
+        return replicas, reading.nodes, reading.hpa, reading.targets + self.static_targets
+
+    def _read_metrics(
+        self, now: datetime, targets: tuple[MetricsTarget, ...]
+    ) -> tuple[QueueState, PerfState]:
+        if self.metrics is None:
+            return (
+                self._vllm_fresh.mark(self._queue, now),
+                self._vllm_fresh.mark(self._perf, now),
+            )
+        try:
+            results = self.metrics.scrape(targets)
+        except Exception as exc:
+            results = {t.name: exc for t in targets} or {"*": exc}
+        good = {k: v for k, v in results.items() if isinstance(v, EngineSample)}
+        failed = [f"{k}: {one_line(v)}" for k, v in results.items() if isinstance(v, Exception)]
+        if good or not failed:
+            # some pods answered (or there are none to ask): the figures are current
+            self._vllm_fresh.ok(now)
+            waiting, running = queue_totals(list(good.values()))
+            self._queue = QueueState(waiting=waiting, running=running, multiplier=self.multiplier)
+            self._scrapes.append((now, good))
+            while self._scrapes and (now - self._scrapes[0][0]).total_seconds() > self.rate_window:
+                self._scrapes.popleft()
+            first_time, first = self._scrapes[0]
+            seconds = (now - first_time).total_seconds()
+            self._perf = (
+                perf_between(first, good, seconds)
+                if seconds > 0
+                else PerfState(pods_scraped=len(good))
+            )
+            queue = self._vllm_fresh.mark(self._queue, now)
+            perf = self._vllm_fresh.mark(self._perf, now)
+            if failed:
+                # partial answers: say which pods are missing without calling it stale
+                note = f"{len(failed)} of {len(results)} pods not scraped ({failed[0]})"
+                queue = queue.model_copy(update={"error": note})
+                perf = perf.model_copy(update={"error": note})
+            return queue, perf
+        self._vllm_fresh.failed(failed[0])
+        return self._vllm_fresh.mark(self._queue, now), self._vllm_fresh.mark(self._perf, now)
+
+    def _read_gateway(self, now: datetime) -> tuple[GatewayState, AudienceState]:
+        if self.gateway is not None:
+            try:
+                reading = self.gateway.read()
+                earlier = self._gateway_sample
+                seconds = (now - earlier[0]).total_seconds() if earlier else 0.0
+                self._gateway_state = gateway_between(
+                    earlier[1] if earlier else None, reading.sample, seconds
+                )
+                self._gateway_sample = (now, reading.sample)
+                self._audience = AudienceState(mode=reading.mode, survey_count=reading.survey_count)
+                self._gateway_fresh.ok(now)
+            except Exception as exc:
+                self._gateway_fresh.failed(one_line(exc))
+        return (
+            self._gateway_fresh.mark(self._gateway_state, now),
+            self._gateway_fresh.mark(self._audience, now),
+        )
+
+    def _read_k6(self) -> K6State:
+        if self.k6 is None:
+            return K6State()
+        try:
+            return self.k6()
+        except Exception as exc:
+            return K6State(stale=True, error=one_line(exc))

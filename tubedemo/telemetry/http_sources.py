@@ -1,0 +1,83 @@
+"""HTTP feeds: vLLM /metrics of every replica and the gateway's /metrics, /config and survey count.
+
+The only side effects here are HTTP GETs with short timeouts; parsing is in ``prometheus``.
+Scraping through the Kubernetes API server (pod proxy) is done by a fetch function from
+``tubedemo.cluster``; this module never imports the Kubernetes client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tubedemo.telemetry.assembler import GatewayReading, MetricsTarget
+from tubedemo.telemetry.prometheus import EngineSample, parse_gateway, parse_vllm
+
+Fetch = Callable[[MetricsTarget, float], str]
+"""Returns the /metrics text of one target within the timeout (seconds), or raises."""
+
+
+class MetricsFeed:
+    """Scrapes every target concurrently; a slow or failing pod only affects its own entry."""
+
+    def __init__(self, proxy_fetch: Fetch | None = None, timeout: float = 2.0) -> None:
+        self._proxy_fetch = proxy_fetch
+        self._timeout = timeout
+        self._http = httpx.Client(timeout=timeout)
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrape")
+
+    def _fetch(self, target: MetricsTarget) -> EngineSample | Exception:
+        try:
+            if target.url is not None:
+                response = self._http.get(target.url)
+                response.raise_for_status()
+                text = response.text
+            elif self._proxy_fetch is not None:
+                text = self._proxy_fetch(target, self._timeout)
+            else:
+                raise ValueError(f"no way to reach {target.name}: neither URL nor pod proxy")
+            return parse_vllm(text)
+        except Exception as exc:  # reported per pod, never raised into the tick
+            return exc
+
+    def scrape(self, targets: tuple[MetricsTarget, ...]) -> Mapping[str, EngineSample | Exception]:
+        results = self._pool.map(self._fetch, targets)
+        return {t.name: r for t, r in zip(targets, results, strict=True)}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+
+class GatewayFeed:
+    """Reads the gateway's public endpoints: /metrics, /config (mode), /api/survey/results."""
+
+    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    def _json(self, path: str) -> dict[str, Any]:
+        response = self._http.get(path)
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        return body
+
+    def read(self) -> GatewayReading:
+        metrics = self._http.get("/metrics")
+        metrics.raise_for_status()
+        sample = parse_gateway(metrics.text)
+        mode = self._json("/config").get("mode")
+        results = self._json("/api/survey/results")
+        total = results.get("total", 0)
+        return GatewayReading(
+            sample=sample,
+            mode=mode if mode in ("quiz", "survey") else None,
+            survey_count=int(total) if isinstance(total, int) else 0,
+        )
+
+    def close(self) -> None:
+        self._http.close()
