@@ -31,6 +31,9 @@ def _register() -> None:
     from tubedemo.commands import core
 
     core.register(app)
+    from tubedemo.commands import watch
+
+    watch.register(app)
 
     from tubedemo.commands import show
 

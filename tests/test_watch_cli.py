@@ -1,0 +1,128 @@
+"""`tubedemo watch`: record a live session, replay it, and fail with one line on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.talk_samples import talk_history
+from tests.vllm_exporter import FakeEngine
+from tubedemo.dashboard import big_text
+from tubedemo.telemetry.recording import (
+    Recorder,
+    RecordingError,
+    read_recording,
+    replay_schedule,
+)
+
+
+def _tubedemo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tubedemo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={"COLUMNS": "80", "LINES": "24", "PATH": "/usr/bin:/bin", "KUBECONFIG": "/nonexistent"},
+    )
+
+
+@pytest.fixture
+def engine() -> Iterator[FakeEngine]:
+    e = FakeEngine()
+    yield e
+    e.close()
+
+
+def test_live_watch_records_every_frame_and_replay_shows_the_same_talk(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    engine.waiting.labels(**engine.l).set(7)
+    engine.running.labels(**engine.l).set(8)
+    record = tmp_path / "talk.jsonl"
+    done = _tubedemo(
+        "watch",
+        "--no-kube",
+        "--vllm-url",
+        engine.url,
+        "--gateway",
+        "http://127.0.0.1:9",
+        "--set",
+        "dashboard.tick=0.2",
+        "--frames",
+        "4",
+        "--record",
+        str(record),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "recorded 4 snapshots" in done.stderr
+    snapshots = read_recording(record).snapshots
+    assert len(snapshots) == 4
+    assert all(s.queue.waiting == 7 and s.virtual_commuters == 350 for s in snapshots)
+    assert all(s.gateway.stale for s in snapshots)  # nothing listens there: stale, not a crash
+    for row in big_text("350"):
+        assert row in done.stdout  # the final frame is printed when stdout is not a terminal
+
+    replay = _tubedemo("watch", "--replay", str(record), "--speed", "50")
+    assert replay.returncode == 0, replay.stderr
+    assert "replayed 4 snapshots" in replay.stderr
+    for row in big_text("350"):
+        assert row in replay.stdout
+    assert len(replay.stdout.splitlines()) == 24
+
+
+def test_replay_of_a_recorded_talk_ends_on_its_last_frame(tmp_path: Path) -> None:
+    path = tmp_path / "talk.jsonl"
+    with Recorder(path) as recorder:
+        for snapshot in talk_history():
+            recorder.write(snapshot)
+    done = _tubedemo("watch", "--replay", str(path), "--speed", "1000")
+    assert done.returncode == 0, done.stderr
+    assert "SURVEY · 116 surveys" in done.stdout
+
+
+def test_a_truncated_last_line_is_skipped_and_the_rest_replays(tmp_path: Path) -> None:
+    path = tmp_path / "talk.jsonl"
+    lines = [s.to_json() for s in talk_history(seconds=20)]
+    path.write_text("\n".join(lines) + "\n" + lines[-1][:40], encoding="utf-8")
+    recording = read_recording(path)
+    assert recording.skipped_last_line and len(recording.snapshots) == len(lines)
+
+
+def test_a_broken_middle_line_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "talk.jsonl"
+    lines = [s.to_json() for s in talk_history(seconds=20)]
+    lines[3] = '{"time": "yesterday"}'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RecordingError, match="line 4"):
+        read_recording(path)
+
+
+def test_replay_schedule_compresses_time_by_speed_and_skips_long_pauses() -> None:
+    history = talk_history(seconds=10, step=2)
+    delays = [d for d, _ in replay_schedule(history, speed=4)]
+    assert delays == [0.0, 0.5, 0.5, 0.5, 0.5]
+    from datetime import timedelta
+
+    gap = [history[0], history[1].model_copy(update={"time": history[0].time + timedelta(hours=1)})]
+    assert [d for d, _ in replay_schedule(gap, speed=1)] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["watch", "--replay", "/nonexistent/talk.jsonl"], "no such recording"),
+        (["watch", "--replay", "x.jsonl", "--speed", "0"], "--speed must be positive"),
+        (["watch", "--replay", "x.jsonl", "--record", "y.jsonl"], "--record and --replay"),
+        (["watch", "--no-kube", "--start", "teatime", "--frames", "1"], "--start 'teatime'"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_nonzero_exit(args: list[str], needle: str) -> None:
+    done = _tubedemo(*args)
+    assert done.returncode != 0
+    assert needle in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,166 @@
+"""watch (live, record, replay) and report: the dashboard's commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.config import DemoConfig
+from tubedemo.dashboard import DashboardOptions
+from tubedemo.errors import TubedemoError
+
+console = Console(highlight=False)
+
+
+class WatchError(TubedemoError):
+    """The watch command was asked for something it cannot do."""
+
+    exit_code = 2
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(watch)
+    app.command()(report)
+
+
+def _options(cfg: DemoConfig, plain: bool, high_contrast: bool) -> DashboardOptions:
+    base = DashboardOptions.from_config(cfg.dashboard)
+    return DashboardOptions(
+        title=base.title,
+        tube_flavour=base.tube_flavour and not plain,
+        high_contrast=base.high_contrast or high_contrast,
+        history_s=base.history_s,
+    )
+
+
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise WatchError(
+            f"--start {value!r}: write it as an ISO time, e.g. 2026-11-27T09:00:00Z"
+        ) from None
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+def watch(
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Append every snapshot to this JSONL file.")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="Play a recording instead of watching a cluster.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 1.0,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig to use (default: $KUBECONFIG or ~/.kube).")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option(help="kubeconfig context (default: cluster.context).")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option(help="Namespace of the demo (default: cluster.namespace).")
+    ] = None,
+    kube: Annotated[
+        bool, typer.Option(help="Watch Kubernetes (off: only --vllm-url and the gateway).")
+    ] = True,
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="Gateway base URL for mode, surveys and /metrics (default: talk URL)."),
+    ] = None,
+    vllm_url: Annotated[
+        list[str] | None,
+        typer.Option(help="Scrape this vLLM /metrics URL directly (repeatable)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="When the talk started (ISO time; default: now).")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="Stop after this many frames (0: until Ctrl-C).")] = 0,
+    plain: Annotated[bool, typer.Option(help="Turn the tube flavour off.")] = False,
+    high_contrast: Annotated[bool, typer.Option(help="High-contrast theme.")] = False,
+) -> None:
+    """The live dashboard: watch the cluster, record the talk, or replay a recording."""
+    from tubedemo.telemetry.recording import RecordingError, read_recording
+    from tubedemo.watching import watch_live, watch_replay
+
+    cfg = config_from(config, set_)
+    options = _options(cfg, plain, high_contrast)
+    if replay is not None:
+        if record is not None:
+            raise WatchError("--record and --replay together: a replay is already recorded")
+        if speed <= 0:
+            raise RecordingError("--speed must be positive (1 = real time, 10 = ten times faster)")
+        recording = read_recording(replay)
+        result = watch_replay(recording.snapshots, console=console, options=options, speed=speed)
+        note = " (last line was truncated and skipped)" if recording.skipped_last_line else ""
+        Console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
+        return
+
+    from tubedemo.telemetry.assembler import Assembler, MetricsTarget
+    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+
+    timeout = cfg.dashboard.metrics_timeout
+    kube_feed = None
+    proxy_fetch = None
+    if kube:
+        raise WatchError(
+            "watching Kubernetes is not available in this build yet; pass --no-kube with "
+            "--vllm-url/--gateway, or --replay a recording"
+        )
+    metrics = MetricsFeed(proxy_fetch=proxy_fetch, timeout=timeout)
+    gateway_feed = GatewayFeed(gateway or cfg.talk.audience_url, timeout=timeout)
+    static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))
+    assembler = Assembler(
+        multiplier=cfg.scaling.multiplier,
+        prices=cfg.prices,
+        timeline=cfg.timeline,
+        talk_duration=cfg.talk.duration,
+        talk_start=_parse_start(start),
+        stale_after=cfg.dashboard.stale_after,
+        kube=kube_feed,
+        metrics=metrics,
+        static_targets=static,
+        gateway=gateway_feed,
+        max_replicas=cfg.scaling.max_replicas,
+    )
+    try:
+        result = watch_live(
+            assembler.tick,
+            console=console,
+            options=options,
+            tick_s=cfg.dashboard.tick,
+            record=record,
+            frames=frames,
+        )
+    finally:
+        if kube_feed is not None:
+            kube_feed.close()
+        metrics.close()
+        gateway_feed.close()
+    if record is not None:
+        Console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
+
+
+def report(
+    recording: Annotated[Path, typer.Argument(help="A recording from `watch --record`.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory for the PNG charts and HTML page.")
+    ] = Path("report"),
+    k6_json: Annotated[
+        Path | None,
+        typer.Option(help="k6 --out json file (default: <recording>.k6.json when present)."),
+    ] = None,
+) -> None:
+    """Charts and one self-contained HTML page of a recorded talk, for the blog post."""
+    from tubedemo.report import write_report
+
+    result = write_report(recording, output, k6_json=k6_json)
+    console.print(f"wrote {result.html} and {len(result.charts)} charts")

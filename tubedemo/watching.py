@@ -1,0 +1,152 @@
+"""The thin side-effect layer of the dashboard: ticks, Rich Live, recording and replay.
+
+Everything that decides what the screen shows is in ``tubedemo.dashboard.render`` (pure); this
+module only keeps time, keeps a bounded history, writes the recording and hands frames to Rich.
+On a terminal the frames go through Rich Live on the alternate screen (fixed layout, explicit
+refresh: no flicker); without one (pipes, CI) only the final frame is printed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+
+from tubedemo.dashboard import DashboardOptions, render
+from tubedemo.telemetry.recording import Recorder, replay_schedule
+from tubedemo.telemetry.snapshot import Snapshot
+
+Tick = Callable[[datetime], Snapshot]
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    frames: int
+    recorded: int
+    last: Snapshot | None
+
+
+def _history(history_s: float, tick_s: float) -> deque[Snapshot]:
+    # enough for the load graph's window plus slack for irregular ticks
+    return deque(maxlen=max(16, math.ceil(history_s / max(tick_s, 0.05)) * 2))
+
+
+class _Screen:
+    """Rich Live when the console is a terminal; otherwise remember the frame for the end."""
+
+    def __init__(self, console: Console, options: DashboardOptions) -> None:
+        self.console = console
+        self.options = options
+        self.live: Live | None = None
+        self.history: deque[Snapshot] = deque()
+
+    def __enter__(self) -> _Screen:
+        if self.console.is_terminal:
+            self.live = Live(
+                console=self.console,
+                screen=True,
+                auto_refresh=False,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.live.__enter__()
+        return self
+
+    def show(self, history: deque[Snapshot]) -> None:
+        self.history = history
+        if self.live is not None:
+            size = self.console.size
+            frame = render(history, size.width, size.height, self.options)
+            self.live.update(frame, refresh=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            return
+        if self.history:
+            width = self.console.width if self.console.width else 80
+            height = self.console.height if self.console.height else 24
+            self.console.print(render(self.history, width, height, self.options))
+
+
+def watch_live(
+    tick: Tick,
+    *,
+    console: Console,
+    options: DashboardOptions,
+    tick_s: float,
+    record: Path | None = None,
+    frames: int = 0,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> WatchResult:
+    """Assemble, record and draw one snapshot per ``tick_s`` until Ctrl-C or ``frames`` frames."""
+    history = _history(options.history_s, tick_s)
+    count = 0
+    recorder = Recorder(record) if record is not None else None
+    last: Snapshot | None = None
+    try:
+        if recorder is not None:
+            recorder.__enter__()
+        with _Screen(console, options) as screen:
+            deadline = time.monotonic()
+            while frames <= 0 or count < frames:
+                snapshot = tick(clock())
+                last = snapshot
+                history.append(snapshot)
+                if recorder is not None:
+                    recorder.write(snapshot)
+                screen.show(history)
+                count += 1
+                if frames > 0 and count >= frames:
+                    break
+                deadline += tick_s
+                pause = deadline - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                else:
+                    deadline = time.monotonic()  # fell behind: do not try to catch up in a burst
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if recorder is not None:
+            recorder.__exit__(None, None, None)
+    return WatchResult(count, recorder.count if recorder else 0, last)
+
+
+def watch_replay(
+    snapshots: Iterable[Snapshot],
+    *,
+    console: Console,
+    options: DashboardOptions,
+    speed: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WatchResult:
+    """Play a recording through the same dashboard at ``speed`` x real time."""
+    items = list(snapshots)
+    tick_s = 1.0
+    if len(items) > 1:
+        span = (items[-1].time - items[0].time).total_seconds()
+        tick_s = max(0.05, span / (len(items) - 1))
+    history = _history(options.history_s, tick_s)
+    count = 0
+    last: Snapshot | None = None
+    try:
+        with _Screen(console, options) as screen:
+            for delay, snapshot in replay_schedule(items, speed):
+                if delay > 0 and console.is_terminal:
+                    sleep(delay)
+                history.append(snapshot)
+                last = snapshot
+                screen.show(history)
+                count += 1
+    except KeyboardInterrupt:
+        pass
+    return WatchResult(count, 0, last)
