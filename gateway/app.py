@@ -514,6 +514,7 @@ def create_app(settings: GatewaySettings, store: Store | None = None) -> FastAPI
             "mode": gw.mode,
             "mode_source": "configmap" if watching else "local",
             "mode_synced": synced,
+            "mode_error": gw.watch.last_error if gw.watch is not None else None,
             "store": gw.store.describe(),
         }
         return JSONResponse(body, status_code=200 if ready else 503)

@@ -129,9 +129,10 @@ class ModeWatch:
                     self._apply(obj)
         return rv
 
-    async def run(self) -> None:
+    async def run(self, resource_version: str | None = None) -> None:
+        """Follow the ConfigMap forever; resume from resource_version when given, else list."""
         backoff = 0.5
-        rv: str | None = None
+        rv = resource_version
         while True:
             try:
                 async with self._client() as client:

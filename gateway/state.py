@@ -116,8 +116,9 @@ class State:
                     created_at=str(rec.data["created_at"]),
                     archived=bool(rec.data.get("archived", False)),
                 )
-            else:
+            else:  # replay may have met the session's data before its (newer) own record
                 sess.name = str(rec.data["name"])
+                sess.created_at = str(rec.data["created_at"])
                 sess.archived = bool(rec.data.get("archived", False))
         elif rec.kind == "current":
             self.current = str(rec.data["session"])
