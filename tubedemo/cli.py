@@ -35,6 +35,10 @@ def _register() -> None:
 
     watch.register(app)
 
+    from tubedemo.commands import cluster
+
+    cluster.register(app)
+
     from tubedemo.commands import show
 
     show.register(app)

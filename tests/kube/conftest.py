@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from kubernetes import client, config, dynamic
 
+from tubedemo.crds import load_crds
+from tubedemo.errors import CrdCacheError
+
 from .controlplane import (
     NOT_BUILT,
     ControlPlane,
     ControlPlaneError,
     binary_dir,
-    upstream_crds,
     write_kubeconfig,
 )
 
@@ -70,7 +72,10 @@ def _unavailable(reason: str) -> None:
 
 
 def _install_crds(kube: Kube) -> None:
-    crds = upstream_crds()
+    try:
+        crds = load_crds()
+    except CrdCacheError as exc:
+        _unavailable(exc.message)
     for crd in crds:
         kube.apply(crd)
     ext = client.ApiextensionsV1Api(kube.api_client())

@@ -2,7 +2,7 @@
 kube-scheduler and KWOK, built from pinned Go modules by scripts/build-controlplane.
 
 Everything listens on loopback at ephemeral ports, certificates are generated per session,
-and the upstream CRDs come from the pinned upstream Go modules in the Go module cache.
+and the upstream CRDs come from tubedemo.crds (pinned upstream modules, `tubedemo crds fetch`).
 """
 
 from __future__ import annotations
@@ -38,28 +38,6 @@ BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 ADMIN_CN = "tubedemo-test-admin"
 NOBODY_CN = "tubedemo-test-nobody"
-# Upstream CRD files inside the pinned modules: (module, version, path inside the module).
-CRD_SOURCES: tuple[tuple[str, str, str], ...] = (
-    ("github.com/kedacore/keda/v2", "v2.20.2", "config/crd/bases/keda.sh_scaledobjects.yaml"),
-    ("github.com/kedacore/keda/v2", "v2.20.2", "config/crd/bases/keda.sh_scaledjobs.yaml"),
-    (
-        "github.com/kedacore/keda/v2",
-        "v2.20.2",
-        "config/crd/bases/keda.sh_triggerauthentications.yaml",
-    ),
-    (
-        "github.com/kedacore/keda/v2",
-        "v2.20.2",
-        "config/crd/bases/keda.sh_clustertriggerauthentications.yaml",
-    ),
-    ("sigs.k8s.io/karpenter", "v1.14.3", "pkg/apis/crds/karpenter.sh_nodepools.yaml"),
-    ("sigs.k8s.io/karpenter", "v1.14.3", "pkg/apis/crds/karpenter.sh_nodeclaims.yaml"),
-    (
-        "github.com/aws/karpenter-provider-aws",
-        "v1.14.3",
-        "pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml",
-    ),
-)
 
 
 class ControlPlaneError(RuntimeError):
@@ -99,23 +77,6 @@ def _go_module_dir(module: str, version: str) -> Path:
     # The module cache escapes upper-case letters as !lower.
     escaped = "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
     return Path(gomodcache) / f"{escaped}@{version}"
-
-
-def upstream_crds() -> list[dict[str, Any]]:
-    """The upstream CRDs the project needs, read from the pinned modules in the Go module cache
-    (filled by `go mod download`, which needs the module proxy once)."""
-    docs: list[dict[str, Any]] = []
-    missing: list[str] = []
-    for module, version, rel in CRD_SOURCES:
-        path = _go_module_dir(module, version) / rel
-        if not path.is_file():
-            missing.append(f"{module}@{version}")
-            continue
-        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
-    if missing:
-        wanted = " ".join(sorted(set(missing)))
-        raise ControlPlaneError(f"upstream CRDs missing: run `go mod download {wanted}`")
-    return docs
 
 
 # ---------------------------------------------------------------------------------------------

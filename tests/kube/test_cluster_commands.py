@@ -1,0 +1,537 @@
+"""up, diff, mode, status and teardown against the real control plane, through the real CLI.
+
+Each test runs `python -m tubedemo ...` as a subprocess, so exit codes and the absence of
+tracebacks are observed exactly as a presenter sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tubedemo.config import config_from_dict
+from tubedemo.render import render
+
+from .conftest import Kube
+from .controlplane import FAKE_NODE_ANNOTATION, fake_node
+
+REPO = Path(__file__).resolve().parents[2]
+MANAGED = "app.kubernetes.io/managed-by=tubedemo"
+
+
+@dataclass
+class Demo:
+    """One test's tubedemo deployment target: its namespace, NodePool and demo.yaml."""
+
+    kube: Kube
+    namespace: str
+    pool: str
+    config_path: Path
+    raw: dict[str, Any]
+
+    def write(self, **overrides: Any) -> None:
+        raw = yaml.safe_load(yaml.safe_dump(self.raw))
+        for dotted, value in overrides.items():
+            node = raw
+            *parents, leaf = dotted.split("__")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        self.config_path.write_text(yaml.safe_dump(raw))
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return render(config_from_dict(yaml.safe_load(self.config_path.read_text())))
+
+    def run(
+        self, *args: str, kubeconfig: Path | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            *args,
+            "--config",
+            str(self.config_path),
+            "--kubeconfig",
+            str(kubeconfig or self.kube.kubeconfig),
+            timeout=timeout,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        argv = [*args, "--config", str(self.config_path), "--kubeconfig", str(self.kube.kubeconfig)]
+        return subprocess.Popen(
+            [sys.executable, "-m", "tubedemo", *argv],
+            cwd=REPO,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["COLUMNS"] = "200"  # one message, one line, even on a narrow CI terminal
+    env.pop("KUBECONFIG", None)
+    return env
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tubedemo", *args],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
+    """A namespace prepared as a presenter would: HF token Secret, the scaler's Service, and
+    schedulable KWOK nodes: one general node and one GPU node of the pool (`<pool>-0`), as
+    Karpenter would have launched for the first vLLM replica."""
+    core = client.CoreV1Api(kube.api_client())
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "hf-token"}, "stringData": {"token": "hf_test"}}
+    )
+    core.create_namespaced_service(
+        namespace,
+        {
+            "metadata": {"name": "keda-otel-scaler"},
+            "spec": {"ports": [{"name": "scaler", "port": 4318}]},
+        },
+    )
+    general = f"general-{namespace}"
+    node = fake_node(general)
+    node["spec"] = {}  # untainted: collector and gateway pods may land here
+    kube.apply(node)
+    pool = f"gpu-{namespace}"
+    raw = {
+        "profile": "eks",
+        "cluster": {"namespace": namespace},
+        "gpu_pool": {"name": pool},
+        "scaling": {
+            "scaler_address": f"keda-otel-scaler.{namespace}.svc:4318",
+            "otlp_endpoint": f"keda-otel-scaler.{namespace}.svc:4317",
+        },
+    }
+    d = Demo(kube, namespace, pool, tmp_path / "demo.yaml", raw)
+    d.write()
+    kube.apply(gpu_node(d, f"{pool}-0"))
+    try:
+        yield d
+    finally:
+        _cleanup_cluster_scoped(kube, pool, [general])
+
+
+def _cleanup_cluster_scoped(kube: Kube, pool: str, nodes: list[str]) -> None:
+    core = client.CoreV1Api(kube.api_client())
+    custom = client.CustomObjectsApi(kube.api_client())
+    for name in nodes:
+        _ignore_404(lambda n=name: core.delete_node(n))
+    for node in core.list_node(label_selector=f"karpenter.sh/nodepool={pool}").items:
+        _ignore_404(lambda n=node.metadata.name: core.delete_node(n))
+    _ignore_404(
+        lambda: custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", pool)
+    )
+    _ignore_404(
+        lambda: custom.delete_cluster_custom_object(
+            "karpenter.k8s.aws", "v1", "ec2nodeclasses", pool
+        )
+    )
+
+
+def _ignore_404(call: Any) -> None:
+    try:
+        call()
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def gpu_node(demo: Demo, name: str) -> dict[str, Any]:
+    node = fake_node(
+        name,
+        {
+            "karpenter.sh/nodepool": demo.pool,
+            "node.kubernetes.io/instance-type": "g5.2xlarge",
+            "karpenter.sh/capacity-type": "spot",
+        },
+    )
+    # Only the GPU taint Karpenter's NodePool sets: vLLM tolerates it, nothing else does.
+    node["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+    return node
+
+
+def live_object(kube: Kube, manifest: dict[str, Any]) -> Any:
+    dyn = kube.dynamic()
+    resource = dyn.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    meta = manifest["metadata"]
+    try:
+        return resource.get(name=meta["name"], namespace=meta.get("namespace"))
+    except Exception as exc:  # the dynamic client raises NotFoundError for 404
+        if getattr(exc, "status", None) == 404:
+            return None
+        raise
+
+
+def tubedemo_objects(kube: Kube, demo: Demo) -> list[str]:
+    """Every object labelled as tubedemo's in the namespace, plus its cluster-scoped ones."""
+    dyn = kube.dynamic()
+    found = []
+    for api_version, kind in (
+        ("v1", "ConfigMap"),
+        ("v1", "Service"),
+        ("v1", "ServiceAccount"),
+        ("apps/v1", "Deployment"),
+        ("policy/v1", "PodDisruptionBudget"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
+    ):
+        res = dyn.resources.get(api_version=api_version, kind=kind)
+        for item in res.get(namespace=demo.namespace, label_selector=MANAGED).items:
+            found.append(f"{kind}/{item.metadata.name}")
+    for api_version, kind in (
+        ("karpenter.sh/v1", "NodePool"),
+        ("karpenter.k8s.aws/v1", "EC2NodeClass"),
+    ):
+        res = dyn.resources.get(api_version=api_version, kind=kind)
+        for item in res.get(label_selector=MANAGED).items:
+            if item.metadata.name == demo.pool:
+                found.append(f"{kind}/{item.metadata.name}")
+    return sorted(found)
+
+
+# --- up / diff --------------------------------------------------------------------------------
+
+
+def test_up_on_an_empty_cluster_creates_every_object_and_reports_ready(demo: Demo) -> None:
+    result = demo.run("up", "--timeout", "90")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for manifest in demo.manifests():
+        live = live_object(demo.kube, manifest)
+        assert live is not None, f"{manifest['kind']} {manifest['metadata']['name']} missing"
+        managers = {m["manager"] for m in live.metadata.managedFields}
+        assert "tubedemo" in managers
+    apps = client.AppsV1Api(demo.kube.api_client())
+    for name in ("otel-collector", "gateway", "vllm"):
+        dep = apps.read_namespaced_deployment(name, demo.namespace)
+        assert dep.status.ready_replicas == dep.spec.replicas, name
+    assert "ready" in result.stdout
+    assert "created" in result.stdout
+
+
+def test_second_up_changes_nothing(demo: Demo) -> None:
+    first = demo.run("up", "--timeout", "90")
+    assert first.returncode == 0, first.stdout + first.stderr
+    versions = {
+        (m["kind"], m["metadata"]["name"]): live_object(demo.kube, m).metadata.resourceVersion
+        for m in demo.manifests()
+    }
+    second = demo.run("up", "--timeout", "90")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "nothing changed" in second.stdout
+    after = {
+        (m["kind"], m["metadata"]["name"]): live_object(demo.kube, m).metadata.resourceVersion
+        for m in demo.manifests()
+    }
+    # Deployments' status moves on its own; their resourceVersion may bump without our doing.
+    ours = {k: v for k, v in versions.items() if k[0] != "Deployment"}
+    assert {k: after[k] for k in ours} == ours
+
+
+def test_object_no_longer_rendered_is_pruned_and_foreign_objects_are_left_alone(
+    demo: Demo,
+) -> None:
+    demo.write(web__ingress={"enabled": True})
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    net = client.NetworkingV1Api(demo.kube.api_client())
+    core = client.CoreV1Api(demo.kube.api_client())
+    assert net.read_namespaced_ingress("gateway", demo.namespace) is not None
+    core.create_namespaced_config_map(
+        demo.namespace, {"metadata": {"name": "someone-elses", "labels": {"team": "x"}}}
+    )
+    demo.write()  # ingress disabled again: no longer rendered
+    result = demo.run("up", "--timeout", "90")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pruned" in result.stdout and "Ingress" in result.stdout
+    with pytest.raises(client.ApiException) as gone:
+        net.read_namespaced_ingress("gateway", demo.namespace)
+    assert gone.value.status == 404
+    assert core.read_namespaced_config_map("someone-elses", demo.namespace)
+    assert core.read_namespaced_secret("hf-token", demo.namespace)
+    assert core.read_namespaced_service("keda-otel-scaler", demo.namespace)
+
+
+def test_dry_run_changes_nothing(demo: Demo) -> None:
+    result = demo.run("up", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "create" in result.stdout and "ScaledObject" in result.stdout
+    assert tubedemo_objects(demo.kube, demo) == []
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    before = tubedemo_objects(demo.kube, demo)
+    demo.write(gateway={"replicas": 3})
+    dry = demo.run("up", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "update" in dry.stdout and "Deployment tubedemo" not in dry.stdout
+    assert f"Deployment {demo.namespace}/gateway (spec.replicas)" in dry.stdout
+    apps = client.AppsV1Api(demo.kube.api_client())
+    assert apps.read_namespaced_deployment("gateway", demo.namespace).spec.replicas == 2
+    assert tubedemo_objects(demo.kube, demo) == before
+
+
+def test_diff_lists_only_what_up_would_change(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    same = demo.run("diff")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no changes" in same.stdout
+    demo.write(scaling__max_replicas=6)
+    changed = demo.run("diff")
+    assert f"update   ScaledObject {demo.namespace}/vllm (spec.maxReplicaCount)" in changed.stdout
+    assert "1 to change" in changed.stdout
+
+
+# --- mode ---------------------------------------------------------------------------------------
+
+
+def test_mode_round_trips_and_survives_a_later_up(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    assert demo.run("mode").stdout.strip() == "quiz"
+    flipped = demo.run("mode", "survey")
+    assert flipped.returncode == 0, flipped.stderr
+    assert "quiz → survey" in flipped.stdout
+    core = client.CoreV1Api(demo.kube.api_client())
+    assert core.read_namespaced_config_map("tubedemo-mode", demo.namespace).data == {
+        "mode": "survey"
+    }
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    assert demo.run("mode").stdout.strip() == "survey"
+    assert "survey → quiz" in demo.run("mode", "quiz").stdout
+    assert demo.run("mode").stdout.strip() == "quiz"
+
+
+def test_mode_rejects_an_unknown_mode_in_one_line(demo: Demo) -> None:
+    assert_one_line_error(demo.run("mode", "karaoke"), "choose quiz or survey")
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def test_status_shows_objects_gpu_nodes_mode_and_cost(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    result = demo.run("status")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "tubedemo-test" in out  # the kubeconfig context
+    assert f"ScaledObject {demo.namespace}/vllm" in out
+    assert "1/1 ready" in out
+    assert f"{demo.pool}-0" in out and "g5.2xlarge" in out and "spot" in out
+    assert "mode: quiz" in out
+    assert "$0.55/h" in out
+
+
+# --- teardown -------------------------------------------------------------------------------
+
+
+def test_teardown_waits_for_nodepool_nodes_and_leaves_no_tubedemo_object(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    node = f"{demo.pool}-0"
+    custom = client.CustomObjectsApi(demo.kube.api_client())
+    proc = demo.popen("teardown", "--yes", "--timeout", "60")
+    try:
+        deadline = time.monotonic() + 30
+        nodepool_gone = False
+        while time.monotonic() < deadline and not nodepool_gone:
+            try:
+                custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", demo.pool)
+            except client.ApiException as exc:
+                nodepool_gone = exc.status == 404
+            time.sleep(0.2)
+        assert nodepool_gone, "teardown never deleted the NodePool"
+        time.sleep(2)
+        assert proc.poll() is None, "teardown returned while a NodePool node remained"
+        # Karpenter's part, played by the test: drain and remove the node.
+        client.CoreV1Api(demo.kube.api_client()).delete_node(node)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "waiting for 1 node(s)" in out
+    assert tubedemo_objects(demo.kube, demo) == []
+    core = client.CoreV1Api(demo.kube.api_client())
+    assert core.read_namespaced_secret("hf-token", demo.namespace)  # the presenter's, kept
+    again = demo.run("teardown", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "nothing left" in again.stdout
+
+
+def test_teardown_deletes_the_scaled_object_before_vllm(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
+    result = demo.run("teardown", "--yes", "--timeout", "30")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    order = [i for i, line in enumerate(lines) if line.strip().startswith(("deleted", "scaled"))]
+    texts = [lines[i].strip() for i in order]
+    assert texts[0] == f"deleted   ScaledObject {demo.namespace}/vllm"
+    assert texts[1] == f"scaled    Deployment {demo.namespace}/vllm to 0"
+    assert texts[2] == f"deleted   Deployment {demo.namespace}/vllm"
+    assert texts[3] == f"deleted   EC2NodeClass {demo.pool}" or "NodePool" in texts[3]
+
+
+def test_teardown_timeout_names_remaining_nodes_with_cost(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    result = demo.run("teardown", "--yes", "--timeout", "2")
+    line = assert_one_line_error(result, f"{demo.pool}-0", "$0.55/h", "g5.2xlarge spot")
+    assert "still running" in line
+
+
+def test_teardown_without_yes_and_without_a_terminal_refuses(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    assert_one_line_error(demo.run("teardown"), "--yes")
+    assert tubedemo_objects(demo.kube, demo) != []
+
+
+# --- errors, each produced for real ----------------------------------------------------------
+
+
+def test_unreachable_api_server_is_one_line(kube: Kube, tmp_path: Path) -> None:
+    """A second, short-lived control plane whose API server is stopped for real."""
+    from .controlplane import ControlPlane, binary_dir
+
+    if kube.control_plane is None:
+        pytest.skip("needs the local control plane binaries")
+    plane = ControlPlane(workdir=tmp_path / "cp", bindir=binary_dir())
+    plane.start()
+    try:
+        plane.stop_component("kube-apiserver")
+        config = tmp_path / "demo.yaml"
+        config.write_text("profile: eks\n")
+        result = run_cli("status", "--config", str(config), "--kubeconfig", str(plane.kubeconfig))
+    finally:
+        plane.stop()
+    assert_one_line_error(result, "cannot reach the Kubernetes API", "connection refused")
+    assert result.returncode == 5
+
+
+def test_wrong_context_is_one_line(demo: Demo) -> None:
+    result = demo.run("status", "--context", "prod-cluster")
+    assert_one_line_error(result, "context 'prod-cluster' is not in", "tubedemo-test")
+
+
+def test_expired_credentials_are_one_line(demo: Demo, tmp_path: Path) -> None:
+    plane = demo.kube.control_plane
+    if plane is None:
+        pytest.skip("needs the local control plane's CA to mint an expired certificate")
+    expired = plane.issue_kubeconfig(tmp_path / "expired.kubeconfig", "presenter", expired=True)
+    result = demo.run("up", kubeconfig=expired)
+    assert_one_line_error(result, "rejected the credentials of user presenter", "expired")
+
+
+def test_user_without_rights_gets_one_line_forbidden(demo: Demo) -> None:
+    result = demo.run("up", kubeconfig=demo.kube.nobody_kubeconfig)
+    line = assert_one_line_error(result, "forbidden", "ask a cluster admin")
+    assert "cannot get resource" in line
+
+
+def test_missing_crd_is_one_line_naming_what_to_install(demo: Demo) -> None:
+    ext = client.ApiextensionsV1Api(demo.kube.api_client())
+    crd = ext.read_custom_resource_definition("scaledobjects.keda.sh")
+    ext.delete_custom_resource_definition("scaledobjects.keda.sh")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                ext.read_custom_resource_definition("scaledobjects.keda.sh")
+            except client.ApiException:
+                break
+            time.sleep(0.2)
+        result = demo.run("up")
+    finally:
+        body = demo.kube.api_client().sanitize_for_serialization(crd)
+        body["metadata"] = {"name": "scaledobjects.keda.sh"}
+        body.pop("status", None)
+        _restore_crd(demo.kube, body)
+    assert_one_line_error(result, "does not serve ScaledObject (keda.sh/v1alpha1)", "install KEDA")
+
+
+def _restore_crd(kube: Kube, body: dict[str, Any]) -> None:
+    ext = client.ApiextensionsV1Api(kube.api_client())
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            ext.create_custom_resource_definition(body)
+            break
+        except client.ApiException as exc:
+            # 409 while the old one is still terminating
+            if exc.status != 409 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    while time.monotonic() < deadline:
+        conds = ext.read_custom_resource_definition(body["metadata"]["name"]).status.conditions
+        if any(c.type == "Established" and c.status == "True" for c in conds or []):
+            return
+        time.sleep(0.2)
+
+
+def test_apply_conflict_with_another_field_manager_is_one_line(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    dyn = demo.kube.dynamic()
+    cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    dyn.server_side_apply(
+        cms,
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "otel-collector", "namespace": demo.namespace},
+            "data": {"config.yaml": "hand-edited: true\n"},
+        },
+        namespace=demo.namespace,
+        field_manager="kubectl-edit",
+        force_conflicts=True,
+    )
+    result = demo.run("up", "--timeout", "90")
+    assert_one_line_error(result, "ConfigMap", "kubectl-edit", "--force-conflicts")
+    forced = demo.run("up", "--timeout", "90", "--force-conflicts")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    live = client.CoreV1Api(demo.kube.api_client()).read_namespaced_config_map(
+        "otel-collector", demo.namespace
+    )
+    assert "hand-edited" not in live.data["config.yaml"]
+
+
+def test_fake_gpu_nodes_are_kwok_managed(demo: Demo) -> None:
+    """Guard for the teardown tests: the GPU nodes they create really are live KWOK nodes."""
+    name = f"{demo.pool}-probe"
+    demo.kube.apply(gpu_node(demo, name))
+    core = client.CoreV1Api(demo.kube.api_client())
+    deadline = time.monotonic() + 30
+    ready = False
+    while time.monotonic() < deadline and not ready:
+        conds = core.read_node(name).status.conditions or []
+        ready = any(c.type == "Ready" and c.status == "True" for c in conds)
+        time.sleep(0.2)
+    assert ready
+    assert core.read_node(name).metadata.annotations[FAKE_NODE_ANNOTATION] == "fake"

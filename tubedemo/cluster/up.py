@@ -1,0 +1,266 @@
+"""Do: apply rendered manifests in dependency order, wait for rollouts, prune, record inventory.
+
+The decisions (order, what to prune, what an apply changed) come from plan.py; this module
+only performs them and reports progress through a callback.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tubedemo.cluster.api import Api, NotFound
+from tubedemo.cluster.plan import (
+    WORKLOAD_KINDS,
+    DiffEntry,
+    Outcome,
+    Ref,
+    apply_order,
+    apply_outcome,
+    diff_entry,
+    inventory_manifest,
+    inventory_ref,
+    parse_inventory,
+    pod_problem,
+    prune_set,
+    scale_targets,
+    split_phases,
+    workload_health,
+)
+from tubedemo.errors import ClusterError
+
+Report = Callable[[str], None]
+MODE_KEY = "mode"
+MODE_FIELD_MANAGER = "tubedemo-mode"
+
+
+class RolloutTimeout(ClusterError):
+    """A workload did not become ready in time; the message names it and why."""
+
+
+@dataclass
+class UpResult:
+    outcomes: list[tuple[Ref, Outcome]] = field(default_factory=list)
+    pruned: list[Ref] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.pruned) or any(o != "unchanged" for _, o in self.outcomes)
+
+
+def mode_configmap(manifests: Iterable[Mapping[str, Any]]) -> Ref | None:
+    """The ConfigMap the gateway watches for the mode (its TUBEDEMO_MODE_CONFIGMAP). Pure."""
+    for m in manifests:
+        if m["kind"] != "Deployment":
+            continue
+        for container in (
+            m.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        ):
+            for env in container.get("env") or []:
+                if env.get("name") == "TUBEDEMO_MODE_CONFIGMAP" and "/" in str(env.get("value")):
+                    ns, _, name = str(env["value"]).partition("/")
+                    return Ref("v1", "ConfigMap", ns, name)
+    return None
+
+
+def prepare(manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Manifests as `up` applies them. Pure.
+
+    spec.replicas of a ScaledObject's target is left to the HPA: applying it would fight (and
+    conflict with) the HPA's field manager. The render already leaves it out; this keeps a
+    hand-edited template from breaking the second `up`.
+    """
+    items = [copy.deepcopy(dict(m)) for m in manifests]
+    targets = scale_targets(items)
+    for m in items:
+        if Ref.of(m) in targets:
+            m.get("spec", {}).pop("replicas", None)
+    return items
+
+
+def _namespace_manifest(namespace: str) -> dict[str, Any]:
+    from tubedemo.cluster.plan import MANAGED_BY, OURS, PART_OF
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {PART_OF: OURS, MANAGED_BY: OURS}},
+    }
+
+
+def with_namespace(manifests: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """Add the Namespace when the render does not carry it, so `up` works on an empty cluster."""
+    if any(m["kind"] == "Namespace" and m["metadata"]["name"] == namespace for m in manifests):
+        return manifests
+    return [_namespace_manifest(namespace), *manifests]
+
+
+def read_inventory(api: Api, namespace: str) -> list[Ref]:
+    return parse_inventory(api.get(inventory_ref(namespace)))
+
+
+def up(
+    api: Api,
+    manifests: list[dict[str, Any]],
+    namespace: str,
+    *,
+    report: Report,
+    force_conflicts: bool = False,
+    timeout: float = 900.0,
+    wait: bool = True,
+) -> UpResult:
+    """Apply, wait, prune. Second run on an unchanged render changes nothing."""
+    prepared = prepare(with_namespace(manifests, namespace))
+    ordered = apply_order(prepared)
+    first, late = split_phases(ordered)
+    targets = scale_targets(ordered)
+    previous = read_inventory(api, namespace)
+    result = UpResult()
+
+    def apply_all(batch: list[dict[str, Any]]) -> None:
+        for manifest in batch:
+            ref = Ref.of(manifest)
+            before = api.get(ref)
+            after = api.apply(manifest, force=force_conflicts)
+            outcome = apply_outcome(before, after)
+            result.outcomes.append((ref, outcome))
+            if outcome != "unchanged":
+                report(f"{outcome:<10} {ref}")
+
+    apply_all(first)
+    if wait:
+        support = [
+            Ref.of(m) for m in first if m["kind"] in WORKLOAD_KINDS and Ref.of(m) not in targets
+        ]
+        wait_ready(api, support, timeout=timeout, report=report)
+    apply_all(late)
+    if wait:
+        scaled = [Ref.of(m) for m in first if Ref.of(m) in targets]
+        wait_ready(api, scaled, timeout=timeout, report=report)
+    rendered = [Ref.of(m) for m in ordered]
+    result.pruned = prune(api, previous, rendered, report=report)
+    api.apply(inventory_manifest(namespace, rendered), force=True)
+    return result
+
+
+def prune(api: Api, previous: list[Ref], rendered: list[Ref], *, report: Report) -> list[Ref]:
+    candidates = set(previous) - set(rendered)
+    live = {r: _get_or_none(api, r) for r in candidates}
+    pruned: list[Ref] = []
+    for ref in prune_set(previous, rendered, live):
+        if api.delete(ref):
+            pruned.append(ref)
+            report(f"{'pruned':<10} {ref}")
+    return pruned
+
+
+def _get_or_none(api: Api, ref: Ref) -> dict[str, Any] | None:
+    try:
+        return api.get(ref)
+    except ClusterError:
+        # A kind whose CRD is gone cannot hold anything to prune.
+        return None
+
+
+def diff(api: Api, manifests: list[dict[str, Any]], namespace: str) -> list[DiffEntry]:
+    """What `up` would change, from a server-side dry run of every object."""
+    prepared = prepare(with_namespace(manifests, namespace))
+    ordered = apply_order(prepared)
+    entries: list[DiffEntry] = []
+    namespace_exists = api.get(Ref("v1", "Namespace", "", namespace)) is not None
+    for manifest in ordered:
+        ref = Ref.of(manifest)
+        live = api.get(ref) if (namespace_exists or not ref.namespace) else None
+        if live is None and ref.namespace and not namespace_exists:
+            # The dry run cannot create into a namespace that does not exist yet.
+            entries.append(DiffEntry(ref, "create"))
+            continue
+        try:
+            dry = api.apply(manifest, dry_run=True)
+        except NotFound:
+            entries.append(DiffEntry(ref, "create"))
+            continue
+        entries.append(diff_entry(ref, live, dry))
+    rendered = [Ref.of(m) for m in ordered]
+    previous = read_inventory(api, namespace) if namespace_exists else []
+    candidates = set(previous) - set(rendered)
+    live_candidates = {r: _get_or_none(api, r) for r in candidates}
+    entries += [DiffEntry(r, "prune") for r in prune_set(previous, rendered, live_candidates)]
+    return entries
+
+
+def get_mode(api: Api, ref: Ref) -> str:
+    """The current mode; a ConfigMap without the key means quiz (what the gateway assumes)."""
+    live = api.get(ref)
+    if live is None:
+        raise ClusterError(f"{ref} not found; run `tubedemo up` first")
+    return str((live.get("data") or {}).get(MODE_KEY, "quiz"))
+
+
+def set_mode(api: Api, ref: Ref, mode: str) -> None:
+    """Own data.mode with a separate field manager, so `up` never resets it mid-talk."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
+        "data": {MODE_KEY: mode},
+    }
+    api.request(
+        "PATCH",
+        api.path(ref),
+        body=body,
+        query={"fieldManager": MODE_FIELD_MANAGER, "force": "true"},
+        content_type="application/apply-patch+yaml",
+    )
+
+
+def wait_ready(api: Api, refs: list[Ref], *, timeout: float, report: Report) -> None:
+    """Poll until every workload rolled out; on timeout name the first stuck one and why."""
+    if not refs:
+        return
+    deadline = time.monotonic() + timeout
+    pending = list(refs)
+    while pending:
+        still: list[Ref] = []
+        for ref in pending:
+            live = api.get(ref)
+            if live is None or not workload_health(live).ready:
+                still.append(ref)
+        if not still:
+            break
+        if time.monotonic() >= deadline:
+            raise RolloutTimeout(_stuck_message(api, still[0], timeout))
+        pending = still
+        time.sleep(1.0)
+    for ref in refs:
+        report(f"{'ready':<10} {ref}")
+
+
+def _stuck_message(api: Api, ref: Ref, timeout: float) -> str:
+    live = api.get(ref)
+    if live is None:
+        return f"{ref} disappeared while waiting for it"
+    health = workload_health(live)
+    reason = "no pods yet"
+    selector = (live.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    if selector:
+        sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        pods = api.list("v1", "Pod", ref.namespace, sel)
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            events = api.request(
+                "GET",
+                f"/api/v1/namespaces/{ref.namespace}/events",
+                query={"fieldSelector": f"involvedObject.name={name}"},
+            ).get("items", [])
+            problem = pod_problem(pod, events)
+            if problem:
+                reason = problem
+                break
+        else:
+            if pods:
+                reason = "pods exist but are not ready yet"
+    return f"{ref} not ready after {timeout:.0f}s ({health.summary}): {reason}"
