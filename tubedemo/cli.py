@@ -43,6 +43,10 @@ def _register() -> None:
 
     show.register(app)
 
+    from tubedemo.commands import twin
+
+    twin.register(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tubedemo`` console script."""

@@ -1,8 +1,10 @@
 """The load on the twin: k6 VUs in closed loops from the timeline, and the audience's phones.
 
-k6 semantics (ramping-vus): a linear ramp adds VU number v at the moment the line reaches v
-(going up) and removes it when the line falls to v-1 (going down); a VU told to stop finishes its
-iteration, but is interrupted after gracefulStop/gracefulRampDown (30 s default). A VU loops:
+k6 semantics (ramping-vus, as ``tubedemo.timeline.k6_scenarios`` writes them): a linear ramp adds
+VU number v at the moment the line reaches v (going up) and removes it when the line falls to v-1
+(going down); a VU told to stop finishes its iteration, but is interrupted after
+``k6.graceful_stop`` (gracefulStop/gracefulRampDown). Phases in survey mode run k6's ``survey``
+function (phones polling the survey), which sends no chat requests: the twin skips them. A VU loops:
 request, wait for the whole answer (or ``k6.request_timeout``), sleep ``k6.think_time``.
 Rate phases start iterations at the ramped arrival rate (ramping-arrival-rate), open loop.
 
@@ -22,9 +24,6 @@ from tubedemo.config import DemoConfig, Phase
 from tubedemo.twin.engine import Request
 from tubedemo.twin.world import RequestHook, World
 
-K6_GRACEFUL_STOP = 30.0
-"""k6's default gracefulStop / gracefulRampDown (s)."""
-
 
 @dataclass(frozen=True)
 class VuSlot:
@@ -35,17 +34,17 @@ class VuSlot:
     start: float
     stop: float
     """Told to stop (ramp down or phase end): finishes its iteration."""
-
-    @property
-    def hard_stop(self) -> float:
-        return self.stop + K6_GRACEFUL_STOP
+    hard_stop: float
+    """Interrupted here (stop + graceful stop) if its iteration is still running."""
 
 
-def vu_slots(phases: list[Phase]) -> list[VuSlot]:
-    """Every VU's active window, from the phases' constant or [from, to] VU counts."""
+def vu_slots(phases: list[Phase], graceful_stop: float = 0.0) -> list[VuSlot]:
+    """Every chat VU's active window, from the phases' constant or [from, to] VU counts."""
     slots: list[VuSlot] = []
+    mode = None
     for phase in phases:
-        if phase.vus is None:
+        mode = phase.mode or mode
+        if phase.vus is None or mode == "survey":
             continue
         if isinstance(phase.vus, int):
             low = high = phase.vus
@@ -58,7 +57,7 @@ def vu_slots(phases: list[Phase]) -> list[VuSlot]:
             if low > high and index >= high:
                 stop = phase.at + phase.duration * (low - index) / (low - high)
             if start < stop:
-                slots.append(VuSlot(phase.name, index, start, stop))
+                slots.append(VuSlot(phase.name, index, start, stop, stop + graceful_stop))
     return slots
 
 
@@ -124,9 +123,14 @@ class Load:
         self.config = world.config
         self.active_vus = 0
         if k6:
-            for slot in vu_slots(self.config.timeline.phases):
+            k6_config = self.config.k6
+            for slot in vu_slots(self.config.timeline.phases, k6_config.graceful_stop):
                 world.at(slot.start, functools.partial(self._vu_start, slot))
+            mode = None
             for phase in self.config.timeline.phases:
+                mode = phase.mode or mode
+                if mode == "survey":
+                    continue
                 for time in rate_arrivals(phase):
                     world.at(time, self._open_iteration)
         if audience:

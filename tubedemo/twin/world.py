@@ -86,6 +86,10 @@ class World:
         self.on_end: list[RequestHook] = []
         self._hooks: dict[int, RequestHook] = {}
         self._rr = 0
+        self.sent = 0
+        """Requests submitted so far."""
+        self.events_processed = 0
+        """Discrete events handled so far (the simulator's unit of work)."""
         self._engine_revision: dict[str, int] = {}
         self._provision_due: float | None = None
         scaling = config.scaling
@@ -141,6 +145,7 @@ class World:
         while self._heap and self._heap[0][0] <= time:
             when, _, action = heapq.heappop(self._heap)
             self.now = when
+            self.events_processed += 1
             action()
         self.now = max(self.now, time)
 
@@ -178,6 +183,7 @@ class World:
 
     def submit(self, request: Request, on_end: RequestHook | None = None) -> None:
         """Route to the next ready replica (round-robin); fails at once when none is ready."""
+        self.sent += 1
         if on_end is not None:
             self._hooks[request.id] = on_end
         serving = [p for p in self.pods if p.serving]
@@ -278,6 +284,16 @@ class World:
                 kv += g.kv_usage
                 count += 1
         return waiting, running, (kv / count if count else 0.0)
+
+    def saturated(self) -> bool:
+        """Some replica holds waiting requests while its slots or KV cache are full."""
+        for pod in self.pods:
+            engine = pod.engine
+            if pod.serving and engine is not None and engine.waiting:
+                full = len(engine.running) >= engine.params.max_num_seqs
+                if full or engine.used_blocks >= engine.params.kv_blocks * 0.95:
+                    return True
+        return False
 
     def _scrape(self) -> None:
         waiting, running, kv = self.gauges()

@@ -1,0 +1,124 @@
+"""tubedemo simulate as the presenter runs it: a real process, its table, its recording."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tubedemo.config import DemoConfig, config_from_dict
+from tubedemo.simulate import simulate, snapshots
+from tubedemo.telemetry.snapshot import Snapshot
+
+
+def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tubedemo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_default_talk_scales_beyond_one_replica_and_reports_the_reaction_time() -> None:
+    result = simulate(DemoConfig())
+    assert result.max_replicas > 1
+    assert result.peak_queue > 0
+    assert result.reaction is not None and result.reaction > 0
+    audience = next(p for p in result.phases if p.phase == "audience joins")
+    warm = next(p for p in result.phases if p.phase == "warm-up")
+    assert audience.ttft_p95 is not None and warm.ttft_p95 is not None
+    assert audience.ttft_p95 > warm.ttft_p95
+    assert result.cost > 0
+
+
+def test_same_seed_gives_the_same_summary() -> None:
+    first, second = simulate(DemoConfig()), simulate(DemoConfig())
+    assert first.phases == second.phases
+    assert (first.peak_queue, first.cost, first.requests) == (
+        second.peak_queue,
+        second.cost,
+        second.requests,
+    )
+
+
+def test_faster_cold_start_shortens_the_reaction() -> None:
+    slow = simulate(DemoConfig())
+    fast = simulate(config_from_dict({"twin": {"startup": {"image_pull": 0}}}))
+    assert fast.reaction is not None and slow.reaction is not None
+    assert fast.reaction < slow.reaction
+
+
+def test_recording_is_one_snapshot_per_tick_the_dashboard_can_read() -> None:
+    config = config_from_dict({"talk": {"duration": "10m"}, "twin": {"tail": "1m"}, **_short()})
+    result = simulate(config)
+    lines = [s.to_json() for s in snapshots(config, result)]
+    assert len(lines) == 660
+    parsed = [Snapshot.from_json(line) for line in lines]
+    assert [s.talk.elapsed_s for s in parsed] == sorted(s.talk.elapsed_s for s in parsed)
+    assert max(s.replicas.ready for s in parsed) > 1
+    assert max(s.queue.waiting for s in parsed) == result.peak_queue
+    assert any(e.kind == "scale" for s in parsed for e in s.events)
+    assert parsed[-1].cost.total == result.frames[-1].cost
+
+
+def _short() -> dict[str, object]:
+    return {
+        "timeline": {
+            "phases": [
+                {"name": "warm-up", "at": 0, "duration": 60, "vus": 2},
+                {"name": "audience joins", "at": 60, "duration": 120, "vus": [2, 8]},
+            ]
+        },
+        "twin": {"tail": "1m", "audience": {"join_at": "60s", "join_over": "60s"}},
+    }
+
+
+def test_simulate_prints_the_summary_table(tmp_path: Path) -> None:
+    done = tubedemo("simulate", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for row in ("peak queue", "max replicas ready", "max GPU nodes", "queue -> new", "GPU cost"):
+        assert row in done.stdout
+    assert "TTFT p50/p95 audience joins" in done.stdout
+
+
+def test_sweep_compares_variants_side_by_side_and_records_each(tmp_path: Path) -> None:
+    done = tubedemo(
+        "simulate",
+        "--sweep",
+        "scaling.multiplier=10,50",
+        "--set",
+        "talk.duration=10m",
+        "--set",
+        "timeline.phases=[{name: burst, at: 0, duration: 300, vus: 8}]",
+        "--record",
+        "out/sim.jsonl",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "multiplier=10" in done.stdout and "multiplier=50" in done.stdout
+    assert (tmp_path / "out/sim-multiplier-10.jsonl").stat().st_size > 0
+    assert (tmp_path / "out/sim-multiplier-50.jsonl").stat().st_size > 0
+
+
+def test_malformed_sweep_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = tubedemo("simulate", "--sweep", "scaling.multiplier", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "section.field=value1,value2" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_override_names_the_field(tmp_path: Path) -> None:
+    done = tubedemo("simulate", "--set", "scaling.multiplyer=10", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "multiplyer" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_formula_the_twin_cannot_evaluate_is_one_line(tmp_path: Path) -> None:
+    done = tubedemo("simulate", "--set", "scaling.formula=max(waiting, 1)", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "waiting" in done.stderr and "Traceback" not in done.stderr
