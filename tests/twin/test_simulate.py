@@ -122,3 +122,32 @@ def test_formula_the_twin_cannot_evaluate_is_one_line(tmp_path: Path) -> None:
     done = tubedemo("simulate", "--set", "scaling.formula=max(waiting, 1)", cwd=tmp_path)
     assert done.returncode != 0
     assert "waiting" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_output_dir_gets_the_reports_charts_from_the_simulated_recording(tmp_path: Path) -> None:
+    done = tubedemo(
+        "simulate",
+        "--set",
+        "talk.duration=5m",
+        "--set",
+        "twin.tail=1m",
+        "--set",
+        "timeline.phases=[{name: burst, at: 0, duration: 240, vus: 12}]",
+        "-o",
+        "charts",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    charts = tmp_path / "charts"
+    assert (charts / "simulate.jsonl").stat().st_size > 0
+    assert (charts / "report.html").stat().st_size > 0
+    assert (charts / "replicas.png").stat().st_size > 0
+
+
+def test_rerun_replaces_the_recording_instead_of_appending(tmp_path: Path) -> None:
+    args = ("simulate", "--set", "talk.duration=2m", "--set", "twin.tail=0s")
+    phases = "timeline.phases=[{name: w, at: 0, duration: 60, vus: 1}]"
+    for _ in range(2):
+        done = tubedemo(*args, "--set", phases, "--record", "sim.jsonl", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "sim.jsonl").read_text().splitlines()) == 120

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.config import DemoConfig
 from tubedemo.durations import format_duration
 from tubedemo.errors import TubedemoError
+from tubedemo.telemetry.snapshot import Snapshot
 
 Sweep = Annotated[
     list[str] | None,
@@ -93,11 +95,34 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
     return table
 
 
-def _record_path(base: Path, label: str, variants: int) -> Path:
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
+
+
+def _recording_for(
+    record: Path | None, output: Path | None, label: str, variants: int
+) -> Path | None:
+    """--record wins; with only -o the recording goes beside the charts."""
+    if record is None:
+        if output is None:
+            return None
+        return (output if variants == 1 else output / _slug(label)) / "simulate.jsonl"
     if variants == 1:
-        return base
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
-    return base.with_name(f"{base.stem}-{slug}{base.suffix}")
+        return record
+    return record.with_name(f"{record.stem}-{_slug(label)}{record.suffix}")
+
+
+def _write_recording(path: Path, stream: Iterable[Snapshot]) -> None:
+    """A fresh recording (a re-run replaces it rather than appending a second talk)."""
+    from tubedemo.telemetry.recording import Recorder
+
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SimulateUsageError(f"--record {path}: cannot replace ({exc.strerror})") from None
+    with Recorder(path) as recorder:
+        for snap in stream:
+            recorder.write(snap)
 
 
 def register(app: typer.Typer) -> None:
@@ -111,6 +136,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--record",
                 help="Write the run as snapshot JSONL (for `tubedemo report`); one file per "
+                "--sweep variant.",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output",
+                "-o",
+                help="Write the report's charts (PNG + report.html) here; a subfolder per "
                 "--sweep variant.",
                 show_default=False,
             ),
@@ -135,17 +170,15 @@ def register(app: typer.Typer) -> None:
             result = run(cfg, label=label, seed=seed)
             wall += time.perf_counter() - started
             results.append((label, cfg, result))
-            if record is not None:
-                path = _record_path(record, label, len(variants))
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with path.open("w", encoding="utf-8") as out:
-                        for snap in snapshots(cfg, result):
-                            out.write(snap.to_json() + "\n")
-                except OSError as exc:
-                    raise SimulateUsageError(
-                        f"--record {path}: cannot write ({exc.strerror})"
-                    ) from None
+            path = _recording_for(record, output, label, len(variants))
+            if path is not None:
+                _write_recording(path, snapshots(cfg, result))
                 console.print(f"recorded {path}")
+                if output is not None:
+                    from tubedemo.report import write_report
+
+                    target = output if len(variants) == 1 else output / _slug(label)
+                    files = write_report(path, target)
+                    console.print(f"charts in {files.html.parent}")
         console.print(summary_table(results))
         console.print(f"[dim]{len(results)} run(s) simulated in {wall:.2f} s[/]")
