@@ -1,0 +1,426 @@
+"""The pure decisions behind up, diff, status and teardown: plain data in, plain data out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tubedemo.cluster.plan import (
+    Ref,
+    apply_order,
+    apply_outcome,
+    changed_paths,
+    diff_entry,
+    format_age,
+    inventory_manifest,
+    inventory_ref,
+    parse_inventory,
+    pod_problem,
+    prune_set,
+    scale_targets,
+    split_phases,
+    teardown_plan,
+    workload_health,
+)
+from tubedemo.cluster.preflight import Check, namespace_problem, required_checks
+from tubedemo.cluster.status import gpu_nodes_of, object_health, summarise
+from tubedemo.cluster.up import mode_configmap, prepare, with_namespace
+from tubedemo.config import config_from_dict
+from tubedemo.render import render
+
+OURS = {"app.kubernetes.io/part-of": "tubedemo", "app.kubernetes.io/managed-by": "tubedemo"}
+
+
+def obj(kind: str, name: str, ns: str = "demo", api: str = "v1", **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(OURS)}
+    if ns:
+        meta["namespace"] = ns
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **extra}
+
+
+def scaled_object(target: str = "vllm") -> dict[str, Any]:
+    return obj(
+        "ScaledObject",
+        target,
+        api="keda.sh/v1alpha1",
+        spec={"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target}},
+    )
+
+
+# --- apply order ------------------------------------------------------------------------------
+
+
+def test_apply_order_puts_namespace_first_and_scaled_object_last() -> None:
+    manifests = [
+        scaled_object(),
+        obj("Deployment", "vllm", api="apps/v1"),
+        obj("ConfigMap", "mode"),
+        obj("Namespace", "demo", ns=""),
+        obj("NodePool", "gpu", ns="", api="karpenter.sh/v1"),
+        obj("EC2NodeClass", "gpu", ns="", api="karpenter.k8s.aws/v1"),
+    ]
+    kinds = [m["kind"] for m in apply_order(manifests)]
+    assert kinds == [
+        "Namespace",
+        "ConfigMap",
+        "EC2NodeClass",
+        "NodePool",
+        "Deployment",
+        "ScaledObject",
+    ]
+
+
+def test_apply_order_keeps_render_order_within_a_kind() -> None:
+    manifests = [obj("Deployment", n, api="apps/v1") for n in ("collector", "vllm", "gateway")]
+    assert [m["metadata"]["name"] for m in apply_order(manifests)] == [
+        "collector",
+        "vllm",
+        "gateway",
+    ]
+
+
+def test_scaled_object_goes_in_the_late_phase_after_the_workloads_roll_out() -> None:
+    first, late = split_phases(
+        apply_order([scaled_object(), obj("Deployment", "x", api="apps/v1")])
+    )
+    assert [m["kind"] for m in first] == ["Deployment"]
+    assert [m["kind"] for m in late] == ["ScaledObject"]
+
+
+def test_scale_targets_are_the_workloads_named_by_scaled_objects() -> None:
+    assert scale_targets([scaled_object("vllm")]) == {Ref("apps/v1", "Deployment", "demo", "vllm")}
+
+
+def test_prepare_leaves_the_replicas_of_a_scaled_deployment_to_the_hpa() -> None:
+    dep = obj("Deployment", "vllm", api="apps/v1", spec={"replicas": 3})
+    other = obj("Deployment", "gateway", api="apps/v1", spec={"replicas": 2})
+    out = prepare([dep, other, scaled_object("vllm")])
+    assert "replicas" not in out[0]["spec"]
+    assert out[1]["spec"]["replicas"] == 2
+    assert dep["spec"]["replicas"] == 3  # the input is not mutated
+
+
+def test_namespace_is_added_when_the_render_does_not_carry_it() -> None:
+    out = with_namespace([obj("ConfigMap", "a")], "demo")
+    assert out[0]["kind"] == "Namespace" and out[0]["metadata"]["labels"] == OURS
+    assert with_namespace(out, "demo") == out
+
+
+# --- inventory and pruning ------------------------------------------------------------------
+
+
+def test_inventory_round_trips_through_its_configmap() -> None:
+    refs = [Ref("v1", "ConfigMap", "demo", "a"), Ref("karpenter.sh/v1", "NodePool", "", "gpu")]
+    cm = inventory_manifest("demo", refs)
+    assert sorted(parse_inventory(cm)) == sorted(refs)
+    assert inventory_ref("demo") not in parse_inventory(
+        inventory_manifest("demo", [*refs, inventory_ref("demo")])
+    )
+
+
+def test_a_garbled_inventory_records_nothing() -> None:
+    assert parse_inventory({"data": {"objects": "{not json"}}) == []
+    assert parse_inventory(None) == []
+    assert parse_inventory({"data": {"objects": '[{"kind": "x"}]'}}) == []
+
+
+def test_prune_set_deletes_only_recorded_unrendered_objects_still_labelled_ours() -> None:
+    gone = Ref("networking.k8s.io/v1", "Ingress", "demo", "gateway")
+    relabelled = Ref("v1", "ConfigMap", "demo", "adopted-by-someone")
+    vanished = Ref("v1", "ConfigMap", "demo", "already-deleted")
+    kept = Ref("v1", "ConfigMap", "demo", "mode")
+    live = {
+        gone: obj("Ingress", "gateway"),
+        relabelled: {"metadata": {"name": "adopted-by-someone", "labels": {"team": "x"}}},
+        vanished: None,
+    }
+    assert prune_set([gone, relabelled, vanished, kept], [kept], live) == [gone]
+
+
+def test_nothing_is_pruned_when_everything_is_still_rendered() -> None:
+    refs = [Ref("v1", "ConfigMap", "demo", "a")]
+    assert prune_set(refs, refs, {}) == []
+
+
+# --- apply outcome and diff -------------------------------------------------------------------
+
+
+def test_apply_outcome_compares_resource_versions() -> None:
+    after = {"metadata": {"resourceVersion": "7"}}
+    assert apply_outcome(None, after) == "created"
+    assert apply_outcome({"metadata": {"resourceVersion": "7"}}, after) == "unchanged"
+    assert apply_outcome({"metadata": {"resourceVersion": "6"}}, after) == "configured"
+
+
+def test_changed_paths_ignore_server_bookkeeping_and_status() -> None:
+    live = {
+        "metadata": {"resourceVersion": "1", "managedFields": [1], "labels": {"a": "1"}},
+        "spec": {"replicas": 2, "template": {"x": 1}},
+        "status": {"ready": 1},
+    }
+    dry = {
+        "metadata": {"resourceVersion": "2", "managedFields": [2], "labels": {"a": "1"}},
+        "spec": {"replicas": 3, "template": {"x": 1}},
+        "status": {"ready": 0},
+    }
+    assert changed_paths(live, dry) == ["spec.replicas"]
+
+
+def test_diff_entry_says_create_update_or_unchanged() -> None:
+    ref = Ref("v1", "ConfigMap", "demo", "a")
+    assert diff_entry(ref, None, {}).action == "create"
+    assert diff_entry(ref, {"data": {"k": "1"}}, {"data": {"k": "1"}}).action == "unchanged"
+    entry = diff_entry(ref, {"data": {"k": "1"}}, {"data": {"k": "2"}})
+    assert (entry.action, entry.paths) == ("update", ("data.k",))
+
+
+# --- rollout health -----------------------------------------------------------------------------
+
+
+def deployment(replicas: int, ready: int, generation: int = 1, observed: int = 1) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+        },
+    }
+
+
+def test_a_deployment_is_ready_when_every_replica_is_updated_and_available() -> None:
+    assert workload_health(deployment(2, 2)).ready
+    assert not workload_health(deployment(2, 1)).ready
+    assert workload_health(deployment(2, 1)).summary == "1/2 ready"
+
+
+def test_a_deployment_the_controller_has_not_seen_yet_is_not_ready() -> None:
+    assert not workload_health(deployment(1, 1, generation=2, observed=1)).ready
+
+
+def test_pod_problem_names_the_scheduling_reason() -> None:
+    pod = {
+        "metadata": {"name": "vllm-1"},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                }
+            ],
+        },
+    }
+    assert pod_problem(pod) == (
+        "pod vllm-1 pending: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    )
+
+
+def test_pod_problem_names_an_image_pull_failure() -> None:
+    pod = {
+        "metadata": {"name": "gw"},
+        "status": {
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [
+                {
+                    "name": "gateway",
+                    "ready": False,
+                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}},
+                }
+            ],
+        },
+    }
+    assert pod_problem(pod) == "pod gw container gateway: ImagePullBackOff (not found)"
+
+
+def test_pod_problem_falls_back_to_the_latest_warning_event() -> None:
+    pod = {
+        "metadata": {"name": "vllm-1"},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]},
+    }
+    events = [
+        {
+            "type": "Warning",
+            "reason": "Unhealthy",
+            "message": "Readiness probe failed: 503",
+            "lastTimestamp": "2026-01-01T00:00:02Z",
+        },
+        {
+            "type": "Normal",
+            "reason": "Pulled",
+            "message": "ok",
+            "lastTimestamp": "2026-01-01T00:00:03Z",
+        },
+    ]
+    assert pod_problem(pod, events) == "pod vllm-1: Unhealthy: Readiness probe failed: 503"
+
+
+def test_format_age_reads_like_kubectl() -> None:
+    assert [format_age(s) for s in (5, 600, 3 * 3600 + 60 * 5)] == ["5s", "10m", "3h05m"]
+
+
+# --- teardown ---------------------------------------------------------------------------------
+
+NS = "demo"
+SO = Ref("keda.sh/v1alpha1", "ScaledObject", NS, "vllm")
+VLLM = Ref("apps/v1", "Deployment", NS, "vllm")
+GW = Ref("apps/v1", "Deployment", NS, "gateway")
+POOL = Ref("karpenter.sh/v1", "NodePool", "", "gpu")
+CLASS = Ref("karpenter.k8s.aws/v1", "EC2NodeClass", "", "gpu")
+PVC = Ref("v1", "PersistentVolumeClaim", NS, "gateway-data")
+NAMESPACE = Ref("v1", "Namespace", "", NS)
+MODE = Ref("v1", "ConfigMap", NS, "tubedemo-mode")
+
+
+def test_teardown_order_is_scaled_object_vllm_nodepool_wait_then_the_rest() -> None:
+    plan = teardown_plan(
+        [SO, VLLM, GW, POOL, CLASS, MODE, NAMESPACE, inventory_ref(NS)],
+        [VLLM],
+        nodes_of_pools={"gpu": 2},
+        purge_data=False,
+        namespace=NS,
+    )
+    steps = [(s.action, s.refs, s.nodepools) for s in plan.steps]
+    assert steps[:5] == [
+        ("delete", (SO,), ()),
+        ("scale-to-zero", (VLLM,), ()),
+        ("delete", (VLLM,), ()),
+        ("delete", (POOL,), ()),
+        ("wait-nodes-gone", (), ("gpu",)),
+    ]
+    rest = steps[5][1]
+    assert set(rest) == {GW, CLASS, MODE}
+    assert steps[-1] == ("delete", (inventory_ref(NS),), ())
+    assert NAMESPACE in plan.kept
+
+
+def test_teardown_keeps_survey_data_unless_purged() -> None:
+    kept = teardown_plan([PVC, NAMESPACE], [], nodes_of_pools={}, purge_data=False, namespace=NS)
+    assert PVC in kept.kept and not any(PVC in s.refs for s in kept.steps)
+    purged = teardown_plan([PVC, NAMESPACE], [], nodes_of_pools={}, purge_data=True, namespace=NS)
+    deleted = [r for s in purged.steps for r in s.refs]
+    assert deleted == [PVC, NAMESPACE]
+    assert purged.kept == ()
+
+
+def test_teardown_still_waits_for_nodes_of_a_nodepool_already_deleted() -> None:
+    plan = teardown_plan([], [], nodes_of_pools={"gpu": 1}, purge_data=False, namespace=NS)
+    assert [(s.action, s.nodepools) for s in plan.steps] == [("wait-nodes-gone", ("gpu",))]
+    assert not plan.empty
+
+
+def test_teardown_of_nothing_is_an_empty_plan() -> None:
+    assert teardown_plan([], [], nodes_of_pools={"gpu": 0}, purge_data=True, namespace=NS).empty
+
+
+# --- preflight --------------------------------------------------------------------------------
+
+
+def test_eks_preflight_checks_crds_secret_and_the_scaler_service() -> None:
+    cfg = config_from_dict({"profile": "eks"})
+    checks = required_checks(cfg, render(cfg))
+    kinds = [c.kind for c in checks]
+    assert kinds[0] == "reachable"
+    assert (
+        Check("api", "ScaledObject (keda.sh/v1alpha1)", ("keda.sh/v1alpha1", "ScaledObject"))
+        in checks
+    )
+    assert Check("api", "NodePool (karpenter.sh/v1)", ("karpenter.sh/v1", "NodePool")) in checks
+    assert Check("secret", "hf-token", ("tubedemo",)) in checks
+    assert Check("service", "keda-otel-scaler.keda", ("keda", "keda-otel-scaler")) in checks
+
+
+def test_local_preflight_needs_neither_karpenter_nor_the_hf_token() -> None:
+    cfg = config_from_dict({"profile": "local"})
+    checks = required_checks(cfg, render(cfg))
+    assert not any("karpenter" in c.subject for c in checks)
+    assert not any(c.kind in ("secret", "service") for c in checks)
+
+
+def test_a_namespace_managed_by_another_tool_is_refused() -> None:
+    helm = {"metadata": {"name": "demo", "labels": {"app.kubernetes.io/managed-by": "Helm"}}}
+    assert "managed by Helm" in str(namespace_problem(helm))
+    assert namespace_problem(None) is None
+    assert namespace_problem({"metadata": {"name": "demo"}}) is None
+    assert namespace_problem({"metadata": {"name": "demo", "labels": OURS}}) is None
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def node(name: str, pool: str, itype: str, capacity: str, created: str) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "creationTimestamp": created,
+            "labels": {
+                "karpenter.sh/nodepool": pool,
+                "node.kubernetes.io/instance-type": itype,
+                "karpenter.sh/capacity-type": capacity,
+            },
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def test_gpu_nodes_carry_type_capacity_age_and_price_from_the_config() -> None:
+    cfg = config_from_dict({"gpu_pool": {"name": "gpu"}})
+    now = 1_800_000_000.0
+    nodes = gpu_nodes_of(
+        [
+            node("b", "gpu", "g5.12xlarge", "on-demand", "2027-01-15T07:50:00Z"),
+            node("a", "gpu", "g5.2xlarge", "spot", "2027-01-15T07:59:00Z"),
+            node("other", "someone-elses", "g5.2xlarge", "spot", "2027-01-15T07:00:00Z"),
+        ],
+        "gpu",
+        cfg,
+        now=now,
+    )
+    assert [(n.name, n.capacity_type, n.price_per_hour) for n in nodes] == [
+        ("a", "spot", 0.55),
+        ("b", "on-demand", 5.672),
+    ]
+    assert [n.age_s for n in nodes] == [60.0, 600.0]
+
+
+def test_status_summary_adds_up_cost_and_health() -> None:
+    cfg = config_from_dict({})
+    nodes = gpu_nodes_of(
+        [node("a", "tubedemo-gpu", "g5.2xlarge", "spot", "2027-01-15T07:59:00Z")],
+        "tubedemo-gpu",
+        cfg,
+        now=1_800_000_000.0,
+    )
+    gw = Ref("apps/v1", "Deployment", NS, "gateway")
+    view = summarise(
+        context="ctx",
+        server="https://x",
+        version="v1.34.4",
+        namespace=NS,
+        objects=[(gw, {**deployment(2, 1), "metadata": {"labels": OURS}}), (MODE, None)],
+        scaled_workload=deployment(3, 2),
+        max_replicas=10,
+        nodes=nodes,
+        mode="survey",
+    )
+    assert view.per_hour == 0.55
+    assert view.replicas == "2/3 ready (max 10)"
+    assert [(o.state, o.detail) for o in view.objects] == [
+        ("progressing", "1/2 ready"),
+        ("missing", "not found"),
+    ]
+    assert not view.healthy
+
+
+def test_an_object_that_lost_tubedemos_labels_is_reported_foreign() -> None:
+    health = object_health(MODE, {"metadata": {"labels": {}}})
+    assert health.state == "foreign"
+
+
+def test_the_mode_configmap_is_the_one_the_gateway_watches() -> None:
+    cfg = config_from_dict({"cluster": {"namespace": "talk"}})
+    assert mode_configmap(render(cfg)) == Ref("v1", "ConfigMap", "talk", "tubedemo-mode")
