@@ -70,6 +70,53 @@ describe("audience page and presenter screen against the real gateway", () => {
     assert.match(await pageA.getByTestId("status-unavailable").innerText(), /live status unavailable/i);
   });
 
+  it("is usable by keyboard: Tab reaches the question and the button, with a visible focus ring", async () => {
+    const reached = [];
+    for (let i = 0; i < 12 && !reached.includes("BUTTON"); i++) {
+      await pageA.keyboard.press("Tab");
+      reached.push(await pageA.evaluate(() => document.activeElement?.tagName ?? ""));
+      if (reached.at(-1) === "TEXTAREA") await pageA.keyboard.type("x");
+    }
+    assert.ok(reached.includes("TEXTAREA") && reached.includes("BUTTON"), reached.join(","));
+    const ring = await pageA.evaluate(() => {
+      const s = getComputedStyle(document.activeElement);
+      return { style: s.outlineStyle, width: parseFloat(s.outlineWidth), shadow: s.boxShadow };
+    });
+    assert.notEqual(ring.style, "none");
+    assert.ok(ring.width >= 2 && ring.shadow !== "none", JSON.stringify(ring));
+    await pageA.getByLabel("Your question").fill("");
+  });
+
+  it("keeps text contrast at WCAG AAA (7:1) for reading in sunlight", async () => {
+    const ratios = await pageA.evaluate(() => {
+      const rgb = (c) => c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor;
+          if (!c.startsWith("rgba(0, 0, 0, 0)") && c !== "transparent") return c;
+        }
+        return "rgb(255, 255, 255)";
+      };
+      const out = {};
+      for (const sel of ["h1", "h2", "label", ".status-strip p, .status-grid dd", ".char-count", ".footer"]) {
+        const el = document.querySelector(sel);
+        if (!el) continue;
+        const a = lum(rgb(getComputedStyle(el).color));
+        const b = lum(rgb(background(el)));
+        out[sel] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      }
+      return out;
+    });
+    assert.ok(Object.keys(ratios).length >= 5, JSON.stringify(ratios));
+    for (const [sel, ratio] of Object.entries(ratios)) {
+      assert.ok(ratio >= 7, `${sel} contrast ${ratio.toFixed(2)} < 7`);
+    }
+  });
+
   it("streams the answer in: the sign changes several times before it completes", async () => {
     await recordAnswerFrames(pageA);
     await pageA.getByLabel("Your question").fill("Which is the deepest station?");

@@ -182,6 +182,9 @@ function WinnerOverlay({
       aria-labelledby="won-title"
       aria-describedby="won-how"
       data-testid="you-won"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") onClose();
+      }}
     >
       <Roundel label="Winner" size={120} />
       <h2 id="won-title">You won{name ? `, ${name}` : ""}!</h2>
