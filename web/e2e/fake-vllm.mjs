@@ -6,6 +6,7 @@
  * word with a delay, so the page's streaming is observable. Behaviour keyed by the question:
  *   "[slow]"  first token only after `slowFirstTokenMs` (the page must explain the wait)
  *   "[flaky]" the first request for that question fails with HTTP 500, later ones succeed
+ *   "[stall]" three words, then silence for `stallMs` before the stream ends
  * Run alone: `node e2e/fake-vllm.mjs` prints its port.
  */
 import http from "node:http";
@@ -28,7 +29,7 @@ function lastUserText(body) {
 }
 
 /** Starts the fake on 127.0.0.1:0; resolves with { port, close, requests }. */
-export function startFakeVllm({ tokenDelayMs = 60, slowFirstTokenMs = 5500 } = {}) {
+export function startFakeVllm({ tokenDelayMs = 60, slowFirstTokenMs = 5500, stallMs = 10_000 } = {}) {
   const failedOnce = new Set();
   const requests = [];
   const server = http.createServer((req, res) => {
@@ -76,7 +77,8 @@ export function startFakeVllm({ tokenDelayMs = 60, slowFirstTokenMs = 5500 } = {
           });
           return;
         }
-        stream(res, answer, question.includes("[slow]") ? slowFirstTokenMs : tokenDelayMs, tokenDelayMs);
+        const firstDelay = question.includes("[slow]") ? slowFirstTokenMs : tokenDelayMs;
+        stream(res, answer, firstDelay, tokenDelayMs, question.includes("[stall]") ? stallMs : 0);
         return;
       }
       json(res, 404, { error: { message: "not found", type: "NotFoundError", code: 404 } });
@@ -103,7 +105,7 @@ function json(res, status, value) {
   res.end(JSON.stringify(value));
 }
 
-function stream(res, answer, firstDelayMs, delayMs) {
+function stream(res, answer, firstDelayMs, delayMs, stallMs) {
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
   const words = answer.match(/\S+\s*/g) ?? [answer];
   const chunk = (delta, finish = null) =>
@@ -122,7 +124,7 @@ function stream(res, answer, firstDelayMs, delayMs) {
     if (closed) return; // the client went away: stop generating, as vLLM frees the slot
     if (i < words.length) {
       res.write(chunk({ content: words[i++] }));
-      setTimeout(next, delayMs);
+      setTimeout(next, stallMs > 0 && i === 3 ? stallMs : delayMs);
       return;
     }
     res.write(chunk({}, "stop"));

@@ -49,6 +49,8 @@ export interface StreamOptions {
   stallTimeoutMs: number;
   /** the person pressed "cancel" */
   signal: AbortSignal;
+  /** where to POST; the page uses the gateway's own origin */
+  endpoint?: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export async function streamAnswer(
     }, options.stallTimeoutMs);
   };
   try {
-    const response = await fetch("/v1/chat/completions", {
+    const response = await fetch(options.endpoint ?? "/v1/chat/completions", {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
