@@ -22,7 +22,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--store", type=Path, help="local store directory")
     p.add_argument("--mode", choices=("quiz", "survey"), help="audience mode at start")
     p.add_argument("--admin-token", help="bearer token for /api/admin/*")
-    p.add_argument("--upstream-client", choices=("httpx", "aiohttp"), help=argparse.SUPPRESS)
+    p.add_argument("--upstream-client", choices=("httpx", "aiohttp"), help="upstream HTTP client")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return p.parse_args(argv)
 
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        # uvicorn would rewrite the client address from X-Forwarded-For itself; the gateway
+        # does that only for its configured trusted proxies (limits.ClientAddress).
+        proxy_headers=False,
         log_level=args.log_level,
         timeout_graceful_shutdown=10,
         # Keep-alive above typical ingress idle timeouts so the ingress never reuses a dead socket.

@@ -178,6 +178,8 @@ class ServerThread:
         config.setdefault("log_level", "warning")
         config.setdefault("loop", "uvloop")
         config.setdefault("http", "httptools")
+        # The gateway decides which X-Forwarded-For to believe (limits.ClientAddress).
+        config.setdefault("proxy_headers", False)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

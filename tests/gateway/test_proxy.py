@@ -211,3 +211,21 @@ def test_requests_are_counted_by_route_and_code(gateway) -> None:
     text = gateway.http.get("/metrics").text
     assert 'tubedemo_gateway_requests_total{code="200",route="/config"} 1.0' in text
     assert 'tubedemo_gateway_requests_total{code="400",route="/v1/chat/completions"} 1.0' in text
+
+
+def test_httpx_backend_behaves_the_same(start_gateway, fake_vllm: FakeVLLM) -> None:
+    g = start_gateway(upstream_client="httpx")
+    fake_vllm.tokens = 4
+    stream = client(g.url).chat.completions.create(model="x", messages=USER, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == (
+        "tok1 tok2 tok3 tok4 "
+    )
+    fake_vllm.die_after = 2
+    resp = g.http.post("/v1/chat/completions", json={"messages": USER, "stream": True})
+    assert json.loads(sse_events(resp.text)[-1])["error"]["code"] == "upstream_disconnected"
+    fake_vllm.die_after, fake_vllm.tokens, fake_vllm.delay_s = None, 10_000, 0.01
+    with httpx.stream(
+        "POST", g.url + "/v1/chat/completions", json={"messages": USER, "stream": True}
+    ) as resp:
+        next(resp.iter_raw())
+    assert fake_vllm.wait_for_disconnect(timeout=3)

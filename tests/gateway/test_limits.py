@@ -1,0 +1,95 @@
+"""Abuse limits: body size, prompt length, rate limits per phone and per address, proxies."""
+
+from __future__ import annotations
+
+import httpx
+
+USER = [{"role": "user", "content": "Mind the gap?"}]
+
+
+def chat(g, client_id: str | None = None, **headers: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    if client_id:
+        headers["X-Client-Id"] = client_id
+    return g.http.post("/v1/chat/completions", json={"messages": USER}, headers=headers)
+
+
+def test_body_over_the_limit_is_413_before_it_is_read(start_gateway) -> None:
+    g = start_gateway(max_body_bytes=2048)
+    resp = g.http.post(
+        "/api/survey/submit", content=b"x" * 4096, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 413
+    assert "larger than 2048 bytes" in resp.json()["error"]["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(start_gateway) -> None:
+    g = start_gateway(max_body_bytes=2048)
+
+    def body():  # type: ignore[no-untyped-def]
+        for _ in range(8):
+            yield b"x" * 1024  # no Content-Length: counted while streaming in
+
+    resp = g.http.post(
+        "/v1/chat/completions", content=body(), headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 413
+
+
+def test_question_over_the_prompt_limit_is_400(start_gateway, fake_vllm) -> None:  # type: ignore[no-untyped-def]
+    g = start_gateway(max_prompt_chars=20)
+    resp = g.http.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "y" * 21}]}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "prompt_too_long"
+    assert fake_vllm.requests == []
+
+
+def test_chat_rate_limit_is_per_phone(start_gateway) -> None:
+    g = start_gateway(rate_chat_per_min=3)
+    assert [chat(g, "phone-a").status_code for _ in range(3)] == [200] * 3
+    limited = chat(g, "phone-a")
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+    assert chat(g, "phone-b").status_code == 200  # the neighbour on the same Wi-Fi is fine
+
+
+def test_survey_rate_limit_is_per_phone(start_gateway) -> None:
+    g = start_gateway(rate_survey_per_min=2, mode="survey")
+    body = {"client_id": "phone-a", "rating": 5, "company": "ACME"}
+    codes = [g.http.post("/api/survey/submit", json=body).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_address_ceiling_applies_across_phones(start_gateway) -> None:
+    g = start_gateway(rate_address_per_min=4)
+    codes = [chat(g, f"phone-{i}").status_code for i in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert "your network" in chat(g, "phone-9").json()["error"]["message"]
+
+
+def test_forwarded_for_is_believed_from_a_trusted_proxy(start_gateway) -> None:
+    g = start_gateway(rate_address_per_min=1)  # loopback is trusted by default
+    assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    assert chat(g, "b", **{"X-Forwarded-For": "198.51.100.2"}).status_code == 200
+    assert chat(g, "c", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 429
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(start_gateway) -> None:
+    g = start_gateway(rate_address_per_min=1, trusted_proxies=("10.0.0.0/8",))
+    assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    # a spoofed header does not buy a fresh bucket: both count against 127.0.0.1
+    assert chat(g, "b", **{"X-Forwarded-For": "198.51.100.2"}).status_code == 429
+
+
+def test_malformed_client_id_header_is_400(gateway) -> None:
+    resp = chat(gateway, "not a valid id!")
+    assert resp.status_code == 400
+    assert "X-Client-Id" in resp.json()["error"]["message"]
+
+
+def test_unknown_route_is_an_openai_style_404(gateway) -> None:
+    resp = gateway.http.get("/v1/nope")
+    assert resp.status_code == 404
+    assert resp.json()["error"]["type"] == "not_found_error"
