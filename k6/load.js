@@ -17,9 +17,15 @@
 //   TUBEDEMO_SUMMARY_FILE        write the end-of-test summary JSON here (optional)
 //
 // Works on k6 1.x and 2.x: scenarios only (no externally-controlled executor, no REST API).
-// k6 core has no SSE parser and no per-chunk timestamps, so TTFT is measured as k6's time to
-// first byte (timings.waiting) of a stream that did carry content; the body is parsed after the
-// stream ends to count tokens and to check that a content chunk and [DONE] arrived.
+//
+// Time to first token: k6 core has no SSE parser and no per-chunk timestamps; the only honest
+// timing it gives is the time to the first byte of the response (timings.waiting), recorded as
+// tubedemo_ttfb for every stream that did carry content. It equals TTFT only when the server
+// sends its headers together with the first token. vLLM (and the gateway, which forwards
+// vLLM's headers as they come) sends headers *before* the first token, so through them this
+// is time-to-headers; the gateway's own tubedemo_gateway_ttft_seconds histogram is the TTFT.
+// The body is parsed after the stream ends to count tokens and to check that a content chunk
+// and [DONE] arrived (a stream that broke mid-way counts as failed).
 
 import http from "k6/http";
 import { sleep } from "k6";
@@ -35,7 +41,7 @@ const MAX_ERROR_RATE = number(env.TUBEDEMO_MAX_ERROR_RATE, 0.05);
 const CLIENT_ID_PER = env.TUBEDEMO_CLIENT_ID === "iteration" ? "iteration" : "vu";
 
 // Custom metrics (names are read by tubedemo's report and dashboard).
-const ttft = new Trend("tubedemo_ttft", true); // ms: time to first byte of a streamed answer
+const ttfb = new Trend("tubedemo_ttfb", true); // ms: time to first byte of a streamed answer
 const answerTime = new Trend("tubedemo_answer_time", true); // ms: request start -> stream end
 const tokens = new Counter("tubedemo_tokens"); // completion tokens received
 const failed = new Rate("tubedemo_failed"); // transport error, 5xx, unexpected 4xx, broken stream
@@ -197,7 +203,7 @@ export function quiz(data) {
     const ok = stream.chunks > 0 && stream.done && stream.error === null;
     failed.add(!ok);
     if (ok) {
-      ttft.add(res.timings.waiting);
+      ttfb.add(res.timings.waiting);
       answerTime.add(res.timings.duration);
       tokens.add(stream.usageTokens !== null ? stream.usageTokens : stream.chunks);
     }
@@ -238,8 +244,8 @@ export function handleSummary(data) {
     `tubedemo load: ${metric(data, "http_reqs", "count") || 0} requests, ` +
     `failed ${(100 * (metric(data, "tubedemo_failed", "rate") || 0)).toFixed(1)}%, ` +
     `refused ${metric(data, "tubedemo_refused", "count") || 0}, ` +
-    `TTFT p50 ${fmt(metric(data, "tubedemo_ttft", "med"), "ms")} ` +
-    `p95 ${fmt(metric(data, "tubedemo_ttft", "p(95)"), "ms")}, ` +
+    `TTFB p50 ${fmt(metric(data, "tubedemo_ttfb", "med"), "ms")} ` +
+    `p95 ${fmt(metric(data, "tubedemo_ttfb", "p(95)"), "ms")}, ` +
     `tokens ${metric(data, "tubedemo_tokens", "count") || 0}\n`;
   const out = { stdout: line };
   if (env.TUBEDEMO_SUMMARY_FILE) {

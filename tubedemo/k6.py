@@ -158,18 +158,18 @@ class K6Result:
         return self.exit_code in (0, INTERRUPTED)
 
     def metric(self, name: str, stat: str) -> float | None:
-        """A value from the summary, e.g. metric('tubedemo_ttft', 'p(95)')."""
+        """A value from the summary, e.g. metric('tubedemo_ttfb', 'p(95)')."""
         values = self.summary.get("metrics", {}).get(name, {}).get("values", {})
         value = values.get(stat)
         return float(value) if isinstance(value, int | float) else None
 
     def headline(self) -> str:
-        """One line: requests, failed %, refused, TTFT p50/p95, tokens."""
+        """One line: requests, failed %, refused, TTFB p50/p95, tokens."""
         reqs = int(self.metric("http_reqs", "count") or 0)
         failed = 100 * (self.metric("tubedemo_failed", "rate") or 0.0)
         refused = int(self.metric("tubedemo_refused", "count") or 0)
-        p50 = self.metric("tubedemo_ttft", "med")
-        p95 = self.metric("tubedemo_ttft", "p(95)")
+        p50 = self.metric("tubedemo_ttfb", "med")
+        p95 = self.metric("tubedemo_ttfb", "p(95)")
         tokens = int(self.metric("tubedemo_tokens", "count") or 0)
 
         def ms(v: float | None) -> str:
@@ -177,7 +177,7 @@ class K6Result:
 
         return (
             f"{reqs} requests, failed {failed:.1f}%, refused {refused}, "
-            f"TTFT p50 {ms(p50)} p95 {ms(p95)}, tokens {tokens}"
+            f"TTFB p50 {ms(p50)} p95 {ms(p95)}, tokens {tokens}"
         )
 
 

@@ -66,8 +66,8 @@ class LoadStats:
     failed: int = 0
     refused: int = 0
     tokens: int = 0
-    ttft_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
-    """Most recent TTFT samples (ms)."""
+    ttfb_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    """Most recent TTFB samples (ms)."""
 
     def add(self, point: Point) -> None:
         if point.metric == "vus":
@@ -80,14 +80,14 @@ class LoadStats:
             self.refused += int(point.value)
         elif point.metric == "tubedemo_tokens":
             self.tokens += int(point.value)
-        elif point.metric == "tubedemo_ttft":
-            self.ttft_ms.append(point.value)
+        elif point.metric == "tubedemo_ttfb":
+            self.ttfb_ms.append(point.value)
 
-    def ttft_percentile(self, q: float) -> float | None:
-        """Percentile ``q`` (0-100) of the recent TTFT samples (ms), None without samples."""
-        if not self.ttft_ms:
+    def ttfb_percentile(self, q: float) -> float | None:
+        """Percentile ``q`` (0-100) of the recent TTFB samples (ms), None without samples."""
+        if not self.ttfb_ms:
             return None
-        ordered = sorted(self.ttft_ms)
+        ordered = sorted(self.ttfb_ms)
         index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
         return ordered[index]
 

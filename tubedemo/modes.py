@@ -53,6 +53,11 @@ class GatewayModeSwitcher:
                 "the gateway refused the admin token (401); pass --admin-token or set "
                 "TUBEDEMO_ADMIN_TOKEN"
             )
+        if response.status_code == 409:
+            raise GatewayError(
+                f"the gateway follows the mode ConfigMap and refused the flip to {mode}; "
+                "flip through the cluster instead"
+            )
         if response.status_code >= 400:
             raise GatewayError(
                 f"the gateway refused the flip to {mode} (HTTP {response.status_code})"

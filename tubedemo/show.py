@@ -132,14 +132,14 @@ def _clock(seconds: float) -> str:
 
 def render_load(stats: LoadStats) -> RenderableType:
     """The load panel (k6's own view) shown until the live dashboard takes the slot."""
-    p50, p95 = stats.ttft_percentile(50), stats.ttft_percentile(95)
+    p50, p95 = stats.ttfb_percentile(50), stats.ttfb_percentile(95)
     table = Table.grid(padding=(0, 2))
     for label, value in (
         ("VUs", str(stats.vus)),
         ("requests", str(stats.requests)),
         ("failed", str(stats.failed)),
         ("refused", str(stats.refused)),
-        ("TTFT p50/p95", "-" if p50 is None else f"{p50:.0f} / {p95 or 0:.0f} ms"),
+        ("TTFB p50/p95", "-" if p50 is None else f"{p50:.0f} / {p95 or 0:.0f} ms"),
         ("tokens", str(stats.tokens)),
     ):
         table.add_row(Text(label, style="dim"), Text(value, style="bold"))
