@@ -42,6 +42,7 @@ describe("audience page and presenter screen against the real gateway", () => {
   let pageA;
   let pageB;
   let winnerTicket;
+  let firstDraw;
   const outside = [];
   const chatHeaders = [];
 
@@ -252,6 +253,7 @@ describe("audience page and presenter screen against the real gateway", () => {
     const isWinner = (p) => p.me.submission.id === winnerId;
     const winners = phones.filter(isWinner);
     const losers = phones.filter((p) => !isWinner(p));
+    firstDraw = { winner: winners[0], loser: losers[0] };
     assert.equal(winners.length, 1, `draw winner ${winnerId} matches exactly one phone`);
     await winners[0].page.getByTestId("you-won").waitFor({ timeout: 3_000 });
     const wonAfterMs = Date.now() - started;
@@ -281,6 +283,16 @@ describe("audience page and presenter screen against the real gateway", () => {
     assert.ok(qrBox.width >= 400, `QR is big on the projector (${qrBox.width}px)`);
     await screen.screenshot({ path: path.join(ARTIFACTS, "screen.png") });
     await desk.close();
+  });
+
+  it("a redraw lights up the next phone, and the first winner keeps their win after a reload", async () => {
+    const { winner, loser } = firstDraw;
+    const draw = await gw.admin("POST", "/api/admin/draw", { count: 1, seed: 12, redraw: true });
+    assert.equal(draw.winners[0].id, loser.me.submission.id, "the only one left is drawn");
+    await loser.page.getByTestId("you-won").waitFor({ timeout: 3_000 });
+    await winner.page.reload();
+    await winner.page.getByTestId("you-won").waitFor({ timeout: 5_000 });
+    assert.equal(await winner.page.getByTestId("draw-lost").count(), 0);
   });
 
   it("a new talk session starts a fresh identity on the open phone", async () => {

@@ -8,8 +8,9 @@ import {
   saveIdentity,
   withQuestionAsked,
   withSubmission,
+  withWin,
 } from "./lib/identity";
-import { type DrawOutcome, drawOutcome, ticketCode } from "./lib/winners";
+import { type DrawOutcome, drawOutcome, nextOutcome, ticketCode } from "./lib/winners";
 import { Quiz } from "./Quiz";
 import { LineStripe, Roundel } from "./Roundel";
 import { StatusStrip } from "./StatusStrip";
@@ -60,8 +61,9 @@ export function Audience() {
   useEffect(() => {
     if (config === null) return;
     if (identity !== null && identity.session === config.session) return;
-    setIdentity(loadIdentity(store, config.session));
-    setOutcome("not-drawn");
+    const loaded = loadIdentity(store, config.session);
+    setIdentity(loaded);
+    setOutcome(loaded.won ? "won" : "not-drawn");
   }, [config, identity, store]);
 
   useEffect(() => {
@@ -86,7 +88,9 @@ export function Audience() {
       if (identity === null) return;
       const r = await fetchJson("/api/survey/winners", { clientId: identity.clientId, timeoutMs: 4000 });
       if (!r.ok) return; // keep the last known outcome; the next poll tries again
-      setOutcome(drawOutcome(r.body, identity.session, submission?.id ?? null));
+      const polled = drawOutcome(r.body, identity.session, submission?.id ?? null);
+      setOutcome((previous) => nextOutcome(previous, polled));
+      if (polled === "won" && !identity.won) update(withWin);
     },
     WINNERS_POLL_MS,
     identity !== null && submission !== null,

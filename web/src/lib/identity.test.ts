@@ -7,6 +7,7 @@ import {
   saveIdentity,
   withQuestionAsked,
   withSubmission,
+  withWin,
 } from "./identity";
 
 class MemoryStore implements KeyValueStore {
@@ -36,7 +37,7 @@ describe("loadIdentity", () => {
   it("creates and stores a fresh identity on first visit", () => {
     const store = new MemoryStore();
     const id = loadIdentity(store, "s1");
-    expect(id).toMatchObject({ session: "s1", asked: 0, submission: null });
+    expect(id).toMatchObject({ session: "s1", asked: 0, submission: null, won: false });
     expect(id.clientId).toMatch(UUID_V4);
     expect(JSON.parse(store.getItem(IDENTITY_KEY) ?? "")).toEqual(id);
   });
@@ -46,6 +47,13 @@ describe("loadIdentity", () => {
     const first = withQuestionAsked(loadIdentity(store, "s1"));
     saveIdentity(store, first);
     expect(loadIdentity(store, "s1")).toEqual(first);
+  });
+
+  it("remembers a win across a reload of the same talk session", () => {
+    const store = new MemoryStore();
+    saveIdentity(store, withWin(loadIdentity(store, "s1")));
+    expect(loadIdentity(store, "s1").won).toBe(true);
+    expect(loadIdentity(store, "s2").won).toBe(false);
   });
 
   it("starts afresh when the talk session changes", () => {

@@ -20,6 +20,8 @@ export interface Identity {
   /** counted questions asked in this talk session */
   asked: number;
   submission: Submission | null;
+  /** this phone won a draw of this talk session (kept so a reload or a redraw cannot hide it) */
+  won: boolean;
 }
 
 /** The subset of the Web Storage API the page uses (so tests can pass a Map-backed one). */
@@ -51,7 +53,7 @@ export function loadIdentity(
 ): Identity {
   const stored = readStored(store);
   if (stored !== null && stored.session === session) return stored;
-  const fresh: Identity = { session, clientId: makeId(), asked: 0, submission: null };
+  const fresh: Identity = { session, clientId: makeId(), asked: 0, submission: null, won: false };
   saveIdentity(store, fresh);
   return fresh;
 }
@@ -70,6 +72,10 @@ export function withQuestionAsked(identity: Identity): Identity {
 
 export function withSubmission(identity: Identity, submission: Submission): Identity {
   return { ...identity, submission };
+}
+
+export function withWin(identity: Identity): Identity {
+  return identity.won ? identity : { ...identity, won: true };
 }
 
 function readStored(store: KeyValueStore): Identity | null {
@@ -91,7 +97,13 @@ function readStored(store: KeyValueStore): Identity | null {
   if (typeof v.session !== "string" || typeof v.clientId !== "string") return null;
   if (!/^[0-9a-f-]{36}$/i.test(v.clientId)) return null;
   const asked = typeof v.asked === "number" && Number.isFinite(v.asked) ? Math.max(0, v.asked) : 0;
-  return { session: v.session, clientId: v.clientId, asked, submission: readSubmission(v.submission) };
+  return {
+    session: v.session,
+    clientId: v.clientId,
+    asked,
+    submission: readSubmission(v.submission),
+    won: v.won === true,
+  };
 }
 
 function readSubmission(value: unknown): Submission | null {

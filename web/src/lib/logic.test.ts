@@ -3,7 +3,7 @@ import { histogramPercents, parseResults } from "../screen/results";
 import { countedQuestionsLeft, parseConfig } from "./config";
 import { kindMessage } from "./problems";
 import { statusStrip } from "./status";
-import { drawOutcome, ticketCode, winnerCards } from "./winners";
+import { drawOutcome, nextOutcome, ticketCode, winnerCards } from "./winners";
 
 const CONFIG = {
   mode: "quiz",
@@ -95,6 +95,12 @@ describe("drawOutcome", () => {
 
   it("tells everyone else the draw happened", () => {
     expect(drawOutcome(drawn, "s-1", "sub-1")).toBe("lost");
+  });
+
+  it("keeps a win when a later redraw names other people", () => {
+    expect(nextOutcome("won", "lost")).toBe("won");
+    expect(nextOutcome("not-drawn", "lost")).toBe("lost");
+    expect(nextOutcome("lost", "won")).toBe("won");
   });
 
   it("never lights up a phone that did not submit", () => {

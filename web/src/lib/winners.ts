@@ -20,6 +20,14 @@ export function drawOutcome(value: unknown, session: string, submissionId: strin
 }
 
 /**
+ * A win sticks: a later redraw (for a second prize, or because a winner was absent) names other
+ * people, and the earlier winner's phone must not flip to "not you this time".
+ */
+export function nextOutcome(previous: DrawOutcome, polled: DrawOutcome): DrawOutcome {
+  return previous === "won" ? "won" : polled;
+}
+
+/**
  * A short code both the winning phone and the presenter screen show, so the speaker can check
  * a winner at the front even when they gave no name.
  */
