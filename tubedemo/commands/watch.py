@@ -111,10 +111,16 @@ def watch(
     kube_feed = None
     proxy_fetch = None
     if kube:
-        raise WatchError(
-            "watching Kubernetes is not available in this build yet; pass --no-kube with "
-            "--vllm-url/--gateway, or --replay a recording"
+        from tubedemo.cluster.watch import KubeWatchFeed
+
+        kube_feed = KubeWatchFeed.connect(
+            cfg,
+            kubeconfig=kubeconfig,
+            context=context or cfg.cluster.context,
+            namespace=namespace or cfg.cluster.namespace,
+            stale_after=cfg.dashboard.stale_after,
         )
+        proxy_fetch = kube_feed.fetch_metrics
     metrics = MetricsFeed(proxy_fetch=proxy_fetch, timeout=timeout)
     gateway_feed = GatewayFeed(gateway or cfg.talk.audience_url, timeout=timeout)
     static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))

@@ -1,0 +1,421 @@
+"""Watches of the objects the dashboard shows, and vLLM /metrics through the pod proxy.
+
+Each ``ResourceWatch`` lists a collection, remembers its resourceVersion and watches from there
+(with bookmarks), in its own thread. A watch that ends is resumed from the last version; 410 Gone
+(the version is too old, e.g. after an API server restart) means list again; any other failure
+backs off exponentially (capped) and retries forever. The dashboard reads the latest objects
+without blocking, and how fresh they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from tubedemo.config import DemoConfig
+from tubedemo.errors import ClusterError
+from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
+from tubedemo.telemetry.kube_view import (
+    hpa_for,
+    hpa_state,
+    metrics_targets,
+    node_state,
+    replica_state,
+)
+from tubedemo.telemetry.snapshot import Sampled
+
+WATCH_SECONDS = 60
+"""Server-side timeout of one watch request; the watch then resumes from its last version."""
+
+
+class Gone(Exception):
+    """The API server no longer has our resourceVersion (HTTP 410): relist."""
+
+
+class NotInstalled(Exception):
+    """The collection's API does not exist (404), e.g. no Karpenter in a local cluster."""
+
+
+@dataclass(frozen=True)
+class WatchView:
+    """What one watch knows now."""
+
+    objects: tuple[dict[str, Any], ...]
+    healthy: bool
+    """Listed and streaming right now."""
+    last_ok: datetime | None
+    """When it was last known to be in sync (now, while healthy)."""
+    error: str | None
+    relists: int
+    events: int
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, k8s_client.ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+
+
+class ResourceWatch:
+    """List + watch one collection path, e.g. ``/api/v1/namespaces/demo/pods``."""
+
+    def __init__(
+        self,
+        api: k8s_client.ApiClient,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        backoff_max: float = 10.0,
+        watch_seconds: int = WATCH_SECONDS,
+        on_change: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.api = api
+        self.path = path
+        self.selectors = {
+            k: v
+            for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+            if v
+        }
+        self.backoff_max = backoff_max
+        self.watch_seconds = watch_seconds
+        self.on_change = on_change
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._objects: dict[str, dict[str, Any]] = {}
+        self._version: str | None = None
+        self._healthy = False
+        self._last_ok: datetime | None = None
+        self._error: str | None = None
+        self._relists = 0
+        self._events = 0
+        self._stop = threading.Event()
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"watch {path}", daemon=True)
+
+    # -- public ----------------------------------------------------------------------------
+
+    def start(self) -> ResourceWatch:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._abort_stream()
+        self._thread.join(timeout)
+
+    def view(self) -> WatchView:
+        with self._lock:
+            return WatchView(
+                objects=tuple(self._objects.values()),
+                healthy=self._healthy,
+                last_ok=self.clock() if self._healthy else self._last_ok,
+                error=self._error,
+                relists=self._relists,
+                events=self._events,
+            )
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.view().healthy:
+                return True
+            time.sleep(0.05)
+        return False
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if self._version is None:
+                    self._list()
+                self._watch()
+                failures = 0
+            except Gone:
+                with self._lock:
+                    self._version = None  # too old: list again, no backoff needed
+            except NotInstalled:
+                # nothing to watch (yet): an empty, in-sync collection; look again later
+                with self._lock:
+                    self._objects.clear()
+                    self._version = None
+                    self._healthy, self._last_ok, self._error = True, self.clock(), None
+                self._notify()
+                self._stop.wait(30.0)
+            except Exception as exc:  # any failure: mark, back off, retry forever
+                failures += 1
+                with self._lock:
+                    self._healthy = False
+                    self._error = _one_line(exc)
+                self._notify()
+                delay = min(self.backoff_max, 0.2 * 2 ** min(failures, 10))
+                self._stop.wait(delay * (0.8 + 0.4 * random.random()))
+        with self._lock:
+            self._healthy = False
+
+    def _request(self, query: dict[str, Any], stream: bool, timeout: Any) -> Any:
+        return self.api.call_api(
+            self.path,
+            "GET",
+            query_params=list({**self.selectors, **query}.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+            _return_http_data_only=True,
+        )
+
+    def _list(self) -> None:
+        objects: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        version = ""
+        while True:
+            query: dict[str, Any] = {"limit": 500}
+            if token:
+                query["continue"] = token
+            try:
+                response = self._request(query, stream=False, timeout=(5, 30))
+            except k8s_client.ApiException as exc:
+                if exc.status == 404:
+                    raise NotInstalled(self.path) from None
+                if exc.status == 410:
+                    raise Gone() from None  # continue token expired mid-list
+                raise
+            body = json.loads(response.data)
+            kind = str(body.get("kind", "")).removesuffix("List")
+            api_version = body.get("apiVersion")
+            for item in body.get("items") or []:
+                # list items lack kind/apiVersion; add them so objects look alike either way
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api_version)
+                objects[_key(item)] = item
+            meta = body.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or "")
+            token = meta.get("continue")
+            if not token:
+                break
+        with self._lock:
+            self._objects = objects
+            self._version = version
+            self._relists += 1
+            self._healthy, self._last_ok, self._error = True, self.clock(), None
+        self._notify()
+
+    def _watch(self) -> None:
+        query = {
+            "watch": "true",
+            "resourceVersion": self._version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": self.watch_seconds,
+        }
+        try:
+            response = self._request(query, stream=True, timeout=(5, self.watch_seconds + 15))
+        except k8s_client.ApiException as exc:
+            if exc.status == 410:
+                raise Gone() from None
+            raise
+        self._response = response
+        try:
+            buffer = b""
+            for chunk in response.stream(4096, decode_content=True):
+                if self._stop.is_set():
+                    return
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        self._apply(json.loads(line))
+        finally:
+            self._response = None
+            with contextlib.suppress(Exception):
+                response.release_conn()
+        with self._lock:
+            self._last_ok = self.clock()
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone()
+            raise ClusterError(f"watch {self.path}: {obj.get('message', 'error event')}")
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        with self._lock:
+            if kind in ("ADDED", "MODIFIED"):
+                self._objects[_key(obj)] = dict(obj)
+            elif kind == "DELETED":
+                self._objects.pop(_key(obj), None)
+            if version:
+                self._version = str(version)
+            if kind != "BOOKMARK":
+                self._events += 1
+            self._healthy, self._last_ok, self._error = True, self.clock(), None
+        if kind != "BOOKMARK":
+            self._notify()
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            with contextlib.suppress(Exception):
+                self.on_change()
+
+    def _abort_stream(self) -> None:
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.shutdown()
+            with contextlib.suppress(Exception):
+                response.close()
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+# --- the dashboard's feed --------------------------------------------------------------------
+
+
+def _freshness(views: list[WatchView], stale_after: float, now: datetime, group: Sampled) -> Any:
+    fresh = Freshness(stale_after)
+    times = [v.last_ok for v in views]
+    fresh.last_ok = None if any(t is None for t in times) else min(t for t in times if t)
+    errors = [v.error for v in views if v.error]
+    if errors:
+        fresh.failed(errors[0])
+    return fresh.mark(group, now)
+
+
+class KubeWatchFeed:
+    """The watches behind the dashboard: the vLLM Deployment, its pods, GPU nodes, NodeClaims
+    and the HPA, plus vLLM /metrics through the API server's pod proxy."""
+
+    def __init__(
+        self,
+        api: k8s_client.ApiClient,
+        *,
+        namespace: str,
+        deployment: str = "vllm",
+        pod_selector: str = "app.kubernetes.io/name=vllm",
+        nodepool: str = "tubedemo-gpu",
+        metrics_port: int = 8000,
+        max_replicas: int | None = None,
+        stale_after: float = 5.0,
+        backoff_max: float = 10.0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.deployment = deployment
+        self.metrics_port = metrics_port
+        self.max_replicas = max_replicas
+        self.stale_after = stale_after
+        pool = f"karpenter.sh/nodepool={nodepool}"
+
+        def watch(path: str, **kw: Any) -> ResourceWatch:
+            return ResourceWatch(api, path, backoff_max=backoff_max, on_change=on_change, **kw)
+
+        self.deployments = watch(
+            f"/apis/apps/v1/namespaces/{namespace}/deployments",
+            field_selector=f"metadata.name={deployment}",
+        )
+        self.pods = watch(f"/api/v1/namespaces/{namespace}/pods", label_selector=pod_selector)
+        self.nodes = watch("/api/v1/nodes", label_selector=pool)
+        self.nodeclaims = watch("/apis/karpenter.sh/v1/nodeclaims", label_selector=pool)
+        self.hpas = watch(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers")
+        self.watches = [self.deployments, self.pods, self.nodes, self.nodeclaims, self.hpas]
+
+    @classmethod
+    def connect(
+        cls,
+        cfg: DemoConfig,
+        *,
+        kubeconfig: Path | None,
+        context: str | None,
+        namespace: str,
+        stale_after: float,
+    ) -> KubeWatchFeed:
+        """Connect with a kubeconfig (one-line ClusterError when it is unusable) and start."""
+        api = api_client(kubeconfig, context)
+        return cls(
+            api,
+            namespace=namespace,
+            nodepool=cfg.gpu_pool.name,
+            metrics_port=cfg.model.port,
+            max_replicas=cfg.scaling.max_replicas,
+            stale_after=stale_after,
+        ).start()
+
+    def start(self) -> KubeWatchFeed:
+        for w in self.watches:
+            w.start()
+        return self
+
+    def close(self) -> None:
+        for w in self.watches:
+            w._stop.set()
+            w._abort_stream()
+        for w in self.watches:
+            w.stop(timeout=2.0)
+
+    def read(self, now: datetime) -> KubeReading:
+        deployments, pods = self.deployments.view(), self.pods.view()
+        nodes, claims, hpas = self.nodes.view(), self.nodeclaims.view(), self.hpas.view()
+        deployment = next(iter(deployments.objects), None)
+        replicas = replica_state(deployment, pods.objects, now, self.max_replicas)
+        hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
+        return KubeReading(
+            replicas=_freshness([deployments, pods], self.stale_after, now, replicas),
+            nodes=_freshness(
+                [nodes, claims],
+                self.stale_after,
+                now,
+                node_state(nodes.objects, claims.objects, now),
+            ),
+            hpa=_freshness([hpas], self.stale_after, now, hpa),
+            targets=metrics_targets(pods.objects, self.namespace, self.metrics_port),
+        )
+
+    def fetch_metrics(self, target: MetricsTarget, timeout: float) -> str:
+        """GET /metrics of a pod through the API server's pod proxy (no port-forward needed)."""
+        namespace = target.namespace or self.namespace
+        port = target.port or self.metrics_port
+        response = self.api.call_api(
+            f"/api/v1/namespaces/{namespace}/pods/{target.name}:{port}/proxy/metrics",
+            "GET",
+            header_params={"Accept": "text/plain"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=(min(timeout, 5.0), timeout),
+            _return_http_data_only=True,
+        )
+        return bytes(response.data).decode("utf-8", errors="replace")
+
+
+def api_client(kubeconfig: Path | None, context: str | None) -> k8s_client.ApiClient:
+    try:
+        return k8s_config.new_client_from_config(
+            config_file=str(kubeconfig) if kubeconfig else None, context=context
+        )
+    except (ConfigException, OSError, TypeError) as exc:
+        where = str(kubeconfig) if kubeconfig else "the default kubeconfig"
+        what = f"context {context!r} in {where}" if context else where
+        raise ClusterError(
+            f"cannot use {what}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}; "
+            "pass --kubeconfig/--context, or --no-kube to watch without Kubernetes"
+        ) from None
