@@ -398,4 +398,4 @@ def test_watch_with_an_unusable_kubeconfig_is_one_line(tmp_path: Any) -> None:
         check=False,
     )
     assert done.returncode == 5 and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "--no-kube" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "kubeconfig" in done.stderr

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.config.config_exception import ConfigException
 
 from tubedemo.config import DemoConfig
 from tubedemo.errors import ClusterError
@@ -408,14 +406,7 @@ class KubeWatchFeed:
 
 
 def api_client(kubeconfig: Path | None, context: str | None) -> k8s_client.ApiClient:
-    try:
-        return k8s_config.new_client_from_config(
-            config_file=str(kubeconfig) if kubeconfig else None, context=context
-        )
-    except (ConfigException, OSError, TypeError) as exc:
-        where = str(kubeconfig) if kubeconfig else "the default kubeconfig"
-        what = f"context {context!r} in {where}" if context else where
-        raise ClusterError(
-            f"cannot use {what}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}; "
-            "pass --kubeconfig/--context, or --no-kube to watch without Kubernetes"
-        ) from None
+    """The kubeconfig's client; a missing or broken kubeconfig is a one-line ClusterError."""
+    from tubedemo.cluster.api import connect
+
+    return connect(kubeconfig, context).client
