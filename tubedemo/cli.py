@@ -47,6 +47,10 @@ def _register() -> None:
 
     twin.register(app)
 
+    from tubedemo.commands import audience
+
+    audience.register(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tubedemo`` console script."""

@@ -260,6 +260,9 @@ class GatewayConfig(Section):
     """Abuse limits; see each field."""
     admin_token_secret: str = "tubedemo-admin"
     """Secret (key `token`) holding the admin bearer token for mode, draw and export."""
+    url: str | None = None
+    """Gateway base URL the CLI's admin commands call directly (a rehearsal's local gateway);
+    None: in the cluster, through the API server's service proxy (no public address needed)."""
     trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
     """CIDRs whose X-Forwarded-For is believed (add the load balancer's subnets)."""
     cors_origin: str | None = None

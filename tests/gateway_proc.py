@@ -1,0 +1,142 @@
+"""The real gateway (`python -m gateway`) as a subprocess on an ephemeral port, for CLI tests.
+
+The port is whatever the kernel gave uvicorn (`--port 0`), read from its startup line, so
+parallel test runs never collide. The store is a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ADMIN_TOKEN = "audience-test-token-5f1c0d2e"
+_RUNNING = re.compile(r"Uvicorn running on http://([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
+
+
+@dataclass
+class GatewayProcess:
+    url: str
+    host: str
+    port: int
+    store: Path
+    process: subprocess.Popen[str]
+    log: list[str] = field(default_factory=list)
+
+    def submit(self, client_id: str, rating: int, company: str, name: str | None) -> str:
+        """A phone's survey submit through the public API; returns the submission id."""
+        body: dict[str, Any] = {
+            "client_id": client_id,
+            "rating": rating,
+            "company": company,
+            "name": name,
+        }
+        resp = httpx.post(f"{self.url}/api/survey/submit", json=body, timeout=10, trust_env=False)
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["id"])
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=10, trust_env=False)
+
+    def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        return httpx.request(
+            method, f"{self.url}{path}", headers=headers, timeout=10, trust_env=False, **kw
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+@contextmanager
+def running_gateway(
+    store: Path,
+    *,
+    host: str = "127.0.0.1",
+    mode: str = "survey",
+    audience_url: str | None = None,
+    timeout: float = 30.0,
+) -> Iterator[GatewayProcess]:
+    """Start `python -m gateway` (rehearsal settings, no rate limits), stop it afterwards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
+    env.update(
+        TUBEDEMO_LOCAL="1",
+        TUBEDEMO_RATE_CHAT_PER_MIN="0",
+        TUBEDEMO_RATE_SURVEY_PER_MIN="0",
+        TUBEDEMO_RATE_ADDRESS_PER_MIN="0",
+    )
+    if audience_url is not None:
+        env["TUBEDEMO_AUDIENCE_URL"] = audience_url
+    argv = [
+        sys.executable,
+        "-m",
+        "gateway",
+        f"--host={host}",
+        "--port=0",
+        f"--store={store}",
+        f"--mode={mode}",
+        f"--admin-token={ADMIN_TOKEN}",
+        # Nothing listens there: these tests never ask the model anything.
+        "--upstream=http://127.0.0.1:9",
+        "--log-level=info",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    log: list[str] = []
+    found: list[tuple[str, int]] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # drained until exit so the pipe never fills
+            log.append(line.rstrip())
+            match = _RUNNING.search(line)
+            if match and not found:
+                found.append((match.group(1), int(match.group(2))))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    ready.wait(timeout)
+    if not found:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("gateway did not start:\n" + "\n".join(log[-30:]))
+    bound_host, port = found[0]
+    gw = GatewayProcess(f"http://{bound_host}:{port}", bound_host, port, store, proc, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if gw.get("/readyz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    try:
+        yield gw
+    finally:
+        gw.stop()

@@ -1,0 +1,310 @@
+"""Reach the in-cluster gateway through the API server's service proxy, as the kubeconfig's user.
+
+``/api/v1/namespaces/NS/services/gateway:http/proxy/<path>`` is served by the API server
+itself, so no port-forward, no public address and no extra credentials are needed: whoever may
+``create services/proxy`` and ``get secrets`` in the namespace may run the draw.
+
+Requests go through the kubernetes client's own urllib3 pool (the kubeconfig's CA, client
+certificate, token, exec plugin and refresh hook), wrapped as an httpx transport so
+``tubedemo.gateway_client`` works the same on both routes. The API server strips
+``Authorization`` after authenticating the caller, so the admin token travels in
+``X-Tubedemo-Admin-Token``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes.config.config_exception import ConfigException
+
+from tubedemo.errors import ClusterError, GatewayError
+from tubedemo.gateway_client import (
+    ADMIN_TOKEN_HEADER,
+    DEFAULT_TIMEOUT,
+    GatewayUnreachable,
+    Route,
+)
+
+SERVICE = "gateway"
+PORT_NAME = "http"
+TOKEN_KEY = "token"
+# Hop-by-hop or owned by the API server's authentication: never forwarded from the caller.
+_DROP = frozenset({"host", "authorization", "connection", "content-length", "transfer-encoding"})
+
+
+class GatewayServiceDown(GatewayError):
+    """The API server has no ready endpoint to proxy to, or the endpoint did not answer."""
+
+
+class ProxyForbidden(ClusterError):
+    """The kubeconfig's user may not proxy to the Service or read the token Secret."""
+
+
+class AdminSecretMissing(ClusterError):
+    """The admin-token Secret or its `token` key does not exist."""
+
+
+def proxy_path(namespace: str, service: str = SERVICE, port: str = PORT_NAME) -> str:
+    """The API server path prefix that proxies to a Service port. Pure."""
+    return (
+        f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
+        f"{quote(service, safe='')}:{quote(port, safe='')}/proxy"
+    )
+
+
+def api_status(content_type: str, body: bytes) -> dict[str, Any] | None:
+    """The API server's own `Status` object, when a response is one (never the gateway's). Pure."""
+    if "json" not in content_type:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, dict) and data.get("kind") == "Status" and data.get("apiVersion") == "v1":
+        return data
+    return None
+
+
+def explain_status(
+    status: Mapping[str, Any], code: int, *, namespace: str, service: str, server: str
+) -> Exception:
+    """One line for an API-server-made error in front of the gateway. Pure."""
+    message = str(status.get("message") or "").strip().splitlines()
+    text = message[0][:200] if message else ""
+    target = f"service {namespace}/{service}"
+    if code == 401:
+        return ClusterError(
+            f"the API server at {server} rejected the kubeconfig's credentials (401); refresh "
+            "them (e.g. `aws eks update-kubeconfig`) and retry"
+        )
+    if code == 403:
+        return ProxyForbidden(
+            f"the API server refused to proxy to {target} (403: {text}); the user needs "
+            "`create` on services/proxy in that namespace"
+        )
+    if code == 404:
+        return GatewayServiceDown(
+            f"no {target} in the cluster ({text}); run `tubedemo up` first, or pass "
+            "--gateway-url for a rehearsal gateway"
+        )
+    return GatewayServiceDown(
+        f"the gateway behind {target} is not answering ({code}: {text}); check "
+        "`tubedemo status` (is the gateway pod ready?)"
+    )
+
+
+class ServiceProxyTransport(httpx.BaseTransport):
+    """httpx transport: each request goes to the API server's service proxy for one Service."""
+
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        namespace: str,
+        *,
+        service: str = SERVICE,
+        port: str = PORT_NAME,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._api = api_client
+        self._namespace = namespace
+        self._service = service
+        self._server = str(api_client.configuration.host).rstrip("/")
+        self._prefix = self._server + proxy_path(namespace, service, port)
+        self._timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
+
+    @property
+    def server(self) -> str:
+        return self._server
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
+        auth: dict[str, str] = {}
+        try:
+            # The kubeconfig's bearer token (refreshed by its exec plugin / hook when it has one);
+            # client certificates are already in the pool's TLS settings.
+            self._api.update_params_for_auth(auth, [], ["BearerToken"])
+        except (ConfigException, OSError, ValueError) as exc:
+            raise ClusterError(f"cannot get credentials from the kubeconfig: {exc}") from None
+        headers.update(auth)
+        url = self._prefix + request.url.raw_path.decode("ascii")
+        try:
+            resp = self._api.rest_client.pool_manager.request(
+                request.method,
+                url,
+                body=request.read() or None,
+                headers=headers,
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
+                preload_content=True,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise GatewayUnreachable(
+                f"cannot reach the Kubernetes API at {self._server} to proxy to the gateway "
+                f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
+            ) from None
+        body = bytes(resp.data)
+        content_type = str(resp.headers.get("Content-Type", ""))
+        if resp.status >= 400:
+            status = api_status(content_type, body)
+            if status is not None:
+                raise explain_status(
+                    status,
+                    resp.status,
+                    namespace=self._namespace,
+                    service=self._service,
+                    server=self._server,
+                )
+            if resp.status in (502, 503) and "text/plain" in content_type:
+                # The proxy's own dial failure ("Error trying to reach service: ...").
+                raise GatewayServiceDown(
+                    f"the gateway behind service {self._namespace}/{self._service} is not "
+                    f"answering ({resp.status}: {body.decode(errors='replace').strip()[:160]}); "
+                    "check `tubedemo status` (is the gateway pod ready?)"
+                )
+        out_headers = [
+            (k, v)
+            for k, v in resp.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")
+        ]
+        return httpx.Response(resp.status, headers=out_headers, content=body, request=request)
+
+
+def read_admin_token(api_client: k8s_client.ApiClient, namespace: str, secret: str) -> str:
+    """The admin bearer token from Secret `secret` (key `token`) in `namespace`."""
+    core = k8s_client.CoreV1Api(api_client)
+    try:
+        obj = core.read_namespaced_secret(secret, namespace, _request_timeout=(5.0, 10.0))
+    except k8s_client.ApiException as exc:
+        if exc.status == 404:
+            raise AdminSecretMissing(
+                f"Secret {namespace}/{secret} with the gateway's admin token does not exist; "
+                f"create it: kubectl -n {namespace} create secret generic {secret} "
+                "--from-literal=token=$(openssl rand -hex 24)"
+            ) from None
+        if exc.status == 403:
+            raise ProxyForbidden(
+                f"the kubeconfig's user may not read Secret {namespace}/{secret} (403); "
+                "ask for `get secrets` in that namespace"
+            ) from None
+        if exc.status == 401:
+            raise ClusterError(
+                "the API server rejected the kubeconfig's credentials (401); refresh them and retry"
+            ) from None
+        raise ClusterError(
+            f"reading Secret {namespace}/{secret} failed ({exc.status} {exc.reason})"
+        ) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise ClusterError(
+            f"cannot reach the Kubernetes API at {api_client.configuration.host} "
+            f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
+        ) from None
+    raw = (obj.data or {}).get(TOKEN_KEY)
+    if not raw:
+        raise AdminSecretMissing(
+            f"Secret {namespace}/{secret} has no `{TOKEN_KEY}` key; put the admin token there"
+        )
+    try:
+        token = base64.b64decode(raw, validate=True).decode("utf-8").strip()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AdminSecretMissing(
+            f"Secret {namespace}/{secret}: key `{TOKEN_KEY}` is not valid text"
+        ) from None
+    if not token:
+        raise AdminSecretMissing(f"Secret {namespace}/{secret}: key `{TOKEN_KEY}` is empty")
+    return token
+
+
+def proxy_route(
+    api_client: k8s_client.ApiClient,
+    namespace: str,
+    admin_token: str,
+    *,
+    service: str = SERVICE,
+    port: str = PORT_NAME,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Route:
+    """A gateway route through the API server's service proxy."""
+    transport = ServiceProxyTransport(
+        api_client, namespace, service=service, port=port, timeout=timeout
+    )
+    http = httpx.Client(
+        transport=transport, base_url="http://gateway.invalid", timeout=timeout, trust_env=False
+    )
+    return Route(
+        http=http,
+        where=f"service {namespace}/{service} via the API server at {transport.server}",
+        admin_headers={ADMIN_TOKEN_HEADER: admin_token},
+    )
+
+
+def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.ApiClient:
+    """An ApiClient for the kubeconfig (default $KUBECONFIG, ~/.kube/config) at a context."""
+    from tubedemo.cluster.api import connect
+
+    api = connect(kubeconfig, context)
+    client: k8s_client.ApiClient = api.client
+    return client
+
+
+def cluster_route(
+    namespace: str,
+    secret: str,
+    *,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Route:
+    """The gateway in the cluster: token from its Secret, requests through the service proxy."""
+    api_client = api_client_for(kubeconfig, context)
+    token = read_admin_token(api_client, namespace, secret)
+    return proxy_route(api_client, namespace, token, timeout=timeout)
+
+
+def _root_reason(exc: BaseException) -> str:
+    seen: BaseException = exc
+    reason = getattr(exc, "reason", None)
+    while isinstance(reason, BaseException):
+        seen = reason
+        reason = getattr(reason, "reason", None)
+    text = str(seen)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return text.strip().splitlines()[0][:160] if text.strip() else type(seen).__name__
+
+
+def public_objects(
+    api_client: k8s_client.ApiClient, namespace: str, name: str = SERVICE
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The gateway's Ingress and Service as plain dicts (None when absent), for URL discovery."""
+    core = k8s_client.CoreV1Api(api_client)
+    net = k8s_client.NetworkingV1Api(api_client)
+    found: list[dict[str, Any] | None] = []
+    for read in (net.read_namespaced_ingress, core.read_namespaced_service):
+        try:
+            obj = read(name, namespace, _request_timeout=(5.0, 10.0))
+        except k8s_client.ApiException as exc:
+            if exc.status == 404:
+                found.append(None)
+                continue
+            raise ClusterError(
+                f"reading {namespace}/{name} to find the audience URL failed "
+                f"({exc.status} {exc.reason})"
+            ) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterError(
+                f"cannot reach the Kubernetes API at {api_client.configuration.host} "
+                f"({_root_reason(exc)}); set talk.audience_url or pass --url"
+            ) from None
+        found.append(api_client.sanitize_for_serialization(obj))
+    return found[0], found[1]

@@ -1,0 +1,291 @@
+"""qr, winners, session new/list/export: the audience-facing operations on stage.
+
+Each command reaches the gateway one of two ways: --gateway-url (or gateway.url; rehearsal)
+directly, else the cluster's gateway through the API server's service proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from tubedemo import qr as qrcode
+from tubedemo.audience_url import discovered
+from tubedemo.commands.cluster import Context, Kubeconfig
+from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.config import DemoConfig
+from tubedemo.errors import ClusterError, GatewayError, TubedemoError
+from tubedemo.gateway_client import GatewayClient, open_gateway, parse_export
+from tubedemo.reveal import FRAME_SECONDS, board, board_frames, winner_lines, winners_table
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+session_app = typer.Typer(help="Talk sessions: archive, list, export.", no_args_is_help=True)
+
+GatewayUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway-url",
+        envvar="TUBEDEMO_GATEWAY_URL",
+        help="Call this gateway directly (rehearsal); default: gateway.url, else the cluster's.",
+        show_default=False,
+    ),
+]
+AdminToken = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token",
+        envvar="TUBEDEMO_ADMIN_TOKEN",
+        help="Admin token for --gateway-url (default: the rehearsal's). The cluster's comes "
+        "from its Secret.",
+        show_default=False,
+    ),
+]
+
+
+class ExportError(TubedemoError):
+    """The export could not be written."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(qr)
+    app.command()(winners)
+    app.add_typer(session_app, name="session")
+
+
+def _gateway(
+    cfg: DemoConfig,
+    url: str | None,
+    token: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> GatewayClient:
+    return open_gateway(cfg, url=url, admin_token=token, kubeconfig=kubeconfig, context=context)
+
+
+# --------------------------------------------------------------------------------------- qr
+
+
+def _audience_url(
+    cfg: DemoConfig,
+    url: str | None,
+    gateway_url: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> tuple[str, str]:
+    """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster."""
+    if url:
+        return url, "--url"
+    if "audience_url" in cfg.talk.model_fields_set:
+        return cfg.talk.audience_url, "talk.audience_url"
+    direct = gateway_url or cfg.gateway.url
+    if direct:
+        with open_gateway(cfg, url=direct) as gw:
+            advertised = str(gw.public_config().get("audience_url") or "")
+        return (advertised, "the gateway's /config") if advertised else (direct, "--gateway-url")
+    from tubedemo.cluster.gateway_proxy import api_client_for, public_objects
+
+    try:
+        api = api_client_for(kubeconfig, context or cfg.cluster.context)
+        ingress, service = public_objects(api, cfg.cluster.namespace)
+    except ClusterError as exc:
+        raise ClusterError(
+            f"cannot discover the audience URL from the cluster ({exc.message}); "
+            "set talk.audience_url or pass --url"
+        ) from None
+    found = discovered(ingress, service)
+    if found is None:
+        what = "the Ingress gateway" if ingress else "the gateway Service (no Ingress)"
+        raise GatewayError(
+            f"{what} in namespace {cfg.cluster.namespace} has no public address yet; wait for "
+            "the load balancer (tubedemo status), or set talk.audience_url / pass --url"
+        )
+    return found, "the cluster"
+
+
+def qr(
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also write the code as a PNG for the slides.")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Encode this URL instead.", show_default=False)
+    ] = None,
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway_url: GatewayUrl = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Show the audience URL as a QR code (and write a PNG for the slides)."""
+    cfg = config_from(config, set_)
+    target, source = _audience_url(cfg, url, gateway_url, kubeconfig, context)
+    matrix = qrcode.qr_matrix(target)
+    if console.is_terminal and console.color_system is not None:
+        if not qrcode.fits(matrix, console.width, console.height):
+            err.print("[yellow]the terminal is smaller than the code; enlarge it or zoom out[/]")
+        console.print(qrcode.half_block_text(matrix))
+    else:
+        for line in qrcode.half_block_lines(matrix):
+            typer.echo(line)
+    console.print(f"[bold]{target}[/]  [dim](from {source})[/]")
+    if png is not None:
+        written = qrcode.write_png(target, png)
+        console.print(f"wrote [bold]{written}[/] for the slides")
+
+
+# ---------------------------------------------------------------------------------- winners
+
+
+def _reveal(lines_frames: list[tuple[str, ...]], title: str) -> None:
+    with Live(
+        board(lines_frames[0], title=title), console=console, auto_refresh=False, transient=False
+    ) as live:
+        for frame in lines_frames[1:]:
+            time.sleep(FRAME_SECONDS)
+            live.update(board(frame, title=title), refresh=True)
+
+
+def winners(
+    count: Annotated[int, typer.Option(min=1, max=1000, help="How many winners to draw.")] = 2,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the draw (default: random; printed, so a draw can be redone)."),
+    ] = None,
+    redraw: Annotated[
+        bool, typer.Option("--redraw", help="Draw new winners; earlier winners are excluded.")
+    ] = False,
+    instant: Annotated[bool, typer.Option("--instant", help="Skip the reveal animation.")] = False,
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Draw the raffle winners through the gateway and reveal them on stage."""
+    cfg = config_from(config, set_)
+    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
+        before = gw.public_winners()
+        draw = gw.draw(count, seed, redraw=redraw)
+    repeat = before.drawn and not redraw
+    if repeat:
+        err.print(
+            f"already drawn in session {draw.session}: showing draw {draw.draw_id} again "
+            "(--redraw draws new winners, never an earlier one)"
+        )
+    lines = winner_lines(draw)
+    frames = board_frames(lines, seed=draw.seed)
+    title = "WINNERS" if len(lines) != 1 else "WINNER"
+    if console.is_terminal and not instant and not repeat:
+        _reveal(frames, title)
+    else:
+        console.print(board(frames[-1], title=title))
+    console.print(winners_table(draw, redraw=redraw))
+    if len(lines) < count and not repeat:
+        err.print(f"only {len(lines)} eligible, drew everyone left")
+
+
+# ---------------------------------------------------------------------------------- session
+
+
+@session_app.command("new")
+def session_new(
+    name: Annotated[str | None, typer.Argument(help="Name of the new session.")] = None,
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Archive the current talk session (kept whole) and start an empty one."""
+    cfg = config_from(config, set_)
+    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
+        previous = next((s for s in gw.sessions() if s.current), None)
+        started = gw.new_session(name)
+    if previous is not None:
+        console.print(
+            f"archived session [bold]{previous.id}[/]"
+            + (f" ({previous.name})" if previous.name else "")
+            + f": {previous.submissions} submissions, {previous.questions} questions"
+        )
+    label = f" ({started.name})" if started.name else ""
+    console.print(f"[green]✓[/] new session [bold]{started.id}[/]{label}: phones start afresh")
+
+
+@session_app.command("list")
+def session_list(
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """List the talk sessions, oldest first."""
+    cfg = config_from(config, set_)
+    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
+        sessions = gw.sessions()
+    table = Table(title=f"talk sessions ({gw.where})")
+    for column in ("id", "name", "created", "submissions", "questions", "state"):
+        table.add_column(
+            column, justify="right" if column in ("submissions", "questions") else "left"
+        )
+    for s in sessions:
+        state = "current" if s.current else ("archived" if s.archived else "")
+        table.add_row(s.id, s.name or "", s.created_at, str(s.submissions), str(s.questions), state)
+    console.print(table)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    target = path.expanduser()
+    directory = target.parent
+    if not directory.is_dir():
+        raise ExportError(f"cannot write {path}: folder {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=directory)
+    try:
+        # newline="" keeps the gateway's CRLF rows byte for byte (CSV's own line ends).
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@session_app.command("export")
+def session_export(
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write the CSV here (default: standard output)."),
+    ] = None,
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Export the current session's survey responses with their winners as CSV."""
+    cfg = config_from(config, set_)
+    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
+        text = gw.export_csv()
+    if csv_file is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    rows = parse_export(text)  # refuse to save something that would not read back
+    _write_atomic(csv_file, text)
+    won = sum(1 for r in rows if r.winner)
+    err.print(f"wrote {len(rows)} submissions ({won} winners) to [bold]{csv_file}[/]")

@@ -1,0 +1,352 @@
+"""A small typed client for the gateway's admin and public API (docs/api.md).
+
+It reaches the gateway one of two ways, both giving the same `GatewayClient`:
+
+- directly at a base URL (rehearsal: the local gateway), admin token as
+  ``Authorization: Bearer``;
+- in a cluster through the API server's service proxy (``tubedemo.cluster.gateway_proxy``
+  builds the transport), where the API server consumes ``Authorization`` for its own
+  authentication and strips it, so the admin token travels in ``X-Tubedemo-Admin-Token``.
+
+Every failure becomes one ``GatewayError`` line that says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tubedemo.config import DemoConfig
+from tubedemo.errors import GatewayError
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds per request: a draw or an export is small; a stalled gateway must not hang the stage."""
+LOCAL_ADMIN_TOKEN = "tubedemo-local"
+"""The token a rehearsal gateway (TUBEDEMO_LOCAL=1) accepts when none was configured."""
+ADMIN_TOKEN_HEADER = "X-Tubedemo-Admin-Token"
+"""Header carrying the admin token where Authorization is taken (the API server's proxy)."""
+
+
+class GatewayUnreachable(GatewayError):
+    """No HTTP answer from the gateway (refused, timed out, DNS, TLS)."""
+
+
+class AdminTokenRejected(GatewayError):
+    """The gateway answered 401/403 to the admin token."""
+
+
+class NoSubmissions(GatewayError):
+    """A draw found nobody (left) to draw from (409 no_eligible_submissions)."""
+
+
+class GatewayRefused(GatewayError):
+    """Any other 4xx/5xx answer from the gateway."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Winner(_Model):
+    id: str
+    name: str | None = None
+    company: str | None = None
+
+
+class Draw(_Model):
+    draw_id: str
+    seed: int
+    session: str
+    winners: tuple[Winner, ...]
+
+
+class PublicWinner(_Model):
+    id: str
+    name: str
+
+
+class PublicWinners(_Model):
+    session: str
+    drawn: bool
+    winners: tuple[PublicWinner, ...]
+
+
+class TalkSession(_Model):
+    id: str
+    name: str | None = None
+    created_at: str
+    submissions: int = 0
+    questions: int = 0
+    archived: bool = False
+    current: bool = False
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "client_id",
+    "rating",
+    "company",
+    "name",
+    "created_at",
+    "updated_at",
+    "winner",
+)
+_FORMULA_GUARD = ("'=", "'+", "'-", "'@")
+
+
+class ExportRow(_Model):
+    """One submission as the export CSV carries it (`winner`: the draw id that picked it)."""
+
+    id: str
+    client_id: str
+    rating: int
+    company: str
+    name: str | None
+    created_at: str
+    updated_at: str
+    winner: str | None
+
+
+def parse_export(text: str) -> list[ExportRow]:
+    """Read an export CSV back into submissions. Pure.
+
+    The gateway prefixes cells that start with = + - @ with a quote so a spreadsheet does not
+    run them as formulas; that quote is removed here, so what a person typed comes back.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != EXPORT_COLUMNS:
+        raise GatewayRefused(
+            f"the export has columns {reader.fieldnames}, expected {list(EXPORT_COLUMNS)}"
+        )
+    rows: list[ExportRow] = []
+    for record in reader:
+        cells = {k: _unguard(v or "") for k, v in record.items()}
+        try:
+            rows.append(
+                ExportRow(
+                    id=cells["id"],
+                    client_id=cells["client_id"],
+                    rating=int(cells["rating"]),
+                    company=cells["company"],
+                    name=cells["name"] or None,
+                    created_at=cells["created_at"],
+                    updated_at=cells["updated_at"],
+                    winner=cells["winner"] or None,
+                )
+            )
+        except (ValueError, ValidationError):
+            raise GatewayRefused(
+                f"export row {reader.line_num} is malformed: {record!r}"[:200]
+            ) from None
+    return rows
+
+
+def _unguard(value: str) -> str:
+    return value[1:] if value.startswith(_FORMULA_GUARD) else value
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to reach one gateway: an httpx client ready to send, and where that is, in words."""
+
+    http: httpx.Client
+    where: str
+    """E.g. 'http://127.0.0.1:8080' or 'service tubedemo/gateway via the API server at ...'."""
+    admin_headers: Mapping[str, str]
+    """Headers that carry the admin token on this route."""
+
+
+def direct_route(
+    base_url: str, admin_token: str | None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Route:
+    """A route straight to a gateway's base URL (rehearsal, or a port-forward)."""
+    url = base_url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise GatewayError(f"gateway URL {base_url!r} must start with http:// or https://")
+    token = admin_token or LOCAL_ADMIN_TOKEN
+    http = httpx.Client(base_url=url, timeout=timeout, follow_redirects=False, trust_env=False)
+    return Route(http=http, where=url, admin_headers={"Authorization": f"Bearer {token}"})
+
+
+class GatewayClient:
+    """The gateway's API as typed methods. Use as a context manager to close the connection."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.route.http.close()
+
+    @property
+    def where(self) -> str:
+        return self.route.where
+
+    # -- admin ---------------------------------------------------------------------------
+
+    def draw(self, count: int, seed: int | None = None, *, redraw: bool = False) -> Draw:
+        """Draw `count` winners (the session's latest draw again unless `redraw`)."""
+        body = {"count": count, "seed": seed, "redraw": redraw}
+        return _parse(Draw, self._admin("POST", "/api/admin/draw", json=body), "draw")
+
+    def export_csv(self) -> str:
+        """The current session's submissions with a `winner` column, as CSV text."""
+        return self._admin("GET", "/api/admin/export.csv").text
+
+    def new_session(self, name: str | None = None) -> TalkSession:
+        """Archive the current talk session (kept whole) and start an empty one."""
+        resp = self._admin("POST", "/api/admin/session", json={"name": name})
+        return _parse(TalkSession, resp, "session")
+
+    def sessions(self) -> list[TalkSession]:
+        """Every talk session, oldest first."""
+        data = _json(self._admin("GET", "/api/admin/sessions"), "sessions")
+        if not isinstance(data, list):
+            raise GatewayRefused(f"the gateway at {self.where} sent an unexpected session list")
+        try:
+            return [TalkSession.model_validate(item) for item in data]
+        except ValidationError:
+            raise GatewayRefused(
+                f"the gateway at {self.where} sent an unexpected session list"
+            ) from None
+
+    # -- public --------------------------------------------------------------------------
+
+    def public_winners(self) -> PublicWinners:
+        """What phones see: the latest draw's ids and display names."""
+        return _parse(PublicWinners, self._send("GET", "/api/survey/winners"), "winners")
+
+    def public_config(self) -> dict[str, Any]:
+        """The page's /config (mode, title, audience_url, session)."""
+        data = _json(self._send("GET", "/config"), "config")
+        if not isinstance(data, dict):
+            raise GatewayRefused(f"the gateway at {self.where} sent an unexpected /config")
+        return data
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self._send(method, path, headers=dict(self.route.admin_headers), **kw)
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self.route.http.request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise GatewayUnreachable(
+                f"the gateway at {self.where} did not answer {method} {path} in time; "
+                "check it is running (tubedemo status) and retry"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise GatewayUnreachable(
+                f"cannot reach the gateway at {self.where} ({_reason(exc)}); start it "
+                "(rehearsal) or check `tubedemo status` (cluster), or pass --gateway-url"
+            ) from None
+        if resp.is_success:
+            return resp
+        raise _refusal(resp, method, path, self.where)
+
+
+def _refusal(resp: httpx.Response, method: str, path: str, where: str) -> GatewayError:
+    """One line for a non-2xx gateway answer. Pure."""
+    message, code = _error_fields(resp)
+    status = resp.status_code
+    if status in (401, 403):
+        return AdminTokenRejected(
+            f"the gateway at {where} refused the admin token ({status}); use the token the "
+            "gateway was started with (--admin-token / TUBEDEMO_ADMIN_TOKEN, or the "
+            "gateway.admin_token_secret Secret in the cluster)"
+        )
+    if status == 409 and code == "no_eligible_submissions":
+        return NoSubmissions(
+            "no survey submissions to draw from in this session (or everyone has won already); "
+            "open the survey (tubedemo mode survey) and let the room submit first"
+        )
+    detail = f": {message}" if message else ""
+    return GatewayRefused(f"the gateway at {where} answered {status} to {method} {path}{detail}")
+
+
+def _error_fields(resp: httpx.Response) -> tuple[str, str | None]:
+    try:
+        body = resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = resp.text.strip().splitlines()
+        return (text[0][:200] if text else ""), None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code")
+        return str(error.get("message") or ""), str(code) if code is not None else None
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"]), None
+    return "", None
+
+
+def _json(resp: httpx.Response, what: str) -> Any:
+    try:
+        return resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise GatewayRefused(
+            f"the gateway at {resp.request.url.host or '?'} sent no JSON for {what}; "
+            "is that URL really the tubedemo gateway?"
+        ) from None
+
+
+def _parse(model: type[M], resp: httpx.Response, what: str) -> M:
+    data = _json(resp, what)
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise GatewayRefused(
+            f"the gateway sent an unexpected {what} answer; are the CLI and the gateway the "
+            "same version?"
+        ) from None
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    for marker in ("Connection refused", "Name or service not known", "certificate", "reset"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return text.splitlines()[0][:160]
+
+
+def open_gateway(
+    config: DemoConfig,
+    *,
+    url: str | None = None,
+    admin_token: str | None = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> GatewayClient:
+    """The gateway of this demo: at `url` (or gateway.url) directly, else in the cluster through
+    the API server's service proxy with the token from gateway.admin_token_secret."""
+    base = url or config.gateway.url
+    if base:
+        return GatewayClient(direct_route(base, admin_token, timeout=timeout))
+    # Imported here: only the cluster route needs the kubernetes client (slow to import).
+    from tubedemo.cluster.gateway_proxy import cluster_route
+
+    route = cluster_route(
+        config.cluster.namespace,
+        config.gateway.admin_token_secret,
+        kubeconfig=kubeconfig,
+        context=context or config.cluster.context,
+        timeout=timeout,
+    )
+    return GatewayClient(route)
