@@ -31,6 +31,7 @@ from tubedemo.telemetry.snapshot import (
     TalkClock,
 )
 from tubedemo.timeline import mode_at, next_phase_start, phase_at
+from tubedemo.twin.cluster import CapacityType, PodPhase
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
 from tubedemo.twin.world import World
@@ -42,7 +43,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class PodFrame:
     name: str
-    phase: str
+    phase: PodPhase
     ready: bool
     node: str | None
     created_at: float
@@ -55,7 +56,7 @@ class PodFrame:
 class NodeFrame:
     name: str
     instance_type: str
-    capacity_type: str
+    capacity_type: CapacityType
     ready: bool
     created_at: float
     ready_at: float

@@ -162,3 +162,20 @@ def test_a_formula_reading_an_unknown_trigger_is_refused() -> None:
 
     with pytest.raises(TubedemoError, match="waiting"):
         World(burst(scaling__formula="max(waiting * 5, 1)"))
+
+
+def test_replica_removed_with_a_short_shutdown_timeout_fails_what_it_still_runs() -> None:
+    raw = burst().model_dump(mode="json")
+    raw["model"].update(shutdown_timeout="1s", prestop_sleep="0s")
+    raw["gateway"]["max_tokens"] = 4000
+    raw["twin"]["engine"].update(output_tokens=1500)
+    raw["twin"]["audience"].update(give_up_after="30m")
+    raw["scaling"]["scale_down"] = {
+        "stabilization": "0s",
+        "policies": [{"type": "Percent", "value": 100, "period": "15s"}],
+    }
+    world = run(config_from_dict(raw), 1500.0)
+    failed = [r for r in world.finished if r.status == "failed"]
+    assert failed
+    assert {r.reason for r in failed} == {"shutdown timeout"}
+    assert all(r.replica != "vllm-1" for r in failed)

@@ -10,6 +10,7 @@ from tubedemo.twin import TwinError
 from tubedemo.twin.engine import Engine
 
 CapacityType = Literal["spot", "on-demand"]
+PodPhase = Literal["Pending", "Running", "Succeeded", "Terminating"]
 
 
 @dataclass(eq=False)
@@ -76,7 +77,7 @@ class Pod:
         return self.is_ready and self.live
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> PodPhase:
         if self.gone_at is not None:
             return "Succeeded"
         if self.deleting_at is not None:

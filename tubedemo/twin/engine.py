@@ -50,6 +50,15 @@ class Request:
     replica: str | None = None
     reason: str | None = None
     """Why it was aborted or failed."""
+    max_tokens: int | None = None
+    """The client's cap; reaching it ends the answer with finish_reason "length"."""
+
+    @property
+    def finish_reason(self) -> str:
+        """OpenAI finish_reason: length when the cap cut the answer, else stop."""
+        if self.max_tokens is not None and self.generated >= self.max_tokens:
+            return "length"
+        return "stop"
 
     @property
     def context_target(self) -> int:

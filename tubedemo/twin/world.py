@@ -179,6 +179,7 @@ class World:
             sent_at=self.now,
             source=source,
             phase=phase,
+            max_tokens=cap,
         )
 
     def submit(self, request: Request, on_end: RequestHook | None = None) -> None:

@@ -1,0 +1,313 @@
+"""The rehearsal's fleet: the twin's world on a real clock, with vLLM's metrics per replica.
+
+``Fleet`` owns one ``World`` and advances it to ``(clock() - start) x speed``; the HTTP layer
+(``tubedemo.twin.server``) submits real requests into it and streams tokens as the engine
+model produces them. Each simulated replica gets its own prometheus_client registry with
+vLLM's metric names and labels, so a scraper cannot tell it from a vLLM pod. ``state()`` is the
+cluster as the dashboard reads it (the Snapshot groups the Kubernetes watches would fill).
+
+The clock is injected: tests and the server pass ``time.monotonic``; nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tubedemo.config import DemoConfig
+from tubedemo.telemetry.snapshot import (
+    GpuNode,
+    HpaState,
+    NodeClaimState,
+    NodeState,
+    PodState,
+    ReplicaState,
+)
+from tubedemo.twin.cluster import Pod
+from tubedemo.twin.engine import Request
+from tubedemo.twin.load import Load
+from tubedemo.twin.world import World
+
+# vLLM's own bucket boundaries (vllm/v1/metrics/loggers.py), so histograms line up with real pods.
+TTFT_BUCKETS = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+)  # fmt: skip
+E2E_BUCKETS = (
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
+    240.0, 480.0, 960.0, 1920.0, 7680.0,
+)  # fmt: skip
+
+
+class _EngineCollector(Collector):
+    """Gauges and counters read from the engine at scrape time, like vLLM's stat logger."""
+
+    def __init__(self, pod: Pod, labels: dict[str, str]) -> None:
+        self.pod = pod
+        self.labels = labels
+
+    def collect(self) -> Iterable[Metric]:
+        names = list(self.labels)
+        values = list(self.labels.values())
+        engine = self.pod.engine
+        waiting = running = 0
+        kv = 0.0
+        prompt = generated = 0
+        if engine is not None:
+            gauges = engine.gauges()
+            waiting, running, kv = gauges.waiting, gauges.running, gauges.kv_usage
+            prompt, generated = engine.prompt_tokens_total, engine.generation_tokens_total
+        for name, doc, value in (
+            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting),
+            (
+                "vllm:num_requests_running",
+                "Number of requests in model execution batches.",
+                running,
+            ),
+            ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", kv),
+        ):
+            gauge = GaugeMetricFamily(name, doc, labels=names)
+            gauge.add_metric(values, float(value))
+            yield gauge
+        for name, doc, value in (
+            ("vllm:prompt_tokens", "Number of prefill tokens processed.", prompt),
+            ("vllm:generation_tokens", "Number of generation tokens processed.", generated),
+        ):
+            counter = CounterMetricFamily(name, doc, labels=names)
+            counter.add_metric(values, float(value))
+            yield counter
+
+
+@dataclass
+class ReplicaMetrics:
+    """One simulated vLLM pod's /metrics."""
+
+    registry: CollectorRegistry
+    ttft: Histogram
+    e2e: Histogram
+    success: dict[str, int]
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _SuccessCollector(Collector):
+    def __init__(self, metrics: ReplicaMetrics, labels: dict[str, str]) -> None:
+        self.metrics = metrics
+        self.labels = labels
+
+    def collect(self) -> Iterable[Metric]:
+        names = [*self.labels, "finished_reason"]
+        counter = CounterMetricFamily(
+            "vllm:request_success", "Count of successfully processed requests.", labels=names
+        )
+        for reason, count in sorted(self.metrics.success.items()):
+            counter.add_metric([*self.labels.values(), reason], float(count))
+        yield counter
+
+
+class Fleet:
+    """The world on a clock. Call ``advance()`` before reading or submitting."""
+
+    def __init__(
+        self,
+        config: DemoConfig,
+        clock: Callable[[], float],
+        speed: float = 1.0,
+        audience: bool = False,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.config = config
+        self.clock = clock
+        self.speed = speed
+        self.started = clock()
+        self.world = World(config)
+        self.model_name = config.model.served_name
+        self._metrics: dict[str, ReplicaMetrics] = {}
+        if audience:
+            Load(self.world, audience=True, k6=False)
+        self.world.on_first_token.append(self._first_token)
+        self.world.on_end.append(self._ended)
+
+    @property
+    def now(self) -> float:
+        """Seconds on the talk's clock (real seconds x speed since start)."""
+        return self.world.now
+
+    def advance(self) -> None:
+        self.world.run_until((self.clock() - self.started) * self.speed)
+
+    def real_delay(self, talk_seconds: float) -> float:
+        """Wall seconds for a span of talk time."""
+        return talk_seconds / self.speed
+
+    def wall_until_next_event(self) -> float | None:
+        due = self.world.next_time()
+        if due is None:
+            return None
+        return max(0.0, self.started + due / self.speed - self.clock())
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def submit(self, prompt_tokens: int, max_tokens: int | None) -> Request:
+        request = self.world.new_request("http", prompt_tokens=prompt_tokens, max_tokens=max_tokens)
+        self.world.submit(request)
+        return request
+
+    def tokens_so_far(self, request: Request) -> int:
+        pod = self._pod(request.replica)
+        if pod is None or pod.engine is None or request.status != "running":
+            return request.generated
+        return pod.engine.tokens_at(request, self.world.now)
+
+    def abort(self, request: Request) -> None:
+        self.world.abort(request, "client disconnected")
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def _pod(self, name: str | None) -> Pod | None:
+        return next((p for p in self.world.pods if p.name == name), None)
+
+    def replica_metrics(self, name: str) -> ReplicaMetrics | None:
+        """The registry of a replica that is serving or draining; None for unknown/gone ones."""
+        pod = self._pod(name)
+        if pod is None or pod.gone_at is not None or not pod.is_ready:
+            return None
+        metrics = self._metrics.get(name)
+        if metrics is None:
+            metrics = self._new_metrics(pod)
+        return metrics
+
+    def _new_metrics(self, pod: Pod) -> ReplicaMetrics:
+        labels = {"engine": "0", "model_name": self.model_name}
+        registry = CollectorRegistry(auto_describe=True)
+        ttft = Histogram(
+            "vllm:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            labelnames=list(labels),
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        e2e = Histogram(
+            "vllm:e2e_request_latency_seconds",
+            "Histogram of e2e request latency in seconds.",
+            labelnames=list(labels),
+            buckets=E2E_BUCKETS,
+            registry=registry,
+        )
+        metrics = ReplicaMetrics(registry, ttft, e2e, {})
+        registry.register(_EngineCollector(pod, labels))
+        registry.register(_SuccessCollector(metrics, labels))
+        self._metrics[pod.name] = metrics
+        return metrics
+
+    def _labels(self) -> dict[str, str]:
+        return {"engine": "0", "model_name": self.model_name}
+
+    def _first_token(self, request: Request) -> None:
+        metrics = self._metrics_for(request)
+        if metrics is not None and request.ttft is not None:
+            metrics.ttft.labels(**self._labels()).observe(request.ttft)
+
+    def _ended(self, request: Request) -> None:
+        metrics = self._metrics_for(request)
+        if metrics is None or request.status != "done" or request.e2e is None:
+            return
+        metrics.e2e.labels(**self._labels()).observe(request.e2e)
+        reason = request.finish_reason
+        metrics.success[reason] = metrics.success.get(reason, 0) + 1
+
+    def _metrics_for(self, request: Request) -> ReplicaMetrics | None:
+        pod = self._pod(request.replica)
+        if pod is None:
+            return None
+        return self._metrics.get(pod.name) or self._new_metrics(pod)
+
+    # -- cluster state ------------------------------------------------------------------------
+
+    def state(self, metrics_url: Callable[[str], str]) -> dict[str, Any]:
+        """The cluster as the dashboard's Kubernetes feed would see it, as JSON-ready data."""
+        world = self.world
+        now = world.now
+        scaling = self.config.scaling
+        pods = [p for p in world.pods if p.gone_at is None]
+        replicas = ReplicaState(
+            desired=world.desired,
+            ready=sum(1 for p in pods if p.serving),
+            pending=sum(1 for p in pods if p.live and not p.is_ready),
+            max=scaling.max_replicas,
+            pods=tuple(
+                PodState(
+                    name=p.name,
+                    phase=p.phase,
+                    ready=p.serving,
+                    node=p.node.name if p.node is not None else None,
+                    created_s_ago=now - p.created_at,
+                    scheduled_to_ready_s=(
+                        p.ready_at - p.scheduled_at
+                        if p.is_ready and p.ready_at is not None and p.scheduled_at is not None
+                        else None
+                    ),
+                    created_to_ready_s=(
+                        p.ready_at - p.created_at if p.is_ready and p.ready_at is not None else None
+                    ),
+                    pending_reason=p.pending_reason(now),
+                )
+                for p in pods
+            ),
+        )
+        alive = [n for n in world.nodes if n.alive]
+        nodes = NodeState(
+            nodes=tuple(
+                GpuNode(
+                    name=n.name,
+                    instance_type=n.instance_type,
+                    capacity_type=n.capacity_type,
+                    ready=True,
+                    age_s=now - n.created_at,
+                    launch_s=n.ready_at - n.created_at,
+                    price_per_hour=n.price_per_hour,
+                    disruption=n.disruption,
+                )
+                for n in alive
+                if n.is_ready
+            ),
+            launching=tuple(
+                NodeClaimState(
+                    name=n.name,
+                    instance_type=n.instance_type,
+                    capacity_type=n.capacity_type,
+                    age_s=now - n.created_at,
+                    stage="launched",
+                )
+                for n in alive
+                if not n.is_ready
+            ),
+        )
+        live = sum(1 for p in pods if p.live)
+        hpa = HpaState(
+            desired=world.desired,
+            current=live,
+            metric=world.hpa_metric / max(live, 1) if world.hpa_metric is not None else None,
+            target=float(scaling.target),
+            min=scaling.min_replicas,
+            max=scaling.max_replicas,
+        )
+        return {
+            "time_s": now,
+            "speed": self.speed,
+            "replicas": replicas.model_dump(mode="json"),
+            "nodes": nodes.model_dump(mode="json"),
+            "hpa": hpa.model_dump(mode="json"),
+            "targets": [{"name": p.name, "url": metrics_url(p.name)} for p in pods if p.serving],
+            "events": [
+                {"time_s": e.time, "kind": e.kind, "message": e.message} for e in world.events[-50:]
+            ],
+            "cost": {"per_hour": world.per_hour(), "total": world.cost()},
+        }
