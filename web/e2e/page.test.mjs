@@ -45,10 +45,11 @@ describe("audience page and presenter screen against the real gateway", () => {
   let firstDraw;
   const outside = [];
   const chatHeaders = [];
+  const apiWithoutClientId = [];
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    fake = await startFakeVllm({ tokenDelayMs: 60 });
+    fake = await startFakeVllm({ tokenDelayMs: 60, slowFirstTokenMs: 7500 });
     gw = await startGateway({ upstreamPort: fake.port });
     browser = await startChromium();
     phoneA = await browser.newContext(PHONE);
@@ -56,6 +57,9 @@ describe("audience page and presenter screen against the real gateway", () => {
     pageA.on("request", (r) => {
       if (!r.url().startsWith(gw.url)) outside.push(r.url());
       if (r.url().endsWith("/v1/chat/completions")) chatHeaders.push(r.headers());
+      const route = new URL(r.url()).pathname;
+      const api = route === "/config" || route.startsWith("/api/") || route.startsWith("/v1/");
+      if (api && !r.headers()["x-client-id"]) apiWithoutClientId.push(route);
     });
   });
 
@@ -163,7 +167,7 @@ describe("audience page and presenter screen against the real gateway", () => {
   it("explains a slow answer while waiting instead of hanging silently", async () => {
     await pageA.getByLabel("Your question").fill("[slow] How long is the Central line?");
     await pageA.getByRole("button", { name: "Ask (not counted)" }).click();
-    await pageA.getByText("more trains (GPUs) are being called in").waitFor({ timeout: 6_000 });
+    await pageA.getByText("more trains (GPUs) are being called in").waitFor({ timeout: 7_000 });
     assert.equal(await pageA.getByTestId("answer").count(), 0, "the note shows before any answer");
     assert.match(await pageA.getByTestId("waiting").innerText(), /Waiting at the platform… \d+ s/);
     await pageA.getByTestId("timing").waitFor({ timeout: 20_000 });
@@ -308,5 +312,9 @@ describe("audience page and presenter screen against the real gateway", () => {
   it("loaded nothing from outside the gateway (no fonts, CDNs or trackers)", async () => {
     await sleep(100);
     assert.deepEqual(outside, []);
+  });
+
+  it("sent X-Client-Id on every API call of the phone except its very first /config", () => {
+    assert.deepEqual(apiWithoutClientId, ["/config"]);
   });
 });

@@ -4,6 +4,7 @@ import { type PageConfig, parseConfig } from "./lib/config";
 import {
   type Identity,
   loadIdentity,
+  peekClientId,
   type Submission,
   saveIdentity,
   withQuestionAsked,
@@ -47,7 +48,8 @@ export function Audience() {
   const store = storage() ?? fallbackStore;
 
   usePoll(async () => {
-    const r = await fetchJson("/config", { clientId: identity?.clientId, timeoutMs: 5000 });
+    const clientId = identity?.clientId ?? peekClientId(store) ?? undefined;
+    const r = await fetchJson("/config", { clientId, timeoutMs: 5000 });
     const parsed = r.ok ? parseConfig(r.body) : null;
     if (parsed === null) {
       setConfigTrouble(true);

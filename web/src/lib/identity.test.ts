@@ -4,6 +4,7 @@ import {
   type KeyValueStore,
   loadIdentity,
   newClientId,
+  peekClientId,
   saveIdentity,
   withQuestionAsked,
   withSubmission,
@@ -47,6 +48,13 @@ describe("loadIdentity", () => {
     const first = withQuestionAsked(loadIdentity(store, "s1"));
     saveIdentity(store, first);
     expect(loadIdentity(store, "s1")).toEqual(first);
+  });
+
+  it("peeks the stored client id before the talk session is known", () => {
+    const store = new MemoryStore();
+    expect(peekClientId(store)).toBeNull();
+    const id = loadIdentity(store, "s1");
+    expect(peekClientId(store)).toBe(id.clientId);
   });
 
   it("remembers a win across a reload of the same talk session", () => {

@@ -58,6 +58,11 @@ export function loadIdentity(
   return fresh;
 }
 
+/** The stored client id, whatever its session: sent on the first /config, before the session is known. */
+export function peekClientId(store: KeyValueStore): string | null {
+  return readStored(store)?.clientId ?? null;
+}
+
 export function saveIdentity(store: KeyValueStore, identity: Identity): void {
   try {
     store.setItem(IDENTITY_KEY, JSON.stringify(identity));
