@@ -146,6 +146,8 @@ def show_args(config: Path, gateway: Gateway, record: Path, *extra: str) -> list
         TOKEN,
         "--record",
         str(record),
+        "--mode-via",
+        "gateway",
         *extra,
     ]
 
@@ -219,8 +221,15 @@ def test_speed_scales_flips_vus_follow_the_stages_and_stream_timings_are_recorde
     assert metrics["tubedemo_tokens"]["values"]["count"] == 4 * ttfb["count"]
     # the whole answer includes the model's 0.2 s wait for its first token
     assert metrics["tubedemo_answer_time"]["values"]["min"] >= 200
-    manifest = json.loads((tmp_path / "talk.k6-runs.json").read_text())
+    manifest = json.loads((tmp_path / "talk.k6.runs.json").read_text())
     assert [r["kind"] for r in manifest["runs"]] == ["timeline"]
+
+    # The dashboard's recording sits beside k6's files, on the show's (compressed) talk clock.
+    snapshots = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(snapshots) >= 8
+    assert max(s["talk"]["elapsed_s"] for s in snapshots) > 40
+    assert max(s["k6"]["vus"] or 0 for s in snapshots) >= 3
+    assert {s["audience"]["mode"] for s in snapshots} >= {"quiz", "survey"}
 
 
 def _wait_for(predicate: Any, timeout: float) -> None:
@@ -304,7 +313,7 @@ def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: Gatew
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert [m for _, m in gateway.flips] == ["quiz", "survey", "quiz"]
-    kinds = [r["kind"] for r in json.loads((tmp_path / "talk.k6-runs.json").read_text())["runs"]]
+    kinds = [r["kind"] for r in json.loads((tmp_path / "talk.k6.runs.json").read_text())["runs"]]
     # timeline, restarted at 5:00, none at 8:20 (survey has no load), then the burst
     assert kinds == ["timeline", "timeline", "burst"], out
     assert "skipped to 05:00" in out and "skipped to 08:20" in out and "paused" in out

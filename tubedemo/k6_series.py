@@ -68,12 +68,15 @@ class LoadStats:
     tokens: int = 0
     ttfb_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     """Most recent TTFB samples (ms)."""
+    request_times: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    """Unix times of recent chat requests (for the request rate)."""
 
     def add(self, point: Point) -> None:
         if point.metric == "vus":
             self.vus = int(point.value)
         elif point.metric == "http_reqs" and point.tags.get("name") == "chat":
             self.requests += 1
+            self.request_times.append(point.time)
         elif point.metric == "tubedemo_failed" and point.value:
             self.failed += 1
         elif point.metric == "tubedemo_refused":
@@ -82,6 +85,10 @@ class LoadStats:
             self.tokens += int(point.value)
         elif point.metric == "tubedemo_ttfb":
             self.ttfb_ms.append(point.value)
+
+    def requests_per_s(self, now: float, window: float = 10.0) -> float:
+        """Chat requests per second over the ``window`` seconds before ``now`` (unix s)."""
+        return sum(1 for t in self.request_times if now - window <= t <= now) / window
 
     def ttfb_percentile(self, q: float) -> float | None:
         """Percentile ``q`` (0-100) of the recent TTFB samples (ms), None without samples."""

@@ -7,12 +7,13 @@ local gateway, or a cluster whose gateway is reachable), or through the cluster'
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 
-from tubedemo.config import Mode
-from tubedemo.errors import GatewayError
+from tubedemo.config import DemoConfig, Mode
+from tubedemo.errors import ClusterError, GatewayError
 
 
 class ModeSwitcher(Protocol):
@@ -72,3 +73,38 @@ class NoModeSwitcher:
 
     def set_mode(self, mode: Mode) -> None:
         return None
+
+
+class ClusterModeSwitcher:
+    """Patches the gateway's mode ConfigMap through tubedemo.cluster (what `tubedemo mode` does).
+
+    Connects on the first flip, so building one (e.g. for --dry-run) touches no cluster.
+    """
+
+    def __init__(
+        self, cfg: DemoConfig, kubeconfig: Path | None = None, context: str | None = None
+    ) -> None:
+        self._cfg = cfg
+        self._kubeconfig = kubeconfig
+        self._context = context or cfg.cluster.context
+        self._api: Any = None
+        self._ref: Any = None
+
+    def describe(self) -> str:
+        return f"cluster ConfigMap ({self._context or 'current context'})"
+
+    def set_mode(self, mode: Mode) -> None:
+        from tubedemo.cluster import up as up_ops
+        from tubedemo.cluster.api import connect
+
+        if self._ref is None:
+            from tubedemo.render import render
+
+            self._ref = up_ops.mode_configmap(render(self._cfg))
+            if self._ref is None:
+                raise ClusterError(
+                    "the render has no mode ConfigMap (gateway TUBEDEMO_MODE_CONFIGMAP)"
+                )
+        if self._api is None:
+            self._api = connect(self._kubeconfig, self._context)
+        up_ops.set_mode(self._api, self._ref, mode)

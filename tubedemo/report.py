@@ -224,7 +224,7 @@ def k6_series(lines: Sequence[str], start: datetime, bucket_s: float = 10.0) -> 
         metric = point.get("metric")
         if metric == "http_reqs":
             reqs[bucket] = reqs.get(bucket, 0) + int(value)
-        elif metric == "tubedemo_ttft":
+        elif metric in ("tubedemo_ttft", "tubedemo_ttfb"):  # k6/load.js records ttfb
             ttft.setdefault(bucket, []).append(value / 1000.0)
         elif metric == "tubedemo_failed":
             fail.setdefault(bucket, []).append(value)
@@ -489,7 +489,7 @@ def _summary_rows(sm: Summary, k: K6Series | None) -> list[tuple[str, str]]:
         rows += [
             ("k6 requests", f"{k.requests:,}, failed {failed}"),
             (
-                "Client TTFT p50 / p95 (k6)",
+                "Client first byte p50 / p95 (k6)",
                 f"{_fmt(k.ttft_p50_all_s, 's', 2)} / {_fmt(k.ttft_p95_all_s, 's', 2)}",
             ),
         ]

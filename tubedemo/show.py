@@ -51,6 +51,9 @@ from tubedemo.timeline import (
 TICK = 0.05
 """Clock loop period (s): flips land within this of their time, far inside the 1 s target."""
 
+REDRAW = 0.25
+"""Screen redraw period (s); the clock ticks faster than the eye needs."""
+
 HOLD_FOR = 4 * 3600.0
 """Longest a pause may hold the load (s); the hold run is stopped on resume anyway."""
 
@@ -146,8 +149,13 @@ def render_load(stats: LoadStats) -> RenderableType:
     return Panel(table, title="load (k6)", border_style="blue")
 
 
+TOP_HEIGHT = 10
+"""Lines the show's own panel and key help take; the dashboard gets the rest of the screen."""
+
+
 def render_show(state: ShowState, dashboard: RenderableType | None = None) -> RenderableType:
-    """The presenter's screen: clock + phase + cue on top, the dashboard (or load) below."""
+    """The presenter's screen: clock, phase, cue and log on top (TOP_HEIGHT lines), the live
+    dashboard (or k6's load panel until one is given) below. No side effects."""
     status = "⏸ paused" if state.paused else f"▶ x{state.speed:g}"
     head = Text.assemble(
         (f"{_clock(state.talk_time)} / {_clock(state.end_at)}  ", "bold"),
@@ -156,19 +164,30 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
         (state.phase or "—", "bold cyan"),
         f" ({state.load})   mode ",
         (state.mode or "—", "bold magenta"),
+        no_wrap=True,
+        overflow="ellipsis",
     )
-    cue = Text(state.cue or "", style="bold white on dark_blue" if state.cue else "")
+    cue = Text(
+        state.cue or "",
+        style="bold white on dark_blue" if state.cue else "",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
     nxt = Table.grid(padding=(0, 2))
-    for event in state.upcoming[:3]:
+    for event in state.upcoming[:2]:
         what = "end of talk" if event.kind == "end" else event.phase
         flip = f" → {event.mode}" if event.mode else ""
-        nxt.add_row(Text(_clock(event.at), style="dim"), Text(f"{what}{flip}"))
-    log = Text("\n".join(state.log), style="dim")
+        nxt.add_row(Text(_clock(event.at), style="dim"), Text(f"{what}{flip}", overflow="ellipsis"))
+    for _ in range(2 - len(state.upcoming[:2])):
+        nxt.add_row("", "")
+    recent = [*list(state.log)[-3:], "", "", ""][:3]
+    log = Text("\n".join(recent), style="dim", no_wrap=True, overflow="ellipsis")
     top = Panel(
-        Group(head, Text(""), cue, Text(""), nxt, Text(""), log),
+        Group(head, cue, nxt, log),
         title=f"tubedemo show — {state.title}",
         subtitle=f"k6: {state.k6}   mode via: {state.switcher}",
         border_style="cyan",
+        height=TOP_HEIGHT - 1,
     )
     return Group(
         top, dashboard if dashboard is not None else render_load(state.stats), Text(KEY_HELP)
@@ -177,6 +196,16 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
 
 class KeySource(Protocol):
     def poll(self) -> str | None: ...
+
+
+class Board(Protocol):
+    """The live dashboard as the show uses it (tubedemo.show_dashboard.ShowDashboard)."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+    def renderable(self, width: int, height: int) -> RenderableType: ...
 
 
 @dataclass
@@ -209,14 +238,14 @@ class Show:
         switcher: ModeSwitcher,
         *,
         console: Console | None = None,
-        dashboard: Callable[[], RenderableType] | None = None,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
         self.opt = options
         self.switcher = switcher
         self.console = console or Console()
-        self.dashboard = dashboard
+        self.board: Board | None = None
+        """Set before run() to show the live dashboard below the show's panel and record it."""
         self._now = now
         self.schedule: Schedule = build_schedule(
             cfg.timeline, cfg.talk.duration, start_at=options.start_at, speed=options.speed
@@ -303,7 +332,7 @@ class Show:
             for s in self._segments
         ]
         stem = self.opt.recording.name.removesuffix(".jsonl")
-        path = self.opt.recording.parent / f"{stem}.k6-runs.json"
+        path = self.opt.recording.parent / f"{stem}.k6.runs.json"
         path.write_text(json.dumps({"runs": runs}, indent=2) + "\n", encoding="utf-8")
 
     # ------------------------------------------------------------------ events and keys
@@ -397,8 +426,14 @@ class Show:
             ", ".join(f"{s.kind} pid {s.run.pid}" for s in running) if running else "idle"
         )
 
+    def k6_active(self) -> bool:
+        return any(s.result is None for s in self._segments)
+
     def _render(self) -> RenderableType:
-        board = self.dashboard() if self.dashboard is not None else None
+        board = None
+        if self.board is not None:
+            size = self.console.size
+            board = self.board.renderable(size.width, max(1, size.height - TOP_HEIGHT))
         return render_show(self.state, board)
 
     def run(self, keys: KeySource) -> list[K6Result]:
@@ -413,9 +448,18 @@ class Show:
             with _sigterm_as_interrupt():
                 self.clock.restart()
                 self._start_timeline_load()
+                if self.board is not None:
+                    self.board.start()
                 if self.console.is_terminal:
-                    with Live(self._render(), console=self.console, refresh_per_second=4) as live:
-                        self._loop(keys, lambda: live.update(self._render()))
+                    with Live(
+                        self._render(),
+                        console=self.console,
+                        screen=True,
+                        auto_refresh=False,
+                        redirect_stdout=False,
+                        redirect_stderr=False,
+                    ) as live:
+                        self._loop(keys, lambda: live.update(self._render(), refresh=True))
                 else:
                     self._loop(keys, lambda: None)
         except KeyboardInterrupt:
@@ -423,18 +467,24 @@ class Show:
         finally:
             for segment in self._segments:
                 self._stop(segment)
+            if self.board is not None:
+                self.board.stop()
         return [s.result for s in self._segments if s.result is not None]
 
     def _loop(self, keys: KeySource, refresh: Callable[[], None]) -> None:
+        drawn = 0.0
         while not self._quit:
             key = keys.poll()
             while key is not None and not self._quit:
                 self._key(key)
                 key = keys.poll()
+                drawn = 0.0
             if self._quit:
                 break
             self._tick()
-            refresh()
+            if time.monotonic() - drawn >= REDRAW:
+                refresh()
+                drawn = time.monotonic()
             time.sleep(TICK)
 
 

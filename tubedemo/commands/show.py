@@ -1,19 +1,31 @@
-"""show (the talk's clock: k6 phases, mode flips, cues) and load (a manual k6 burst)."""
+"""show (the talk's clock: k6 phases, mode flips, cues, live dashboard) and load (a k6 burst)."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tubedemo.config import DemoConfig, load_config
+from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.config import DemoConfig
 from tubedemo.durations import format_duration, parse_duration
 from tubedemo.errors import TubedemoError
-from tubedemo.timeline import TimelineError, check_speed, describe_load, k6_scenarios, phase_at
+from tubedemo.timeline import (
+    TimelineError,
+    build_schedule,
+    burst_scenario,
+    check_speed,
+    describe_load,
+    k6_scenarios,
+    phase_at,
+)
 
 
 class ShowUsageError(TubedemoError):
@@ -34,9 +46,7 @@ def _token(explicit: str | None) -> str | None:
 
 
 def print_plan(cfg: DemoConfig, start_at: float, speed: float, console: Console) -> None:
-    """The schedule as a table, then the k6 scenarios JSON tubedemo would run."""
-    from tubedemo.timeline import build_schedule
-
+    """The schedule as a table: wall time, talk time, phase, load, mode flip, cue."""
     schedule = build_schedule(cfg.timeline, cfg.talk.duration, start_at=start_at, speed=speed)
     table = Table(title=f"{cfg.talk.title} — from {format_duration(start_at)} at x{speed:g}")
     for column in ("wall", "talk", "phase", "load", "mode", "cue"):
@@ -55,114 +65,151 @@ def print_plan(cfg: DemoConfig, start_at: float, speed: float, console: Console)
     console.print(table)
 
 
+Gateway = Annotated[
+    str | None,
+    typer.Option("--gateway", help="Gateway base URL (default: talk.audience_url)."),
+]
+AdminToken = Annotated[
+    str | None,
+    typer.Option("--admin-token", help="Admin bearer token (default: $TUBEDEMO_ADMIN_TOKEN)."),
+]
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def show(
-        config: Path | None = typer.Option(None, "--config", "-c", help="demo.yaml to use."),
-        start_from: str = typer.Option(
-            "0s", "--from", help="Start mid-talk at this talk time, e.g. 4m."
-        ),
-        speed: float = typer.Option(1.0, "--speed", help="Compress time N-fold (rehearsal)."),
-        dry_run: bool = typer.Option(
-            False, "--dry-run", help="Print the schedule and the k6 scenarios, run nothing."
-        ),
-        gateway: str | None = typer.Option(
-            None, "--gateway", help="Gateway base URL (default: talk.audience_url)."
-        ),
-        admin_token: str | None = typer.Option(
-            None, "--admin-token", help="Admin bearer token (default: $TUBEDEMO_ADMIN_TOKEN)."
-        ),
-        mode_via: str = typer.Option(
-            "gateway", "--mode-via", help="How to flip the audience page: gateway | none."
-        ),
-        record: Path | None = typer.Option(
-            None, "--record", help="Recording file; k6's series and summary go beside it."
-        ),
-    ) -> None:
-        """Run the talk: k6 load phases, mode flips and cues on the clock, with presenter keys."""
-        from tubedemo.modes import GatewayModeSwitcher, ModeSwitcher, NoModeSwitcher
-        from tubedemo.show import Show, ShowOptions, default_recording
+    app.command()(show)
+    app.command()(load)
 
-        cfg = load_config(config)
-        start_at = _duration(start_from, "--from")
-        check_speed(speed)
-        console = Console()
-        base_url = gateway or cfg.talk.audience_url
-        if dry_run:
-            from tubedemo.timeline import build_schedule
 
-            build_schedule(cfg.timeline, cfg.talk.duration, start_at=start_at, speed=speed)
-            print_plan(cfg, start_at, speed, console)
-            scenarios = k6_scenarios(
-                cfg.timeline, cfg.k6, start_at=start_at, speed=speed, end_at=cfg.talk.duration
-            )
-            typer.echo("k6 scenarios (TUBEDEMO_SCENARIOS for k6/load.js):")
-            typer.echo(json.dumps(scenarios, indent=2))
-            typer.echo(
-                f"thresholds: tubedemo_failed rate<={cfg.k6.max_error_rate:g}; "
-                f"gateway {base_url}; model {cfg.model.served_name}"
-            )
-            return
-        switcher: ModeSwitcher
-        if mode_via == "gateway":
-            switcher = GatewayModeSwitcher(base_url, _token(admin_token))
-        elif mode_via == "none":
-            switcher = NoModeSwitcher()
-        else:
-            raise ShowUsageError(f"--mode-via {mode_via!r}: use gateway or none")
-        options = ShowOptions(
-            start_at=start_at,
-            speed=speed,
-            base_url=base_url,
-            admin_token=_token(admin_token),
-            recording=record or default_recording(),
+def show(
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    start_from: Annotated[
+        str, typer.Option("--from", help="Start mid-talk at this talk time, e.g. 4m.")
+    ] = "0s",
+    speed: Annotated[float, typer.Option(help="Compress time N-fold (rehearsal).")] = 1.0,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the schedule and the k6 scenarios; run nothing.")
+    ] = False,
+    gateway: Gateway = None,
+    admin_token: AdminToken = None,
+    mode_via: Annotated[
+        str,
+        typer.Option(
+            help="How to flip the page: auto (cluster on eks, else gateway) | gateway | "
+            "cluster | none."
+        ),
+    ] = "auto",
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig for --mode-via cluster.")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    dashboard: Annotated[
+        bool, typer.Option(help="Live dashboard below the show's panel, recorded.")
+    ] = True,
+    vllm_url: Annotated[
+        list[str] | None,
+        typer.Option(help="Scrape this vLLM /metrics URL for the dashboard (repeatable)."),
+    ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Recording file (default out/show-<time>.jsonl); k6 files beside it."),
+    ] = None,
+) -> None:
+    """Run the talk: k6 load phases, mode flips and cues on the clock, with presenter keys."""
+    from tubedemo.modes import (
+        ClusterModeSwitcher,
+        GatewayModeSwitcher,
+        ModeSwitcher,
+        NoModeSwitcher,
+    )
+    from tubedemo.show import Show, ShowOptions, default_recording
+
+    cfg = config_from(config, set_)
+    start_at = _duration(start_from, "--from")
+    check_speed(speed)
+    console = Console()
+    base_url = gateway or cfg.talk.audience_url
+    if dry_run:
+        print_plan(cfg, start_at, speed, console)
+        scenarios = k6_scenarios(
+            cfg.timeline, cfg.k6, start_at=start_at, speed=speed, end_at=cfg.talk.duration
         )
-        show_ = Show(cfg, options, switcher, console=console)
-        if console.is_terminal:
-            print_plan(cfg, start_at, speed, console)
-        from tubedemo.keys import KeyReader
-
-        with KeyReader() as keys:
-            results = show_.run(keys)
-        for result in results:
-            typer.echo(f"k6 {result.files.series}: {result.headline()}")
-
-    @app.command()
-    def load(
-        vus: int = typer.Option(..., "--vus", help="Virtual users (constant)."),
-        duration: str = typer.Option(..., "--duration", help="How long, e.g. 30s or 2m."),
-        config: Path | None = typer.Option(None, "--config", "-c", help="demo.yaml to use."),
-        gateway: str | None = typer.Option(
-            None, "--gateway", help="Gateway base URL (default: talk.audience_url)."
-        ),
-        admin_token: str | None = typer.Option(
-            None, "--admin-token", help="Admin bearer token (audience questions)."
-        ),
-        out: Path = typer.Option(Path("out"), "--out", help="Folder for k6's series/summary."),
-    ) -> None:
-        """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
-        from datetime import UTC, datetime
-
-        from tubedemo.k6 import K6Files, K6Run, load_environment, run_load
-        from tubedemo.timeline import burst_scenario
-
-        cfg = load_config(config)
-        seconds = _duration(duration, "--duration")
-        try:
-            scenarios = burst_scenario(vus, seconds)
-        except TimelineError as exc:
-            raise ShowUsageError(exc.message) from None
-        env = load_environment(
-            cfg.k6,
-            base_url=gateway or cfg.talk.audience_url,
-            model=cfg.model.served_name,
-            scenarios=scenarios,
-            admin_token=_token(admin_token),
+        typer.echo("k6 scenarios (TUBEDEMO_SCENARIOS for k6/load.js):")
+        typer.echo(json.dumps(scenarios, indent=2))
+        typer.echo(
+            f"thresholds: tubedemo_failed rate<={cfg.k6.max_error_rate:g}; "
+            f"gateway {base_url}; model {cfg.model.served_name}"
         )
-        files = K6Files.beside(out / f"load-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl")
-        run = K6Run(files, env, binary=cfg.k6.binary)
-        try:
-            result = run_load(run, timeout=seconds + cfg.k6.graceful_stop + 30)
-        except KeyboardInterrupt:
-            result = run.stop()
-        typer.echo(f"k6 {files.series}: {result.headline()}")
+        return
+    via = mode_via if mode_via != "auto" else ("cluster" if cfg.profile == "eks" else "gateway")
+    switcher: ModeSwitcher
+    if via == "gateway":
+        switcher = GatewayModeSwitcher(base_url, _token(admin_token))
+    elif via == "cluster":
+        switcher = ClusterModeSwitcher(cfg, kubeconfig, context)
+    elif via == "none":
+        switcher = NoModeSwitcher()
+    else:
+        raise ShowUsageError(f"--mode-via {mode_via!r}: use auto, gateway, cluster or none")
+    recording = record or default_recording()
+    options = ShowOptions(
+        start_at=start_at,
+        speed=speed,
+        base_url=base_url,
+        admin_token=_token(admin_token),
+        recording=recording,
+    )
+    runner = Show(cfg, options, switcher, console=console)
+    if dashboard:
+        from tubedemo.show_dashboard import ShowDashboard, k6_state
+
+        runner.board = ShowDashboard(
+            cfg,
+            gateway_url=base_url,
+            vllm_urls=list(vllm_url or []),
+            recording=recording,
+            talk_time=runner.clock.talk,
+            k6=lambda: k6_state(runner.state.stats, runner.k6_active(), time.time()),
+        )
+    from tubedemo.keys import KeyReader
+
+    with KeyReader() as keys:
+        results = runner.run(keys)
+    for result in results:
+        typer.echo(f"k6 {result.files.series}: {result.headline()}")
+    if dashboard:
+        typer.echo(f"recording: {recording} (tubedemo report {recording})")
+
+
+def load(
+    vus: Annotated[int, typer.Option(help="Virtual users (constant).")],
+    duration: Annotated[str, typer.Option(help="How long, e.g. 30s or 2m.")],
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    gateway: Gateway = None,
+    admin_token: AdminToken = None,
+    out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
+) -> None:
+    """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
+    from tubedemo.k6 import K6Files, K6Run, load_environment, run_load
+
+    cfg = config_from(config, set_)
+    seconds = _duration(duration, "--duration")
+    try:
+        scenarios = burst_scenario(vus, seconds)
+    except TimelineError as exc:
+        raise ShowUsageError(exc.message) from None
+    env = load_environment(
+        cfg.k6,
+        base_url=gateway or cfg.talk.audience_url,
+        model=cfg.model.served_name,
+        scenarios=scenarios,
+        admin_token=_token(admin_token),
+    )
+    files = K6Files.beside(out / f"load-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl")
+    run = K6Run(files, env, binary=cfg.k6.binary)
+    try:
+        result = run_load(run, timeout=seconds + cfg.k6.graceful_stop + 30)
+    except KeyboardInterrupt:
+        result = run.stop()
+    typer.echo(f"k6 {files.series}: {result.headline()}")
