@@ -126,3 +126,59 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(args: list[str], needle: str) 
     assert done.returncode != 0
     assert needle in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def fleet_simulator() -> Iterator[str]:
+    """The rehearsal's real fleet simulator in its own process, with the simulated audience."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tubedemo.twin.server",
+            "--port",
+            "0",
+            "--speed",
+            "30",
+            "--audience",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_watching_a_rehearsal_follows_the_simulators_clock_and_fleet(
+    fleet_simulator: str, tmp_path: Path
+) -> None:
+    record = tmp_path / "rehearsal.jsonl"
+    done = _tubedemo(
+        "watch",
+        "--twin",
+        fleet_simulator,
+        "--gateway",
+        "http://127.0.0.1:9",
+        "--set",
+        "dashboard.tick=0.5",
+        "--frames",
+        "20",
+        "--record",
+        str(record),
+    )
+    assert done.returncode == 0, done.stderr
+    snapshots = read_recording(record).snapshots
+    wall = (snapshots[-1].time - snapshots[0].time).total_seconds()
+    talk = snapshots[-1].talk.elapsed_s - snapshots[0].talk.elapsed_s
+    assert talk > 10 * wall  # 30x simulated time on the talk clock
+    assert all(not s.replicas.stale and s.replicas.ready >= 1 for s in snapshots)
+    assert all(not s.queue.stale for s in snapshots)  # every serving replica's /metrics read
+    assert any(s.perf.requests_per_s for s in snapshots)  # the simulated room asked questions
+    assert snapshots[-1].cost.total > 0

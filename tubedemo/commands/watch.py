@@ -76,6 +76,12 @@ def watch(
         str | None,
         typer.Option(help="Gateway base URL for mode, surveys and /metrics (default: talk URL)."),
     ] = None,
+    twin: Annotated[
+        str | None,
+        typer.Option(
+            help="Watch a rehearsal: the fleet simulator's base URL instead of Kubernetes."
+        ),
+    ] = None,
     vllm_url: Annotated[
         list[str] | None,
         typer.Option(help="Scrape this vLLM /metrics URL directly (repeatable)."),
@@ -105,12 +111,15 @@ def watch(
         return
 
     from tubedemo.telemetry.assembler import Assembler, MetricsTarget
-    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
 
     timeout = cfg.dashboard.metrics_timeout
     kube_feed = None
+    twin_feed = None
     proxy_fetch = None
-    if kube:
+    if twin is not None:
+        twin_feed = TwinStateFeed(twin, timeout=timeout)
+    elif kube:
         from tubedemo.cluster.watch import KubeWatchFeed
 
         kube_feed = KubeWatchFeed.connect(
@@ -131,11 +140,12 @@ def watch(
         talk_duration=cfg.talk.duration,
         talk_start=_parse_start(start),
         stale_after=cfg.dashboard.stale_after,
-        kube=kube_feed,
+        kube=twin_feed or kube_feed,
         metrics=metrics,
         static_targets=static,
         gateway=gateway_feed,
         max_replicas=cfg.scaling.max_replicas,
+        talk_time=twin_feed.talk_time if twin_feed is not None and start is None else None,
     )
     try:
         result = watch_live(
@@ -149,6 +159,8 @@ def watch(
     finally:
         if kube_feed is not None:
             kube_feed.close()
+        if twin_feed is not None:
+            twin_feed.close()
         metrics.close()
         gateway_feed.close()
     if record is not None:

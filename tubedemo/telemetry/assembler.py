@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from tubedemo.config import PriceTable, TimelineConfig
@@ -126,8 +126,12 @@ class Assembler:
     gateway: GatewayFeed | None = None
     k6: Callable[[], K6State] | None = None
     max_replicas: int | None = None
+    talk_time: Callable[[datetime], float] | None = None
+    """Seconds into the talk at a wall time; default: since talk_start. A sped-up rehearsal
+    passes the simulator's clock, so phases, rates and cost follow simulated time."""
 
     _previous: Snapshot | None = None
+    _previous_talk: datetime | None = None
     _kube: KubeReading | None = None
     _kube_fresh: Freshness = field(init=False)
     _vllm_fresh: Freshness = field(init=False)
@@ -149,18 +153,23 @@ class Assembler:
 
     def tick(self, now: datetime) -> Snapshot:
         replicas, nodes, hpa, targets = self._read_kube(now)
-        queue, perf = self._read_metrics(now, targets)
+        elapsed = (
+            self.talk_time(now)
+            if self.talk_time is not None
+            else (now - self.talk_start).total_seconds()
+        )
+        talk_now = self.talk_start + timedelta(seconds=elapsed)
+        queue, perf = self._read_metrics(now, talk_now, targets)
         gateway, audience = self._read_gateway(now)
         k6 = self._read_k6()
         nodes = nodes.model_copy(update={"nodes": priced(self.prices, nodes.nodes)})
         previous = self._previous
         cost = advance(
             previous.cost if previous else None,
-            previous.time if previous else None,
-            now,
+            self._previous_talk,
+            talk_now,
             nodes.per_hour,
         )
-        elapsed = (now - self.talk_start).total_seconds()
         snapshot = Snapshot(
             time=now,
             talk=talk_clock(self.timeline, self.talk_duration, elapsed),
@@ -175,7 +184,7 @@ class Assembler:
             cost=cost,
         )
         snapshot = snapshot.model_copy(update={"events": derive_events(previous, snapshot)})
-        self._previous = snapshot
+        self._previous, self._previous_talk = snapshot, talk_now
         return snapshot
 
     # -- sources -----------------------------------------------------------------------------
@@ -220,7 +229,7 @@ class Assembler:
         return replicas, reading.nodes, reading.hpa, reading.targets + self.static_targets
 
     def _read_metrics(
-        self, now: datetime, targets: tuple[MetricsTarget, ...]
+        self, now: datetime, talk_now: datetime, targets: tuple[MetricsTarget, ...]
     ) -> tuple[QueueState, PerfState]:
         if self.metrics is None:
             return (
@@ -238,11 +247,16 @@ class Assembler:
             self._vllm_fresh.ok(now)
             waiting, running = queue_totals(list(good.values()))
             self._queue = QueueState(waiting=waiting, running=running, multiplier=self.multiplier)
-            self._scrapes.append((now, good))
-            while self._scrapes and (now - self._scrapes[0][0]).total_seconds() > self.rate_window:
+            # rates over talk time: in a sped-up rehearsal counters advance in simulated seconds
+            self._scrapes.append((talk_now, good))
+            # baseline: the newest scrape at least rate_window old, else the oldest kept
+            while (
+                len(self._scrapes) >= 2
+                and (talk_now - self._scrapes[1][0]).total_seconds() >= self.rate_window
+            ):
                 self._scrapes.popleft()
             first_time, first = self._scrapes[0]
-            seconds = (now - first_time).total_seconds()
+            seconds = (talk_now - first_time).total_seconds()
             self._perf = (
                 perf_between(first, good, seconds)
                 if seconds > 0

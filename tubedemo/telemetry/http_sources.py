@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
-from tubedemo.telemetry.assembler import GatewayReading, MetricsTarget
+from tubedemo.telemetry.assembler import GatewayReading, KubeReading, MetricsTarget
 from tubedemo.telemetry.prometheus import EngineSample, parse_gateway, parse_vllm
+from tubedemo.telemetry.snapshot import HpaState, NodeState, ReplicaState
 
 Fetch = Callable[[MetricsTarget, float], str]
 """Returns the /metrics text of one target within the timeout (seconds), or raises."""
@@ -78,6 +81,42 @@ class GatewayFeed:
             mode=mode if mode in ("quiz", "survey") else None,
             survey_count=int(total) if isinstance(total, int) else 0,
         )
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class TwinStateFeed:
+    """The rehearsal's fleet simulator (``GET /twin/state``) in place of the Kubernetes watches.
+
+    The simulator reports replicas, nodes and the HPA in the Snapshot's own shapes, plus one
+    /metrics URL per serving replica and its simulated clock (``time_s``), which the assembler
+    uses as the talk clock so a sped-up rehearsal shows simulated minutes.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._base = base_url.rstrip("/")
+        self.time_s: float = 0.0
+
+    def read(self, now: datetime) -> KubeReading:
+        response = self._http.get("/twin/state")
+        response.raise_for_status()
+        body = response.json()
+        self.time_s = float(body.get("time_s", 0.0))
+        targets = tuple(
+            MetricsTarget(name=str(t["name"]), url=urljoin(self._base + "/", str(t["url"])))
+            for t in body.get("targets") or []
+        )
+        return KubeReading(
+            replicas=ReplicaState.model_validate(body["replicas"]),
+            nodes=NodeState.model_validate(body["nodes"]),
+            hpa=HpaState.model_validate(body["hpa"]),
+            targets=targets,
+        )
+
+    def talk_time(self, now: datetime) -> float:
+        return self.time_s
 
     def close(self) -> None:
         self._http.close()
