@@ -350,6 +350,21 @@ def test_rate_limited_requests_count_as_refused_not_failed(
     assert refused >= 1 and "failed 0.0%" in out, out
 
 
+def test_a_new_client_id_per_request_is_not_throttled_per_client(
+    tmp_path: Path, start_gateway: Any
+) -> None:
+    gateway = start_gateway(rate_chat_per_min=1)
+    config = write_config(tmp_path, LONG, duration=600, client_id="iteration")
+    proc = tubedemo(
+        "load", "--vus", "1", "--duration", "2s", "-c", str(config),
+        "--gateway", gateway.url, "--out", str(tmp_path),
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "refused 0" in out and "failed 0.0%" in out, out
+    assert len(gateway.vllm.requests) >= 3
+
+
 def test_load_can_replay_the_audiences_questions(tmp_path: Path, gateway: Gateway) -> None:
     asked = httpx.post(
         f"{gateway.url}/v1/chat/completions",

@@ -127,6 +127,7 @@ def load_environment(
         "TUBEDEMO_REQUEST_TIMEOUT": f"{cfg.request_timeout:g}",
         "TUBEDEMO_MAX_ERROR_RATE": f"{cfg.max_error_rate:g}",
         "TUBEDEMO_AUDIENCE_QUESTIONS": "1" if cfg.use_audience_questions else "0",
+        "TUBEDEMO_CLIENT_ID": cfg.client_id,
     }
     if cfg.prompts_file:
         prompts = Path(cfg.prompts_file).expanduser().resolve()
