@@ -46,6 +46,12 @@ class Kube:
     kubeconfig: Path
     nobody_kubeconfig: Path
     control_plane: ControlPlane | None  # None when running against TUBEDEMO_TEST_KUBECONFIG
+    has_kwok: bool = True  # an external cluster says so with TUBEDEMO_TEST_KWOK=1
+
+    def require_kwok(self) -> None:
+        """Tests that need pods to become Ready on fake nodes skip on a cluster without KWOK."""
+        if not self.has_kwok:
+            pytest.skip("needs KWOK in the cluster: set TUBEDEMO_TEST_KWOK=1 when it runs there")
 
     def api_client(self, kubeconfig: Path | None = None) -> client.ApiClient:
         return config.new_client_from_config(config_file=str(kubeconfig or self.kubeconfig))
@@ -71,11 +77,16 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _install_crds(kube: Kube) -> None:
+def _install_crds(kube: Kube, *, only_missing: bool = False) -> None:
     try:
         crds = load_crds()
     except CrdCacheError as exc:
         _unavailable(exc.message)
+    if only_missing:
+        # Someone else's cluster: never overwrite the CRDs its KEDA/Karpenter installed.
+        ext = client.ApiextensionsV1Api(kube.api_client())
+        existing = {c.metadata.name for c in ext.list_custom_resource_definition().items}
+        crds = [c for c in crds if c["metadata"]["name"] not in existing]
     for crd in crds:
         kube.apply(crd)
     ext = client.ApiextensionsV1Api(kube.api_client())
@@ -126,8 +137,9 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     external = os.environ.get("TUBEDEMO_TEST_KUBECONFIG")
     if external:
         admin = Path(external)
-        target = Kube(admin, _nobody_via_service_account(admin, workdir), None)
-        _install_crds(target)
+        has_kwok = os.environ.get("TUBEDEMO_TEST_KWOK") == "1"
+        target = Kube(admin, _nobody_via_service_account(admin, workdir), None, has_kwok)
+        _install_crds(target, only_missing=True)
         yield target
         return
     bindir = binary_dir()

@@ -7,6 +7,7 @@ and the upstream CRDs come from tubedemo.crds (pinned upstream modules, `tubedem
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import importlib.machinery
 import importlib.util
@@ -17,6 +18,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -248,6 +250,7 @@ class Component:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
 
     def alive(self) -> bool:
@@ -274,6 +277,14 @@ class Component:
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text[-lines:])
+
+
+def _die_with_parent() -> None:
+    # A pytest killed by `timeout` or SIGKILL never runs fixture teardown; without this the
+    # control plane would outlive it (own session, re-parented to init) and pile up.
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _kwok_stage_files(stamp: dict[str, Any]) -> list[Path]:

@@ -110,6 +110,7 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     """A namespace prepared as a presenter would: HF token Secret, the scaler's Service, and
     schedulable KWOK nodes: one general node and one GPU node of the pool (`<pool>-0`), as
     Karpenter would have launched for the first vLLM replica."""
+    kube.require_kwok()
     core = client.CoreV1Api(kube.api_client())
     core.create_namespaced_secret(
         namespace, {"metadata": {"name": "hf-token"}, "stringData": {"token": "hf_test"}}

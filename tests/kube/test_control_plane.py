@@ -55,6 +55,7 @@ def test_scaled_object_is_validated_by_the_upstream_crd(kube: Kube, namespace: s
 
 
 def test_pod_on_a_kwok_node_becomes_ready(kube: Kube, namespace: str) -> None:
+    kube.require_kwok()
     node = f"kwok-{namespace}"
     kube.apply(fake_node(node))
     core = client.CoreV1Api(kube.api_client())
