@@ -165,6 +165,10 @@ class Route:
     """E.g. 'http://127.0.0.1:8080' or 'service tubedemo/gateway via the API server at ...'."""
     admin_headers: Mapping[str, str]
     """Headers that carry the admin token on this route."""
+    token_hint: str = (
+        "pass the token the gateway was started with (--admin-token / TUBEDEMO_ADMIN_TOKEN)"
+    )
+    """What to do when the gateway refuses the token on this route."""
 
 
 def direct_route(
@@ -259,18 +263,18 @@ class GatewayClient:
             ) from None
         if resp.is_success:
             return resp
-        raise _refusal(resp, method, path, self.where)
+        raise _refusal(resp, method, path, self.where, self.route.token_hint)
 
 
-def _refusal(resp: httpx.Response, method: str, path: str, where: str) -> GatewayError:
+def _refusal(
+    resp: httpx.Response, method: str, path: str, where: str, token_hint: str
+) -> GatewayError:
     """One line for a non-2xx gateway answer. Pure."""
     message, code = _error_fields(resp)
     status = resp.status_code
     if status in (401, 403):
         return AdminTokenRejected(
-            f"the gateway at {where} refused the admin token ({status}); use the token the "
-            "gateway was started with (--admin-token / TUBEDEMO_ADMIN_TOKEN, or the "
-            "gateway.admin_token_secret Secret in the cluster)"
+            f"the gateway at {where} refused the admin token ({status}); {token_hint}"
         )
     if status == 409 and code == "no_eligible_submissions":
         return NoSubmissions(

@@ -89,7 +89,7 @@ def explain_status(
     if code == 403:
         return ProxyForbidden(
             f"the API server refused to proxy to {target} (403: {text}); the user needs "
-            "`create` on services/proxy in that namespace"
+            "`get` and `create` on services/proxy in that namespace"
         )
     if code == 404:
         return GatewayServiceDown(
@@ -229,6 +229,7 @@ def proxy_route(
     namespace: str,
     admin_token: str,
     *,
+    secret: str | None = None,
     service: str = SERVICE,
     port: str = PORT_NAME,
     timeout: float = DEFAULT_TIMEOUT,
@@ -244,6 +245,13 @@ def proxy_route(
         http=http,
         where=f"service {namespace}/{service} via the API server at {transport.server}",
         admin_headers={ADMIN_TOKEN_HEADER: admin_token},
+        token_hint=(
+            f"Secret {namespace}/{secret} (key `{TOKEN_KEY}`) does not hold the token the "
+            "gateway runs with; fix it, then restart the gateway (kubectl rollout restart "
+            f"-n {namespace} deployment/{service})"
+            if secret
+            else "the token does not match the gateway's TUBEDEMO_ADMIN_TOKEN"
+        ),
     )
 
 
@@ -267,7 +275,7 @@ def cluster_route(
     """The gateway in the cluster: token from its Secret, requests through the service proxy."""
     api_client = api_client_for(kubeconfig, context)
     token = read_admin_token(api_client, namespace, secret)
-    return proxy_route(api_client, namespace, token, timeout=timeout)
+    return proxy_route(api_client, namespace, token, secret=secret, timeout=timeout)
 
 
 def _root_reason(exc: BaseException) -> str:
