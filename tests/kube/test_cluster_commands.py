@@ -285,6 +285,15 @@ def test_object_no_longer_rendered_is_pruned_and_foreign_objects_are_left_alone(
     assert core.read_namespaced_service("keda-otel-scaler", demo.namespace)
 
 
+def test_rollout_timeout_names_the_stuck_workload_and_why(demo: Demo) -> None:
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")  # no GPU node
+    result = demo.run("up", "--timeout", "5")
+    line = assert_one_line_error(
+        result, f"Deployment {demo.namespace}/vllm not ready after 5s", "0/1 ready", "pending"
+    )
+    assert "didn't match Pod's node affinity/selector" in line
+
+
 def test_dry_run_changes_nothing(demo: Demo) -> None:
     result = demo.run("up", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -407,6 +416,8 @@ def test_teardown_timeout_names_remaining_nodes_with_cost(demo: Demo) -> None:
     result = demo.run("teardown", "--yes", "--timeout", "2")
     line = assert_one_line_error(result, f"{demo.pool}-0", "$0.55/h", "g5.2xlarge spot")
     assert "still running" in line
+    # It stopped before deleting the rest, and says what is left.
+    assert "still there: " in line and f"Deployment {demo.namespace}/gateway" in line
 
 
 def test_teardown_without_yes_and_without_a_terminal_refuses(demo: Demo) -> None:

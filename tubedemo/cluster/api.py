@@ -8,6 +8,7 @@ names what failed and what to do next.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -228,8 +229,6 @@ class Api:
 
 def connect(kubeconfig: Path | str | None = None, context: str | None = None) -> Api:
     """Open the kubeconfig (default: $KUBECONFIG or ~/.kube/config) at a context."""
-    import os
-
     path = Path(kubeconfig) if kubeconfig else None
     if path is None:
         env = os.environ.get("KUBECONFIG", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from tubedemo.config import DemoConfig
 from tubedemo.errors import ClusterError, TubedemoError
 from tubedemo.render import render
 from tubedemo.validate import ensure_valid
+
+if TYPE_CHECKING:
+    from tubedemo.cluster.api import Api
+    from tubedemo.cluster.plan import DiffEntry
 
 console = Console(highlight=False)
 
@@ -37,7 +41,7 @@ def register(app: typer.Typer) -> None:
     app.command()(teardown)
 
 
-def _connect(cfg: DemoConfig, kubeconfig: Path | None, context: str | None) -> Any:
+def _connect(cfg: DemoConfig, kubeconfig: Path | None, context: str | None) -> Api:
     from tubedemo.cluster.api import connect
 
     return connect(kubeconfig, context or cfg.cluster.context)
@@ -113,7 +117,7 @@ def up(
         )
 
 
-def _print_diff(entries: list[Any], heading: str) -> None:
+def _print_diff(entries: list[DiffEntry], heading: str) -> None:
     changes = [e for e in entries if e.action != "unchanged"]
     console.print(f"[bold]{heading}[/]")
     for e in changes:
