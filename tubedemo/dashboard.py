@@ -62,9 +62,9 @@ _NORMAL = {
     "title": "bold white",
     "label": "grey70",
     "value": "bold white",
-    "ok": "bold green",
-    "warn": "bold yellow",
-    "bad": "bold red",
+    "ok": "bold #00d060",
+    "warn": "bold #ffd300",
+    "bad": "bold #ff3b30",
     "dim": "grey50",
     "graph_rps": "#0098d4",
     "graph_queue": "#dc241f",
@@ -124,6 +124,7 @@ _FONT = {
     ",": ("   ", "   ", " ▄▀"),
     "?": ("▀▀█", " ▀▀", " ▀ "),
     "-": ("   ", "▀▀▀", "   "),
+    "/": ("  █", " █ ", "▀  "),
 }
 
 
@@ -385,10 +386,19 @@ def _pod_icon(f: _Frame, pod: PodState) -> tuple[str, str]:
     return "○", f.s("bad")
 
 
-def _replicas_panel(f: _Frame, width: int, height: int) -> Panel:
+def _replicas_panel(f: _Frame, width: int, height: int, scale: int = 1) -> Panel:
     r = f.now.replicas
     inner = width - 4
     room = height - 2
+    figure: list[str] = []
+    if scale > 1:
+        # big terminals: ready/desired as a big figure beside the details
+        figure = big_text(f"{r.ready}/{r.desired}", scale)
+        fig_w = max(len(row) for row in figure) + 3
+        if inner - fig_w >= 36:
+            inner -= fig_w
+        else:
+            figure = []
     lines: list[Text] = []
     counts = Text(no_wrap=True, overflow="ellipsis")
     counts.append(f"{r.ready}", style=f.s("ok"))
@@ -429,6 +439,16 @@ def _replicas_panel(f: _Frame, width: int, height: int) -> Panel:
     while len(lines) < room - 1:
         lines.append(_line())
     lines.append(startup)
+    if figure:
+        fig_w = max(len(row) for row in figure) + 3
+        style = f.s("ok") if r.ready >= r.desired else f.s("warn")
+        combined = []
+        for i, line in enumerate(lines):
+            row = Text(no_wrap=True, overflow="ellipsis")
+            row.append((figure[i] if i < len(figure) else "").ljust(fig_w), style=style)
+            row.append_text(line)
+            combined.append(row)
+        lines = combined
     return f.panel("REPLICAS", lines, height, _stale_note(r))
 
 
@@ -533,7 +553,7 @@ def _load_panel(f: _Frame, width: int, height: int) -> Panel:
             t = Text(no_wrap=True, overflow="crop")
             if i == 0:
                 t.append(f"{label:<5} {_num(last, fmt):>4} ", style=f.s("label"))
-            elif i == rows_each - 1 and rows_each > 1:
+            elif i == 1:
                 t.append(f"{'max':<5} {fmt.format(top):>4} ", style=f.s("dim"))
             else:
                 t.append(" " * label_w)
@@ -750,7 +770,7 @@ def render(
             ),
             size=commuters_w,
         ),
-        Layout(_replicas_panel(f, width - queue_w - commuters_w, top_h)),
+        Layout(_replicas_panel(f, width - queue_w - commuters_w, top_h, scale)),
     )
     nodes_w = max(34, min(48, width * 3 // 10))
     if big:
