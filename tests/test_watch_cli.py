@@ -90,15 +90,27 @@ def test_a_truncated_last_line_is_skipped_and_the_rest_replays(tmp_path: Path) -
     lines = [s.to_json() for s in talk_history(seconds=20)]
     path.write_text("\n".join(lines) + "\n" + lines[-1][:40], encoding="utf-8")
     recording = read_recording(path)
-    assert recording.skipped_last_line and len(recording.snapshots) == len(lines)
+    assert recording.damaged_lines == (len(lines) + 1,)
+    assert len(recording.snapshots) == len(lines)
 
 
-def test_a_broken_middle_line_names_the_line(tmp_path: Path) -> None:
+def test_recording_again_after_a_crash_keeps_everything_already_recorded(tmp_path: Path) -> None:
     path = tmp_path / "talk.jsonl"
-    lines = [s.to_json() for s in talk_history(seconds=20)]
-    lines[3] = '{"time": "yesterday"}'
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(RecordingError, match="line 4"):
+    history = talk_history(seconds=40)
+    path.write_text("".join(s.to_json() + "\n" for s in history[:10]) + history[10].to_json()[:50])
+    with Recorder(path) as recorder:  # `watch --record` started again after the crash
+        for snapshot in history[11:]:
+            recorder.write(snapshot)
+    recording = read_recording(path)
+    assert recording.damaged_lines == (11,)
+    assert list(recording.snapshots) == history[:10] + history[11:]
+
+
+def test_a_file_that_is_not_a_recording_names_its_first_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "talk.jsonl"
+    lines = [s.to_json() for s in talk_history(seconds=6)]
+    path.write_text(lines[0] + "\n" + '{"time": "yesterday"}\n' * 5, encoding="utf-8")
+    with pytest.raises(RecordingError, match="line 2"):
         read_recording(path)
 
 

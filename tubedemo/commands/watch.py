@@ -106,7 +106,8 @@ def watch(
             raise RecordingError("--speed must be positive (1 = real time, 10 = ten times faster)")
         recording = read_recording(replay)
         result = watch_replay(recording.snapshots, console=console, options=options, speed=speed)
-        note = " (last line was truncated and skipped)" if recording.skipped_last_line else ""
+        damaged = len(recording.damaged_lines)
+        note = f" ({damaged} damaged line{'s' if damaged > 1 else ''} skipped)" if damaged else ""
         Console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
         return
 

@@ -1,8 +1,10 @@
 """Recordings: one Snapshot per line of JSON (JSONL), written as the talk runs, read back for
 replay and the report.
 
-The writer flushes every line so a crash loses at most the line being written; the reader skips a
-truncated last line (the crash case) but refuses a broken line in the middle, naming it.
+The writer flushes every line so a crash loses at most the line being written, and starts a
+fresh line when it appends to a file whose last line was cut off. The reader skips such damaged
+lines (and says how many) so nothing already recorded is lost, but refuses a file that is mostly
+not snapshots (the wrong file), naming its first bad line.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ class Recorder:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # append: re-running `watch --record` after a crash continues the same talk
+            cut_off = self.path.exists() and not _ends_with_newline(self.path)
             self._file = self.path.open("a", encoding="utf-8")
+            if cut_off:
+                self._file.write("\n")  # the crashed write stays one damaged line on its own
         except OSError as exc:
             raise RecordingError(
                 f"{self.path}: cannot write the recording ({exc.strerror})"
@@ -62,41 +67,49 @@ class Recorder:
             self._file = None
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        if f.seek(0, 2) == 0:
+            return True
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
 @dataclass(frozen=True)
 class Recording:
     """A recording read back, oldest snapshot first."""
 
     snapshots: tuple[Snapshot, ...]
-    skipped_last_line: bool
-    """True when the final line was truncated (the talk ended mid-write) and was left out."""
+    damaged_lines: tuple[int, ...] = ()
+    """Line numbers that were not snapshots (cut off by a crash) and were left out."""
 
 
 def read_recording(path: Path) -> Recording:
     """Every snapshot of a JSONL recording; RecordingError names the file and the bad line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise RecordingError(
             f"{path}: no such recording; make one with `tubedemo watch --record {path}`"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{path}: cannot read the recording ({exc})") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read the recording ({exc.strerror})") from None
     snapshots: list[Snapshot] = []
-    skipped = False
-    for index, (number, line) in enumerate(lines):
+    damaged: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
         try:
             snapshots.append(Snapshot.from_json(line))
         except ValidationError as exc:
-            if index == len(lines) - 1 and not text.endswith("\n") and snapshots:
-                skipped = True
-                break
-            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-            raise RecordingError(f"{path} line {number}: not a snapshot ({reason})") from None
+            damaged.append((number, str(exc.errors()[0]["msg"]).removeprefix("Value error, ")))
+    if damaged and len(damaged) >= len(snapshots):
+        number, reason = damaged[0]
+        raise RecordingError(f"{path} line {number}: not a snapshot ({reason})")
     if not snapshots:
         raise RecordingError(f"{path}: the recording holds no snapshots")
     snapshots.sort(key=lambda s: s.time)
-    return Recording(tuple(snapshots), skipped)
+    return Recording(tuple(snapshots), tuple(n for n, _ in damaged))
 
 
 def replay_schedule(
