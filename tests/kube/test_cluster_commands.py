@@ -359,6 +359,8 @@ def test_status_shows_objects_gpu_nodes_mode_and_cost(demo: Demo) -> None:
     assert f"{demo.pool}-0" in out and "g5.2xlarge" in out and "spot" in out
     assert "mode: quiz" in out
     assert "$0.55/h" in out
+    if demo.kube.control_plane is not None:
+        assert "Kubernetes v1.34.4" in out  # the version the build stamped into the binaries
 
 
 # --- teardown -------------------------------------------------------------------------------
@@ -506,6 +508,34 @@ def _restore_crd(kube: Kube, body: dict[str, Any]) -> None:
         if any(c.type == "Established" and c.status == "True" for c in conds or []):
             return
         time.sleep(0.2)
+
+
+def test_preflight_names_a_missing_hf_token_secret_and_how_to_create_it(demo: Demo) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.delete_namespaced_secret("hf-token", demo.namespace)
+    result = demo.run("up")
+    assert_one_line_error(
+        result, f"secret {demo.namespace}/hf-token", "kubectl", "create secret generic hf-token"
+    )
+    assert "ok  context tubedemo-test" in result.stdout  # the checks before it passed, shown
+    assert tubedemo_objects(demo.kube, demo) == []
+
+
+def test_preflight_names_a_missing_otel_scaler_service(demo: Demo) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.delete_namespaced_service("keda-otel-scaler", demo.namespace)
+    result = demo.run("up")
+    assert_one_line_error(result, "Kedify OTEL scaler", "is missing", "README")
+
+
+def test_preflight_refuses_a_namespace_owned_by_another_tool(demo: Demo) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.patch_namespace(
+        demo.namespace, {"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}}
+    )
+    result = demo.run("up")
+    assert_one_line_error(result, f"namespace {demo.namespace} is managed by Helm")
+    assert tubedemo_objects(demo.kube, demo) == []
 
 
 def test_apply_conflict_with_another_field_manager_is_one_line(demo: Demo) -> None:
