@@ -19,6 +19,9 @@ from tubedemo.errors import ClusterError, GatewayError
 class ModeSwitcher(Protocol):
     """Puts the audience page in a mode; raises a TubedemoError when it cannot."""
 
+    def prepare(self) -> None:
+        """Connect and check before the clock starts, so the first flip is on time."""
+
     def set_mode(self, mode: Mode) -> None: ...
 
     def describe(self) -> str: ...
@@ -34,6 +37,9 @@ class GatewayModeSwitcher:
 
     def describe(self) -> str:
         return f"gateway {self.base_url}"
+
+    def prepare(self) -> None:
+        return None
 
     def set_mode(self, mode: Mode) -> None:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
@@ -71,6 +77,9 @@ class NoModeSwitcher:
     def describe(self) -> str:
         return "none (flips shown, not made)"
 
+    def prepare(self) -> None:
+        return None
+
     def set_mode(self, mode: Mode) -> None:
         return None
 
@@ -93,13 +102,13 @@ class ClusterModeSwitcher:
     def describe(self) -> str:
         return f"cluster ConfigMap ({self._context or 'current context'})"
 
-    def set_mode(self, mode: Mode) -> None:
+    def prepare(self) -> None:
+        """Render to find the ConfigMap and connect (a wrong kubeconfig fails here, at once)."""
         from tubedemo.cluster import up as up_ops
         from tubedemo.cluster.api import connect
+        from tubedemo.render import render
 
         if self._ref is None:
-            from tubedemo.render import render
-
             self._ref = up_ops.mode_configmap(render(self._cfg))
             if self._ref is None:
                 raise ClusterError(
@@ -107,4 +116,9 @@ class ClusterModeSwitcher:
                 )
         if self._api is None:
             self._api = connect(self._kubeconfig, self._context)
+
+    def set_mode(self, mode: Mode) -> None:
+        from tubedemo.cluster import up as up_ops
+
+        self.prepare()
         up_ops.set_mode(self._api, self._ref, mode)

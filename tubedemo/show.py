@@ -439,6 +439,7 @@ class Show:
     def run(self, keys: KeySource) -> list[K6Result]:
         """Run to the end of the talk or until quit; k6 is always stopped. Returns its results."""
         locate_k6(self.cfg.k6.binary)  # a missing k6 fails before anything changes
+        self.switcher.prepare()  # so is an unreachable cluster; and the first flip is on time
         self.opt.recording.parent.mkdir(parents=True, exist_ok=True)
         self._note(
             f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
