@@ -6,6 +6,7 @@ parallel test runs never collide. The store is a temporary directory.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
@@ -65,6 +66,13 @@ class GatewayProcess:
                 self.process.wait(timeout=5)
 
 
+def _die_with_parent() -> None:
+    # A pytest killed by `timeout` or SIGKILL never runs fixture teardown; without this the
+    # gateway (own session, re-parented to init) would outlive it.
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 @contextmanager
 def running_gateway(
     store: Path,
@@ -109,6 +117,7 @@ def running_gateway(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     log: list[str] = []
     found: list[tuple[str, int]] = []
