@@ -6,6 +6,7 @@ Ingress, on a LoadBalancer Service; the presenter should never have to copy it b
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,3 +57,15 @@ def from_service(service: Mapping[str, Any] | None) -> str | None:
 def discovered(ingress: Mapping[str, Any] | None, service: Mapping[str, Any] | None) -> str | None:
     """The audience URL the cluster advertises: the Ingress first, then the Service."""
     return from_ingress(ingress) or from_service(service)
+
+
+def phones_cannot_reach(url: str) -> bool:
+    """True for a URL on this machine only (localhost, 127.0.0.0/8, ::1): no phone reaches it."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if host.lower() in ("localhost", "") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -12,7 +12,7 @@ import pytest
 import zxingcpp
 
 from tests.gateway_proc import running_gateway
-from tubedemo.audience_url import discovered, from_ingress, from_service
+from tubedemo.audience_url import discovered, from_ingress, from_service, phones_cannot_reach
 from tubedemo.qr import QrError, half_block_lines, half_block_text, qr_matrix, write_png
 
 from .conftest import Tubedemo
@@ -162,3 +162,17 @@ def test_cluster_ip_service_has_no_public_url() -> None:
 def test_an_empty_url_is_refused() -> None:
     with pytest.raises(QrError, match="empty"):
         qr_matrix("")
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost:8080/", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://[::1]:8080/", True),
+        ("http://192.168.1.20:8080/", False),
+        ("https://tube.example.org/", False),
+    ],
+)
+def test_a_localhost_url_is_flagged_as_unreachable_for_phones(url: str, local: bool) -> None:
+    assert phones_cannot_reach(url) is local

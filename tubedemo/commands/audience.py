@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from tubedemo import qr as qrcode
-from tubedemo.audience_url import discovered
+from tubedemo.audience_url import discovered, phones_cannot_reach
 from tubedemo.commands.cluster import Context, Kubeconfig
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.config import DemoConfig
@@ -137,6 +137,11 @@ def qr(
         for line in qrcode.half_block_lines(matrix):
             typer.echo(line)
     console.print(f"[bold]{target}[/]  [dim](from {source})[/]")
+    if phones_cannot_reach(target):
+        err.print(
+            "[yellow]warning:[/] phones cannot open a localhost address; set talk.audience_url "
+            "to this laptop's LAN address (or pass --url)"
+        )
     if png is not None:
         written = qrcode.write_png(target, png)
         console.print(f"wrote [bold]{written}[/] for the slides")
