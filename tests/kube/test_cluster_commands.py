@@ -413,6 +413,16 @@ def test_teardown_deletes_the_scaled_object_before_vllm(demo: Demo) -> None:
     assert texts[3] == f"deleted   EC2NodeClass {demo.pool}" or "NodePool" in texts[3]
 
 
+def test_teardown_after_a_failed_up_still_removes_everything(demo: Demo) -> None:
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
+    failed = demo.run("up", "--timeout", "3")
+    assert failed.returncode != 0  # vLLM has no GPU node: the rollout times out
+    assert tubedemo_objects(demo.kube, demo) != []
+    result = demo.run("teardown", "--yes", "--timeout", "30")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert tubedemo_objects(demo.kube, demo) == []
+
+
 def test_teardown_timeout_names_remaining_nodes_with_cost(demo: Demo) -> None:
     assert demo.run("up", "--timeout", "90").returncode == 0
     result = demo.run("teardown", "--yes", "--timeout", "2")

@@ -130,7 +130,13 @@ def up(
             if outcome != "unchanged":
                 report(f"{outcome:<10} {ref}")
 
-    apply_all(first)
+    rendered = [Ref.of(m) for m in ordered]
+    namespaces = [m for m in first if m["kind"] == "Namespace"]
+    apply_all(namespaces)
+    # Record what is about to exist before creating it: if this run stops half-way (a rollout
+    # timeout, Ctrl-C), a later `up` can still prune it and `teardown` still finds it.
+    api.apply(inventory_manifest(namespace, [*previous, *rendered]), force=True)
+    apply_all([m for m in first if m["kind"] != "Namespace"])
     if wait:
         support = [
             Ref.of(m) for m in first if m["kind"] in WORKLOAD_KINDS and Ref.of(m) not in targets
@@ -140,7 +146,6 @@ def up(
     if wait:
         scaled = [Ref.of(m) for m in first if Ref.of(m) in targets]
         wait_ready(api, scaled, timeout=timeout, report=report)
-    rendered = [Ref.of(m) for m in ordered]
     result.pruned = prune(api, previous, rendered, report=report)
     api.apply(inventory_manifest(namespace, rendered), force=True)
     return result
