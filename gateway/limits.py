@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import time
@@ -80,7 +81,10 @@ class ClientAddress:
     def __init__(self, trusted: Iterable[str]) -> None:
         self.trusted = [ipaddress.ip_network(c, strict=False) for c in trusted]
 
-    def _is_trusted(self, host: str) -> bool:
+        # Per-address answers are cached: the same few proxies and phones ask all night.
+        self._is_trusted = functools.lru_cache(maxsize=4096)(self._check)
+
+    def _check(self, host: str) -> bool:
         try:
             addr = ipaddress.ip_address(host)
         except ValueError:

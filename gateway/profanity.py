@@ -40,9 +40,11 @@ _SUFFIXES = ("", "s", "es", "ed", "er", "ers", "ing", "y", "ty", "head", "heads"
 _WORD = re.compile(r"[\w@$]+", re.UNICODE)
 
 
+_FORMS = frozenset(bad + suffix for bad in _WORDS for suffix in _SUFFIXES)
+
+
 def _is_rude(word: str) -> bool:
-    plain = word.lower().translate(_LEET)
-    return any(plain == bad + suffix for bad in _WORDS for suffix in _SUFFIXES)
+    return word.lower().translate(_LEET) in _FORMS
 
 
 def mask(text: str) -> str:

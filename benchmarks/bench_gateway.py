@@ -1,0 +1,523 @@
+"""Gateway: added TTFB and token throughput vs direct, survey submits, LiteLLM as the peer.
+
+Everything runs on loopback in separate processes: the fake vLLM (`python -m
+gateway.fake_vllm`), the gateway (`python -m gateway`, once per upstream client library),
+LiteLLM's proxy when installed (nox's bench session installs it, pinned), and this process as
+the load generator (a bounded aiohttp client on uvloop: fixed request count, fixed
+concurrency, a time limit per run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from benchmarks import Row
+
+TITLE = "Gateway: streaming proxy and survey"
+
+NOTES = """
+Workloads (all bounded): *TTFB* — 200 concurrent streams, 20 tokens each at 30 ms inter-token
+latency (about what an A10G gives per stream under load), first token immediately; added TTFB
+= gateway percentile − direct percentile of the same run. *Throughput* — 200 concurrent
+streams of 200 tokens with no inter-token delay, so the machine, not the fake model, is the
+limit; tokens/s summed over all streams. *Survey* — distinct client ids, 100 concurrent,
+LocalStore (fsync per submission, group commit); "lost" = acknowledged submissions missing from
+the journal after the gateway stopped. Baselines: direct to the fake vLLM; `/healthz` through
+the same gateway for the survey rate.
+"""
+
+CONCURRENCY = 200
+# Inter-token latency of one A10G serving Llama 3 8B at 64 concurrent streams (engine
+# calibration, vLLM llmperf figures): what each phone's stream sees when the fleet is busy.
+ITL_S = 0.062
+USER = [{"role": "user", "content": "How deep is the deepest Tube station?"}]
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[str]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def _spawn(cmd: list[str], pattern: str, env: dict[str, str], timeout: float = 60) -> Proc:
+    log = Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
+    popen = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert popen.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = popen.stdout.readline()
+        if not line and popen.poll() is not None:
+            break
+        seen.append(line)
+        if m := re.search(pattern, line):
+            # Keep draining output so the child never blocks on a full pipe.
+            log_fh = log.open("w")
+            log_fh.writelines(seen)
+            threading_drain(popen, log_fh)
+            return Proc(popen, f"http://127.0.0.1:{m[1]}", log)
+    popen.kill()
+    raise RuntimeError(f"{cmd[:3]} did not start:\n{''.join(seen)[-2000:]}")
+
+
+def threading_drain(popen: subprocess.Popen[str], fh: object) -> None:
+    import threading
+
+    def drain() -> None:
+        assert popen.stdout is not None
+        for line in popen.stdout:
+            fh.write(line)  # type: ignore[attr-defined]
+        fh.close()  # type: ignore[attr-defined]
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
+@contextmanager
+def fake_vllm(tokens: int, delay_s: float) -> Iterator[Proc]:
+    cmd = [sys.executable, "-m", "gateway.fake_vllm", "--port", "0"]
+    cmd += ["--tokens", str(tokens), "--delay-s", str(delay_s)]
+    proc = _spawn(cmd, r"PORT (\d+)", {})
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@contextmanager
+def gateway(upstream: str, client: str, store: Path, mode: str = "quiz") -> Iterator[Proc]:
+    env = {
+        "TUBEDEMO_LOCAL": "1",
+        "TUBEDEMO_UPSTREAM_CLIENT": client,
+        "TUBEDEMO_RATE_CHAT_PER_MIN": "0",
+        "TUBEDEMO_RATE_SURVEY_PER_MIN": "0",
+        "TUBEDEMO_RATE_ADDRESS_PER_MIN": "0",
+        "TUBEDEMO_MAX_TOKENS": "100000",
+    }
+    cmd = [sys.executable, "-m", "gateway", "--port", "0", "--upstream", upstream]
+    cmd += ["--store", str(store), "--mode", mode, "--log-level", "warning"]
+    # uvicorn prints its address only at info; ask for it on a line of our own instead.
+    cmd = [sys.executable, "-c", _GATEWAY_LAUNCHER, *cmd[2:]]
+    proc = _spawn(cmd, r"LISTENING (\d+)", env)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+# Runs `python -m gateway` but reports the bound port (uvicorn's own line is at info level).
+_GATEWAY_LAUNCHER = """
+import sys, uvicorn
+orig = uvicorn.Server.startup
+async def startup(self, sockets=None):
+    await orig(self, sockets=sockets)
+    print("LISTENING", self.servers[0].sockets[0].getsockname()[1], flush=True)
+uvicorn.Server.startup = startup
+from gateway.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def litellm_binary() -> str | None:
+    here = Path(sys.executable).parent / "litellm"
+    return str(here) if here.exists() else shutil.which("litellm")
+
+
+@contextmanager
+def litellm(upstream: str, workdir: Path) -> Iterator[Proc]:
+    binary = litellm_binary()
+    assert binary is not None
+    cfg = workdir / "litellm.yaml"
+    cfg.write_text(
+        json.dumps(
+            {
+                "model_list": [
+                    {
+                        "model_name": "llama",
+                        "litellm_params": {
+                            "model": "openai/llama",
+                            "api_base": upstream + "/v1",
+                            "api_key": "none",
+                        },
+                    }
+                ],
+                "litellm_settings": {"telemetry": False, "drop_params": True},
+            }
+        )
+    )
+    port = _free_port()
+    env = {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "ERROR",
+        "DISABLE_ADMIN_UI": "True",
+    }
+    cmd = [binary, "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--num_workers", "1"]
+    proc = _spawn(
+        cmd, r"(?:Uvicorn running on|Application startup complete).*?(\d{2,5})?", env, 180
+    )
+    proc.url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+# ---------------------------------------------------------------------- load
+
+
+@dataclass
+class StreamStats:
+    ttfb_ms: list[float]
+    tokens: int
+    seconds: float
+    errors: int
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.ttfb_ms)
+        return data[min(len(data) - 1, int(q / 100 * len(data)))] if data else float("nan")
+
+
+async def _stream_load(url: str, n: int, concurrency: int, limit_s: float) -> StreamStats:
+    body = json.dumps({"model": "llama", "messages": USER, "stream": True}).encode()
+    headers = {"content-type": "application/json", "authorization": "Bearer none"}
+    ttfb: list[float] = []
+    tokens = errors = 0
+    queue = iter(range(n))
+    deadline = time.monotonic() + limit_s
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal tokens, errors
+        for _ in queue:
+            if time.monotonic() > deadline:
+                return
+            t0 = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    if resp.status != 200:
+                        errors += 1
+                        await resp.read()
+                        continue
+                    first = True
+                    buf = bytearray()
+                    async for chunk in resp.content.iter_any():
+                        if first:
+                            ttfb.append((time.perf_counter() - t0) * 1000)
+                            first = False
+                        buf += chunk
+                    tokens += buf.count(b'"content":"tok')
+            except (aiohttp.ClientError, TimeoutError):
+                errors += 1
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return StreamStats(ttfb, tokens, time.perf_counter() - started, errors)
+
+
+def stream_load(
+    url: str, n: int, concurrency: int = CONCURRENCY, limit_s: float = 120
+) -> StreamStats:
+    return _run(_stream_load(url + "/v1/chat/completions", n, concurrency, limit_s))
+
+
+async def _post_load(
+    url: str, n: int, concurrency: int, make_body: Callable[[int], bytes] | None
+) -> tuple[int, float, int]:
+    ok = errors = 0
+    queue = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal ok, errors
+        for i in queue:
+            try:
+                if make_body is None:
+                    async with session.get(url) as resp:
+                        await resp.read()
+                else:
+                    async with session.post(
+                        url, data=make_body(i), headers={"content-type": "application/json"}
+                    ) as resp:
+                        await resp.read()
+                if resp.status == 200:
+                    ok += 1
+                else:
+                    errors += 1
+            except aiohttp.ClientError:
+                errors += 1
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return ok, time.perf_counter() - started, errors
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    import uvloop
+
+    return uvloop.run(coro)
+
+
+# ---------------------------------------------------------------------- benchmark
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far: contention on a shared machine inflates
+    latencies, but not the CPU a process spends per token."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ms(x: float) -> str:
+    return f"{x:.2f} ms"
+
+
+def run(quick: bool = False) -> list[Row]:
+    rows: list[Row] = []
+    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    n_ttfb = 1000 if quick else 3000
+    n_tput = 400 if quick else 1200
+    n_survey = 2000 if quick else 6000
+    clients = ("aiohttp", "httpx")
+    peer = litellm_binary()
+
+    # --- TTFB at 200 concurrent streams ------------------------------------------------
+    results: dict[str, list[StreamStats]] = {}
+    cpu: dict[str, float] = {}
+    with fake_vllm(tokens=20, delay_s=ITL_S) as up:
+        gws = {}
+        for c in clients:
+            cm = gateway(up.url, c, work / f"store-ttfb-{c}")
+            gws[c] = (cm, cm.__enter__())
+        lit = None
+        if peer:
+            lit_cm = litellm(up.url, work)
+            lit = (lit_cm, lit_cm.__enter__())
+        try:
+            urls = {"direct": up.url, **{f"gateway ({c})": gws[c][1].url for c in clients}}
+            pids = {
+                "direct": up.popen.pid,
+                **{f"gateway ({c})": gws[c][1].popen.pid for c in clients},
+            }
+            if lit:
+                urls["LiteLLM proxy"] = lit[1].url
+                pids["LiteLLM proxy"] = lit[1].popen.pid
+            for url in urls.values():
+                stream_load(url, 400)  # warm-up: connections, imports, caches
+            for _round in range(2):  # interleaved rounds: background load hits every target
+                for name, url in urls.items():
+                    before = cpu_seconds(pids[name])
+                    results.setdefault(name, []).append(stream_load(url, n_ttfb // 2))
+                    cpu[name] = cpu.get(name, 0.0) + cpu_seconds(pids[name]) - before
+        finally:
+            if lit:
+                lit[0].__exit__(None, None, None)
+            for cm, _ in gws.values():
+                cm.__exit__(None, None, None)
+
+    def merged(name: str) -> StreamStats:
+        runs = results[name]
+        return StreamStats(
+            [x for r in runs for x in r.ttfb_ms],
+            sum(r.tokens for r in runs),
+            sum(r.seconds for r in runs),
+            sum(r.errors for r in runs),
+        )
+
+    direct = merged("direct")
+    rows.append(
+        Row(
+            "TTFB direct, 200 streams (p50 / p99)",
+            f"{_ms(direct.pct(50))} / {_ms(direct.pct(99))}",
+            note=f"{len(direct.ttfb_ms)} streams, {direct.errors} errors",
+        )
+    )
+    for name in results:
+        s = merged(name)
+        per_token = cpu[name] / max(1, s.tokens) * 1e6
+        who = "fake vLLM itself" if name == "direct" else name
+        rows.append(
+            Row(
+                f"CPU per streamed token, {who}",
+                f"{per_token:.0f} µs",
+                note=f"{cpu[name]:.1f} CPU-s for {s.tokens:,} tokens; "
+                f"~{1e6 / per_token:,.0f} tokens/s per core",
+            )
+        )
+    for name in results:
+        if name == "direct":
+            continue
+        s = merged(name)
+        add50, add99 = s.pct(50) - direct.pct(50), s.pct(99) - direct.pct(99)
+        is_gw = name.startswith("gateway")
+        rows.append(
+            Row(
+                f"added TTFB, {name} (p50 / p99)",
+                f"{_ms(add50)} / {_ms(add99)}",
+                "≤ 2 ms / ≤ 10 ms" if is_gw else "",
+                (add50 <= 2 and add99 <= 10 and s.errors == 0) if is_gw else None,
+                f"abs {_ms(s.pct(50))} / {_ms(s.pct(99))}, {s.errors} errors",
+            )
+        )
+
+    # --- token throughput, CPU-bound ---------------------------------------------------
+    tput: dict[str, StreamStats] = {}
+    with fake_vllm(tokens=200, delay_s=0.0) as up:
+        urls = {"direct": up.url}
+        stack = []
+        for c in clients:
+            cm = gateway(up.url, c, work / f"store-tput-{c}")
+            stack.append(cm)
+            urls[f"gateway ({c})"] = cm.__enter__().url
+        if peer:
+            lcm = litellm(up.url, work)
+            stack.append(lcm)
+            urls["LiteLLM proxy"] = lcm.__enter__().url
+        try:
+            for url in urls.values():
+                stream_load(url, 200)
+            for _round in range(2):
+                for name, url in urls.items():
+                    s = stream_load(url, n_tput // 2)
+                    prev = tput.get(name)
+                    tput[name] = (
+                        s
+                        if prev is None
+                        else StreamStats(
+                            [],
+                            prev.tokens + s.tokens,
+                            prev.seconds + s.seconds,
+                            prev.errors + s.errors,
+                        )
+                    )
+        finally:
+            for cm in reversed(stack):
+                cm.__exit__(None, None, None)
+    base = tput["direct"].tokens / tput["direct"].seconds
+    rows.append(
+        Row("tokens/s direct, 200 streams", f"{base:,.0f}", note=f"{tput['direct'].errors} errors")
+    )
+    for name, s in tput.items():
+        if name == "direct":
+            continue
+        rate = s.tokens / s.seconds
+        is_gw = name.startswith("gateway")
+        rows.append(
+            Row(
+                f"tokens/s {name}",
+                f"{rate:,.0f} ({rate / base:.0%} of direct)",
+                "≥ 80 % of direct" if is_gw else "",
+                (rate / base >= 0.8 and s.errors == 0) if is_gw else None,
+                f"{s.errors} errors",
+            )
+        )
+
+    # --- survey submits ----------------------------------------------------------------
+    store = work / "store-survey"
+    with fake_vllm(tokens=1, delay_s=0) as up, gateway(up.url, "aiohttp", store, "survey") as gw:
+        _run(_post_load(gw.url + "/healthz", 500, 100, None))  # warm-up
+        hz_ok, hz_s, _ = _run(_post_load(gw.url + "/healthz", n_survey, 100, None))
+
+        def body(i: int) -> bytes:
+            return json.dumps(
+                {"client_id": f"bench-{i}", "rating": 1 + i % 5, "company": f"Company {i % 37}"}
+            ).encode()
+
+        before = cpu_seconds(gw.popen.pid)
+        ok, secs, errors = _run(_post_load(gw.url + "/api/survey/submit", n_survey, 100, body))
+        submit_cpu = cpu_seconds(gw.popen.pid) - before
+        total = json.loads(
+            __import__("urllib.request").request.urlopen(gw.url + "/api/survey/results").read()
+        )["total"]
+    # The gateway has stopped; read its journal from disk.
+    from gateway.store.local import LocalStore
+
+    records = asyncio.run(LocalStore(store).load())
+    on_disk = sum(r.kind == "submission" for r in records)
+    rate = ok / secs
+    rows.append(
+        Row(
+            "GET /healthz/s (baseline)", f"{hz_ok / hz_s:,.0f}", note="same gateway, 100 concurrent"
+        )
+    )
+    rows.append(
+        Row(
+            "survey submits/s, LocalStore",
+            f"{rate:,.0f} ({rate / (hz_ok / hz_s):.0%} of /healthz)",
+            "≥ 1,000/s",
+            rate >= 1000 and errors == 0,
+            f"{ok} acknowledged, {errors} errors",
+        )
+    )
+    rows.append(
+        Row(
+            "gateway CPU per survey submit",
+            f"{submit_cpu / max(1, ok) * 1e6:.0f} µs",
+            note=f"~{ok / max(submit_cpu, 1e-9):,.0f} submits/s per core if it had one to itself",
+        )
+    )
+    lost = ok - on_disk
+    rows.append(
+        Row(
+            "acknowledged submissions lost",
+            str(lost),
+            "0",
+            lost == 0 and total == ok,
+            f"{on_disk} in the journal after stop, /results total {total}",
+        )
+    )
+    if not peer:
+        rows.append(Row("LiteLLM proxy", "not installed", note="run through `nox -s bench`"))
+    shutil.rmtree(work, ignore_errors=True)
+    return rows
