@@ -423,6 +423,17 @@ def test_teardown_after_a_failed_up_still_removes_everything(demo: Demo) -> None
     assert tubedemo_objects(demo.kube, demo) == []
 
 
+def test_teardown_without_an_inventory_still_finds_what_the_config_renders(demo: Demo) -> None:
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
+    assert demo.run("up", "--no-wait").returncode == 0
+    client.CoreV1Api(demo.kube.api_client()).delete_namespaced_config_map(
+        "tubedemo-inventory", demo.namespace
+    )
+    result = demo.run("teardown", "--yes", "--timeout", "30")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert tubedemo_objects(demo.kube, demo) == []
+
+
 def test_teardown_timeout_names_remaining_nodes_with_cost(demo: Demo) -> None:
     assert demo.run("up", "--timeout", "90").returncode == 0
     result = demo.run("teardown", "--yes", "--timeout", "2")

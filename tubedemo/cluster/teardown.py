@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tubedemo.cluster.api import Api
@@ -28,10 +28,16 @@ class NodesRemain(ClusterError):
     """GPU nodes of tubedemo's NodePool were still there when the wait ran out."""
 
 
-def present_objects(api: Api, config: DemoConfig) -> tuple[list[Ref], list[dict[str, Any]]]:
-    """tubedemo's objects that exist now (inventory ∪ the NodePool), and the live ScaledObjects."""
+def present_objects(
+    api: Api, config: DemoConfig, rendered: Iterable[Ref] = ()
+) -> tuple[list[Ref], list[dict[str, Any]]]:
+    """tubedemo's objects that exist now, and the live ScaledObjects.
+
+    Candidates are the inventory, what the config renders now (in case the inventory was
+    lost) and the NodePool; each must still carry tubedemo's labels to count.
+    """
     ns = config.cluster.namespace
-    refs: set[Ref] = set(read_inventory(api, ns))
+    refs: set[Ref] = set(read_inventory(api, ns)) | set(rendered)
     refs.add(Ref("karpenter.sh/v1", "NodePool", "", config.gpu_pool.name))
     present: list[Ref] = []
     live_scaled: list[dict[str, Any]] = []
@@ -50,8 +56,10 @@ def present_objects(api: Api, config: DemoConfig) -> tuple[list[Ref], list[dict[
     return present, live_scaled
 
 
-def plan_for(api: Api, config: DemoConfig, *, purge_data: bool) -> TeardownPlan:
-    present, live_scaled = present_objects(api, config)
+def plan_for(
+    api: Api, config: DemoConfig, *, purge_data: bool, rendered: Iterable[Ref] = ()
+) -> TeardownPlan:
+    present, live_scaled = present_objects(api, config, rendered)
     pool = config.gpu_pool.name
     nodes = api.list("v1", "Node", selector=f"{NODEPOOL_LABEL}={pool}")
     return teardown_plan(

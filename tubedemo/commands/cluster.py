@@ -248,7 +248,10 @@ def teardown(
 
     cfg = config_from(config, set_)
     api = _connect(cfg, kubeconfig, context)
-    plan = td.plan_for(api, cfg, purge_data=purge_data)
+    from tubedemo.cluster.plan import Ref
+
+    rendered = [Ref.of(m) for m in render(cfg)]
+    plan = td.plan_for(api, cfg, purge_data=purge_data, rendered=rendered)
     if plan.empty:
         console.print(f"nothing left: no tubedemo objects or GPU nodes on {api.context}")
         return
