@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -240,7 +241,7 @@ def connect(kubeconfig: Path | str | None = None, context: str | None = None) ->
         )
     try:
         contexts, current = k8s_config.list_kube_config_contexts(config_file=str(path))
-    except (ConfigException, OSError, ValueError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
         raise WrongContext(f"kubeconfig {path} is unusable: {_first_line(str(exc))}") from None
     names = [c["name"] for c in contexts or []]
     chosen = context or (current or {}).get("name")
