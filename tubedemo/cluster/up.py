@@ -111,6 +111,7 @@ def up(
     force_conflicts: bool = False,
     timeout: float = 900.0,
     wait: bool = True,
+    progress: Report | None = None,
 ) -> UpResult:
     """Apply, wait, prune. Second run on an unchanged render changes nothing."""
     prepared = prepare(with_namespace(manifests, namespace))
@@ -141,11 +142,11 @@ def up(
         support = [
             Ref.of(m) for m in first if m["kind"] in WORKLOAD_KINDS and Ref.of(m) not in targets
         ]
-        wait_ready(api, support, timeout=timeout, report=report)
+        wait_ready(api, support, timeout=timeout, report=report, progress=progress)
     apply_all(late)
     if wait:
         scaled = [Ref.of(m) for m in first if Ref.of(m) in targets]
-        wait_ready(api, scaled, timeout=timeout, report=report)
+        wait_ready(api, scaled, timeout=timeout, report=report, progress=progress)
     result.pruned = prune(api, previous, rendered, report=report)
     api.apply(inventory_manifest(namespace, rendered), force=True)
     return result
@@ -222,23 +223,39 @@ def set_mode(api: Api, ref: Ref, mode: str) -> None:
     )
 
 
-def wait_ready(api: Api, refs: list[Ref], *, timeout: float, report: Report) -> None:
-    """Poll until every workload rolled out; on timeout name the first stuck one and why."""
+def wait_ready(
+    api: Api,
+    refs: list[Ref],
+    *,
+    timeout: float,
+    report: Report,
+    progress: Report | None = None,
+) -> None:
+    """Poll until every workload rolled out; on timeout name the first stuck one and why.
+
+    `progress` gets a short "what we wait for" line on every poll (the CLI's spinner)."""
     if not refs:
         return
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     pending = list(refs)
     while pending:
-        still: list[Ref] = []
+        still: list[tuple[Ref, str]] = []
         for ref in pending:
             live = api.get(ref)
-            if live is None or not workload_health(live).ready:
-                still.append(ref)
+            health = workload_health(live) if live is not None else None
+            if health is None or not health.ready:
+                still.append((ref, health.summary if health else "not found"))
         if not still:
             break
+        if progress is not None:
+            waited = time.monotonic() - start
+            ref, summary = still[0]
+            more = f" (+{len(still) - 1} more)" if len(still) > 1 else ""
+            progress(f"waiting for {ref}: {summary}{more}, {waited:.0f}s of {timeout:.0f}s")
         if time.monotonic() >= deadline:
-            raise RolloutTimeout(_stuck_message(api, still[0], timeout))
-        pending = still
+            raise RolloutTimeout(_stuck_message(api, still[0][0], timeout))
+        pending = [ref for ref, _ in still]
         time.sleep(1.0)
     for ref in refs:
         report(f"{'ready':<10} {ref}")

@@ -93,7 +93,7 @@ def up(
         _print_diff(entries, heading="dry run (server-side), nothing changed")
         return
     console.print(f"[bold]apply[/] (field manager tubedemo) to {api.context}")
-    with console.status("applying…"):
+    with console.status("applying…") as spinner:
         result = up_ops.up(
             api,
             manifests,
@@ -102,6 +102,7 @@ def up(
             force_conflicts=force_conflicts,
             timeout=timeout,
             wait=wait,
+            progress=spinner.update,
         )
     if result.changed:
         counts: dict[str, int] = {}
