@@ -111,7 +111,8 @@ def up(
         parts = [f"{n} {k}" for k, n in sorted(counts.items())]
         if result.pruned:
             parts.append(f"{len(result.pruned)} pruned")
-        console.print(f"[green]ready[/]: {', '.join(parts)}")
+        done = "ready" if wait else "applied (not waited for)"
+        console.print(f"[green]{done}[/]: {', '.join(parts)}")
     else:
         console.print(
             f"[green]nothing changed[/]: {len(result.outcomes)} objects already up to date"
