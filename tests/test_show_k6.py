@@ -320,6 +320,58 @@ def test_presenter_keys_skip_flip_burst_and_pause(tmp_path: Path, gateway: Gatew
     assert not any(_alive(pid) for pid in _k6_pids(out))
 
 
+def test_pause_holds_the_clock_and_the_load_until_resumed(tmp_path: Path, gateway: Gateway) -> None:
+    config = write_config(
+        tmp_path,
+        [
+            {"name": "quiz", "at": 0, "duration": 3, "vus": 2, "mode": "quiz"},
+            {"name": "raffle", "at": 3, "duration": 3, "mode": "survey"},
+        ],
+        duration=6,
+    )
+    proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"), stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    _wait_for(lambda: len(gateway.vllm.requests) >= 1, timeout=15)
+    proc.stdin.write("p")
+    proc.stdin.flush()
+    paused_at = time.time()
+    time.sleep(4)  # longer than the 3 s left before the survey flip
+    assert [m for _, m in gateway.flips] == ["quiz"]
+    during = len(gateway.vllm.requests)
+    time.sleep(1)
+    assert len(gateway.vllm.requests) > during  # the hold keeps the phase's load running
+    proc.stdin.write("p")
+    proc.stdin.flush()
+    resumed_at = time.time()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert [m for _, m in gateway.flips] == ["quiz", "survey"]
+    survey_at = gateway.flips[1][0]
+    # the survey came as much later as the pause lasted (within the 1 s target)
+    assert abs((survey_at - started_unix(out)) - (3 + (resumed_at - paused_at))) < 1.0, out
+    runs = json.loads((tmp_path / "talk.k6.runs.json").read_text())["runs"]
+    assert [r["kind"] for r in runs] == ["timeline", "hold", "timeline"]
+
+
+def test_load_in_a_survey_phase_polls_like_phones_waiting_for_the_raffle(
+    tmp_path: Path, gateway: Gateway
+) -> None:
+    config = write_config(
+        tmp_path,
+        [{"name": "raffle", "at": 0, "duration": 2, "vus": 2, "mode": "survey"}],
+        duration=2,
+    )
+    record = tmp_path / "talk.jsonl"
+    proc = tubedemo(*show_args(config, gateway, record, "--no-dashboard"))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    reqs = read_points(tmp_path / "talk.k6.json", "http_reqs")
+    names = {p.tags.get("name") for p in reqs}
+    assert names == {"config", "winners"}
+    assert {p.tags.get("status") for p in reqs} == {"200"}
+    assert gateway.vllm.requests == []
+
+
 def test_load_sends_uncounted_streaming_requests(tmp_path: Path, gateway: Gateway) -> None:
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(
