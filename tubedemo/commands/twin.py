@@ -1,4 +1,4 @@
-"""simulate: fast-forward the talk through the twin (rehearse joins here once it lands)."""
+"""simulate (fast-forward the talk through the twin) and rehearse (the whole talk locally)."""
 
 from __future__ import annotations
 
@@ -182,3 +182,79 @@ def register(app: typer.Typer) -> None:
                     console.print(f"charts in {files.html.parent}")
         console.print(summary_table(results))
         console.print(f"[dim]{len(results)} run(s) simulated in {wall:.2f} s[/]")
+
+    @app.command()
+    def rehearse(
+        config: ConfigPath = None,
+        overrides: Overrides = None,
+        speed: Annotated[
+            float, typer.Option("--speed", help="Compress time N-fold (1 = the real talk).")
+        ] = 1.0,
+        host: Annotated[
+            str,
+            typer.Option(
+                "--host", help="Gateway address; 0.0.0.0 lets phones on this network join."
+            ),
+        ] = "0.0.0.0",
+        port: Annotated[
+            int | None,
+            typer.Option(
+                "--port",
+                help="Gateway port (default gateway.port; 0 = any free).",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output",
+                "-o",
+                help="Folder for the recording, k6 files, logs and the report "
+                "(default out/rehearse-<time>).",
+                show_default=False,
+            ),
+        ] = None,
+        audience: Annotated[
+            bool, typer.Option("--audience/--no-audience", help="Simulate the room's phones too.")
+        ] = False,
+        tail: Annotated[
+            str, typer.Option("--tail", help="Keep watching this long after the talk, e.g. 2m.")
+        ] = "0s",
+        report: Annotated[bool, typer.Option("--report/--no-report")] = True,
+    ) -> None:
+        """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard."""
+        from datetime import UTC, datetime
+
+        from tubedemo.durations import parse_duration
+        from tubedemo.rehearse import Rehearsal, RehearseOptions
+
+        if speed <= 0:
+            raise SimulateUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
+        try:
+            tail_s = parse_duration(tail)
+        except ValueError as exc:
+            raise SimulateUsageError(f"--tail {tail!r}: {exc}") from None
+        cfg = config_from(config, overrides)
+        out = output or Path("out") / f"rehearse-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        console = Console(highlight=False)
+        options = RehearseOptions(
+            speed=speed,
+            host=host,
+            port=cfg.gateway.port if port is None else port,
+            out_dir=out,
+            config_path=config,
+            overrides=list(overrides or []),
+            audience=audience,
+            tail=tail_s,
+            report=report,
+        )
+        result = Rehearsal(cfg, options, console).run()
+        console.print(
+            f"rehearsal: {result.snapshots} snapshots in {result.recording}; replicas up to "
+            f"{result.max_ready} ready ({result.max_desired} desired), ending at "
+            f"{result.final_desired}"
+        )
+        for run in result.k6:
+            console.print(f"k6 {run.files.series.name}: {run.headline()}")
+        if result.report is not None:
+            console.print(f"report: {result.report / 'report.html'}")

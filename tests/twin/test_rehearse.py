@@ -1,0 +1,152 @@
+"""tubedemo rehearse end to end: real k6 through the real gateway into the fleet simulator.
+
+Each run is a real `tubedemo rehearse` process with a compressed talk (--speed); afterwards no
+process it started may be left: every child is found through its command line or working
+directory, which all point into the test's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tubedemo.telemetry.recording import read_recording
+
+pytestmark = pytest.mark.integration
+
+DEMO = """\
+talk:
+  duration: 3m
+model:
+  max_num_seqs: 2
+gateway:
+  max_tokens: 60
+scaling:
+  scale_down:
+    stabilization: 0s
+    policies: [{type: Percent, value: 100, period: 15s}]
+gpu_pool:
+  consolidate_after: 5s
+k6:
+  think_time: 0.2
+twin:
+  startup: {node_launch: 5s, image_pull: 0s, model_load: 5s}
+timeline:
+  phases:
+    - {name: warm-up, at: 0, duration: 20, vus: 1, mode: quiz}
+    - {name: burst, at: 20, duration: 60, vus: 10}
+    - {name: calm, at: 80, duration: 100, vus: 1}
+"""
+
+
+def leftovers(folder: Path, me: int) -> list[str]:
+    """Processes (other than ``me``) whose command line or cwd mentions ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if str(folder) in cmdline or cwd.startswith(str(folder)):
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def start(folder: Path, *extra: str) -> subprocess.Popen[str]:
+    (folder / "demo.yaml").write_text(DEMO)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tubedemo",
+            "rehearse",
+            "-c",
+            str(folder / "demo.yaml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "-o",
+            str(folder / "out"),
+            *extra,
+        ],
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+        start_new_session=True,
+    )
+
+
+def wait_gone(folder: Path, me: int, timeout: float = 15.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = leftovers(folder, me)
+        if not left:
+            return []
+        time.sleep(0.2)
+    return leftovers(folder, me)
+
+
+def test_rehearsal_drives_k6_through_the_gateway_scales_up_and_down_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    proc = start(tmp_path, "--speed", "10")
+    try:
+        output, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert wait_gone(tmp_path, proc.pid) == []
+    out = tmp_path / "out"
+    snaps = read_recording(out / "rehearse.jsonl").snapshots
+    assert max(s.replicas.ready for s in snaps) > 1
+    assert snaps[-1].replicas.desired == 1
+    assert max(s.queue.waiting for s in snaps) > 0
+    assert any(e.kind == "scale" for s in snaps for e in s.events)
+    summary = json.loads((out / "rehearse.k6-summary.json").read_text())
+    metrics = summary["metrics"]
+    assert metrics["http_reqs"]["values"]["count"] > 20
+    assert metrics["tubedemo_failed"]["values"]["rate"] == 0
+    # Tokens streamed back to k6 through the gateway: only the fleet simulator makes them.
+    assert metrics["tubedemo_tokens"]["values"]["count"] > 0
+    assert (out / "report" / "report.html").is_file()
+    assert "Audience page: http://127.0.0.1:" in output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_the_rehearsal_stops_every_child(tmp_path: Path, sig: int) -> None:
+    proc = start(tmp_path, "--speed", "2", "--no-report")
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        seen = ""
+        while time.monotonic() < deadline and "k6 timeline load started" not in seen:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "k6 timeline load started" in seen, seen
+        assert leftovers(tmp_path, proc.pid), "children should be running by now"
+        os.kill(proc.pid, sig)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "Traceback" not in seen + rest
+    assert wait_gone(tmp_path, proc.pid) == []

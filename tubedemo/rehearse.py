@@ -1,0 +1,371 @@
+"""The whole talk on a laptop: fleet simulator + real gateway + real k6 + the real dashboard.
+
+``Rehearsal.run`` starts the fleet simulator (``python -m tubedemo.twin.server``) and the gateway
+(``python -m gateway``, local store, serving the built web page) as child processes in their own
+process groups, runs the show (``tubedemo.show.Show``: k6 phases, mode flips, cues, keys) at
+``--speed``, ticks the dashboard's Assembler from the twin's state and the replicas' /metrics,
+records every snapshot, and writes the report at the end. Whatever ends it (the talk's end,
+q, Ctrl-C, SIGTERM, an error), every child is stopped before it returns.
+
+Time: snapshots carry talk time (wall time x speed since the start), so rates, cost and the
+report read as they would on stage.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from rich.console import Console, RenderableType
+
+from tubedemo.children import Child
+from tubedemo.config import DemoConfig
+from tubedemo.dashboard import DashboardOptions, render
+from tubedemo.errors import ExternalToolError, TubedemoError
+from tubedemo.k6 import K6Result
+from tubedemo.telemetry.recording import Recorder
+from tubedemo.telemetry.snapshot import Snapshot
+
+READY_TIMEOUT = 60.0
+"""Seconds a child may take to answer before the rehearsal gives up (cold imports on a laptop)."""
+
+REPO_WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+
+
+@dataclass
+class RehearseOptions:
+    speed: float = 1.0
+    host: str = "0.0.0.0"
+    """Where the gateway listens; 0.0.0.0 lets phones on the same network open the page."""
+    port: int = 8080
+    """Gateway port; 0 picks a free one."""
+    out_dir: Path = Path("out/rehearse")
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    audience: bool = False
+    """Also simulate the room's phones inside the fleet (twin.audience)."""
+    tail: float = 0.0
+    """Talk seconds to keep the fleet and dashboard running after the timeline ends."""
+    report: bool = True
+
+
+@dataclass
+class RehearsalResult:
+    recording: Path
+    report: Path | None
+    snapshots: int
+    max_ready: int
+    max_desired: int
+    final_desired: int
+    k6: list[K6Result]
+    audience_url: str
+    children: dict[str, int | None]
+    """Exit code per child after it was stopped."""
+
+
+def lan_address() -> str:
+    """This machine's address on its default route (no packet is sent), else loopback."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+        return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, child: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise ExternalToolError(
+                f"{child.name} exited before it was ready: {child.last_error()}"
+            )
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise ExternalToolError(f"{child.name} did not answer {url} within {timeout:.0f}s")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Ticker:
+    """Assembles, records and keeps one snapshot per tick on a thread, in talk time."""
+
+    def __init__(
+        self,
+        tick: Callable[[datetime], Snapshot],
+        recorder: Recorder,
+        talk_start: datetime,
+        speed: float,
+        period: float,
+        history: int,
+    ) -> None:
+        self._tick = tick
+        self._recorder = recorder
+        self._start_wall = time.monotonic()
+        self._talk_start = talk_start
+        self._speed = speed
+        self._period = period
+        self.history: deque[Snapshot] = deque(maxlen=history)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dashboard-ticker", daemon=True)
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._start_wall) * self._speed
+        return self._talk_start + timedelta(seconds=elapsed)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            try:
+                snapshot = self._tick(self.now())
+            except Exception as exc:  # the dashboard must never take the rehearsal down
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            self.history.append(snapshot)
+            self._recorder.write(snapshot)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+class Rehearsal:
+    def __init__(self, cfg: DemoConfig, options: RehearseOptions, console: Console) -> None:
+        if options.speed <= 0:
+            raise TubedemoError("--speed must be positive (1 = real time, 10 = ten times faster)")
+        self.cfg = cfg
+        self.opt = options
+        self.console = console
+        self.children: list[Child] = []
+
+    def _config_args(self) -> list[str]:
+        args = ["--config", str(self.opt.config_path)] if self.opt.config_path else []
+        for item in self.opt.overrides:
+            args += ["--set", item]
+        return args
+
+    def _start_fleet(self) -> str:
+        argv = [
+            sys.executable,
+            "-m",
+            "tubedemo.twin.server",
+            "--port",
+            "0",
+            "--speed",
+            f"{self.opt.speed:g}",
+            *self._config_args(),
+            *(["--audience"] if self.opt.audience else []),
+        ]
+        fleet = Child("fleet simulator", argv, self.opt.out_dir / "fleet.log").start()
+        self.children.append(fleet)
+        port = int(fleet.read_line("PORT ", READY_TIMEOUT).split()[1])
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{url}/health", fleet, READY_TIMEOUT)
+        return url
+
+    def _start_gateway(self, upstream: str) -> tuple[str, str]:
+        cfg = self.cfg
+        port = self.opt.port or free_port(self.opt.host)
+        local = f"http://127.0.0.1:{port}"
+        shown = self.opt.host if self.opt.host not in ("0.0.0.0", "") else lan_address()
+        audience_url = f"http://{shown}:{port}"
+        env = {
+            "TUBEDEMO_LOCAL": "1",
+            "TUBEDEMO_TITLE": cfg.talk.title,
+            "TUBEDEMO_MODEL": cfg.model.served_name,
+            "TUBEDEMO_SYSTEM_PROMPT": cfg.gateway.system_prompt,
+            "TUBEDEMO_MAX_TOKENS": str(cfg.gateway.max_tokens),
+            "TUBEDEMO_MAX_PROMPT_CHARS": str(cfg.gateway.max_prompt_chars),
+            "TUBEDEMO_AUDIENCE_URL": audience_url,
+            # k6's VUs are not phones: per-client and per-address limits would throttle the
+            # load the timeline asks for (0 = off).
+            "TUBEDEMO_RATE_CHAT_PER_MIN": "0",
+            "TUBEDEMO_RATE_ADDRESS_PER_MIN": "0",
+        }
+        if REPO_WEB_DIST.is_dir():
+            env["TUBEDEMO_WEB_DIR"] = str(REPO_WEB_DIST)
+        argv = [
+            sys.executable,
+            "-m",
+            "gateway",
+            f"--host={self.opt.host}",
+            f"--port={port}",
+            f"--upstream={upstream}",
+            f"--store={self.opt.out_dir / 'store'}",
+            f"--admin-token={self.token}",
+            "--mode=quiz",
+            "--log-level=warning",
+        ]
+        gateway = Child("gateway", argv, self.opt.out_dir / "gateway.log", env=env).start()
+        self.children.append(gateway)
+        _wait_ready(f"{local}/readyz", gateway, READY_TIMEOUT)
+        return local, audience_url
+
+    def run(self) -> RehearsalResult:
+        from tubedemo.keys import KeyReader
+        from tubedemo.modes import GatewayModeSwitcher
+        from tubedemo.show import Show, ShowOptions
+        from tubedemo.telemetry.assembler import Assembler
+        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+        from tubedemo.twin.feed import TwinStateFeed
+
+        cfg, opt = self.cfg, self.opt
+        self.token = secrets.token_urlsafe(18)
+        opt.out_dir.mkdir(parents=True, exist_ok=True)
+        recording = opt.out_dir / "rehearse.jsonl"
+        recording.unlink(missing_ok=True)
+        results: list[K6Result] = []
+        ticker: Ticker | None = None
+        feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed] = []
+        codes: dict[str, int | None] = {}
+        audience_url = ""
+        try:
+            with _sigterm_as_interrupt():
+                fleet_url = self._start_fleet()
+                gateway_url, audience_url = self._start_gateway(fleet_url)
+                self.console.print(
+                    f"[bold]Audience page:[/] {audience_url}/   presenter screen: "
+                    f"{audience_url}/screen"
+                )
+                if not REPO_WEB_DIST.is_dir():
+                    self.console.print(
+                        "[yellow]web page not built: run `npm ci && npm run build` in web/ "
+                        "to serve it (the API works without it)[/]"
+                    )
+                twin_feed = TwinStateFeed(fleet_url)
+                metrics = MetricsFeed(timeout=cfg.dashboard.metrics_timeout)
+                gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
+                feeds = [twin_feed, metrics, gateway_feed]
+                talk_start = cfg.talk.window_start or datetime.now(UTC)
+                assembler = Assembler(
+                    multiplier=cfg.scaling.multiplier,
+                    prices=cfg.prices,
+                    timeline=cfg.timeline,
+                    talk_duration=cfg.talk.duration,
+                    talk_start=talk_start,
+                    stale_after=cfg.dashboard.stale_after * opt.speed,
+                    rate_window=10.0 * opt.speed,
+                    kube=twin_feed,
+                    metrics=metrics,
+                    gateway=gateway_feed,
+                    max_replicas=cfg.scaling.max_replicas,
+                )
+                dash = DashboardOptions.from_config(cfg.dashboard)
+                period = max(cfg.dashboard.tick / opt.speed, 0.25)
+                history = int(dash.history_s / (period * opt.speed)) * 2 + 16
+                with Recorder(recording) as recorder:
+                    ticker = Ticker(
+                        assembler.tick, recorder, talk_start, opt.speed, period, history
+                    )
+                    ticker.start()
+
+                    def board() -> RenderableType:
+                        size = self.console.size
+                        frames = deque(list(ticker.history) if ticker else [])
+                        return render(frames, size.width, max(size.height - 12, 20), dash)
+
+                    show = Show(
+                        cfg,
+                        ShowOptions(
+                            speed=opt.speed,
+                            base_url=gateway_url,
+                            admin_token=self.token,
+                            recording=recording,
+                        ),
+                        GatewayModeSwitcher(gateway_url, self.token),
+                        console=self.console,
+                        dashboard=board,
+                    )
+                    with KeyReader() as keys:
+                        results = show.run(keys)
+                    if opt.tail > 0:
+                        self.console.print(f"tail: watching {opt.tail:g}s of talk time more")
+                        time.sleep(opt.tail / opt.speed)
+                    ticker.stop()
+        except KeyboardInterrupt:
+            self.console.print("interrupted: stopping every child process")
+        finally:
+            if ticker is not None:
+                ticker.stop()
+            for feed in feeds:
+                feed.close()
+            for child in reversed(self.children):
+                codes[child.name] = child.stop()
+        report_dir: Path | None = None
+        count = _count_lines(recording)
+        if opt.report and count >= 2:
+            from tubedemo.report import write_report
+
+            try:
+                report_dir = write_report(recording, opt.out_dir / "report").html.parent
+            except TubedemoError as exc:
+                self.console.print(f"[yellow]report not written: {exc.message}[/]")
+        snaps = _read(recording)
+        return RehearsalResult(
+            recording=recording,
+            report=report_dir,
+            snapshots=count,
+            max_ready=max((s.replicas.ready for s in snaps), default=0),
+            max_desired=max((s.replicas.desired for s in snaps), default=0),
+            final_desired=snaps[-1].replicas.desired if snaps else 0,
+            k6=results,
+            audience_url=audience_url,
+            children=codes,
+        )
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError:
+        return 0
+
+
+def _read(path: Path) -> list[Snapshot]:
+    from tubedemo.telemetry.recording import read_recording
+
+    try:
+        return list(read_recording(path).snapshots)
+    except TubedemoError:
+        return []
