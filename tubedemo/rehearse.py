@@ -56,8 +56,6 @@ class RehearseOptions:
     overrides: list[str] = field(default_factory=list)
     audience: bool = False
     """Also simulate the room's phones inside the fleet (twin.audience)."""
-    tail: float = 0.0
-    """Talk seconds to keep the fleet and dashboard running after the timeline ends."""
     report: bool = True
 
 
@@ -125,35 +123,42 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class Ticker:
-    """Assembles, records and keeps one snapshot per tick on a thread, in talk time."""
+class RehearsalBoard:
+    """The show's dashboard slot in a rehearsal (``tubedemo.show.Board``): assembles from the
+    twin's state on a thread, in talk time, records every snapshot, renders the newest."""
 
     def __init__(
         self,
         tick: Callable[[datetime], Snapshot],
-        recorder: Recorder,
+        recording: Path,
         talk_start: datetime,
         speed: float,
         period: float,
-        history: int,
+        options: DashboardOptions,
     ) -> None:
         self._tick = tick
-        self._recorder = recorder
+        self._recorder = Recorder(recording)
         self._start_wall = time.monotonic()
         self._talk_start = talk_start
         self._speed = speed
         self._period = period
-        self.history: deque[Snapshot] = deque(maxlen=history)
+        self.options = options
+        self.history: deque[Snapshot] = deque(
+            maxlen=int(options.history_s / (period * speed)) * 2 + 16
+        )
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dashboard-ticker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="rehearsal-board", daemon=True)
 
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._start_wall) * self._speed
         return self._talk_start + timedelta(seconds=elapsed)
 
-    def start(self) -> None:
+    def start(self) -> RehearsalBoard:
+        self._recorder.__enter__()
+        self._start_wall = time.monotonic()
         self._thread.start()
+        return self
 
     def _run(self) -> None:
         while not self._stop.wait(self._period):
@@ -166,8 +171,15 @@ class Ticker:
             self._recorder.write(snapshot)
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self._recorder.__exit__(None, None, None)
+
+    def renderable(self, width: int, height: int) -> RenderableType:
+        return render(list(self.history), width, height, self.options)
 
 
 class Rehearsal:
@@ -246,6 +258,7 @@ class Rehearsal:
         from tubedemo.keys import KeyReader
         from tubedemo.modes import GatewayModeSwitcher
         from tubedemo.show import Show, ShowOptions
+        from tubedemo.show_dashboard import k6_state
         from tubedemo.telemetry.assembler import Assembler
         from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
         from tubedemo.twin.feed import TwinStateFeed
@@ -256,7 +269,7 @@ class Rehearsal:
         recording = opt.out_dir / "rehearse.jsonl"
         recording.unlink(missing_ok=True)
         results: list[K6Result] = []
-        ticker: Ticker | None = None
+        board: RehearsalBoard | None = None
         feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed] = []
         codes: dict[str, int | None] = {}
         audience_url = ""
@@ -278,6 +291,17 @@ class Rehearsal:
                 gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
                 feeds = [twin_feed, metrics, gateway_feed]
                 talk_start = cfg.talk.window_start or datetime.now(UTC)
+                show = Show(
+                    cfg,
+                    ShowOptions(
+                        speed=opt.speed,
+                        base_url=gateway_url,
+                        admin_token=self.token,
+                        recording=recording,
+                    ),
+                    GatewayModeSwitcher(gateway_url, self.token),
+                    console=self.console,
+                )
                 assembler = Assembler(
                     multiplier=cfg.scaling.multiplier,
                     prices=cfg.prices,
@@ -289,45 +313,25 @@ class Rehearsal:
                     kube=twin_feed,
                     metrics=metrics,
                     gateway=gateway_feed,
+                    k6=lambda: k6_state(show.state.stats, show.k6_active(), time.time()),
                     max_replicas=cfg.scaling.max_replicas,
                 )
-                dash = DashboardOptions.from_config(cfg.dashboard)
-                period = max(cfg.dashboard.tick / opt.speed, 0.25)
-                history = int(dash.history_s / (period * opt.speed)) * 2 + 16
-                with Recorder(recording) as recorder:
-                    ticker = Ticker(
-                        assembler.tick, recorder, talk_start, opt.speed, period, history
-                    )
-                    ticker.start()
-
-                    def board() -> RenderableType:
-                        size = self.console.size
-                        frames = deque(list(ticker.history) if ticker else [])
-                        return render(frames, size.width, max(size.height - 12, 20), dash)
-
-                    show = Show(
-                        cfg,
-                        ShowOptions(
-                            speed=opt.speed,
-                            base_url=gateway_url,
-                            admin_token=self.token,
-                            recording=recording,
-                        ),
-                        GatewayModeSwitcher(gateway_url, self.token),
-                        console=self.console,
-                        dashboard=board,
-                    )
-                    with KeyReader() as keys:
-                        results = show.run(keys)
-                    if opt.tail > 0:
-                        self.console.print(f"tail: watching {opt.tail:g}s of talk time more")
-                        time.sleep(opt.tail / opt.speed)
-                    ticker.stop()
+                board = RehearsalBoard(
+                    assembler.tick,
+                    recording,
+                    talk_start,
+                    opt.speed,
+                    period=max(cfg.dashboard.tick / opt.speed, 0.25),
+                    options=DashboardOptions.from_config(cfg.dashboard),
+                )
+                show.board = board
+                with KeyReader() as keys:
+                    results = show.run(keys)
         except KeyboardInterrupt:
             self.console.print("interrupted: stopping every child process")
         finally:
-            if ticker is not None:
-                ticker.stop()
+            if board is not None:
+                board.stop()
             for feed in feeds:
                 feed.close()
             for child in reversed(self.children):

@@ -217,23 +217,15 @@ def register(app: typer.Typer) -> None:
         audience: Annotated[
             bool, typer.Option("--audience/--no-audience", help="Simulate the room's phones too.")
         ] = False,
-        tail: Annotated[
-            str, typer.Option("--tail", help="Keep watching this long after the talk, e.g. 2m.")
-        ] = "0s",
         report: Annotated[bool, typer.Option("--report/--no-report")] = True,
     ) -> None:
         """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard."""
         from datetime import UTC, datetime
 
-        from tubedemo.durations import parse_duration
         from tubedemo.rehearse import Rehearsal, RehearseOptions
 
         if speed <= 0:
             raise SimulateUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
-        try:
-            tail_s = parse_duration(tail)
-        except ValueError as exc:
-            raise SimulateUsageError(f"--tail {tail!r}: {exc}") from None
         cfg = config_from(config, overrides)
         out = output or Path("out") / f"rehearse-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         console = Console(highlight=False)
@@ -245,7 +237,6 @@ def register(app: typer.Typer) -> None:
             config_path=config,
             overrides=list(overrides or []),
             audience=audience,
-            tail=tail_s,
             report=report,
         )
         result = Rehearsal(cfg, options, console).run()
