@@ -12,7 +12,7 @@ from rich.console import Console
 from tubedemo import k6 as k6_module
 from tubedemo.config import config_from_dict
 from tubedemo.errors import ExternalToolError
-from tubedemo.k6 import K6Files, K6Result, locate_k6
+from tubedemo.k6 import K6Files, K6Result, child_environment, locate_k6
 from tubedemo.k6_series import LoadStats, SeriesTail, parse_point
 from tubedemo.show import ShowState, TalkClock, render_show
 from tubedemo.timeline import build_schedule
@@ -48,6 +48,14 @@ def test_without_wheel_or_path_k6_is_reported_with_what_to_do(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ExternalToolError, match=r"k6 not found: .*PATH.*k6.binary"):
         locate_k6()
+
+
+def test_k6_does_not_inherit_settings_that_would_change_the_run_behind_our_back() -> None:
+    env = child_environment(
+        {"PATH": "/bin", "TUBEDEMO_PROMPTS_FILE": "/tmp/x", "K6_VUS": "50", "K6_NO_COLOR": "1"},
+        {"TUBEDEMO_BASE_URL": "http://127.0.0.1:1"},
+    )
+    assert env == {"PATH": "/bin", "K6_NO_COLOR": "1", "TUBEDEMO_BASE_URL": "http://127.0.0.1:1"}
 
 
 def test_k6_files_sit_beside_the_recording() -> None:

@@ -39,6 +39,19 @@ START_GRACE = 1.5
 """Seconds a fresh k6 gets to fail on its own (bad script, bad flag) before it counts as started."""
 
 
+_SHADOWING = ("K6_VUS", "K6_DURATION", "K6_ITERATIONS", "K6_STAGES")
+"""k6 options from the environment that would override (or clash with) the generated scenarios."""
+
+
+def child_environment(inherited: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+    """k6's environment: the shell's, minus what would change the run behind our back (a
+    TUBEDEMO_* left over from running k6/load.js by hand, K6_VUS and friends), plus ours."""
+    kept = {
+        k: v for k, v in inherited.items() if not k.startswith("TUBEDEMO_") and k not in _SHADOWING
+    }
+    return {**kept, **ours}
+
+
 class K6ThresholdsFailed(TubedemoError):
     """k6 ran, but more requests failed than k6.max_error_rate allows."""
 
@@ -219,7 +232,9 @@ class K6Run:
         checks ``failed_early()`` from its own loop, so a clock can start with k6."""
         k6 = locate_k6(self._binary)
         self.files.series.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self._env, "TUBEDEMO_SUMMARY_FILE": str(self.files.summary)}
+        env = child_environment(
+            os.environ, {**self._env, "TUBEDEMO_SUMMARY_FILE": str(self.files.summary)}
+        )
         log = self.files.log.open("wb")
         try:
             self._proc = subprocess.Popen(
