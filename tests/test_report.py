@@ -146,3 +146,13 @@ def test_report_of_a_missing_recording_is_one_line_and_exit_code(tmp_path: Path)
     assert done.returncode == 8
     assert done.stderr.strip().startswith("error:") and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_smoothing_averages_finite_values_within_the_window_only() -> None:
+    from tubedemo.report import smooth
+
+    t = [i / 60 for i in range(6)]  # one sample per second, in minutes
+    values = [0.0, 10.0, float("nan"), 20.0, 0.0, 0.0]
+    out = smooth(t, values, seconds=2.0)  # the sample itself and one either side
+    assert out[1] == pytest.approx(5.0) and out[2] == pytest.approx(15.0)
+    assert out[3] == pytest.approx(10.0)

@@ -270,25 +270,37 @@ class ReportFiles:
 
 
 def _mark_timeline(ax: Any, s: Series, label_phases: bool) -> None:
+    span = (s.t[-1] - s.t[0]) or 1.0
+    label_ends: list[float] = []  # right edge (axis fraction) of the last label on each level
     for i, (start, end, name) in enumerate(s.phases):
         ax.axvspan(start, end, color=PHASE_COLOURS[i % 2], zorder=0, lw=0)
-        if label_phases:
-            ax.text(
-                start,
-                0.97,
-                f" {name}",
-                transform=ax.get_xaxis_transform(),
-                ha="left",
-                va="top",
-                fontsize=8,
-                color=GREY,
-                clip_on=True,
-            )
+        if not label_phases:
+            continue
+        left = (start - s.t[0]) / span
+        width = (len(name) + 2) * 0.0068  # 8 pt DejaVu Sans on a 10-11 inch wide axis
+        # short phases would print over each other: drop to the first free level
+        level = next((n for n, edge in enumerate(label_ends) if edge <= left), len(label_ends))
+        if level >= 3:
+            continue
+        if level == len(label_ends):
+            label_ends.append(0.0)
+        label_ends[level] = left + width
+        ax.text(
+            start,
+            0.97 - 0.065 * level,
+            f" {name}",
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=8,
+            color=GREY,
+            clip_on=True,
+        )
     for minute, mode in s.mode_flips:
         ax.axvline(minute, color=TFL_RED, lw=1.2, ls="--", zorder=3)
         ax.text(
             minute,
-            0.86,
+            0.78,
             f" → {mode} mode",
             transform=ax.get_xaxis_transform(),
             color=TFL_RED,
@@ -298,11 +310,30 @@ def _mark_timeline(ax: Any, s: Series, label_phases: bool) -> None:
         )
 
 
+def smooth(t: Sequence[float], values: Sequence[float], seconds: float) -> list[float]:
+    """Mean of the finite values within ``seconds`` either side (minutes on ``t``). Pure."""
+    half = seconds / 60 / 2
+    out: list[float] = []
+    lo = hi = 0
+    total, count = 0.0, 0
+    for centre in t:
+        while hi < len(t) and t[hi] <= centre + half:
+            if not math.isnan(values[hi]):
+                total, count = total + values[hi], count + 1
+            hi += 1
+        while lo < hi and t[lo] < centre - half:
+            if not math.isnan(values[lo]):
+                total, count = total - values[lo], count - 1
+            lo += 1
+        out.append(total / count if count else math.nan)
+    return out
+
+
 def _headroom(*axes: Any) -> None:
     # the top fifth stays free for phase names and mode flips
     for ax in axes:
         bottom, top = ax.get_ylim()
-        ax.set_ylim(bottom, top * 1.25 if top > 0 else 1)
+        ax.set_ylim(bottom, top * 1.35 if top > 0 else 1)
 
 
 def _legend(ax: Any, handles: list[Any]) -> None:
@@ -384,7 +415,14 @@ def _draw_latency(ax: Any, s: Series) -> None:
     _headroom(ax)
     twin = ax.twinx()
     handles.append(
-        twin.plot(s.t, s.tokens_per_s, color=DISTRICT, lw=1.0, alpha=0.8, label="tokens/s")[0]
+        twin.plot(
+            s.t,
+            smooth(s.t, s.tokens_per_s, 15.0),
+            color=DISTRICT,
+            lw=1.0,
+            alpha=0.8,
+            label="tokens/s (15 s mean)",
+        )[0]
     )
     twin.set_ylabel("tokens/s", color=DISTRICT)
     twin.tick_params(colors=DISTRICT, labelsize=8)
