@@ -97,6 +97,11 @@ def test_series_points_parse_and_feed_the_load_figures() -> None:
     stats = LoadStats()
     stats.add(point)
     assert stats.ttfb_percentile(50) == 51.5
+    assert stats.failed_rate is None
+    for value in ("1", "0", "0", "0"):
+        failed = POINT.replace("tubedemo_ttfb", "tubedemo_failed").replace("51.5", value)
+        stats.add(parse_point(failed))  # type: ignore[arg-type]
+    assert stats.failed_rate == 0.25
 
 
 def test_series_tail_keeps_a_partial_line_for_the_next_read(tmp_path: Path) -> None:

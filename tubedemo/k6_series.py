@@ -64,6 +64,8 @@ class LoadStats:
     vus: int = 0
     requests: int = 0
     failed: int = 0
+    outcomes: int = 0
+    """Requests judged failed or not (tubedemo_failed samples), quiz and survey alike."""
     refused: int = 0
     tokens: int = 0
     ttfb_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
@@ -77,14 +79,20 @@ class LoadStats:
         elif point.metric == "http_reqs" and point.tags.get("name") == "chat":
             self.requests += 1
             self.request_times.append(point.time)
-        elif point.metric == "tubedemo_failed" and point.value:
-            self.failed += 1
+        elif point.metric == "tubedemo_failed":
+            self.outcomes += 1
+            self.failed += 1 if point.value else 0
         elif point.metric == "tubedemo_refused":
             self.refused += int(point.value)
         elif point.metric == "tubedemo_tokens":
             self.tokens += int(point.value)
         elif point.metric == "tubedemo_ttfb":
             self.ttfb_ms.append(point.value)
+
+    @property
+    def failed_rate(self) -> float | None:
+        """Fraction of requests that failed so far; None before any."""
+        return self.failed / self.outcomes if self.outcomes else None
 
     def requests_per_s(self, now: float, window: float = 10.0) -> float:
         """Chat requests per second over the ``window`` seconds before ``now`` (unix s)."""

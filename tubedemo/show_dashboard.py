@@ -33,7 +33,7 @@ def k6_state(stats: LoadStats, active: bool, now: float) -> K6State:
         active=active,
         vus=stats.vus,
         requests_per_s=stats.requests_per_s(now),
-        failed_rate=(stats.failed / stats.requests) if stats.requests else None,
+        failed_rate=stats.failed_rate,
     )
 
 
