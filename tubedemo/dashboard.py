@@ -333,7 +333,9 @@ def _header(f: _Frame, width: int) -> Text:
     if talk.phase_remaining_s is not None:
         phase += f" ({_clock(talk.phase_remaining_s)} left)"
     mode = (f.now.audience.mode or "?").upper()
-    right = f" {mode} · {f.now.audience.survey_count} surveys "
+    # the gateway is not the scaling story: its outage shows here, not in the commentary
+    stale = " (stale)" if f.now.audience.stale and f.now.audience.mode is not None else ""
+    right = f" {mode} · {f.now.audience.survey_count} surveys{stale} "
     bar_width = max(0, width - len(left.plain) - len(clock) - len(phase) - len(right) - 8)
     bar_width = min(bar_width, 30)
     done = 0
@@ -610,7 +612,6 @@ def _commentary(f: _Frame) -> str:
             ("nodes", s.nodes),
             ("vLLM metrics", s.perf),
             ("queue", s.queue),
-            ("gateway", s.gateway),
         )
         if group.stale
     ]

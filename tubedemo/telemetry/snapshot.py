@@ -176,7 +176,7 @@ class HpaState(Sampled):
 
 
 class PerfState(Sampled):
-    """vLLM performance over the last tick, from counter and histogram deltas across pods."""
+    """vLLM performance over the rate window (~10 s), from counter and histogram deltas."""
 
     requests_per_s: float | None = None
     """Finished requests per second (vllm:request_success_total delta)."""
