@@ -194,3 +194,27 @@ def test_watching_a_rehearsal_follows_the_simulators_clock_and_fleet(
     assert all(not s.queue.stale for s in snapshots)  # every serving replica's /metrics read
     assert any(s.perf.requests_per_s for s in snapshots)  # the simulated room asked questions
     assert snapshots[-1].cost.total > 0
+
+
+def test_on_a_terminal_frames_go_through_rich_live_on_the_alternate_screen() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tubedemo.dashboard import DashboardOptions
+    from tubedemo.watching import watch_replay
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80, height=24, color_system=None)
+    sleeps: list[float] = []
+    result = watch_replay(
+        talk_history(seconds=20),
+        console=console,
+        options=DashboardOptions(),
+        speed=4,
+        sleep=sleeps.append,
+    )
+    text = out.getvalue()
+    assert result.frames == 10 and sleeps == [0.5] * 9
+    assert text.count("\x1b[?1049h") == 1 and text.count("\x1b[?1049l") == 1  # enter/leave once
+    assert text.count("VIRTUAL COMMUTERS") == 10  # one full frame per snapshot, in place
