@@ -241,13 +241,16 @@ def session_list(
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
         sessions = gw.sessions()
     table = Table(title=f"talk sessions ({gw.where})")
-    for column in ("id", "name", "created", "submissions", "questions", "state"):
-        table.add_column(
-            column, justify="right" if column in ("submissions", "questions") else "left"
-        )
+    table.add_column("id", no_wrap=True)
+    table.add_column("name")
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("submissions", justify="right")
+    table.add_column("questions", justify="right")
+    table.add_column("state")
     for s in sessions:
         state = "current" if s.current else ("archived" if s.archived else "")
-        table.add_row(s.id, s.name or "", s.created_at, str(s.submissions), str(s.questions), state)
+        created = s.created_at.replace("T", " ")[:16]  # minutes are enough to tell talks apart
+        table.add_row(s.id, s.name or "", created, str(s.submissions), str(s.questions), state)
     console.print(table)
 
 
