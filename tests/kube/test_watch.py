@@ -399,3 +399,51 @@ def test_watch_with_an_unusable_kubeconfig_is_one_line(tmp_path: Any) -> None:
     )
     assert done.returncode == 5 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "kubeconfig" in done.stderr
+
+
+def test_a_spot_interruption_event_marks_the_node_and_reaches_the_ticker(
+    kube: Kube, feed: KubeWatchFeed, nodes: Callable[..., str]
+) -> None:
+    from tubedemo.telemetry.events import derive_events
+    from tubedemo.telemetry.snapshot import Snapshot
+
+    node = nodes("spot")
+    before = _until(
+        "the node",
+        lambda: (
+            (x := _read(feed)).nodes.ready_count >= 1
+            and any(n.name == node for n in x.nodes.nodes)
+            and x
+        ),
+    )
+    core = client.CoreV1Api(kube.api_client())
+    # what Karpenter's AWS provider records (reason SpotInterrupted, on the Node, in default)
+    event = core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": f"{node}.spot-{uuid.uuid4().hex[:6]}"},
+            "involvedObject": {"kind": "Node", "name": node, "apiVersion": "v1"},
+            "reason": "SpotInterrupted",
+            "message": "Spot interruption warning was triggered",
+            "type": "Warning",
+            "firstTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source": {"component": "karpenter"},
+        },
+    )
+    try:
+        after = _until(
+            "the node marked interrupted",
+            lambda: (
+                (x := _read(feed))
+                and any(n.name == node and n.disruption == "interrupted" for n in x.nodes.nodes)
+                and x
+            ),
+        )
+        t0 = datetime.now(UTC)
+        events = derive_events(
+            Snapshot(time=t0, nodes=before.nodes), Snapshot(time=t0, nodes=after.nodes)
+        )
+        assert [e.kind for e in events] == ["spot_interruption"]
+        assert node in events[0].message
+    finally:
+        core.delete_namespaced_event(event.metadata.name, "default")

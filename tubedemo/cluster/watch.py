@@ -28,6 +28,7 @@ from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
 from tubedemo.telemetry.kube_view import (
     hpa_for,
     hpa_state,
+    interrupted_names,
     metrics_targets,
     node_state,
     replica_state,
@@ -336,7 +337,16 @@ class KubeWatchFeed:
         self.nodes = watch("/api/v1/nodes", label_selector=pool)
         self.nodeclaims = watch("/apis/karpenter.sh/v1/nodeclaims", label_selector=pool)
         self.hpas = watch(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers")
-        self.watches = [self.deployments, self.pods, self.nodes, self.nodeclaims, self.hpas]
+        # Karpenter announces a spot interruption only as an Event on the NodeClaim and Node
+        self.interruptions = watch("/api/v1/events", field_selector="reason=SpotInterrupted")
+        self.watches = [
+            self.deployments,
+            self.pods,
+            self.nodes,
+            self.nodeclaims,
+            self.hpas,
+            self.interruptions,
+        ]
 
     @classmethod
     def connect(
@@ -374,16 +384,17 @@ class KubeWatchFeed:
     def read(self, now: datetime) -> KubeReading:
         deployments, pods = self.deployments.view(), self.pods.view()
         nodes, claims, hpas = self.nodes.view(), self.nodeclaims.view(), self.hpas.view()
+        interrupted = interrupted_names(self.interruptions.view().objects)
         deployment = next(iter(deployments.objects), None)
         replicas = replica_state(deployment, pods.objects, now, self.max_replicas)
         hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
         return KubeReading(
             replicas=_freshness([deployments, pods], self.stale_after, now, replicas),
             nodes=_freshness(
-                [nodes, claims],
+                [nodes, claims, self.interruptions.view()],
                 self.stale_after,
                 now,
-                node_state(nodes.objects, claims.objects, now),
+                node_state(nodes.objects, claims.objects, now, interrupted),
             ),
             hpa=_freshness([hpas], self.stale_after, now, hpa),
             targets=metrics_targets(pods.objects, self.namespace, self.metrics_port),

@@ -28,6 +28,8 @@ Obj = Mapping[str, Any]
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 CAPACITY_TYPE = "karpenter.sh/capacity-type"
 DISRUPTED_TAINT = "karpenter.sh/disrupted"
+SPOT_INTERRUPTED = "SpotInterrupted"
+"""Reason of the Event Karpenter's AWS provider records on a NodeClaim and its Node."""
 
 
 def _time(value: object) -> datetime | None:
@@ -150,7 +152,21 @@ def metrics_targets(pods: Sequence[Obj], namespace: str, port: int) -> tuple[Met
 # --- nodes and NodeClaims ---------------------------------------------------------------------
 
 
-def node_state(nodes: Sequence[Obj], claims: Sequence[Obj], now: datetime) -> NodeState:
+def interrupted_names(events: Sequence[Obj]) -> frozenset[str]:
+    """Nodes and NodeClaims that Karpenter's SpotInterrupted events name."""
+    return frozenset(
+        str((e.get("involvedObject") or {}).get("name"))
+        for e in events
+        if e.get("reason") == SPOT_INTERRUPTED
+    )
+
+
+def node_state(
+    nodes: Sequence[Obj],
+    claims: Sequence[Obj],
+    now: datetime,
+    interrupted: frozenset[str] = frozenset(),
+) -> NodeState:
     claim_by_node = {
         str((c.get("status") or {}).get("nodeName")): c
         for c in claims
@@ -174,8 +190,12 @@ def node_state(nodes: Sequence[Obj], claims: Sequence[Obj], now: datetime) -> No
         if any(t.get("key") == DISRUPTED_TAINT for t in taints if isinstance(t, Mapping)):
             disruption = "disrupted"
         if claim is not None and _is_true(claim, "DisruptionReason"):
+            # Underutilized, Empty, Drifted, ...: why Karpenter chose to take it away
             reason = str(_conditions(claim)["DisruptionReason"].get("reason") or "disrupted")
-            disruption = "interrupted" if "interrupt" in reason.lower() else reason.lower()
+            disruption = reason.lower()
+        claim_name = str(_meta(claim).get("name")) if claim is not None else None
+        if name in interrupted or (claim_name is not None and claim_name in interrupted):
+            disruption = "interrupted"
         gpu_nodes.append(
             GpuNode(
                 name=name,
