@@ -259,12 +259,12 @@ class K6Run:
             self.raise_if_failed_early()
         return self
 
-    def raise_if_failed_early(self) -> None:
-        """ExternalToolError when k6 exited with an error within START_GRACE of starting."""
+    def raise_if_failed_early(self, window: float = START_GRACE + 1.0) -> None:
+        """ExternalToolError when k6 exited with an error within ``window`` s of starting."""
         code = self.poll()
         if code is None or code in (0, THRESHOLDS_FAILED, INTERRUPTED) or self.started_at is None:
             return
-        if time.monotonic() - self.started_at <= START_GRACE + 1.0:
+        if time.monotonic() - self.started_at <= window:
             raise ExternalToolError(f"k6 failed to start (exit {code}): {self.last_error()}")
 
     @property

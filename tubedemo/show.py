@@ -51,6 +51,10 @@ from tubedemo.timeline import (
 TICK = 0.05
 """Clock loop period (s): flips land within this of their time, far inside the 1 s target."""
 
+FATAL_START_WINDOW = 10.0
+"""Seconds in which the show's first k6 exiting with an error ends the show (a slow machine
+may need a few seconds to reach the script's init errors)."""
+
 REDRAW = 0.25
 """Screen redraw period (s); the clock ticks faster than the eye needs."""
 
@@ -419,7 +423,7 @@ class Show:
                 if segment is self._segments[0]:
                     # The show's first k6 failing at once is a broken setup: stop with one line.
                     # A later one (burst, restart) failing must not end the talk: it is noted.
-                    segment.run.raise_if_failed_early()
+                    segment.run.raise_if_failed_early(window=FATAL_START_WINDOW)
                 if segment.run.poll() is not None:
                     segment.result = segment.run.result()
                     self._note(f"k6 {segment.kind} load finished: {segment.result.headline()}")
