@@ -447,3 +447,40 @@ def test_a_spot_interruption_event_marks_the_node_and_reaches_the_ticker(
         assert node in events[0].message
     finally:
         core.delete_namespaced_event(event.metadata.name, "default")
+
+
+def test_pod_proxy_scrape_reaches_the_pod_address_through_the_api_server(
+    kube: Kube, namespace: str
+) -> None:
+    """The API server routes our proxy request to the pod's IP and port. Here the pod's IP is
+    loopback (the only network these tests may use) and the API server refuses to proxy to
+    loopback by design, so the answer is its 'address not allowed': proof that path, pod and
+    port were understood, and that the failure reaches the screen as one line."""
+    from tubedemo.errors import ClusterError
+    from tubedemo.telemetry.assembler import MetricsTarget
+
+    core = client.CoreV1Api(kube.api_client())
+    node = f"plain-{uuid.uuid4().hex[:6]}"
+    core.create_node({"metadata": {"name": node}})  # no KWOK: nobody rewrites the pod status
+    try:
+        core.create_namespaced_pod(
+            namespace,
+            {
+                "metadata": {"name": "vllm-x"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]},
+            },
+        )
+        core.patch_namespaced_pod_status(
+            "vllm-x",
+            namespace,
+            {"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}},
+        )
+        feed = KubeWatchFeed(kube.api_client(), namespace=namespace)
+        with pytest.raises(
+            ClusterError, match=r"pod proxy vllm-x:8000: HTTP 400 address not allowed"
+        ):
+            feed.fetch_metrics(MetricsTarget(name="vllm-x", namespace=namespace, port=8000), 3.0)
+        with pytest.raises(ClusterError, match=r"HTTP 404"):
+            feed.fetch_metrics(MetricsTarget(name="no-such-pod", namespace=namespace), 3.0)
+    finally:
+        core.delete_node(node)

@@ -282,6 +282,15 @@ class ResourceWatch:
                 response.close()
 
 
+def _status_message(exc: k8s_client.ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or exc.reason or "error").strip().splitlines()[0][:200]
+
+
 def _key(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -404,15 +413,20 @@ class KubeWatchFeed:
         """GET /metrics of a pod through the API server's pod proxy (no port-forward needed)."""
         namespace = target.namespace or self.namespace
         port = target.port or self.metrics_port
-        response = self.api.call_api(
-            f"/api/v1/namespaces/{namespace}/pods/{target.name}:{port}/proxy/metrics",
-            "GET",
-            header_params={"Accept": "text/plain"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=(min(timeout, 5.0), timeout),
-            _return_http_data_only=True,
-        )
+        try:
+            response = self.api.call_api(
+                f"/api/v1/namespaces/{namespace}/pods/{target.name}:{port}/proxy/metrics",
+                "GET",
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=(min(timeout, 5.0), timeout),
+                _return_http_data_only=True,
+            )
+        except k8s_client.ApiException as exc:
+            raise ClusterError(
+                f"pod proxy {target.name}:{port}: HTTP {exc.status} {_status_message(exc)}"
+            ) from None
         return bytes(response.data).decode("utf-8", errors="replace")
 
 
