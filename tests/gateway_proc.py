@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,11 +82,13 @@ def running_gateway(
     audience_url: str | None = None,
     probe: bool = True,
     timeout: float = 30.0,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> Iterator[GatewayProcess]:
     """Start `python -m gateway` (rehearsal settings, no rate limits), stop it afterwards.
 
-    probe=False skips the direct /readyz wait, for a gateway bound to an address this test
-    process must not call itself (it is reached through the API server instead)."""
+    probe=False skips the direct /readyz wait, for a gateway this test process does not call
+    itself (it is reached through the API server instead). ``wrap`` prefixes the command, e.g.
+    to run it inside a test host's network namespace (tests/netns.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
     env.update(
         TUBEDEMO_LOCAL="1",
@@ -109,6 +111,8 @@ def running_gateway(
         "--upstream=http://127.0.0.1:9",
         "--log-level=info",
     ]
+    if wrap is not None:
+        argv = wrap(argv)
     proc = subprocess.Popen(
         argv,
         env=env,

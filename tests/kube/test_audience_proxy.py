@@ -9,23 +9,20 @@ API server refuses that, twice over (Kubernetes v1.34 source):
   `status.podIPs` contains it (`isValidAddress` in the service REST storage); anything else
   is skipped as "no endpoints available".
 
-The closest real alternative, used here: the gateway listens on this machine's own
-non-loopback address (traffic to it never leaves the host), a Pod object carries that address
-in its status (as a kubelet would report it), and the selector-less Service's manual
-Endpoints point at it with a targetRef to that Pod. Every request then really goes CLI ->
-kube-apiserver (TLS, client certificate, RBAC) -> service proxy -> gateway.
+The closest real alternative, used here: the gateway runs on a test host of our own — a
+network namespace this test creates, joined to the machine by a veth pair (tests/netns.py) —
+a Pod object carries the host's address in its status (as a kubelet would report it), and the
+selector-less Service's manual Endpoints point at it with a targetRef to that Pod. Every
+request then really goes CLI -> kube-apiserver (TLS, client certificate, RBAC) -> service
+proxy -> gateway.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
-import ipaddress
 import os
 import random
 import re
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -36,27 +33,10 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from tests import netns
 from tests.gateway_proc import ADMIN_TOKEN, GatewayProcess, running_gateway
 
 from .conftest import Kube
-
-SIOCGIFADDR = 0x8915
-
-
-def local_unicast_ipv4() -> str | None:
-    """This machine's first non-loopback, non-link-local IPv4 address (read, never connected)."""
-    for _, name in socket.if_nameindex():
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                packed = fcntl.ioctl(
-                    s.fileno(), SIOCGIFADDR, struct.pack("256s", name[:15].encode())
-                )
-            except OSError:
-                continue
-        ip = ipaddress.ip_address(socket.inet_ntoa(packed[20:24]))
-        if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast):
-            return str(ip)
-    return None
 
 
 @dataclass
@@ -114,11 +94,17 @@ def _wait_ready(env: InCluster) -> None:
 def in_cluster(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[InCluster]:
     if kube.control_plane is None:
         pytest.skip("needs the local control plane: an external cluster cannot reach this host")
-    address = local_unicast_ipv4()
-    if address is None:
-        pytest.skip("no non-loopback IPv4 address on this machine for the proxied endpoint")
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot make the gateway's test host under CI: {reason}")
+        pytest.skip(f"cannot make the gateway's test host: {reason}")
     core = client.CoreV1Api(kube.api_client())
-    with running_gateway(tmp_path / "store", host=address, probe=False) as gw:
+    with (
+        netns.test_host() as host,
+        running_gateway(tmp_path / "store", host=host.address, probe=False, wrap=host.wrap) as gw,
+    ):
+        address = host.address
         # A Pod object standing for the gateway pod: nothing schedules or runs it (unknown
         # scheduler), its status carries the address as a kubelet would report it.
         core.create_namespaced_pod(
