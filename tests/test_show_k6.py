@@ -460,6 +460,22 @@ def test_missing_k6_binary_gives_one_line(tmp_path: Path, gateway: Gateway) -> N
     assert gateway.flips == []  # nothing changed before the failure
 
 
+def test_a_wrong_admin_token_stops_the_show_before_anything_changes(
+    tmp_path: Path, gateway: Gateway
+) -> None:
+    config = write_config(tmp_path, LONG, duration=600)
+    args = show_args(config, gateway, tmp_path / "talk.jsonl")
+    args[args.index(TOKEN)] = "not-the-token"
+    proc = tubedemo(*args)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 7
+    assert err.strip().splitlines() == [
+        "error: the gateway refused the admin token (401); pass --admin-token or set "
+        "TUBEDEMO_ADMIN_TOKEN"
+    ]
+    assert gateway.flips == [] and gateway.vllm.requests == [] and "pid" not in out
+
+
 def test_k6_that_fails_to_start_gives_one_line(tmp_path: Path, gateway: Gateway) -> None:
     empty = tmp_path / "questions.txt"
     empty.write_text("# no questions at all\n", encoding="utf-8")

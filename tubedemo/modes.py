@@ -32,34 +32,41 @@ class GatewayModeSwitcher:
 
     def __init__(self, base_url: str, token: str | None, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
-        self._timeout = timeout
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # One kept-alive connection: a flip is one small request on an open socket.
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
     def describe(self) -> str:
         return f"gateway {self.base_url}"
 
-    def prepare(self) -> None:
-        return None
-
-    def set_mode(self, mode: Mode) -> None:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+    def _request(
+        self, method: str, path: str, what: str, body: dict[str, str] | None = None
+    ) -> httpx.Response:
         try:
-            response = httpx.post(
-                f"{self.base_url}/api/admin/mode",
-                json={"mode": mode},
-                headers=headers,
-                timeout=self._timeout,
-            )
+            response = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise GatewayError(
-                f"cannot reach the gateway at {self.base_url} to flip to {mode}: "
-                f"{type(exc).__name__}"
+                f"cannot reach the gateway at {self.base_url} to {what}: {type(exc).__name__}; "
+                "is it running? (--gateway URL)"
             ) from None
         if response.status_code == 401:
             raise GatewayError(
                 "the gateway refused the admin token (401); pass --admin-token or set "
                 "TUBEDEMO_ADMIN_TOKEN"
             )
+        return response
+
+    def prepare(self) -> None:
+        """Check that the gateway answers and takes the token before the clock starts."""
+        response = self._request("GET", "/api/admin/sessions", "check the admin token")
+        if response.status_code >= 400:
+            raise GatewayError(
+                f"the gateway at {self.base_url} answered HTTP {response.status_code} to an "
+                "admin request; is this tubedemo's gateway?"
+            )
+
+    def set_mode(self, mode: Mode) -> None:
+        response = self._request("POST", "/api/admin/mode", f"flip to {mode}", {"mode": mode})
         if response.status_code == 409:
             raise GatewayError(
                 f"the gateway follows the mode ConfigMap and refused the flip to {mode}; "

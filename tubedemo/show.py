@@ -448,13 +448,13 @@ class Show:
         locate_k6(self.cfg.k6.binary)  # a missing k6 fails before anything changes
         self.switcher.prepare()  # so is an unreachable cluster; and the first flip is on time
         self.opt.recording.parent.mkdir(parents=True, exist_ok=True)
-        self._note(
-            f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
-            f"(unix {time.time():.3f})"
-        )
         try:
             with _sigterm_as_interrupt():
                 self.clock.restart()
+                self._note(
+                    f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
+                    f"(unix {time.time():.3f})"
+                )
                 self._start_timeline_load()
                 if self.board is not None:
                     self.board.start()
