@@ -570,6 +570,8 @@ class DashboardConfig(Section):
     """A source silent for longer than this (s) is shown as stale, with its last good values."""
     metrics_timeout: Duration = 2.0
     """Timeout of one /metrics scrape (s); short, so a hung pod cannot stall a frame."""
+    metrics_via: Literal["proxy", "direct"] = "proxy"
+    """Scrape vLLM via the API server's pod proxy (from a laptop) or pod IPs (in-cluster)."""
 
     @field_validator("tick")
     @classmethod

@@ -484,3 +484,73 @@ def test_pod_proxy_scrape_reaches_the_pod_address_through_the_api_server(
             feed.fetch_metrics(MetricsTarget(name="no-such-pod", namespace=namespace), 3.0)
     finally:
         core.delete_node(node)
+
+
+def test_direct_scrape_reads_the_queue_of_every_ready_pod_the_watch_found(
+    kube: Kube, namespace: str
+) -> None:
+    """metrics_via=direct: targets come from the pod watch (ready pods and their IPs), the scrape
+    goes to each pod's address. The pod's IP is loopback, where a real exporter serves vLLM's
+    metric names."""
+    from tests.vllm_exporter import FakeEngine
+    from tubedemo.config import PriceTable, TimelineConfig
+    from tubedemo.telemetry.assembler import Assembler
+    from tubedemo.telemetry.http_sources import MetricsFeed
+
+    engine = FakeEngine()
+    engine.waiting.labels(**engine.l).set(6)
+    core = client.CoreV1Api(kube.api_client())
+    node = f"plain-{uuid.uuid4().hex[:6]}"
+    core.create_node({"metadata": {"name": node}})
+    labels = {"app.kubernetes.io/name": "vllm"}
+    feed = KubeWatchFeed(
+        kube.api_client(),
+        namespace=namespace,
+        metrics_port=engine.server.server_port,
+        metrics_direct=True,
+    ).start()
+    metrics = MetricsFeed(timeout=2.0)
+    try:
+        core.create_namespaced_pod(
+            namespace,
+            {
+                "metadata": {"name": "vllm-0", "labels": labels},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]},
+            },
+        )
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        core.patch_namespaced_pod_status(
+            "vllm-0",
+            namespace,
+            {
+                "status": {
+                    "phase": "Running",
+                    "podIP": "127.0.0.1",
+                    "podIPs": [{"ip": "127.0.0.1"}],
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                    ],
+                }
+            },
+        )
+        assembler = Assembler(
+            multiplier=50,
+            prices=PriceTable(),
+            timeline=TimelineConfig(),
+            talk_duration=1800,
+            talk_start=datetime.now(UTC),
+            kube=feed,
+            metrics=metrics,
+        )
+        snap = _until(
+            "the pod's queue on the dashboard",
+            lambda: (x := assembler.tick(datetime.now(UTC))).queue.waiting == 6 and x,
+        )
+        assert snap.virtual_commuters == 300 and not snap.queue.stale
+        assert snap.replicas.ready == 1 and snap.perf.pods_scraped == 1
+    finally:
+        metrics.close()
+        feed.close()
+        engine.close()
+        core.delete_node(node)

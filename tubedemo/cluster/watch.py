@@ -322,6 +322,7 @@ class KubeWatchFeed:
         pod_selector: str = "app.kubernetes.io/name=vllm",
         nodepool: str = "tubedemo-gpu",
         metrics_port: int = 8000,
+        metrics_direct: bool = False,
         max_replicas: int | None = None,
         stale_after: float = 5.0,
         backoff_max: float = 10.0,
@@ -331,6 +332,7 @@ class KubeWatchFeed:
         self.namespace = namespace
         self.deployment = deployment
         self.metrics_port = metrics_port
+        self.metrics_direct = metrics_direct
         self.max_replicas = max_replicas
         self.stale_after = stale_after
         pool = f"karpenter.sh/nodepool={nodepool}"
@@ -374,6 +376,7 @@ class KubeWatchFeed:
             namespace=namespace,
             nodepool=cfg.gpu_pool.name,
             metrics_port=cfg.model.port,
+            metrics_direct=cfg.dashboard.metrics_via == "direct",
             max_replicas=cfg.scaling.max_replicas,
             stale_after=stale_after,
         ).start()
@@ -406,7 +409,9 @@ class KubeWatchFeed:
                 node_state(nodes.objects, claims.objects, now, interrupted),
             ),
             hpa=_freshness([hpas], self.stale_after, now, hpa),
-            targets=metrics_targets(pods.objects, self.namespace, self.metrics_port),
+            targets=metrics_targets(
+                pods.objects, self.namespace, self.metrics_port, self.metrics_direct
+            ),
         )
 
     def fetch_metrics(self, target: MetricsTarget, timeout: float) -> str:

@@ -138,14 +138,28 @@ def replica_state(
     )
 
 
-def metrics_targets(pods: Sequence[Obj], namespace: str, port: int) -> tuple[MetricsTarget, ...]:
-    """Ready, not terminating pods: the ones whose /metrics describe serving replicas."""
+def metrics_targets(
+    pods: Sequence[Obj], namespace: str, port: int, direct: bool = False
+) -> tuple[MetricsTarget, ...]:
+    """Ready, not terminating pods: the ones whose /metrics describe serving replicas.
+
+    ``direct`` scrapes each pod's IP (the dashboard runs where pod IPs are reachable); otherwise
+    the target names the pod for the API server's pod proxy.
+    """
     targets = []
     for pod in pods:
         meta = _meta(pod)
         if meta.get("deletionTimestamp") or not _is_true(pod, "Ready"):
             continue
-        targets.append(MetricsTarget(name=str(meta.get("name")), namespace=namespace, port=port))
+        name = str(meta.get("name"))
+        ip = (pod.get("status") or {}).get("podIP")
+        if direct:
+            if not ip:
+                continue
+            host = f"[{ip}]" if ":" in str(ip) else str(ip)
+            targets.append(MetricsTarget(name=name, url=f"http://{host}:{port}/metrics"))
+        else:
+            targets.append(MetricsTarget(name=name, namespace=namespace, port=port))
     return tuple(sorted(targets, key=lambda t: t.name))
 
 
