@@ -82,25 +82,29 @@ import http from "k6/http";
 import { Trend, Rate } from "k6/metrics";
 const ttft = new Trend("tubedemo_ttft", true);
 const failed = new Rate("tubedemo_failed");
-export const options = { vus: 2, iterations: 20 };
+import { sleep } from "k6";
+export const options = { vus: 2, iterations: 40 };
 export default function () {
   const r = http.get(__ENV.TARGET);
   ttft.add(r.timings.waiting);
   failed.add(r.status !== 200);
+  sleep(0.05);
 }
 """
 
 
-def test_k6_json_beside_the_recording_adds_the_audience_view(
-    recording: Path, tmp_path: Path
-) -> None:
+def test_k6_json_beside_the_recording_adds_the_audience_view(tmp_path: Path) -> None:
+    from datetime import timedelta
+
     from prometheus_client import start_http_server
 
     server, _ = start_http_server(0, addr="127.0.0.1")
     script = tmp_path / "probe.js"
     script.write_text(K6_SCRIPT, encoding="utf-8")
-    k6_out = recording.with_name("talk.k6.json")
+    recording = tmp_path / "talk.jsonl"
+    k6_out = tmp_path / "talk.k6.json"
     k6 = Path(sys.executable).parent / "k6"
+    began = datetime.now(UTC)
     try:
         done = subprocess.run(
             [
@@ -123,12 +127,18 @@ def test_k6_json_beside_the_recording_adds_the_audience_view(
         server.shutdown()
         server.server_close()
     assert done.returncode == 0, done.stderr[-2000:]
+    # the talk as the recorder saw it on the same clock: k6 ran 90 s into the talk
+    shift = began - timedelta(seconds=90) - HISTORY[0].time
+    with Recorder(recording) as recorder:
+        for snapshot in HISTORY:
+            recorder.write(snapshot.model_copy(update={"time": snapshot.time + shift}))
     assert k6_files_beside(recording) == [k6_out]
 
     lines = k6_out.read_text().splitlines()
-    parsed = k6_series(lines, start=datetime(2000, 1, 1, tzinfo=UTC))
-    assert parsed is not None and parsed.requests == 20 and parsed.failed == 0
+    parsed = k6_series(lines, start=began - timedelta(seconds=90))
+    assert parsed is not None and parsed.requests == 40 and parsed.failed == 0
     assert parsed.ttft_p95_all_s is not None and parsed.ttft_p95_all_s < 5
+    assert all(1.4 <= minute <= 1.9 for minute in parsed.t)  # on the talk's minute axis
 
     files = write_report(recording, tmp_path / "with-k6")
     assert "k6.png" in {p.name for p in files.charts}

@@ -467,8 +467,12 @@ def _draw_k6(ax: Any, k: K6Series) -> None:
     twin = ax.twinx()
     handles = [
         bars,
-        twin.plot(k.t, k.ttft_p50_s, color=DISTRICT, lw=1.4, label="first byte p50")[0],
-        twin.plot(k.t, k.ttft_p95_s, color=TFL_RED, lw=1.4, label="first byte p95")[0],
+        twin.plot(
+            k.t, k.ttft_p50_s, color=DISTRICT, lw=1.4, marker="o", ms=3, label="first byte p50"
+        )[0],
+        twin.plot(
+            k.t, k.ttft_p95_s, color=TFL_RED, lw=1.4, marker="o", ms=3, label="first byte p95"
+        )[0],
     ]
     twin.set_ylabel("seconds", color=TFL_NAVY)
     twin.tick_params(labelsize=8)
