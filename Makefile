@@ -12,7 +12,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-rehearse: install
+# The audience page the gateway serves in a rehearsal (needs Node; rebuilt when the page changes).
+web/dist/index.html: web/package-lock.json web/index.html $(shell find web/src -type f 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+rehearse: install web/dist/index.html
 	$(VENV)/bin/tubedemo rehearse
 
 render: install

@@ -123,6 +123,43 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def status_body(snapshot: Snapshot) -> dict[str, object]:
+    """What the audience page's status strip shows (POST /api/admin/status). Pure."""
+    queue = snapshot.queue
+    replicas = snapshot.replicas
+    return {
+        "queue": queue.waiting,
+        "multiplier": queue.multiplier,
+        "virtual_commuters": queue.virtual_commuters,
+        "replicas": {
+            "ready": replicas.ready,
+            "desired": replicas.desired,
+            "max": replicas.max or 0,
+        },
+        "gpu_nodes": snapshot.nodes.ready_count,
+    }
+
+
+class StatusPublisher:
+    """Feeds the gateway's /api/status (phones' status strip) from the rehearsal's snapshots."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 2.0) -> None:
+        self.url = base_url.rstrip("/") + "/api/admin/status"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._http = httpx.Client(timeout=timeout)
+        self.failures = 0
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        try:
+            response = self._http.post(self.url, json=status_body(snapshot), headers=self._headers)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            self.failures += 1  # the page then says "live status unavailable": not fatal
+
+    def close(self) -> None:
+        self._http.close()
+
+
 class RehearsalBoard:
     """The show's dashboard slot in a rehearsal (``tubedemo.show.Board``): assembles from the
     twin's state on a thread, in talk time, records every snapshot, renders the newest."""
@@ -135,8 +172,10 @@ class RehearsalBoard:
         speed: float,
         period: float,
         options: DashboardOptions,
+        publish: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self._tick = tick
+        self._publish = publish
         self._recorder = Recorder(recording)
         self._start_wall = time.monotonic()
         self._talk_start = talk_start
@@ -169,6 +208,8 @@ class RehearsalBoard:
                 continue
             self.history.append(snapshot)
             self._recorder.write(snapshot)
+            if self._publish is not None:
+                self._publish(snapshot)
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -270,7 +311,7 @@ class Rehearsal:
         recording.unlink(missing_ok=True)
         results: list[K6Result] = []
         board: RehearsalBoard | None = None
-        feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed] = []
+        feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed | StatusPublisher] = []
         codes: dict[str, int | None] = {}
         audience_url = ""
         try:
@@ -289,7 +330,8 @@ class Rehearsal:
                 twin_feed = TwinStateFeed(fleet_url)
                 metrics = MetricsFeed(timeout=cfg.dashboard.metrics_timeout)
                 gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
-                feeds = [twin_feed, metrics, gateway_feed]
+                publisher = StatusPublisher(gateway_url, self.token)
+                feeds = [twin_feed, metrics, gateway_feed, publisher]
                 talk_start = cfg.talk.window_start or datetime.now(UTC)
                 show = Show(
                     cfg,
@@ -323,6 +365,7 @@ class Rehearsal:
                     opt.speed,
                     period=max(cfg.dashboard.tick / opt.speed, 0.25),
                     options=DashboardOptions.from_config(cfg.dashboard),
+                    publish=publisher,
                 )
                 show.board = board
                 with KeyReader() as keys:

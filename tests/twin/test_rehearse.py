@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tubedemo.telemetry.recording import read_recording
@@ -104,8 +106,24 @@ def test_rehearsal_drives_k6_through_the_gateway_scales_up_and_down_and_leaves_n
     tmp_path: Path,
 ) -> None:
     proc = start(tmp_path, "--speed", "10")
+    status: dict[str, object] = {}
     try:
-        output, _ = proc.communicate(timeout=240)
+        assert proc.stdout is not None
+        output = ""
+        while "Audience page" not in output:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output += line
+        match = re.search(r"Audience page: (http://127\.0\.0\.1:\d+)/", output)
+        assert match, output
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not status.get("available"):
+            # The phones' status strip is fed from the rehearsal's snapshots.
+            status = httpx.get(f"{match.group(1)}/api/status", timeout=5).json()
+            time.sleep(0.2)
+        rest, _ = proc.communicate(timeout=240)
+        output += rest
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -125,7 +143,8 @@ def test_rehearsal_drives_k6_through_the_gateway_scales_up_and_down_and_leaves_n
     # Tokens streamed back to k6 through the gateway: only the fleet simulator makes them.
     assert metrics["tubedemo_tokens"]["values"]["count"] > 0
     assert (out / "report" / "report.html").is_file()
-    assert "Audience page: http://127.0.0.1:" in output
+    assert status.get("available") is True
+    assert status["multiplier"] == 50
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

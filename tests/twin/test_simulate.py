@@ -158,3 +158,19 @@ def test_rehearse_refuses_a_bad_speed_in_one_line(tmp_path: Path) -> None:
         done = tubedemo("rehearse", *args, cwd=tmp_path)
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+
+
+def test_rehearsal_status_for_the_phones_comes_from_the_snapshot() -> None:
+    from tubedemo.rehearse import status_body
+
+    config = DemoConfig()
+    snap = next(s for s in snapshots(config, simulate(config)) if s.queue.waiting > 5)
+    body = status_body(snap)
+    assert body["queue"] == snap.queue.waiting
+    assert body["virtual_commuters"] == snap.queue.waiting * config.scaling.multiplier
+    assert body["replicas"] == {
+        "ready": snap.replicas.ready,
+        "desired": snap.replicas.desired,
+        "max": config.scaling.max_replicas,
+    }
+    assert body["gpu_nodes"] == sum(1 for n in snap.nodes.nodes if n.ready)
