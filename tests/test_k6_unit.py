@@ -104,6 +104,18 @@ def test_series_points_parse_and_feed_the_load_figures() -> None:
     assert stats.failed_rate == 0.25
 
 
+def test_request_rate_counts_chat_requests_in_the_last_window() -> None:
+    stats = LoadStats()
+    chat = POINT.replace("tubedemo_ttfb", "http_reqs").replace("51.5", "1")
+    survey = chat.replace('"name":"chat"', '"name":"config"')
+    for line in (chat, chat, survey):
+        stats.add(parse_point(line))  # type: ignore[arg-type]
+    at = parse_point(chat).time  # type: ignore[union-attr]
+    assert stats.requests == 2
+    assert stats.requests_per_s(at + 1, window=10) == 0.2
+    assert stats.requests_per_s(at + 20, window=10) == 0
+
+
 def test_series_tail_keeps_a_partial_line_for_the_next_read(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text(POINT + "\n" + POINT[:30], encoding="utf-8")

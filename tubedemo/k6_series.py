@@ -96,7 +96,9 @@ class LoadStats:
 
     def requests_per_s(self, now: float, window: float = 10.0) -> float:
         """Chat requests per second over the ``window`` seconds before ``now`` (unix s)."""
-        return sum(1 for t in self.request_times if now - window <= t <= now) / window
+        # list() copies in one step: the dashboard thread reads while the show's loop appends.
+        recent = list(self.request_times)
+        return sum(1 for t in recent if now - window <= t <= now) / window
 
     def ttfb_percentile(self, q: float) -> float | None:
         """Percentile ``q`` (0-100) of the recent TTFB samples (ms), None without samples."""
