@@ -301,8 +301,7 @@ class Rehearsal:
         from tubedemo.show import Show, ShowOptions
         from tubedemo.show_dashboard import k6_state
         from tubedemo.telemetry.assembler import Assembler
-        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
-        from tubedemo.twin.feed import TwinStateFeed
+        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
 
         cfg, opt = self.cfg, self.opt
         self.token = secrets.token_urlsafe(18)
