@@ -363,6 +363,27 @@ def test_status_shows_objects_gpu_nodes_mode_and_cost(demo: Demo) -> None:
         assert "Kubernetes v1.34.4" in out  # the version the build stamped into the binaries
 
 
+def test_status_counts_survey_answers_from_the_gateway(demo: Demo, tmp_path: Path) -> None:
+    from tests.gateway_proc import ADMIN_TOKEN, running_gateway
+
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    with running_gateway(tmp_path / "store") as gateway:
+        gateway.submit("11111111-1111-4111-8111-111111111111", 5, "Acme", "Ada")
+        gateway.submit("22222222-2222-4222-8222-222222222222", 4, "Initech", None)
+        result = demo.run("status", "--gateway-url", gateway.url, "--admin-token", ADMIN_TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert "survey: 2 answers" in result.stdout
+
+
+def test_status_without_a_reachable_gateway_still_shows_the_rest(demo: Demo) -> None:
+    assert demo.run("up", "--timeout", "90").returncode == 0
+    # In the cluster the admin token Secret was never created: the survey line says why.
+    result = demo.run("status")
+    assert result.returncode == 0, result.stderr
+    assert "survey: unavailable (" in result.stdout
+    assert f"{demo.pool}-0" in result.stdout
+
+
 # --- teardown -------------------------------------------------------------------------------
 
 

@@ -11,26 +11,27 @@ from rich.console import Console
 from rich.table import Table
 
 from tubedemo import crds
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import (
+    AdminToken,
+    ConfigPath,
+    Context,
+    GatewayUrl,
+    Kubeconfig,
+    Overrides,
+    config_from,
+)
 from tubedemo.config import DemoConfig
 from tubedemo.errors import ClusterError, TubedemoError
 from tubedemo.render import render
 from tubedemo.validate import ensure_valid
+
+__all__ = ["Context", "Kubeconfig", "register"]  # audience.py imports the two option types
 
 if TYPE_CHECKING:
     from tubedemo.cluster.api import Api
     from tubedemo.cluster.plan import DiffEntry
 
 console = Console(highlight=False)
-
-Context = Annotated[
-    str | None,
-    typer.Option("--context", help="kubeconfig context (default: cluster.context, else current)."),
-]
-Kubeconfig = Annotated[
-    Path | None,
-    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -172,13 +173,45 @@ def mode(
     console.print(f"mode: {old} → {new}")
 
 
+def _survey_line(
+    cfg: DemoConfig,
+    gateway_url: str | None,
+    admin_token: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> str:
+    """Survey answers of the current talk session, from the gateway; never fails `status`."""
+    from tubedemo.gateway_client import open_gateway
+
+    try:
+        with open_gateway(
+            cfg,
+            url=gateway_url,
+            admin_token=admin_token,
+            kubeconfig=kubeconfig,
+            context=context,
+            timeout=3.0,
+        ) as gw:
+            sessions = gw.sessions()
+    except TubedemoError as exc:
+        return f"unavailable ({exc.message.splitlines()[0][:240]})"
+    current = [s for s in sessions if s.current] or [s for s in sessions if not s.archived]
+    if not current:
+        return "no talk session yet"
+    session = current[-1]
+    name = f" in session {session.name}" if session.name else ""
+    return f"{session.submissions} answers{name}"
+
+
 def status(
     config: ConfigPath = None,
     set_: Overrides = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
 ) -> None:
-    """One screen: context, objects and health, replicas, GPU nodes, mode, $/h."""
+    """One screen: context, objects and health, replicas, GPU nodes, mode, survey, $/h."""
     from tubedemo.cluster import status as status_ops
     from tubedemo.cluster import up as up_ops
     from tubedemo.cluster.plan import Ref, format_age, scale_targets
@@ -213,6 +246,8 @@ def status(
         console.print(table)
     console.print(f"vLLM replicas: {view.replicas}")
     console.print(f"mode: {view.mode or 'quiz (default)'}")
+    survey = _survey_line(cfg, gateway_url, admin_token, kubeconfig, context)
+    console.print(f"survey: {survey}")
     if view.nodes:
         nodes = Table(box=None, pad_edge=False)
         for col in ("GPU node", "type", "capacity", "age", "$/h"):

@@ -27,6 +27,34 @@ Overrides = Annotated[
     ),
 ]
 
+Context = Annotated[
+    str | None,
+    typer.Option("--context", help="kubeconfig context (default: cluster.context, else current)."),
+]
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."),
+]
+GatewayUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway-url",
+        envvar="TUBEDEMO_GATEWAY_URL",
+        help="Call this gateway directly (rehearsal); default: gateway.url, else the cluster's.",
+        show_default=False,
+    ),
+]
+AdminToken = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token",
+        envvar="TUBEDEMO_ADMIN_TOKEN",
+        help="Admin token for --gateway-url (default: the rehearsal's). The cluster's comes "
+        "from its Secret.",
+        show_default=False,
+    ),
+]
+
 
 def config_from(path: Path | None, overrides: list[str] | None) -> DemoConfig:
     """The effective config for a command's --config/--set options."""
