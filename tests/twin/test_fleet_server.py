@@ -293,3 +293,53 @@ def test_bad_speed_is_one_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "speed" in done.stderr
     json.dumps(done.stderr)
+
+
+def stream_lines(url: str, max_tokens: int) -> list[str]:
+    payload = {"messages": [{"role": "user", "content": "Go"}], "stream": True}
+    payload["max_tokens"] = max_tokens
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=payload, timeout=60) as response:
+        assert response.status_code == 200
+        return [line for line in response.iter_lines() if line]
+
+
+def test_replica_taken_away_finishes_short_answers_within_its_shutdown_timeout() -> None:
+    # The only node gets a spot notice at 3 s (1.5 s wall, after the request is in): its pod
+    # is deleted and drains (prestop + shutdown timeout inside the 2-minute notice), so the
+    # answer in flight still completes.
+    config = quick(startup={"spot_interruptions": ["3s"], "node_launch": "4s", "model_load": "4s"})
+    with Running(config, speed=2.0) as running:
+        lines = stream_lines(running.url, 120)
+        assert lines[-1] == "data: [DONE]"
+        snap = httpx.get(f"{running.url}/twin/state", timeout=10).json()
+        assert any(e["kind"] == "spot_interruption" for e in snap["events"])
+
+
+def test_replica_killed_mid_answer_ends_the_stream_without_done() -> None:
+    config = config_from_dict(
+        {
+            "model": {"shutdown_timeout": "60s", "prestop_sleep": "0s"},
+            "twin": {
+                "engine": {"output_tokens": 3000},
+                "startup": {
+                    "spot_interruptions": ["3s"],
+                    "spot_notice": "3s",
+                    "node_launch": "4s",
+                    "image_pull": "0s",
+                    "model_load": "4s",
+                },
+            },
+        }
+    )
+    with Running(config, speed=2.0) as running:
+        lines = stream_lines(running.url, 4000)
+        assert "data: [DONE]" not in lines
+        assert 1 < len(lines) < 4000
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            snap = httpx.get(f"{running.url}/twin/state", timeout=10).json()
+            if snap["replicas"]["ready"] >= 1 and snap["targets"][0]["name"] != "vllm-1":
+                break
+            time.sleep(0.1)
+        assert snap["targets"] and snap["targets"][0]["name"] != "vllm-1"
+        assert chat(running.url, max_tokens=3).status_code == 200
