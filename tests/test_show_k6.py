@@ -163,11 +163,11 @@ def test_mode_flips_reach_the_gateway_on_time_at_speed_1(tmp_path: Path, gateway
     config = write_config(
         tmp_path,
         [
-            {"name": "quiz", "at": 0, "duration": 3, "vus": 1, "mode": "quiz"},
-            {"name": "raffle", "at": 3, "duration": 2, "mode": "survey"},
-            {"name": "again", "at": 5, "duration": 1, "mode": "quiz"},
+            {"name": "quiz", "at": 0, "duration": 2, "vus": 1, "mode": "quiz"},
+            {"name": "raffle", "at": 2, "duration": 1.5, "mode": "survey"},
+            {"name": "again", "at": 3.5, "duration": 0.5, "mode": "quiz"},
         ],
-        duration=6,
+        duration=4,
     )
     proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"))
     out, err = proc.communicate(timeout=30)
@@ -175,7 +175,7 @@ def test_mode_flips_reach_the_gateway_on_time_at_speed_1(tmp_path: Path, gateway
     t0 = started_unix(out)
     offsets = [(round(t - t0, 2), mode) for t, mode in gateway.flips]
     assert [m for _, m in offsets] == ["quiz", "survey", "quiz"], offsets
-    for (offset, _), expected in zip(offsets, [0, 3, 5], strict=True):
+    for (offset, _), expected in zip(offsets, [0, 2, 3.5], strict=True):
         assert abs(offset - expected) < 1.0, offsets
 
 
@@ -327,10 +327,10 @@ def test_pause_holds_the_clock_and_the_load_until_resumed(tmp_path: Path, gatewa
     config = write_config(
         tmp_path,
         [
-            {"name": "quiz", "at": 0, "duration": 3, "vus": 2, "mode": "quiz"},
-            {"name": "raffle", "at": 3, "duration": 3, "mode": "survey"},
+            {"name": "quiz", "at": 0, "duration": 2, "vus": 2, "mode": "quiz"},
+            {"name": "raffle", "at": 2, "duration": 2, "mode": "survey"},
         ],
-        duration=6,
+        duration=4,
     )
     proc = tubedemo(*show_args(config, gateway, tmp_path / "talk.jsonl"), stdin=subprocess.PIPE)
     assert proc.stdin is not None
@@ -338,10 +338,10 @@ def test_pause_holds_the_clock_and_the_load_until_resumed(tmp_path: Path, gatewa
     proc.stdin.write("p")
     proc.stdin.flush()
     paused_at = time.time()
-    time.sleep(4)  # longer than the 3 s left before the survey flip
+    time.sleep(2.5)  # longer than the time left before the survey flip
     assert [m for _, m in gateway.flips] == ["quiz"]
     during = len(gateway.vllm.requests)
-    time.sleep(1)
+    time.sleep(0.7)
     assert len(gateway.vllm.requests) > during  # the hold keeps the phase's load running
     proc.stdin.write("p")
     proc.stdin.flush()
@@ -351,7 +351,7 @@ def test_pause_holds_the_clock_and_the_load_until_resumed(tmp_path: Path, gatewa
     assert [m for _, m in gateway.flips] == ["quiz", "survey"]
     survey_at = gateway.flips[1][0]
     # the survey came as much later as the pause lasted (within the 1 s target)
-    assert abs((survey_at - started_unix(out)) - (3 + (resumed_at - paused_at))) < 1.0, out
+    assert abs((survey_at - started_unix(out)) - (2 + (resumed_at - paused_at))) < 1.0, out
     runs = json.loads((tmp_path / "talk.k6.runs.json").read_text())["runs"]
     assert [r["kind"] for r in runs] == ["timeline", "hold", "timeline"]
 
