@@ -337,8 +337,8 @@ class K6Config(Section):
     """VUs of the show's extra burst key (b)."""
     burst_duration: Duration = 30.0
     """How long the show's extra burst lasts (s, wall time)."""
-    client_id: Literal["vu", "iteration"] = "vu"
-    """X-Client-Id per VU (a phone asking again) or per request (new phones, no per-id limit)."""
+    client_id: Literal["vu", "iteration"] = "iteration"
+    """X-Client-Id per request (honest load the per-phone limit does not throttle) or per VU."""
 
 
 Ramp = Annotated[list[float], Field(min_length=2, max_length=2)]
