@@ -112,9 +112,13 @@ class ResourceWatch:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the thread to end and cut its open stream; returns at once."""
         self._stop.set()
         self._abort_stream()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.request_stop()
         self._thread.join(timeout)
 
     def view(self) -> WatchView:
@@ -168,7 +172,7 @@ class ResourceWatch:
         with self._lock:
             self._healthy = False
 
-    def _request(self, query: dict[str, Any], stream: bool, timeout: Any) -> Any:
+    def _request(self, query: dict[str, Any], timeout: Any) -> Any:
         return self.api.call_api(
             self.path,
             "GET",
@@ -189,7 +193,7 @@ class ResourceWatch:
             if token:
                 query["continue"] = token
             try:
-                response = self._request(query, stream=False, timeout=(5, 30))
+                response = self._request(query, timeout=(5, 30))
             except k8s_client.ApiException as exc:
                 if exc.status == 404:
                     raise NotInstalled(self.path) from None
@@ -224,7 +228,7 @@ class ResourceWatch:
             "timeoutSeconds": self.watch_seconds,
         }
         try:
-            response = self._request(query, stream=True, timeout=(5, self.watch_seconds + 15))
+            response = self._request(query, timeout=(5, self.watch_seconds + 15))
         except k8s_client.ApiException as exc:
             if exc.status == 410:
                 raise Gone() from None
@@ -388,8 +392,7 @@ class KubeWatchFeed:
 
     def close(self) -> None:
         for w in self.watches:
-            w._stop.set()
-            w._abort_stream()
+            w.request_stop()  # all at once, so closing takes one stream's time, not six
         for w in self.watches:
             w.stop(timeout=2.0)
 
