@@ -222,13 +222,18 @@ def _summarise(
 ) -> SimulationResult:
     peak = max(frames, key=lambda f: f.waiting)
     first_queue = next((f.time for f in frames if f.queued), None)
-    first_ready = next(
-        (
-            p.ready_at
-            for p in sorted(world.pods, key=lambda p: p.ready_at or math.inf)
-            if p.created_at > 0 and p.is_ready and p.ready_at is not None
-        ),
-        None,
+    # The first replica the queue brought: created after the queue formed, then Ready.
+    first_ready = (
+        min(
+            (
+                p.ready_at
+                for p in world.pods
+                if p.is_ready and p.ready_at is not None and p.created_at >= first_queue
+            ),
+            default=None,
+        )
+        if first_queue is not None
+        else None
     )
     phases = []
     for phase in config.timeline.phases:
