@@ -167,3 +167,14 @@ def test_load_graph_covers_only_the_history_window() -> None:
     late = [s for s in HISTORY if s.time >= START + timedelta(seconds=200)]
     short = DashboardOptions(history_s=60)
     assert "last 1m" in render_text(late, 80, 24, short)
+
+
+def test_an_hpa_that_cannot_scale_is_called_out() -> None:
+    last = SCALING[-1]
+    broken = last.model_copy(
+        update={"hpa": last.hpa.model_copy(update={"problem": "FailedGetExternalMetric"})}
+    )
+    for width, height in SIZES:
+        text = render_text([*SCALING[:-1], broken], width, height)
+        assert "HPA ⚠ FailedGetExternalMetric" in text
+        assert "Signal failure at the autoscaler: FailedGetExternalMetric" in text

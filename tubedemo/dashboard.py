@@ -427,17 +427,22 @@ def _replicas_panel(f: _Frame, width: int, height: int, scale: int = 1) -> Panel
         icons.append("no pods", style=f.s("dim"))
     lines.extend(icons.wrap(Console(width=inner, legacy_windows=False), inner)[:icon_rows])
     startup = Text(no_wrap=True, overflow="ellipsis")
-    startup.append("startup ", style=f.s("label"))
-    if f.startup_min is None or f.startup_max is None:
-        startup.append("–", style=f.s("value"))
-    else:
-        startup.append(f"{f.startup_min:.0f}–{f.startup_max:.0f}s", style=f.s("value"))
     hpa = f.now.hpa
-    if hpa.desired is not None:
-        startup.append("  HPA ", style=f.s("label"))
-        startup.append(f"{hpa.desired}", style=f.s("value"))
-        if hpa.metric is not None and hpa.target is not None:
-            startup.append(f" ({hpa.metric:.0f}/{hpa.target:.0f})", style=f.s("dim"))
+    if hpa.problem:
+        # the HPA cannot scale: more urgent than start-up times, so it takes their place
+        startup.append("HPA ", style=f.s("label"))
+        startup.append(f"⚠ {hpa.problem}", style=f.s("bad"))
+    else:
+        startup.append("startup ", style=f.s("label"))
+        if f.startup_min is None or f.startup_max is None:
+            startup.append("–", style=f.s("value"))
+        else:
+            startup.append(f"{f.startup_min:.0f}–{f.startup_max:.0f}s", style=f.s("value"))
+        if hpa.desired is not None:
+            startup.append("  HPA ", style=f.s("label"))
+            startup.append(f"{hpa.desired}", style=f.s("value"))
+            if hpa.metric is not None and hpa.target is not None:
+                startup.append(f" ({hpa.metric:.0f}/{hpa.target:.0f})", style=f.s("dim"))
     while len(lines) < room - 1:
         lines.append(_line())
     lines.append(startup)
@@ -622,6 +627,12 @@ def _commentary(f: _Frame) -> str:
             f"Signal failure on the {what} line: showing the last known service."
             if flavour
             else f"No fresh data from: {what}."
+        )
+    if s.hpa.problem and not s.hpa.stale:
+        return (
+            f"Signal failure at the autoscaler: {s.hpa.problem}. Trains run to the old timetable."
+            if flavour
+            else f"The HPA cannot scale: {s.hpa.problem}."
         )
     if q.waiting == 0 and r.pending == 0:
         return "Good service on all lines." if flavour else f"Queue empty; {r.ready} serving."

@@ -231,7 +231,7 @@ def test_nodeclaims_show_as_launching_until_their_node_is_ready(
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodeclaims", name)
 
 
-def test_hpa_of_the_deployment_reports_bounds_and_target(
+def test_hpa_reports_bounds_target_and_why_it_cannot_scale(
     kube: Kube, namespace: str, feed: KubeWatchFeed
 ) -> None:
     kube.apply(_deployment(namespace, 1), namespace)
@@ -259,6 +259,10 @@ def test_hpa_of_the_deployment_reports_bounds_and_target(
     )
     r = _until("the HPA", lambda: (x := _read(feed)).hpa.max == 10 and x)
     assert (r.hpa.min, r.hpa.target) == (1, 50.0) and not r.hpa.stale
+    # no external metrics API here: the real HPA controller says it cannot read the metric,
+    # which is exactly what the stage needs to see when the scaler is down
+    r = _until("the controller's verdict", lambda: (x := _read(feed)).hpa.problem and x)
+    assert r.hpa.problem == "FailedGetExternalMetric"
 
 
 def test_feed_survives_the_api_server_dying_and_recovers_by_itself(

@@ -315,7 +315,17 @@ def hpa_state(hpa: Obj | None) -> HpaState:
         target=target,
         min=spec.get("minReplicas"),
         max=spec.get("maxReplicas"),
+        problem=_hpa_problem(hpa),
     )
+
+
+def _hpa_problem(hpa: Obj) -> str | None:
+    conditions = _conditions(hpa)
+    for kind in ("AbleToScale", "ScalingActive"):
+        cond = conditions.get(kind)
+        if cond is not None and cond.get("status") == "False":
+            return str(cond.get("reason") or f"{kind} is False")
+    return None
 
 
 def hpa_for(hpas: Sequence[Obj], deployment: str) -> Obj | None:

@@ -173,6 +173,9 @@ class HpaState(Sampled):
     """Target value of the scaling metric."""
     min: int | None = None
     max: int | None = None
+    problem: str | None = None
+    """Why the HPA cannot scale now (reason of a False AbleToScale/ScalingActive condition,
+    e.g. FailedGetExternalMetric when the scaler is down); None when it can."""
 
 
 class PerfState(Sampled):
