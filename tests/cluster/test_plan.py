@@ -338,7 +338,14 @@ def test_local_preflight_needs_neither_karpenter_nor_the_hf_token() -> None:
     cfg = config_from_dict({"profile": "local"})
     checks = required_checks(cfg, render(cfg))
     assert not any("karpenter" in c.subject for c in checks)
-    assert not any(c.kind in ("secret", "service") for c in checks)
+    assert not any(c.kind == "secret" for c in checks)
+
+
+def test_both_profiles_need_the_otel_scaler_service_the_scaled_object_uses() -> None:
+    for profile in ("eks", "local"):
+        cfg = config_from_dict({"profile": profile})
+        services = [c for c in required_checks(cfg, render(cfg)) if c.kind == "service"]
+        assert [c.subject for c in services] == ["keda-otel-scaler.keda"]
 
 
 def test_a_namespace_managed_by_another_tool_is_refused() -> None:

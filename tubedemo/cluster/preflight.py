@@ -41,10 +41,11 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
     checks.append(Check("namespace", ns))
     if config.profile == "eks":
         checks.append(Check("secret", config.model.hf_token_secret, (ns,)))
-        host = config.scaling.scaler_address.rpartition(":")[0] or config.scaling.scaler_address
-        parts = host.split(".")
-        if len(parts) >= 2:
-            checks.append(Check("service", f"{parts[0]}.{parts[1]}", (parts[1], parts[0])))
+    # Both profiles scale through the collector -> OTEL scaler path that the ScaledObject names.
+    host = config.scaling.scaler_address.rpartition(":")[0] or config.scaling.scaler_address
+    parts = host.split(".")
+    if len(parts) >= 2:
+        checks.append(Check("service", f"{parts[0]}.{parts[1]}", (parts[1], parts[0])))
     return checks
 
 
