@@ -243,3 +243,37 @@ def test_unreachable_gateway_is_stale_not_a_crash() -> None:
     finally:
         feed.close()
     assert snap.gateway.stale and snap.audience.stale and snap.gateway.error
+
+
+class Targets:
+    """A stand-in Kubernetes feed that only lists scrape targets (a mock for this one test)."""
+
+    def __init__(self, targets: tuple[MetricsTarget, ...]) -> None:
+        self.targets = targets
+
+    def read(self, now: datetime) -> KubeReading:
+        return KubeReading(
+            replicas=ReplicaState(), nodes=NodeState(), hpa=HpaState(), targets=self.targets
+        )
+
+
+def test_a_replica_that_joins_counts_once_it_has_been_scraped_twice(
+    engines: list[FakeEngine],
+) -> None:
+    _, b = engines
+    first, both = _targets(engines)[:1], _targets(engines)
+    kube = Targets(first)
+    feed = MetricsFeed()
+    asm = _assembler(kube=kube, metrics=feed)
+    try:
+        asm.tick(T0)
+        kube.targets = both  # scale-up: vllm-1 became ready
+        asm.tick(T0 + timedelta(seconds=1))
+        for _ in range(4):
+            b.finish(ttft=0.2, e2e=4.0, tokens=100)
+        snap = asm.tick(T0 + timedelta(seconds=3))
+    finally:
+        feed.close()
+    # vllm-1's own baseline is 2 s old: 4 requests / 2 s, long before the 10 s window has passed
+    assert snap.perf.requests_per_s == pytest.approx(2.0)
+    assert snap.perf.ttft_p50_s is not None

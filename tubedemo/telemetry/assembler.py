@@ -21,7 +21,7 @@ from tubedemo.telemetry.prometheus import (
     EngineSample,
     GatewaySample,
     gateway_between,
-    perf_between,
+    perf_since,
     queue_totals,
 )
 from tubedemo.telemetry.snapshot import (
@@ -255,13 +255,14 @@ class Assembler:
                 and (talk_now - self._scrapes[1][0]).total_seconds() >= self.rate_window
             ):
                 self._scrapes.popleft()
-            first_time, first = self._scrapes[0]
-            seconds = (talk_now - first_time).total_seconds()
-            self._perf = (
-                perf_between(first, good, seconds)
-                if seconds > 0
-                else PerfState(pods_scraped=len(good))
-            )
+            # each pod against its oldest scrape in the window: a replica that just joined
+            # counts as soon as it has been scraped twice
+            baselines: dict[str, tuple[EngineSample, float]] = {}
+            for when, samples in self._scrapes:
+                for pod, sample in samples.items():
+                    if pod in good and pod not in baselines:
+                        baselines[pod] = (sample, (talk_now - when).total_seconds())
+            self._perf = perf_since(baselines, good)
             queue = self._vllm_fresh.mark(self._queue, now)
             perf = self._vllm_fresh.mark(self._perf, now)
             if failed:

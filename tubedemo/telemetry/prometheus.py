@@ -164,23 +164,39 @@ def perf_between(
     Only pods present in both scrapes count towards rates and quantiles: a pod seen for the first
     time has no baseline yet. KV-cache use is the mean over the pods scraped now.
     """
+    return perf_since({pod: (sample, seconds) for pod, sample in earlier.items()}, now)
+
+
+def perf_since(
+    baselines: Mapping[str, tuple[EngineSample, float]],
+    now: Mapping[str, EngineSample],
+) -> PerfState:
+    """Like ``perf_between``, each pod against its own baseline taken ``seconds`` ago.
+
+    A replica that joined the fleet recently has a younger baseline than the others; the fleet's
+    rate is the sum of each pod's own rate, quantiles merge every pod's histogram deltas.
+    """
     requests = tokens = prompt = 0.0
     ttft, e2e = Histogram(), Histogram()
+    have_rate = False
     for pod, sample in now.items():
-        before = earlier.get(pod)
-        if before is None:
+        base = baselines.get(pod)
+        if base is None or base[1] <= 0:
             continue
-        requests += _counter_delta(sample.success_total, before.success_total)
-        tokens += _counter_delta(sample.generation_tokens_total, before.generation_tokens_total)
-        prompt += _counter_delta(sample.prompt_tokens_total, before.prompt_tokens_total)
+        before, seconds = base
+        have_rate = True
+        requests += _counter_delta(sample.success_total, before.success_total) / seconds
+        tokens += (
+            _counter_delta(sample.generation_tokens_total, before.generation_tokens_total) / seconds
+        )
+        prompt += _counter_delta(sample.prompt_tokens_total, before.prompt_tokens_total) / seconds
         ttft = ttft.plus(sample.ttft.minus(before.ttft))
         e2e = e2e.plus(sample.e2e.minus(before.e2e))
     kv = [s.kv_cache_usage for s in now.values() if s.kv_cache_usage is not None]
-    have_rate = seconds > 0 and any(pod in earlier for pod in now)
     return PerfState(
-        requests_per_s=requests / seconds if have_rate else None,
-        tokens_per_s=tokens / seconds if have_rate else None,
-        prompt_tokens_per_s=prompt / seconds if have_rate else None,
+        requests_per_s=requests if have_rate else None,
+        tokens_per_s=tokens if have_rate else None,
+        prompt_tokens_per_s=prompt if have_rate else None,
         ttft_p50_s=ttft.quantile(0.5),
         ttft_p95_s=ttft.quantile(0.95),
         e2e_p50_s=e2e.quantile(0.5),
