@@ -1,0 +1,55 @@
+"""The fleet on an injected clock: it follows the clock x speed, and can simulate the room."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tubedemo.config import config_from_dict
+from tubedemo.telemetry.snapshot import NodeState, ReplicaState
+from tubedemo.twin.fleet import Fleet
+
+
+class Clock:
+    """A settable clock (the fleet takes any callable returning seconds)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_fleet_time_is_wall_time_times_speed() -> None:
+    clock = Clock()
+    fleet = Fleet(config_from_dict({}), clock, speed=10.0)
+    clock.t += 3.0
+    fleet.advance()
+    assert fleet.now == 30.0
+    assert fleet.real_delay(30.0) == 3.0
+
+
+def test_simulated_audience_loads_the_replicas_without_any_http() -> None:
+    config = config_from_dict({"twin": {"audience": {"join_at": "10s", "join_over": "20s"}}})
+    clock = Clock()
+    fleet = Fleet(config, clock, speed=1.0, audience=True)
+    clock.t += 60.0
+    fleet.advance()
+    asked = [r for r in fleet.world.finished if r.source == "audience"]
+    assert asked
+    text = fleet.replica_metrics("vllm-1")
+    assert text is not None
+    families = {f.name: f for f in text_string_to_metric_families(text.text().decode())}
+    ttft = families["vllm:time_to_first_token_seconds"]
+    count = next(s.value for s in ttft.samples if s.name.endswith("_count"))
+    assert count >= len([r for r in asked if r.replica == "vllm-1"])
+
+
+def test_state_uses_the_dashboards_snapshot_shapes() -> None:
+    clock = Clock()
+    fleet = Fleet(config_from_dict({}), clock, speed=1.0)
+    state = fleet.state(lambda name: f"http://x/pods/{name}/metrics")
+    replicas = ReplicaState.model_validate(state["replicas"])
+    nodes = NodeState.model_validate(state["nodes"])
+    assert replicas.ready == 1 and replicas.pods[0].name == "vllm-1"
+    assert nodes.nodes[0].instance_type == "g5.2xlarge"
+    assert state["targets"] == [{"name": "vllm-1", "url": "http://x/pods/vllm-1/metrics"}]
