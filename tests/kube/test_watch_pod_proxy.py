@@ -49,8 +49,7 @@ while True:
 
 
 @pytest.fixture
-def pod_on_test_host(kube: Kube, namespace: str) -> Iterator[int]:
-    """A Ready vLLM pod whose IP is the test host's, with an exporter listening there."""
+def test_host(kube: Kube) -> Iterator[netns.TestHost]:
     if kube.control_plane is None:
         pytest.skip("needs the local control plane: an external cluster cannot reach this host")
     reason = netns.unavailable_reason()
@@ -58,46 +57,107 @@ def pod_on_test_host(kube: Kube, namespace: str) -> Iterator[int]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"cannot make the exporter's test host under CI: {reason}")
         pytest.skip(f"cannot make the exporter's test host: {reason}")
-    core = client.CoreV1Api(kube.api_client())
     with netns.test_host() as host:
-        exporter = subprocess.Popen(
-            host.wrap([sys.executable, "-c", EXPORTER, host.address]),
-            stdout=subprocess.PIPE,
-            text=True,
+        yield host
+
+
+def _running_pod(
+    core: client.CoreV1Api, namespace: str, name: str, labels: dict[str, str], address: str
+) -> None:
+    """A Pod object nobody schedules, its status saying Ready at ``address`` (as a kubelet)."""
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "schedulerName": "tubedemo-test-nobody-schedules-this",
+                "containers": [{"name": "c", "image": "registry.invalid/c:0"}],
+            },
+        },
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "podIP": address,
+                "podIPs": [{"ip": address}],
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                ],
+            }
+        },
+    )
+
+
+@pytest.fixture
+def pod_on_test_host(kube: Kube, namespace: str, test_host: netns.TestHost) -> Iterator[int]:
+    """A Ready vLLM pod whose IP is the test host's, with an exporter listening there."""
+    core = client.CoreV1Api(kube.api_client())
+    exporter = subprocess.Popen(
+        test_host.wrap([sys.executable, "-c", EXPORTER, test_host.address]),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert exporter.stdout is not None
+        port = int(exporter.stdout.readline())
+        _running_pod(
+            core, namespace, "vllm-0", {"app.kubernetes.io/name": "vllm"}, test_host.address
         )
-        try:
-            assert exporter.stdout is not None
-            port = int(exporter.stdout.readline())
-            core.create_namespaced_pod(
-                namespace,
-                {
-                    "metadata": {"name": "vllm-0", "labels": {"app.kubernetes.io/name": "vllm"}},
-                    "spec": {
-                        "schedulerName": "tubedemo-test-nobody-schedules-this",
-                        "containers": [{"name": "vllm", "image": "registry.invalid/vllm:0"}],
-                    },
-                },
-            )
-            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            core.patch_namespaced_pod_status(
-                "vllm-0",
-                namespace,
-                {
-                    "status": {
-                        "phase": "Running",
-                        "podIP": host.address,
-                        "podIPs": [{"ip": host.address}],
-                        "conditions": [
-                            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                            {"type": "Ready", "status": "True", "lastTransitionTime": now},
+        yield port
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
+
+
+@pytest.fixture
+def gateway_service(
+    kube: Kube, namespace: str, test_host: netns.TestHost, tmp_path: Path
+) -> Iterator[None]:
+    """The real gateway on the test host behind a `gateway` Service (port name http), as `up`
+    would deploy it; the dashboard reaches it only through the API server's service proxy."""
+    from tests.gateway_proc import running_gateway
+
+    core = client.CoreV1Api(kube.api_client())
+    with running_gateway(
+        tmp_path / "store", host=test_host.address, probe=False, wrap=test_host.wrap
+    ) as gw:
+        _running_pod(
+            core, namespace, "gateway-0", {"app.kubernetes.io/name": "gateway"}, test_host.address
+        )
+        core.create_namespaced_service(
+            namespace,
+            {
+                "metadata": {"name": "gateway"},
+                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": gw.port}]},
+            },
+        )
+        core.create_namespaced_endpoints(
+            namespace,
+            {
+                "metadata": {"name": "gateway"},
+                "subsets": [
+                    {
+                        "addresses": [
+                            {
+                                "ip": test_host.address,
+                                "targetRef": {
+                                    "kind": "Pod",
+                                    "name": "gateway-0",
+                                    "namespace": namespace,
+                                },
+                            }
                         ],
+                        "ports": [{"name": "http", "port": gw.port}],
                     }
-                },
-            )
-            yield port
-        finally:
-            exporter.terminate()
-            exporter.wait(10)
+                ],
+            },
+        )
+        yield
 
 
 def _until(what: str, check: Any, timeout: float = 30.0) -> Any:
@@ -161,3 +221,25 @@ def test_watch_command_scrapes_through_the_pod_proxy_by_default(
     last = read_recording(record).snapshots[-1]
     assert last.queue.waiting == 4 and not last.queue.stale
     assert last.replicas.ready == 1
+
+
+def test_watch_reads_the_gateway_through_the_service_proxy_by_default(
+    kube: Kube, namespace: str, pod_on_test_host: int, gateway_service: None, tmp_path: Path
+) -> None:
+    record = tmp_path / "talk.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "tubedemo", "watch",
+            "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
+            "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
+            "--frames", "8", "--record", str(record),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"COLUMNS": "80", "LINES": "24", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    last = read_recording(record).snapshots[-1]
+    assert last.audience.mode == "survey" and not last.audience.stale  # the gateway's own mode
+    assert last.gateway.in_flight == 0 and not last.gateway.stale
+    assert last.queue.waiting == 4
+    assert "SURVEY · 0 surveys" in done.stdout

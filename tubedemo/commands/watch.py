@@ -74,7 +74,10 @@ def watch(
     ] = True,
     gateway: Annotated[
         str | None,
-        typer.Option(help="Gateway base URL for mode, surveys and /metrics (default: talk URL)."),
+        typer.Option(
+            help="Gateway base URL for mode, surveys and /metrics (default: gateway.url, else "
+            "the gateway Service through the API server, else talk.audience_url)."
+        ),
     ] = None,
     twin: Annotated[
         str | None,
@@ -132,7 +135,17 @@ def watch(
         )
         proxy_fetch = kube_feed.fetch_metrics
     metrics = MetricsFeed(proxy_fetch=proxy_fetch, timeout=timeout)
-    gateway_feed = GatewayFeed(gateway or cfg.talk.audience_url, timeout=timeout)
+    gateway_url = gateway or cfg.gateway.url
+    if gateway_url is None and kube_feed is not None:
+        # on a cluster: the gateway Service through the API server, no public address needed
+        from tubedemo.cluster.gateway_proxy import ServiceProxyTransport
+
+        transport = ServiceProxyTransport(
+            kube_feed.api, namespace or cfg.cluster.namespace, timeout=timeout
+        )
+        gateway_feed = GatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
+    else:
+        gateway_feed = GatewayFeed(gateway_url or cfg.talk.audience_url, timeout=timeout)
     static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))
     assembler = Assembler(
         multiplier=cfg.scaling.multiplier,

@@ -58,8 +58,14 @@ class MetricsFeed:
 class GatewayFeed:
     """Reads the gateway's public endpoints: /metrics, /config (mode), /api/survey/results."""
 
-    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(
+        self, base_url: str, timeout: float = 2.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        # transport: e.g. the API server's service proxy (tubedemo.cluster.gateway_proxy), so a
+        # gateway without a public address can still be read
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, trust_env=False
+        )
 
     def _json(self, path: str) -> dict[str, Any]:
         response = self._http.get(path)
