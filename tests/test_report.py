@@ -166,3 +166,22 @@ def test_smoothing_averages_finite_values_within_the_window_only() -> None:
     out = smooth(t, values, seconds=2.0)  # the sample itself and one either side
     assert out[1] == pytest.approx(5.0) and out[2] == pytest.approx(15.0)
     assert out[3] == pytest.approx(10.0)
+
+
+def test_a_lone_request_waiting_during_the_warm_up_is_not_the_queue_that_scaled() -> None:
+    blip = [
+        s.model_copy(update={"queue": s.queue.model_copy(update={"waiting": 1})})
+        if 10 <= s.talk.elapsed_s < 14
+        else s
+        for s in HISTORY
+    ]
+    assert summarize(blip).first_queue_to_new_replica_s == pytest.approx(160.0)
+
+
+def test_many_node_launches_are_summarised() -> None:
+    from tubedemo.report import _times
+
+    assert _times([45.0, 41.0], "nodes", "none") == "45 s, 41 s"
+    assert _times([40.0, 45.0, 45.0, 50.0, 60.0], "nodes", "none") == (
+        "5 nodes: min 40 s, median 45 s, max 60 s"
+    )

@@ -134,7 +134,7 @@ def summarize(snapshots: Sequence[Snapshot]) -> Summary:
     first, last = snapshots[0], snapshots[-1]
     duration = (last.time - first.time).total_seconds()
     peak = max(snapshots, key=lambda s: s.queue.waiting)
-    first_queue = next((s for s in snapshots if s.queue.waiting > 0), None)
+    first_queue = _queue_that_scaled(snapshots)
     to_replica = None
     if first_queue is not None:
         serving = first_queue.replicas.ready
@@ -177,6 +177,29 @@ def summarize(snapshots: Sequence[Snapshot]) -> Summary:
         gpu_node_hours=node_seconds / 3600,
         events=events,
     )
+
+
+def _queue_that_scaled(snapshots: Sequence[Snapshot]) -> Snapshot | None:
+    """Where the queue began that made the HPA scale up: the start of the last queue episode
+    before the first rise in desired replicas (a lone request waiting a moment during the
+    warm-up is not it). Without any scale-up, the first waiting request."""
+    rise = next(
+        (
+            i
+            for i in range(1, len(snapshots))
+            if snapshots[i].replicas.desired > snapshots[i - 1].replicas.desired
+            and snapshots[i - 1].replicas.desired > 0
+        ),
+        None,
+    )
+    if rise is None:
+        return next((s for s in snapshots if s.queue.waiting > 0), None)
+    start = None
+    for i in range(rise + 1):
+        waiting = snapshots[i].queue.waiting
+        if waiting > 0 and (i == 0 or snapshots[i - 1].queue.waiting == 0):
+            start = snapshots[i]
+    return start if start is not None else next((s for s in snapshots if s.queue.waiting > 0), None)
 
 
 @dataclass(frozen=True)
@@ -499,6 +522,17 @@ def _clock(seconds: float) -> str:
     return f"{minutes:d}:{secs:02d}"
 
 
+def _times(values: Sequence[float], what: str, none: str) -> str:
+    if not values:
+        return none
+    if len(values) <= 4:
+        return ", ".join(f"{x:.0f} s" for x in values)
+    return (
+        f"{len(values)} {what}: min {min(values):.0f} s, median {statistics.median(values):.0f} s, "
+        f"max {max(values):.0f} s"
+    )
+
+
 def _summary_rows(sm: Summary, k: K6Series | None) -> list[tuple[str, str]]:
     launches = sorted(sm.node_launch_s)
     startups = sorted(sm.pod_startup_s)
@@ -512,10 +546,7 @@ def _summary_rows(sm: Summary, k: K6Series | None) -> list[tuple[str, str]]:
         ("Peak virtual commuters", f"{sm.peak_commuters:,}"),
         ("Max replicas", f"{sm.max_replicas_desired} desired, {sm.max_replicas_ready} ready"),
         ("First queue → first new replica ready", _fmt(sm.first_queue_to_new_replica_s)),
-        (
-            "GPU node launch (NodeClaim → Ready)",
-            ", ".join(f"{x:.0f} s" for x in launches) if launches else "no new nodes",
-        ),
+        ("GPU node launch (NodeClaim → Ready)", _times(launches, "nodes", "no new nodes")),
         (
             "Pod start-up (scheduled → Ready)",
             f"min {startups[0]:.0f} s, max {startups[-1]:.0f} s ({len(startups)} pods)"
