@@ -179,3 +179,27 @@ def test_replica_removed_with_a_short_shutdown_timeout_fails_what_it_still_runs(
     assert failed
     assert {r.reason for r in failed} == {"shutdown timeout"}
     assert all(r.replica != "vllm-1" for r in failed)
+
+
+def test_spot_notice_launches_a_replacement_node_at_once() -> None:
+    config = config_from_dict(
+        {
+            "twin": {"startup": {"spot_interruptions": ["60s"]}, "audience": {"size": 0}},
+            "timeline": {"phases": [{"name": "load", "at": 0, "duration": 600, "vus": 2}]},
+        }
+    )
+    world = run(config, 70.0)
+    spare = [n for n in world.nodes if n.replaces is world.nodes[0]]
+    assert len(spare) == 1 and spare[0].created_at == 60.0
+
+
+def test_pdb_keeps_the_last_healthy_replica_serving_while_the_fleet_is_short() -> None:
+    # The burst asks for many replicas; none is ready yet when the notice comes, so the
+    # vLLM PDB (maxUnavailable 1) refuses to evict the only healthy one: it serves until
+    # EC2 takes the node.
+    config = burst(twin__startup={"spot_interruptions": ["60s"]})
+    world = run(config, 300.0)
+    first = world.pods[0]
+    assert world.desired > 2
+    assert first.deleting_at is None or first.deleting_at >= 60.0 + 120.0
+    assert first.gone_at == 60.0 + config.twin.startup.spot_notice

@@ -33,6 +33,8 @@ class Node:
     interrupted_at: float | None = None
     gone_at: float | None = None
     disruption: str | None = None
+    replaces: Node | None = None
+    """The interrupted node this one was launched to replace (kept while that one lives)."""
 
     @property
     def alive(self) -> bool:

@@ -45,6 +45,12 @@ from tubedemo.twin.cluster import (
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
 from tubedemo.twin.hpa import HpaModel
 
+PDB_MAX_UNAVAILABLE = 1
+"""maxUnavailable of the vLLM PodDisruptionBudget that templates/vllm.yaml.j2 renders."""
+
+DRAIN_RETRY = 5.0
+"""Seconds between Karpenter's eviction attempts on a node it drains (s)."""
+
 EventKind = str
 """Same words as the dashboard's event kinds: scale, node_launched, node_removed, ..."""
 
@@ -467,21 +473,22 @@ class World:
         if not launches:
             self.log("info", f"{len(unplaced)} pod(s) pending: gpu_pool.gpu_limit reached")
             return
-        startup = self.config.twin.startup
         queue = list(unplaced)
         for choice in launches:
-            delay = startup.node_launch_by_type.get(choice.instance_type, startup.node_launch)
-            node = self._new_node(
-                choice.instance_type, choice.gpus, choice.price_per_hour, self.now + delay
-            )
+            node = self._launch(choice.instance_type, choice.gpus, choice.price_per_hour)
             for _ in range(choice.gpus):
                 if queue:
                     queue.pop(0).nominated = node
-            self.log(
-                "node_launched",
-                f"{node.name} {choice.instance_type} ({self.capacity_type}) launching",
-            )
-            self.at(node.ready_at, functools.partial(self._node_ready, node))
+
+    def _launch(self, instance_type: str, gpus: int, price: float, why: str = "") -> Node:
+        startup = self.config.twin.startup
+        delay = startup.node_launch_by_type.get(instance_type, startup.node_launch)
+        node = self._new_node(instance_type, gpus, price, self.now + delay)
+        self.log(
+            "node_launched", f"{node.name} {instance_type} ({self.capacity_type}) launching{why}"
+        )
+        self.at(node.ready_at, functools.partial(self._node_ready, node))
+        return node
 
     def _new_node(self, instance_type: str, gpus: int, price: float, ready_at: float) -> Node:
         node = Node(
@@ -506,7 +513,8 @@ class World:
             if node.free_gpus <= 0:
                 break
             self._bind(pod, node)
-        if not node.pods:
+        replacing = node.replaces is not None and node.replaces.alive
+        if not node.pods and not replacing:
             node.empty_since = self.now
             self._consolidate_later(node)
         if any(p.live and p.node is None for p in self.pods):
@@ -550,18 +558,51 @@ class World:
         node.interrupted_at = self.now
         node.disruption = "interrupted"
         self.log("spot_interruption", f"{node.name} gets a spot interruption notice")
-        for pod in list(node.pods):
-            if pod.live:
-                self._delete_pod(pod, "spot interruption")
-        self._reconcile_replicaset()
+        # "For Spot interruptions, the NodePool will start a new node as soon as it sees the
+        # Spot interruption warning" (Karpenter docs, Disruption > Interruption).
+        used = sum(n.gpus for n in self.nodes if n.alive and n is not node)
+        if used + node.gpus <= self.config.gpu_pool.gpu_limit:
+            spare = self._launch(
+                node.instance_type, node.gpus, node.price_per_hour, f" to replace {node.name}"
+            )
+            spare.replaces = node
+        self._drain(node)
 
         def terminate() -> None:
             for pod in list(node.pods):
                 self._kill(pod, "node terminated")
+            self._reconcile_replicaset()
             node.gone_at = self.now
             self.log("node_removed", f"{node.name} reclaimed by EC2")
+            for spare in self.nodes:
+                if spare.replaces is node and spare.alive and spare.is_ready and not spare.pods:
+                    spare.empty_since = self.now
+                    self._consolidate_later(spare)
 
         self.at(self.now + self.config.twin.startup.spot_notice, terminate)
+
+    def _eviction_allowed(self, pod: Pod) -> bool:
+        """The vLLM PodDisruptionBudget (maxUnavailable) lets this eviction through."""
+        healthy = sum(1 for p in self.pods if p.serving)
+        desired_healthy = self.desired - PDB_MAX_UNAVAILABLE
+        if pod.serving:
+            return healthy - 1 >= desired_healthy
+        # An unready pod may go while the budget is healthy (IfHealthyBudget, the default).
+        return healthy >= desired_healthy
+
+    def _drain(self, node: Node) -> None:
+        """Karpenter's drain of a disrupted node: evict what the PDB allows, retry the rest."""
+        if not node.alive:
+            return
+        evicted = False
+        for pod in list(node.pods):
+            if pod.live and self._eviction_allowed(pod):
+                self._delete_pod(pod, "evicted")
+                evicted = True
+        if evicted:
+            self._reconcile_replicaset()
+        if any(p.live for p in node.pods):
+            self.at(self.now + DRAIN_RETRY, lambda: self._drain(node))
 
     # -- views --------------------------------------------------------------------------------
 
