@@ -203,3 +203,15 @@ def test_pdb_keeps_the_last_healthy_replica_serving_while_the_fleet_is_short() -
     assert world.desired > 2
     assert first.deleting_at is None or first.deleting_at >= 60.0 + 120.0
     assert first.gone_at == 60.0 + config.twin.startup.spot_notice
+
+
+def test_twin_pdb_matches_the_rendered_vllm_pdb() -> None:
+    from tubedemo.render import render
+    from tubedemo.twin.world import PDB_MAX_UNAVAILABLE
+
+    pdbs = [
+        m
+        for m in render(DemoConfig())
+        if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "vllm"
+    ]
+    assert [p["spec"]["maxUnavailable"] for p in pdbs] == [PDB_MAX_UNAVAILABLE]
