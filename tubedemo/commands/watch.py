@@ -75,8 +75,11 @@ def watch(
     gateway: Annotated[
         str | None,
         typer.Option(
+            "--gateway",
+            "--gateway-url",
+            envvar="TUBEDEMO_GATEWAY_URL",
             help="Gateway base URL for mode, surveys and /metrics (default: gateway.url, else "
-            "the gateway Service through the API server, else talk.audience_url)."
+            "the gateway Service through the API server, else talk.audience_url).",
         ),
     ] = None,
     twin: Annotated[
