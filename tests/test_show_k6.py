@@ -394,7 +394,7 @@ def test_rate_limited_requests_count_as_refused_not_failed(
     tmp_path: Path, start_gateway: Any
 ) -> None:
     gateway = start_gateway(rate_chat_per_min=1)
-    config = write_config(tmp_path, LONG, duration=600)
+    config = write_config(tmp_path, LONG, duration=600, client_id="vu")
     proc = tubedemo(
         "load", "--vus", "1", "--duration", "2s", "-c", str(config),
         "--gateway", gateway.url, "--out", str(tmp_path),
