@@ -177,3 +177,19 @@ def test_rehearsal_status_for_the_phones_comes_from_the_snapshot() -> None:
         "max": config.scaling.max_replicas,
     }
     assert body["gpu_nodes"] == sum(1 for n in snap.nodes.nodes if n.ready)
+
+
+def test_sweep_labels_keep_values_with_dots(tmp_path: Path) -> None:
+    done = tubedemo(
+        "simulate",
+        "--set",
+        "talk.duration=5m",
+        "--set",
+        "timeline.phases=[{name: burst, at: 0, duration: 120, vus: 8}]",
+        "--sweep",
+        "gpu_pool.instance_types=[g5.2xlarge],[g5.12xlarge]",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "instance_types=[g5.2xlarge]" in done.stdout
+    assert "instance_types=[g5.12xlarge]" in done.stdout

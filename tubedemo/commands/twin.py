@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.config import DemoConfig
@@ -62,7 +63,8 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
     table.add_column("", no_wrap=True)
     runs = [(label, r) for label, _, r in results if isinstance(r, SimulationResult)]
     for label, _ in runs:
-        table.add_column(label, justify="right", no_wrap=True)
+        # Text, not markup: a value such as [g5.2xlarge] must not be read as a style tag.
+        table.add_column(Text(label), justify="right", no_wrap=True, min_width=len(label))
 
     def row(name: str, cells: list[str]) -> None:
         table.add_row(name, *cells)
@@ -93,6 +95,12 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
         )
     row("GPU cost", [f"${r.cost:.2f}" for _, r in runs])
     return table
+
+
+def _short_label(override: str) -> str:
+    """scaling.multiplier=10 -> multiplier=10 (the value may itself contain dots)."""
+    key, _, value = override.partition("=")
+    return f"{key.rsplit('.', 1)[-1]}={value}"
 
 
 def _slug(label: str) -> str:
@@ -165,7 +173,7 @@ def register(app: typer.Typer) -> None:
         wall = 0.0
         for extra in variants:
             cfg = config_from(config, [*(overrides or []), *extra])
-            label = ", ".join(e.split(".")[-1] for e in extra) or "default"
+            label = ", ".join(_short_label(e) for e in extra) or "default"
             started = time.perf_counter()
             result = run(cfg, label=label, seed=seed)
             wall += time.perf_counter() - started
