@@ -67,7 +67,7 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
         table.add_column(Text(label), justify="right", no_wrap=True, min_width=len(label))
 
     def row(name: str, cells: list[str]) -> None:
-        table.add_row(name, *cells)
+        table.add_row(Text(name), *(Text(c) for c in cells))
 
     row("simulated", [format_duration(r.horizon) for _, r in runs])
     row("requests (failed)", [f"{r.requests} ({r.failed})" for _, r in runs])
