@@ -48,7 +48,10 @@ class Gateway:
         self.clock = st.RevClock()
         self.metrics = Metrics()
         self.limiter = Limiter(
-            settings.rate_chat_per_min, settings.rate_survey_per_min, settings.rate_address_per_min
+            settings.rate_chat_per_min,
+            settings.rate_survey_per_min,
+            settings.rate_address_per_min,
+            settings.rate_chat_burst,
         )
         self.address = ClientAddress(settings.trusted_proxies)
         self.upstream: Upstream | None = None

@@ -23,9 +23,11 @@ class TokenBuckets:
     bounded whatever ids a script invents.
     """
 
-    def __init__(self, rate_per_min: float, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, rate_per_min: float, burst: float | None = None, max_keys: int = 100_000
+    ) -> None:
         self.rate = rate_per_min / 60.0
-        self.capacity = max(1.0, rate_per_min)
+        self.capacity = max(1.0, burst if burst is not None else rate_per_min)
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
 
@@ -52,9 +54,15 @@ class TokenBuckets:
 class Limiter:
     """Per-client buckets for chat and survey plus a generous ceiling per source address."""
 
-    def __init__(self, chat_per_min: float, survey_per_min: float, address_per_min: float) -> None:
+    def __init__(
+        self,
+        chat_per_min: float,
+        survey_per_min: float,
+        address_per_min: float,
+        chat_burst: float | None = None,
+    ) -> None:
         self.buckets = {
-            "chat": TokenBuckets(chat_per_min),
+            "chat": TokenBuckets(chat_per_min, chat_burst),
             "survey": TokenBuckets(survey_per_min),
         }
         self.address = TokenBuckets(address_per_min)

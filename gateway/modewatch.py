@@ -83,7 +83,9 @@ class ModeWatch:
         )
 
     def _apply(self, obj: dict[str, Any]) -> None:
-        mode = (obj.get("data") or {}).get("mode", "").strip()
+        # No `mode` key means quiz: `tubedemo up` creates the ConfigMap without data and
+        # `tubedemo mode` owns the key.
+        mode = str((obj.get("data") or {}).get("mode") or "quiz").strip()
         if mode in MODES:
             self.on_mode(mode)
         else:

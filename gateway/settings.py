@@ -82,6 +82,8 @@ class GatewaySettings(BaseModel):
     """CIDRs whose X-Forwarded-For is believed (the ingress); loopback by default."""
     rate_chat_per_min: float = Field(20, ge=0)
     """Chat requests per client id per minute (token bucket); 0 disables."""
+    rate_chat_burst: float | None = Field(None, ge=1)
+    """Chat bucket size (questions a phone may send back to back); None = one minute's worth."""
     rate_survey_per_min: float = Field(10, ge=0)
     """Survey submits per client id per minute (token bucket); 0 disables."""
     rate_address_per_min: float = Field(6000, ge=0)
@@ -162,6 +164,7 @@ ENV_FIELDS: dict[str, str] = {
     "TUBEDEMO_CORS_ORIGIN": "cors_origin",
     "TUBEDEMO_TRUSTED_PROXIES": "trusted_proxies",
     "TUBEDEMO_RATE_CHAT_PER_MIN": "rate_chat_per_min",
+    "TUBEDEMO_RATE_CHAT_BURST": "rate_chat_burst",
     "TUBEDEMO_RATE_SURVEY_PER_MIN": "rate_survey_per_min",
     "TUBEDEMO_RATE_ADDRESS_PER_MIN": "rate_address_per_min",
     "TUBEDEMO_MAX_PROMPT_CHARS": "max_prompt_chars",
@@ -176,7 +179,10 @@ def _convert(field: str, raw: str) -> object:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if field == "local":
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    if field in ("cors_origin", "mode_configmap", "s3_bucket", "kube_api") and not raw.strip():
+    if (
+        field in ("cors_origin", "mode_configmap", "s3_bucket", "kube_api", "rate_chat_burst")
+        and not raw.strip()
+    ):
         return None
     if field == "kube_ca_file" and not raw.strip():
         return None

@@ -93,3 +93,8 @@ def test_unknown_route_is_an_openai_style_404(gateway) -> None:
     resp = gateway.http.get("/v1/nope")
     assert resp.status_code == 404
     assert resp.json()["error"]["type"] == "not_found_error"
+
+
+def test_chat_burst_sets_the_bucket_size(start_gateway) -> None:
+    g = start_gateway(rate_chat_per_min=60, rate_chat_burst=2)
+    assert [chat(g, "phone-a").status_code for _ in range(3)] == [200, 200, 429]

@@ -36,6 +36,8 @@ def _service_account(
                     {
                         "apiGroups": [""],
                         "resources": ["configmaps"],
+                        # as templates/gateway.yaml.j2: only its own ConfigMap
+                        "resourceNames": [CM],
                         "verbs": ["get", "list", "watch"],
                     }
                 ],
@@ -65,18 +67,19 @@ def _service_account(
     }
 
 
-def _set_mode(kube: Any, namespace: str, mode: str, create: bool = False) -> None:
+def _set_mode(kube: Any, namespace: str, mode: str | None, create: bool = False) -> None:
     core = client.CoreV1Api(kube.api_client())
-    body = {"metadata": {"name": CM}, "data": {"mode": mode}}
+    body = {"metadata": {"name": CM}, "data": {"mode": mode} if mode else {}}
     if create:
         core.create_namespaced_config_map(namespace, body)
     else:
         core.patch_namespaced_config_map(CM, namespace, body)
 
 
-def _gateway(tmp_path: Path, namespace: str, creds: dict[str, Any]) -> ServerThread:
+def _gateway(tmp_path: Path, namespace: str, creds: dict[str, Any], **kw: Any) -> ServerThread:
     settings = load_settings(
         env={},
+        **kw,
         store=tmp_path / "store",
         admin_token="kube-test-admin-token",
         mode_configmap=f"{namespace}/{CM}",
@@ -95,8 +98,9 @@ def _wait(predicate: Any, timeout: float) -> float | None:
 
 
 def test_mode_change_in_the_configmap_reaches_config_within_2s(kube, namespace, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    _set_mode(kube, namespace, "quiz", create=True)
-    server = _gateway(tmp_path, namespace, _service_account(kube, namespace, tmp_path))
+    _set_mode(kube, namespace, None, create=True)  # as `tubedemo up` creates it: no key = quiz
+    creds = _service_account(kube, namespace, tmp_path)
+    server = _gateway(tmp_path, namespace, creds, mode="survey")
     try:
         http = httpx.Client(base_url=server.url, timeout=5)
         assert _wait(lambda: http.get("/readyz").status_code == 200, 10) is not None
