@@ -241,8 +241,6 @@ class RateLimits(Section):
 class GatewayConfig(Section):
     image: str = "ghcr.io/tubedemo/gateway:0.1.0"
     """Gateway image (FastAPI + the built web page), built from gateway/Dockerfile."""
-    replicas: int = Field(2, ge=1)
-    """Gateway replicas (S3 storage); a local-directory store forces one."""
     port: int = Field(8080, ge=1, le=65535)
     """Gateway HTTP port."""
     system_prompt: str = (
@@ -281,7 +279,7 @@ class StorageConfig(Section):
     local_dir: str = "./tubedemo-data"
     """Directory for the local store (rehearsal); each answer is fsynced before it is acked."""
     volume_size: str = "1Gi"
-    """PersistentVolumeClaim size when a cluster uses the local store."""
+    """Gateway volume: the local store, or the S3 spool that keeps acked answers in an outage."""
 
 
 class IngressConfig(Section):

@@ -133,13 +133,21 @@ def test_ingress_only_when_enabled() -> None:
     assert ingress["spec"]["rules"][0]["host"] == "tube.example.com"
 
 
-def test_local_store_gets_one_gateway_and_a_volume() -> None:
-    cfg = config_from_dict({"storage": {"kind": "local"}, "gateway": {"replicas": 3}})
-    objs = render(cfg)
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_one_gateway_whose_store_or_spool_outlives_the_pod(store: str) -> None:
+    objs = render(config_from_dict({"storage": {"kind": store}}))
     gateway = next(
         o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gateway"
     )
+    # Its state lives in memory: a second replica would not see the first one's answers.
     assert gateway["spec"]["replicas"] == 1
+    assert gateway["spec"]["strategy"] == {"type": "Recreate"}
+    pod = gateway["spec"]["template"]["spec"]
+    claim = {"name": "data", "persistentVolumeClaim": {"claimName": "gateway-data"}}
+    assert claim in pod["volumes"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    where = env["TUBEDEMO_STORE"] if store == "local" else env["TUBEDEMO_SPOOL_DIR"]
+    assert where.startswith("/data")
     assert any(o["kind"] == "PersistentVolumeClaim" for o in objs)
 
 

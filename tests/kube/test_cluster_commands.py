@@ -139,9 +139,26 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     d = Demo(kube, namespace, pool, tmp_path / "demo.yaml", raw)
     d.write()
     kube.apply(gpu_node(d, f"{pool}-0"))
+    # The gateway's volume (store or S3 spool) needs storage; this control plane has no
+    # provisioner, so a static PersistentVolume reserved for the claim stands in for the EBS
+    # volume that EKS's CSI driver would create. The PV controller binds it for real.
+    volume = f"gateway-data-{namespace}"
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": volume},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": f"/tmp/{volume}"},
+                "claimRef": {"namespace": namespace, "name": "gateway-data"},
+                "persistentVolumeReclaimPolicy": "Delete",
+            },
+        }
+    )
     try:
         yield d
     finally:
+        _ignore_404(lambda: core.delete_persistent_volume(volume))
         _cleanup_cluster_scoped(kube, pool, [general])
 
 
@@ -301,13 +318,15 @@ def test_dry_run_changes_nothing(demo: Demo) -> None:
     assert tubedemo_objects(demo.kube, demo) == []
     assert demo.run("up", "--timeout", "90").returncode == 0
     before = tubedemo_objects(demo.kube, demo)
-    demo.write(gateway={"replicas": 3})
+    demo.write(gateway__max_tokens=77)
     dry = demo.run("up", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "update" in dry.stdout and "Deployment tubedemo" not in dry.stdout
-    assert f"Deployment {demo.namespace}/gateway (spec.replicas)" in dry.stdout
+    assert f"Deployment {demo.namespace}/gateway (spec.template.spec" in dry.stdout, dry.stdout
     apps = client.AppsV1Api(demo.kube.api_client())
-    assert apps.read_namespaced_deployment("gateway", demo.namespace).spec.replicas == 2
+    env = apps.read_namespaced_deployment("gateway", demo.namespace).spec.template.spec
+    max_tokens = next(e.value for e in env.containers[0].env if e.name == "TUBEDEMO_MAX_TOKENS")
+    assert max_tokens == "200"
     assert tubedemo_objects(demo.kube, demo) == before
 
 
