@@ -162,7 +162,7 @@ def test_interrupting_the_rehearsal_stops_every_child(tmp_path: Path, sig: int) 
         assert "k6 timeline load started" in seen, seen
         assert leftovers(tmp_path, proc.pid), "children should be running by now"
         os.kill(proc.pid, sig)
-        rest, _ = proc.communicate(timeout=60)
+        rest, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
