@@ -221,28 +221,39 @@ class ProxyResponse(Response):
             await resp.aclose()
 
     async def _stream(self, send: Send, resp: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        # Headers wait for the first chunk: vLLM sends its 200 before it has a token, so
+        # holding them makes time-to-first-byte equal time-to-first-token for any client
+        # (k6 has no SSE parser), and a failure before the first token stays a real HTTP
+        # error status instead of a 200 with an error event.
         gauge = self.metrics.streams_in_flight
         gauge.inc()
         tail = b"\n\n"
-        first = True
+        started = False
         try:
             try:
                 async for chunk in resp.chunks():
                     if not chunk:
                         continue
-                    if first:
+                    if not started:
                         self.metrics.ttft.observe(time.perf_counter() - self.started)
-                        first = False
+                        await send(
+                            {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}
+                        )
+                        started = True
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     tail = (tail + chunk)[-2:]
             except UpstreamError as exc:
+                if not started:
+                    await self._error(send, exc)
+                    return
                 # Headers are gone; the OpenAI way to fail now is a final SSE error event.
                 self.metrics.upstream_errors.labels(code=exc.code).inc()
                 event = error_bytes(str(exc), "upstream_error", exc.code)
                 sep = b"" if tail == b"\n\n" else b"\n\n"
                 body = sep + b"data: " + event + b"\n\n"
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+            if not started:
+                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             gauge.dec()

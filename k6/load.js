@@ -21,9 +21,9 @@
 // Time to first token: k6 core has no SSE parser and no per-chunk timestamps; the only honest
 // timing it gives is the time to the first byte of the response (timings.waiting), recorded as
 // tubedemo_ttfb for every stream that did carry content. It equals TTFT only when the server
-// sends its headers together with the first token. vLLM (and the gateway, which forwards
-// vLLM's headers as they come) sends headers *before* the first token, so through them this
-// is time-to-headers; the gateway's own tubedemo_gateway_ttft_seconds histogram is the TTFT.
+// sends its headers together with the first token: vLLM sends them *before* the first token,
+// but the gateway holds them until vLLM's first chunk, so through the gateway this is TTFT
+// (aimed straight at vLLM it would be time-to-headers).
 // The body is parsed after the stream ends to count tokens and to check that a content chunk
 // and [DONE] arrived (a stream that broke mid-way counts as failed).
 

@@ -124,6 +124,39 @@ def test_upstream_dying_mid_stream_ends_with_an_sse_error_event(
     assert client(gateway.url).chat.completions.create(model="x", messages=USER).choices
 
 
+def test_headers_wait_for_the_first_token_so_first_byte_is_first_token(
+    gateway, fake_vllm: FakeVLLM
+) -> None:
+    # vLLM (like this fake) sends its 200 at once and the first token later; k6 and other
+    # clients without an SSE parser can only time the first byte.
+    fake_vllm.first_delay_s = 0.8
+    body = {"messages": USER, "stream": True}
+    with httpx.Client(timeout=10) as http:
+        began = time.perf_counter()
+        direct_url = fake_vllm.url + "/v1/chat/completions"  # type: ignore[attr-defined]
+        with http.stream("POST", direct_url, json=body) as direct:
+            direct_headers = time.perf_counter() - began
+            direct.read()
+        began = time.perf_counter()
+        with http.stream("POST", gateway.url + "/v1/chat/completions", json=body) as resp:
+            gateway_headers = time.perf_counter() - began
+            first = next(resp.iter_text())
+    assert direct_headers < fake_vllm.first_delay_s
+    assert gateway_headers >= fake_vllm.first_delay_s
+    assert resp.status_code == 200 and first.startswith("data: ")
+
+
+def test_upstream_dying_before_the_first_token_is_an_http_error(
+    gateway, fake_vllm: FakeVLLM
+) -> None:
+    fake_vllm.die_after = 0
+    resp = gateway.http.post("/v1/chat/completions", json={"messages": USER, "stream": True})
+    assert resp.status_code == 502
+    assert resp.json()["error"]["code"] == "upstream_disconnected"
+    fake_vllm.die_after = None
+    assert gateway.http.get("/healthz").status_code == 200
+
+
 def test_upstream_down_gives_503_openai_error(start_gateway) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
