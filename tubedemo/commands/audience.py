@@ -20,8 +20,15 @@ from rich.table import Table
 
 from tubedemo import qr as qrcode
 from tubedemo.audience_url import discovered, phones_cannot_reach
-from tubedemo.commands.cluster import Context, Kubeconfig
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import (
+    AdminToken,
+    ConfigPath,
+    Context,
+    GatewayUrl,
+    Kubeconfig,
+    Overrides,
+    config_from,
+)
 from tubedemo.config import DemoConfig
 from tubedemo.errors import ClusterError, GatewayError, TubedemoError
 from tubedemo.gateway_client import GatewayClient, open_gateway, parse_export
@@ -30,27 +37,6 @@ from tubedemo.reveal import FRAME_SECONDS, board, board_frames, winner_lines, wi
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 session_app = typer.Typer(help="Talk sessions: archive, list, export.", no_args_is_help=True)
-
-GatewayUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--gateway-url",
-        envvar="TUBEDEMO_GATEWAY_URL",
-        help="Call this gateway directly (rehearsal); default: gateway.url, else the cluster's.",
-        show_default=False,
-    ),
-]
-AdminToken = Annotated[
-    str | None,
-    typer.Option(
-        "--admin-token",
-        envvar="TUBEDEMO_ADMIN_TOKEN",
-        help="Admin token for --gateway-url (default: the rehearsal's). The cluster's comes "
-        "from its Secret.",
-        show_default=False,
-    ),
-]
-
 
 class ExportError(TubedemoError):
     """The export could not be written."""
