@@ -54,8 +54,9 @@ class RehearseOptions:
     out_dir: Path = Path("out/rehearse")
     config_path: Path | None = None
     overrides: list[str] = field(default_factory=list)
-    audience: bool = False
-    """Also simulate the room's phones inside the fleet (twin.audience)."""
+    audience: bool = True
+    """Also simulate the room's phones inside the fleet (twin.audience): k6 alone, at 2-8 VUs,
+    never fills max_num_seqs, so without them a lone rehearsal would never scale."""
     report: bool = True
 
 

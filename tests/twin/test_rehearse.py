@@ -105,7 +105,7 @@ def wait_gone(folder: Path, me: int, timeout: float = 15.0) -> list[str]:
 def test_rehearsal_drives_k6_through_the_gateway_scales_up_and_down_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
-    proc = start(tmp_path, "--speed", "10")
+    proc = start(tmp_path, "--speed", "10", "--no-audience")  # k6 alone must scale it
     status: dict[str, object] = {}
     try:
         assert proc.stdout is not None
@@ -145,6 +145,23 @@ def test_rehearsal_drives_k6_through_the_gateway_scales_up_and_down_and_leaves_n
     assert (out / "report" / "report.html").is_file()
     assert status.get("available") is True
     assert status["multiplier"] == 50
+
+
+def test_a_lone_rehearsal_of_the_default_talk_scales_with_the_simulated_room(
+    tmp_path: Path,
+) -> None:
+    # Default demo.yaml, nobody's phone: k6's 2-8 VUs alone never fill max_num_seqs, so the
+    # simulated room (on by default) is what makes the first rehearsal show scaling.
+    proc = subprocess.run(
+        [sys.executable, "-m", "tubedemo", "rehearse", "--speed", "30", "--host", "127.0.0.1",
+         "--port", "0", "-o", str(tmp_path / "out"), "--no-report"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "160"}, start_new_session=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    snaps = read_recording(tmp_path / "out" / "rehearse.jsonl").snapshots
+    assert max(s.replicas.ready for s in snaps) > 1
+    assert max(s.queue.waiting for s in snaps) > 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

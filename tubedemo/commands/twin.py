@@ -223,8 +223,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         audience: Annotated[
-            bool, typer.Option("--audience/--no-audience", help="Simulate the room's phones too.")
-        ] = False,
+            bool,
+            typer.Option(
+                "--audience/--no-audience",
+                help="Simulate the room's phones (twin.audience) inside the fleet, so a rehearsal "
+                "alone still builds a queue; --no-audience when real phones carry the load.",
+            ),
+        ] = True,
         report: Annotated[bool, typer.Option("--report/--no-report")] = True,
     ) -> None:
         """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard."""
