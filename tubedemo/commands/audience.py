@@ -38,6 +38,7 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 session_app = typer.Typer(help="Talk sessions: archive, list, export.", no_args_is_help=True)
 
+
 class ExportError(TubedemoError):
     """The export could not be written."""
 
