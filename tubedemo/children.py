@@ -3,15 +3,18 @@ groups, stopped group-wide, never left behind. (k6 is spawned by ``tubedemo.k6``
 
 Each child gets a new session so the terminal's Ctrl-C reaches tubedemo alone, which then stops
 the children in order with a bounded TERM -> KILL sequence on the whole group: a grandchild
-(uvicorn worker, anything a child spawns) goes with it.
+(uvicorn worker, anything a child spawns) goes with it. On Linux each child also asks the kernel
+for SIGTERM when tubedemo dies, so even `kill -9` of tubedemo leaves no gateway holding the port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,9 +22,24 @@ from typing import IO
 
 from tubedemo.errors import ExternalToolError
 
+_PR_SET_PDEATHSIG = 1
+
+
+def terminate_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the process that started it dies.
+
+    Spawn from the main thread: the kernel ties the signal to the spawning thread.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 class Child:
-    """One long-running helper process with its output in a log file."""
+    """One long-running helper process with its output in a log file.
+
+    Start it from the main thread: the kernel's parent-death signal follows the thread that
+    spawned the child, not the whole process.
+    """
 
     def __init__(
         self,
@@ -48,6 +66,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=self._log_file,
                 start_new_session=True,
+                preexec_fn=terminate_with_parent,
             )
         except OSError as exc:
             self._log_file.close()

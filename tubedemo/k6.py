@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tubedemo.children import terminate_with_parent
 from tubedemo.config import K6Config
 from tubedemo.errors import ExternalToolError, TubedemoError
 from tubedemo.resources import resource_dir
@@ -246,6 +247,8 @@ class K6Run:
                 # Own process group: the terminal's Ctrl-C reaches tubedemo, which stops k6
                 # itself (bounded), instead of k6 and tubedemo racing on the same signal.
                 start_new_session=True,
+                # And if tubedemo is killed outright, k6 must not keep loading the gateway.
+                preexec_fn=terminate_with_parent,
             )
         except OSError as exc:
             raise ExternalToolError(f"k6 at {k6} could not start: {exc.strerror}") from None

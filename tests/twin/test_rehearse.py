@@ -164,6 +164,31 @@ def test_a_lone_rehearsal_of_the_default_talk_scales_with_the_simulated_room(
     assert max(s.queue.waiting for s in snaps) > 0
 
 
+def test_killing_the_rehearsal_outright_takes_its_children_with_it(tmp_path: Path) -> None:
+    # kill -9 runs no cleanup in tubedemo; the kernel's parent-death signal stops the fleet
+    # and the gateway, so the next rehearsal finds its port free.
+    proc = start(tmp_path, "--speed", "2", "--no-report")
+    try:
+        assert proc.stdout is not None
+        output = ""
+        deadline = time.monotonic() + 90
+        while "Audience page" not in output and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output += line
+        assert "Audience page" in output, output
+        time.sleep(3)  # k6 is under way too by now
+        assert len(leftovers(tmp_path, proc.pid)) >= 3, "fleet, gateway and k6 should be running"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert wait_gone(tmp_path, proc.pid) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_the_rehearsal_stops_every_child(tmp_path: Path, sig: int) -> None:
     proc = start(tmp_path, "--speed", "2", "--no-report")
