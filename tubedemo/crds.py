@@ -92,7 +92,7 @@ def fetch(cache: Path | None = None, *, force: bool = False) -> list[Path]:
         if not force and all((target / f).is_file() for f in module.files):
             written.extend(target / f for f in module.files)
             continue
-        source = _download(module)
+        source = _download_zip(module)
         try:
             written.extend(_extract(module, source, target))
         finally:
@@ -126,11 +126,6 @@ def load_crds(cache: Path | None = None, *, fetch_missing: bool = False) -> list
                 )
             docs.append(doc)
     return docs
-
-
-def _download(module: UpstreamModule) -> Path:
-    """The module's zip, fetched from the module proxy into a temporary folder."""
-    return _download_zip(module)
 
 
 def _proxy_url() -> str:

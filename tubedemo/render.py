@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -205,8 +205,3 @@ def _stamp_config_hashes(manifests: list[Manifest]) -> None:
 
 def _dump(obj: Manifest) -> str:
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=100)
-
-
-def rendered_at() -> str:
-    """Timestamp for human-facing headers only (never inside manifests: renders are stable)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,6 +13,7 @@ API server, which does.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -184,8 +185,6 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def _crd_key_and_schema(crds: list[dict[str, Any]]) -> Iterable[tuple[str, str, str]]:
-    import json
-
     for crd in crds:
         spec = crd.get("spec", {})
         group = spec.get("group", "")
@@ -201,8 +200,6 @@ def _crd_key_and_schema(crds: list[dict[str, Any]]) -> Iterable[tuple[str, str, 
 def _crd_validators(
     entries: tuple[tuple[str, str, str], ...],
 ) -> dict[tuple[str, str], jsonschema.protocols.Validator]:
-    import json
-
     return {
         (api_version, kind): jsonschema.Draft202012Validator(strict_schema(json.loads(text)))
         for api_version, kind, text in entries
