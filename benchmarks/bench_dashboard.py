@@ -29,8 +29,8 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks import Row
-from tubedemo.config import PriceTable, TimelineConfig
-from tubedemo.dashboard import DashboardOptions, render
+from tubedemo.core.config import PriceTable, TimelineConfig
+from tubedemo.screen.dashboard import DashboardOptions, render
 from tubedemo.telemetry.assembler import Assembler
 from tubedemo.telemetry.cost import priced
 from tubedemo.telemetry.snapshot import (
@@ -281,7 +281,7 @@ def cluster_rows(quick: bool) -> list[Row]:
         console = Console(file=io.StringIO(), width=160, height=48, force_terminal=True)
 
         def loop() -> None:
-            # the same shape as tubedemo.watching.watch_live: one frame per 1 s tick
+            # the same shape as tubedemo.screen.watching.watch_live: one frame per 1 s tick
             next_tick = time.monotonic()
             while not stop.is_set():
                 snap = assembler.tick(datetime.now(UTC))

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 from benchmarks import Row
-from tubedemo.config import DemoConfig
-from tubedemo.simulate import simulate, snapshots
+from tubedemo.core.config import DemoConfig
+from tubedemo.twin.simulate import simulate, snapshots
 
 TITLE = "Simulator: fast-forward of the default talk"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tubedemo.config import PriceTable
+from tubedemo.core.config import PriceTable
 from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events
 from tubedemo.telemetry.snapshot import (

@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.fake_vllm import FakeVLLM, ServerThread
 from gateway.settings import load_settings
 from tests.vllm_exporter import FakeEngine
-from tubedemo.config import PriceTable, TimelineConfig
+from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.assembler import (
     Assembler,
     KubeReading,

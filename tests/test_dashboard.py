@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from tests.talk_samples import START, talk_history
-from tubedemo.config import DashboardConfig
-from tubedemo.dashboard import (
+from tubedemo.core.config import DashboardConfig
+from tubedemo.screen.dashboard import (
     DashboardOptions,
     big_text,
     chart,

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tubedemo import k6 as k6_module
-from tubedemo.config import config_from_dict
-from tubedemo.errors import ExternalToolError
-from tubedemo.k6 import K6Files, K6Result, child_environment, locate_k6
-from tubedemo.k6_series import LoadStats, SeriesTail, parse_point
-from tubedemo.show import ShowState, TalkClock, render_show
-from tubedemo.timeline import build_schedule
+from tubedemo.core.config import config_from_dict
+from tubedemo.core.errors import ExternalToolError
+from tubedemo.core.timeline import build_schedule
+from tubedemo.talk import k6 as k6_module
+from tubedemo.talk.k6 import K6Files, K6Result, child_environment, locate_k6
+from tubedemo.talk.k6_series import LoadStats, SeriesTail, parse_point
+from tubedemo.talk.show import ShowState, TalkClock, render_show
 
 
 def test_the_pinned_wheel_provides_k6_by_default() -> None:

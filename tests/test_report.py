@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.talk_samples import talk_history
-from tubedemo.report import k6_files_beside, k6_series, series, summarize, write_report
+from tubedemo.screen.report import k6_files_beside, k6_series, series, summarize, write_report
 from tubedemo.telemetry.recording import Recorder
 
 HISTORY = talk_history()
@@ -159,7 +159,7 @@ def test_report_of_a_missing_recording_is_one_line_and_exit_code(tmp_path: Path)
 
 
 def test_smoothing_averages_finite_values_within_the_window_only() -> None:
-    from tubedemo.report import smooth
+    from tubedemo.screen.report import smooth
 
     t = [i / 60 for i in range(6)]  # one sample per second, in minutes
     values = [0.0, 10.0, float("nan"), 20.0, 0.0, 0.0]
@@ -179,7 +179,7 @@ def test_a_lone_request_waiting_during_the_warm_up_is_not_the_queue_that_scaled(
 
 
 def test_many_node_launches_are_summarised() -> None:
-    from tubedemo.report import _times
+    from tubedemo.screen.report import _times
 
     assert _times([45.0, 41.0], "nodes", "none") == "45 s, 41 s"
     assert _times([40.0, 45.0, 45.0, 50.0, 60.0], "nodes", "none") == (

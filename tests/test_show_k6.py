@@ -29,7 +29,7 @@ import yaml
 from gateway.app import create_app
 from gateway.fake_vllm import FakeVLLM, ServerThread
 from gateway.settings import load_settings
-from tubedemo.k6_series import read_points
+from tubedemo.talk.k6_series import read_points
 
 pytestmark = pytest.mark.integration
 

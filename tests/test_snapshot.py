@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.talk_samples import START, talk_history
-from tubedemo.config import PriceTable
+from tubedemo.core.config import PriceTable
 from tubedemo.telemetry.cost import advance, price_per_hour, priced
 from tubedemo.telemetry.events import derive_events
 from tubedemo.telemetry.snapshot import (

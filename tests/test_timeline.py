@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tubedemo.config import K6Config, TimelineConfig, config_from_dict
-from tubedemo.timeline import (
+from tubedemo.core.config import K6Config, TimelineConfig, config_from_dict
+from tubedemo.core.timeline import (
     TimelineError,
     build_schedule,
     burst_scenario,

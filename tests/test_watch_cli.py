@@ -11,7 +11,7 @@ import pytest
 
 from tests.talk_samples import talk_history
 from tests.vllm_exporter import FakeEngine
-from tubedemo.dashboard import big_text
+from tubedemo.screen.dashboard import big_text
 from tubedemo.telemetry.recording import (
     Recorder,
     RecordingError,
@@ -147,7 +147,7 @@ def fleet_simulator() -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "tubedemo.twin.server",
+            "tubedemo.rehearsal.server",
             "--port",
             "0",
             "--speed",
@@ -201,8 +201,8 @@ def test_on_a_terminal_frames_go_through_rich_live_on_the_alternate_screen() -> 
 
     from rich.console import Console
 
-    from tubedemo.dashboard import DashboardOptions
-    from tubedemo.watching import watch_replay
+    from tubedemo.screen.dashboard import DashboardOptions
+    from tubedemo.screen.watching import watch_replay
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=80, height=24, color_system=None)

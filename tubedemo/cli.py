@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 
 app = typer.Typer(
     name="tubedemo",

@@ -12,9 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tubedemo.cluster.gateway_proxy import api_status, explain_status, proxy_path
-from tubedemo.errors import ClusterError, GatewayError
-from tubedemo.gateway_client import (
+from tubedemo.audience.gateway_client import (
     AdminTokenRejected,
     GatewayClient,
     GatewayRefused,
@@ -22,6 +20,8 @@ from tubedemo.gateway_client import (
     direct_route,
     parse_export,
 )
+from tubedemo.cluster.gateway_proxy import api_status, explain_status, proxy_path
+from tubedemo.core.errors import ClusterError, GatewayError
 
 ANSWER: dict[str, tuple[int, str, bytes]] = {}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.gateway_proc import GatewayProcess
-from tubedemo.gateway_client import parse_export
+from tubedemo.audience.gateway_client import parse_export
 
 from .conftest import Tubedemo
 

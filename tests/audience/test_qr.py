@@ -12,8 +12,13 @@ import pytest
 import zxingcpp
 
 from tests.gateway_proc import running_gateway
-from tubedemo.audience_url import discovered, from_ingress, from_service, phones_cannot_reach
-from tubedemo.qr import QrError, half_block_lines, half_block_text, qr_matrix, write_png
+from tubedemo.audience.audience_url import (
+    discovered,
+    from_ingress,
+    from_service,
+    phones_cannot_reach,
+)
+from tubedemo.audience.qr import QrError, half_block_lines, half_block_text, qr_matrix, write_png
 
 from .conftest import Tubedemo
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from tubedemo.gateway_client import Draw, Winner
-from tubedemo.reveal import HIDDEN, board, board_frames, winner_lines, winners_table
+from tubedemo.audience.gateway_client import Draw, Winner
+from tubedemo.audience.reveal import HIDDEN, board, board_frames, winner_lines, winners_table
 
 DRAW = Draw(
     draw_id="d1",

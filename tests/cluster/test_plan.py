@@ -24,8 +24,8 @@ from tubedemo.cluster.plan import (
 from tubedemo.cluster.preflight import Check, namespace_problem, required_checks
 from tubedemo.cluster.status import gpu_nodes_of, object_health, summarise
 from tubedemo.cluster.up import mode_configmap, prepare, with_namespace
-from tubedemo.config import config_from_dict
-from tubedemo.render import render
+from tubedemo.core.config import config_from_dict
+from tubedemo.manifests.render import render
 
 OURS = {"app.kubernetes.io/part-of": "tubedemo", "app.kubernetes.io/managed-by": "tubedemo"}
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tubedemo import crds
+from tubedemo.manifests import crds
 
 
 @pytest.fixture(scope="session")

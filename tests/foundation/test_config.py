@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tubedemo.config import DemoConfig, config_from_dict, load_config
-from tubedemo.durations import format_duration, parse_duration
-from tubedemo.errors import ConfigError
-from tubedemo.init_file import default_demo_yaml
+from tubedemo.core.config import DemoConfig, config_from_dict, load_config
+from tubedemo.core.durations import format_duration, parse_duration
+from tubedemo.core.errors import ConfigError
+from tubedemo.manifests.init_file import default_demo_yaml
 
 
 def test_defaults_describe_the_original_talk() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tubedemo.formula import FormulaError, check, evaluate
+from tubedemo.core.formula import FormulaError, check, evaluate
 
 TRIGGERS = frozenset({"queue", "running", "waiting"})
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tubedemo.config import DemoConfig, config_from_dict
-from tubedemo.render import object_ref, render, to_yaml, write_files
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 REPO = Path(__file__).resolve().parents[2]
@@ -186,7 +186,7 @@ def test_a_wheel_built_from_the_repo_renders(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import tubedemo.render as r, tubedemo.config as c;"
+            "import tubedemo.manifests.render as r, tubedemo.core.config as c;"
             "print(r.resource_dir('templates')); print(len(r.render(c.DemoConfig())))",
         ],
         env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},

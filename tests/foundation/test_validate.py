@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tubedemo.config import config_from_dict
-from tubedemo.errors import ValidationFailed
-from tubedemo.render import render, write_files
-from tubedemo.validate import ensure_valid, load_manifest_files, validate_manifests
+from tubedemo.core.config import config_from_dict
+from tubedemo.core.errors import ValidationFailed
+from tubedemo.manifests.render import render, write_files
+from tubedemo.manifests.validate import ensure_valid, load_manifest_files, validate_manifests
 
 
 @pytest.mark.parametrize(

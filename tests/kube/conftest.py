@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from kubernetes import client, config, dynamic
 
-from tubedemo.crds import load_crds
-from tubedemo.errors import CrdCacheError
+from tubedemo.core.errors import CrdCacheError
+from tubedemo.manifests.crds import load_crds
 
 from .controlplane import (
     NOT_BUILT,

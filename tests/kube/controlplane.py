@@ -2,7 +2,8 @@
 kube-scheduler and KWOK, built from pinned Go modules by scripts/build-controlplane.
 
 Everything listens on loopback at ephemeral ports, certificates are generated per session,
-and the upstream CRDs come from tubedemo.crds (pinned upstream modules, `tubedemo crds fetch`).
+and the upstream CRDs come from tubedemo.manifests.crds (pinned upstream modules,
+`tubedemo crds fetch`).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tubedemo.config import config_from_dict
-from tubedemo.render import render
+from tubedemo.core.config import config_from_dict
+from tubedemo.manifests.render import render
 
 from .conftest import Kube
 from .controlplane import FAKE_NODE_ANNOTATION, fake_node

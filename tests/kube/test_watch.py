@@ -460,7 +460,7 @@ def test_pod_proxy_scrape_reaches_the_pod_address_through_the_api_server(
     loopback (the only network these tests may use) and the API server refuses to proxy to
     loopback by design, so the answer is its 'address not allowed': proof that path, pod and
     port were understood, and that the failure reaches the screen as one line."""
-    from tubedemo.errors import ClusterError
+    from tubedemo.core.errors import ClusterError
     from tubedemo.telemetry.assembler import MetricsTarget
 
     core = client.CoreV1Api(kube.api_client())
@@ -497,7 +497,7 @@ def test_direct_scrape_reads_the_queue_of_every_ready_pod_the_watch_found(
     goes to each pod's address. The pod's IP is loopback, where a real exporter serves vLLM's
     metric names."""
     from tests.vllm_exporter import FakeEngine
-    from tubedemo.config import PriceTable, TimelineConfig
+    from tubedemo.core.config import PriceTable, TimelineConfig
     from tubedemo.telemetry.assembler import Assembler
     from tubedemo.telemetry.http_sources import MetricsFeed
 

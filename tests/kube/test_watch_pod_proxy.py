@@ -22,7 +22,7 @@ from kubernetes import client
 
 from tests import netns
 from tubedemo.cluster.watch import KubeWatchFeed
-from tubedemo.config import PriceTable, TimelineConfig
+from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.assembler import Assembler
 from tubedemo.telemetry.http_sources import MetricsFeed
 from tubedemo.telemetry.recording import read_recording

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from tubedemo.config import config_from_dict
+from tubedemo.core.config import config_from_dict
 from tubedemo.twin.engine import Engine, EngineParams, Request
 
 

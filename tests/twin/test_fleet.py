@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tubedemo.config import config_from_dict
+from tubedemo.core.config import config_from_dict
+from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.telemetry.snapshot import NodeState, ReplicaState
-from tubedemo.twin.fleet import Fleet
 
 
 class Clock:

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tubedemo.config import DemoConfig, config_from_dict
-from tubedemo.twin import server as fleet_server
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.rehearsal import server as fleet_server
 
 
 class Running:
@@ -262,7 +262,7 @@ def spread_over_replicas(fleet: Running) -> None:
 
 def test_server_module_announces_its_port_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tubedemo.twin.server", "--port", "0", "--speed", "5"],
+        [sys.executable, "-m", "tubedemo.rehearsal.server", "--port", "0", "--speed", "5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -284,7 +284,7 @@ def test_server_module_announces_its_port_and_stops_on_sigterm() -> None:
 
 def test_bad_speed_is_one_line_and_exit_2() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tubedemo.twin.server", "--speed", "0"],
+        [sys.executable, "-m", "tubedemo.rehearsal.server", "--speed", "0"],
         capture_output=True,
         text=True,
         timeout=30,

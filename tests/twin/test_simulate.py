@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tubedemo.config import DemoConfig, config_from_dict
-from tubedemo.simulate import simulate, snapshots
+from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.telemetry.snapshot import Snapshot
+from tubedemo.twin.simulate import simulate, snapshots
 
 
 def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -164,7 +164,7 @@ def test_rehearse_refuses_a_bad_speed_in_one_line(tmp_path: Path) -> None:
 
 
 def test_rehearsal_status_for_the_phones_comes_from_the_snapshot() -> None:
-    from tubedemo.rehearse import status_body
+    from tubedemo.rehearsal.rehearse import status_body
 
     config = DemoConfig()
     snap = next(s for s in snapshots(config, simulate(config)) if s.queue.waiting > 5)

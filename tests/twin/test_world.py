@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tubedemo.config import DemoConfig, config_from_dict
+from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.twin.load import Load, vu_slots
 from tubedemo.twin.world import World
 
@@ -158,7 +158,7 @@ def test_the_formula_from_the_config_drives_the_scaling() -> None:
 def test_a_formula_reading_an_unknown_trigger_is_refused() -> None:
     import pytest
 
-    from tubedemo.errors import TubedemoError
+    from tubedemo.core.errors import TubedemoError
 
     with pytest.raises(TubedemoError, match="waiting"):
         World(burst(scaling__formula="max(waiting * 5, 1)"))
@@ -206,7 +206,7 @@ def test_pdb_keeps_the_last_healthy_replica_serving_while_the_fleet_is_short() -
 
 
 def test_twin_pdb_matches_the_rendered_vllm_pdb() -> None:
-    from tubedemo.render import render
+    from tubedemo.manifests.render import render
     from tubedemo.twin.world import PDB_MAX_UNAVAILABLE
 
     pdbs = [

@@ -22,7 +22,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from tubedemo.cluster.plan import Ref
-from tubedemo.errors import ClusterError
+from tubedemo.core.errors import ClusterError
 
 FIELD_MANAGER = "tubedemo"
 _TIMEOUT = (5.0, 30.0)  # (connect, read) seconds: a dead endpoint fails fast, lists may be big

@@ -6,7 +6,7 @@ itself, so no port-forward, no public address and no extra credentials are neede
 
 Requests go through the kubernetes client's own urllib3 pool (the kubeconfig's CA, client
 certificate, token, exec plugin and refresh hook), wrapped as an httpx transport so
-``tubedemo.gateway_client`` works the same on both routes. The API server strips
+``tubedemo.audience.gateway_client`` works the same on both routes. The API server strips
 ``Authorization`` after authenticating the caller, so the admin token travels in
 ``X-Tubedemo-Admin-Token``.
 """
@@ -26,13 +26,13 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 
-from tubedemo.errors import ClusterError, GatewayError
-from tubedemo.gateway_client import (
+from tubedemo.audience.gateway_client import (
     ADMIN_TOKEN_HEADER,
     DEFAULT_TIMEOUT,
     GatewayUnreachable,
     Route,
 )
+from tubedemo.core.errors import ClusterError, GatewayError
 
 SERVICE = "gateway"
 PORT_NAME = "http"

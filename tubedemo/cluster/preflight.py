@@ -11,8 +11,8 @@ from typing import Any
 
 from tubedemo.cluster.api import Api, CredentialsRejected, Forbidden, Unreachable
 from tubedemo.cluster.plan import MANAGED_BY, OURS, Ref
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
 
 
 class PreflightFailed(ClusterError):

@@ -18,8 +18,8 @@ from tubedemo.cluster.plan import (
     is_ours,
     workload_health,
 )
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
 from tubedemo.telemetry.cost import priced
 from tubedemo.telemetry.snapshot import GpuNode
 

@@ -18,8 +18,8 @@ from tubedemo.cluster.plan import (
 )
 from tubedemo.cluster.status import gpu_nodes_of
 from tubedemo.cluster.up import read_inventory
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
 
 Report = Callable[[str], None]
 

@@ -30,7 +30,7 @@ from tubedemo.cluster.plan import (
     split_phases,
     workload_health,
 )
-from tubedemo.errors import ClusterError
+from tubedemo.core.errors import ClusterError
 
 Report = Callable[[str], None]
 MODE_KEY = "mode"

@@ -22,8 +22,8 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
 from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
 from tubedemo.telemetry.kube_view import (
     hpa_for,

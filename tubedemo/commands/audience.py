@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from tubedemo import qr as qrcode
-from tubedemo.audience_url import discovered, phones_cannot_reach
+from tubedemo.audience import qr as qrcode
+from tubedemo.audience.audience_url import discovered, phones_cannot_reach
+from tubedemo.audience.gateway_client import GatewayClient, open_gateway, parse_export
+from tubedemo.audience.reveal import FRAME_SECONDS, board, board_frames, winner_lines, winners_table
 from tubedemo.commands.options import (
     AdminToken,
     ConfigPath,
@@ -29,10 +31,8 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError, GatewayError, TubedemoError
-from tubedemo.gateway_client import GatewayClient, open_gateway, parse_export
-from tubedemo.reveal import FRAME_SECONDS, board, board_frames, winner_lines, winners_table
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError, GatewayError, TubedemoError
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

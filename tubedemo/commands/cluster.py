@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tubedemo import crds
 from tubedemo.commands.options import (
     AdminToken,
     ConfigPath,
@@ -20,10 +19,11 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
-from tubedemo.config import DemoConfig
-from tubedemo.errors import ClusterError, TubedemoError
-from tubedemo.render import render
-from tubedemo.validate import ensure_valid
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError, TubedemoError
+from tubedemo.manifests import crds
+from tubedemo.manifests.render import render
+from tubedemo.manifests.validate import ensure_valid
 
 __all__ = ["Context", "Kubeconfig", "register"]  # audience.py imports the two option types
 
@@ -181,7 +181,7 @@ def _survey_line(
     context: str | None,
 ) -> str:
     """Survey answers of the current talk session, from the gateway; never fails `status`."""
-    from tubedemo.gateway_client import open_gateway
+    from tubedemo.audience.gateway_client import open_gateway
 
     try:
         with open_gateway(

@@ -9,13 +9,13 @@ import typer
 import yaml
 from rich.console import Console
 
-from tubedemo import crds
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
-from tubedemo.config import DEFAULT_CONFIG_PATH
-from tubedemo.errors import ConfigError
-from tubedemo.init_file import default_demo_yaml
-from tubedemo.render import object_ref, render, to_yaml, write_files
-from tubedemo.validate import KUBERNETES_VERSION, ensure_valid, load_manifest_files
+from tubedemo.core.config import DEFAULT_CONFIG_PATH
+from tubedemo.core.errors import ConfigError
+from tubedemo.manifests import crds
+from tubedemo.manifests.init_file import default_demo_yaml
+from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
+from tubedemo.manifests.validate import KUBERNETES_VERSION, ensure_valid, load_manifest_files
 
 console = Console(highlight=False)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tubedemo.config import DemoConfig, load_config
+from tubedemo.core.config import DemoConfig, load_config
 
 ConfigPath = Annotated[
     Path | None,

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
-from tubedemo.config import DemoConfig
-from tubedemo.durations import format_duration, parse_duration
-from tubedemo.errors import TubedemoError
-from tubedemo.timeline import (
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.durations import format_duration, parse_duration
+from tubedemo.core.errors import TubedemoError
+from tubedemo.core.timeline import (
     TimelineError,
     build_schedule,
     burst_scenario,
@@ -116,13 +116,13 @@ def show(
     ] = None,
 ) -> None:
     """Run the talk: k6 load phases, mode flips and cues on the clock, with presenter keys."""
-    from tubedemo.modes import (
+    from tubedemo.talk.modes import (
         ClusterModeSwitcher,
         GatewayModeSwitcher,
         ModeSwitcher,
         NoModeSwitcher,
     )
-    from tubedemo.show import Show, ShowOptions, default_recording
+    from tubedemo.talk.show import Show, ShowOptions, default_recording
 
     cfg = config_from(config, set_)
     start_at = _duration(start_from, "--from")
@@ -161,7 +161,7 @@ def show(
     )
     runner = Show(cfg, options, switcher, console=console)
     if dashboard:
-        from tubedemo.show_dashboard import ShowDashboard, k6_state
+        from tubedemo.talk.show_dashboard import ShowDashboard, k6_state
 
         runner.board = ShowDashboard(
             cfg,
@@ -171,7 +171,7 @@ def show(
             talk_time=runner.clock.talk,
             k6=lambda: k6_state(runner.state.stats, runner.k6_active(), time.time()),
         )
-    from tubedemo.keys import KeyReader
+    from tubedemo.talk.keys import KeyReader
 
     with KeyReader() as keys:
         results = runner.run(keys)
@@ -191,7 +191,7 @@ def load(
     out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
 ) -> None:
     """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
-    from tubedemo.k6 import K6Files, K6Run, load_environment, run_load
+    from tubedemo.talk.k6 import K6Files, K6Run, load_environment, run_load
 
     cfg = config_from(config, set_)
     seconds = _duration(duration, "--duration")

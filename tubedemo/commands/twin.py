@@ -14,9 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
-from tubedemo.config import DemoConfig
-from tubedemo.durations import format_duration
-from tubedemo.errors import TubedemoError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.durations import format_duration
+from tubedemo.core.errors import TubedemoError
 from tubedemo.telemetry.snapshot import Snapshot
 
 Sweep = Annotated[
@@ -57,7 +57,7 @@ def _seconds(value: float | None) -> str:
 
 def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
     """One column per variant; rows are the figures the presenter tunes by."""
-    from tubedemo.simulate import SimulationResult
+    from tubedemo.twin.simulate import SimulationResult
 
     table = Table(title="tubedemo simulate", show_lines=False)
     table.add_column("", no_wrap=True)
@@ -164,8 +164,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Fast-forward the talk: queue, replicas, nodes, TTFT and cost, before paying for GPUs."""
-        from tubedemo.simulate import simulate as run
-        from tubedemo.simulate import snapshots
+        from tubedemo.twin.simulate import simulate as run
+        from tubedemo.twin.simulate import snapshots
 
         console = Console(highlight=False)
         variants = parse_sweeps(sweep or [])
@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
                 _write_recording(path, snapshots(cfg, result))
                 console.print(f"recorded {path}")
                 if output is not None:
-                    from tubedemo.report import write_report
+                    from tubedemo.screen.report import write_report
 
                     target = output if len(variants) == 1 else output / _slug(label)
                     files = write_report(path, target)
@@ -235,7 +235,7 @@ def register(app: typer.Typer) -> None:
         """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard."""
         from datetime import UTC, datetime
 
-        from tubedemo.rehearse import Rehearsal, RehearseOptions
+        from tubedemo.rehearsal.rehearse import Rehearsal, RehearseOptions
 
         if speed <= 0:
             raise SimulateUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")

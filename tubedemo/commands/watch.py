@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
-from tubedemo.config import DemoConfig
-from tubedemo.dashboard import DashboardOptions
-from tubedemo.errors import TubedemoError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import TubedemoError
+from tubedemo.screen.dashboard import DashboardOptions
 
 console = Console(highlight=False)
 
@@ -100,8 +100,8 @@ def watch(
     high_contrast: Annotated[bool, typer.Option(help="High-contrast theme.")] = False,
 ) -> None:
     """The live dashboard: watch the cluster, record the talk, or replay a recording."""
+    from tubedemo.screen.watching import watch_live, watch_replay
     from tubedemo.telemetry.recording import RecordingError, read_recording
-    from tubedemo.watching import watch_live, watch_replay
 
     cfg = config_from(config, set_)
     options = _options(cfg, plain, high_contrast)
@@ -195,7 +195,7 @@ def report(
     ] = None,
 ) -> None:
     """Charts and one self-contained HTML page of a recorded talk, for the blog post."""
-    from tubedemo.report import write_report
+    from tubedemo.screen.report import write_report
 
     result = write_report(recording, output, k6_json=k6_json)
     console.print(f"wrote {result.html} and {len(result.charts)} charts")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from tubedemo.config import PriceTable, TimelineConfig
+from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.clock import talk_clock
 from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events

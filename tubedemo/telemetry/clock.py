@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tubedemo.config import TimelineConfig
+from tubedemo.core.config import TimelineConfig
 from tubedemo.telemetry.snapshot import TalkClock
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from tubedemo.config import PriceTable
+from tubedemo.core.config import PriceTable
 from tubedemo.telemetry.snapshot import CapacityType, CostState, GpuNode
 
 

@@ -17,7 +17,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 from tubedemo.telemetry.snapshot import Snapshot
 
 

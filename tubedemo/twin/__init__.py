@@ -8,7 +8,7 @@ simulator drives the same models from a real clock.
 
 from __future__ import annotations
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 
 
 class TwinError(TubedemoError):

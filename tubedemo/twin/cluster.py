@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tubedemo.config import DemoConfig
+from tubedemo.core.config import DemoConfig
 from tubedemo.twin import TwinError
 from tubedemo.twin.engine import Engine
 

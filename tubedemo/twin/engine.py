@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tubedemo.config import DemoConfig
+from tubedemo.core.config import DemoConfig
 from tubedemo.twin import TwinError
 
 RequestStatus = Literal["new", "waiting", "running", "done", "aborted", "failed"]

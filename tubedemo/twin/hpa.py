@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tubedemo.config import HpaRules, ScalingConfig
+from tubedemo.core.config import HpaRules, ScalingConfig
 
 
 @dataclass(frozen=True)

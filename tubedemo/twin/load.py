@@ -1,7 +1,8 @@
 """The load on the twin: k6 VUs in closed loops from the timeline, and the audience's phones.
 
-k6 semantics (ramping-vus, as ``tubedemo.timeline.k6_scenarios`` writes them): a linear ramp adds
-VU number v at the moment the line reaches v (going up) and removes it when the line falls to v-1
+k6 semantics (ramping-vus, as ``tubedemo.core.timeline.k6_scenarios`` writes them): a linear
+ramp adds VU number v at the moment the line reaches v (going up) and removes it when the line
+falls to v-1
 (going down); a VU told to stop finishes its iteration, but is interrupted after
 ``k6.graceful_stop`` (gracefulStop/gracefulRampDown). Phases in survey mode run k6's ``survey``
 function (phones polling the survey), which sends no chat requests: the twin skips them. A VU loops:
@@ -20,7 +21,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from tubedemo.config import DemoConfig, Phase
+from tubedemo.core.config import DemoConfig, Phase
 from tubedemo.twin.engine import Request
 from tubedemo.twin.world import RequestHook, World
 

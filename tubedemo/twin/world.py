@@ -32,8 +32,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tubedemo import formula as keda_formula
-from tubedemo.config import DemoConfig
+from tubedemo.core import formula as keda_formula
+from tubedemo.core.config import DemoConfig
 from tubedemo.twin import TwinError
 from tubedemo.twin.cluster import (
     CapacityType,

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from tubedemo.durations import format_duration, parse_duration
-from tubedemo.errors import ConfigError
+from tubedemo.core.durations import format_duration, parse_duration
+from tubedemo.core.errors import ConfigError
 
 Duration = Annotated[
     float,

@@ -1,5 +1,5 @@
 """Child processes of the rehearsal (fleet simulator, gateway): started in their own process
-groups, stopped group-wide, never left behind. (k6 is spawned by ``tubedemo.k6`` only.)
+groups, stopped group-wide, never left behind. (k6 is spawned by ``tubedemo.talk.k6`` only.)
 
 Each child gets a new session so the terminal's Ctrl-C reaches tubedemo alone, which then stops
 the children in order with a bounded TERM -> KILL sequence on the whole group: a grandchild
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from tubedemo.errors import ExternalToolError
+from tubedemo.core.errors import ExternalToolError
 
 _PR_SET_PDEATHSIG = 1
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tubedemo.errors import ValidationFailed
+from tubedemo.core.errors import ValidationFailed
 
 # --- AST ------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tubedemo.config import DemoConfig
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.timeline import mode_at, next_phase_start, phase_at
 from tubedemo.telemetry.snapshot import (
     AudienceState,
     CostState,
@@ -30,7 +31,6 @@ from tubedemo.telemetry.snapshot import (
     Snapshot,
     TalkClock,
 )
-from tubedemo.timeline import mode_at, next_phase_start, phase_at
 from tubedemo.twin.cluster import CapacityType, PodPhase
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from tubedemo.config import DemoConfig, Mode
-from tubedemo.errors import ClusterError, GatewayError
+from tubedemo.core.config import DemoConfig, Mode
+from tubedemo.core.errors import ClusterError, GatewayError
 
 
 class ModeSwitcher(Protocol):
@@ -113,7 +113,7 @@ class ClusterModeSwitcher:
         """Render to find the ConfigMap and connect (a wrong kubeconfig fails here, at once)."""
         from tubedemo.cluster import up as up_ops
         from tubedemo.cluster.api import connect
-        from tubedemo.render import render
+        from tubedemo.manifests.render import render
 
         if self._ref is None:
             self._ref = up_ops.mode_configmap(render(self._cfg))

@@ -2,9 +2,9 @@
 
 - Kubernetes kinds: strict OpenAPI schema of the pinned Kubernetes version (kubernetes-validate):
   unknown fields are errors, as with server-side field validation.
-- KEDA and Karpenter kinds: the openAPIV3Schema of the real upstream CRDs (tubedemo.crds), made
-  strict the way the API server prunes and rejects unknown fields.
-- ScaledObject formulas: the expr-lang check in tubedemo.formula.
+- KEDA and Karpenter kinds: the openAPIV3Schema of the real upstream CRDs
+  (tubedemo.manifests.crds), made strict the way the API server prunes and rejects unknown fields.
+- ScaledObject formulas: the expr-lang check in tubedemo.core.formula.
 
 CEL rules (x-kubernetes-validations) are not evaluated here; `tubedemo up --dry-run` asks the
 API server, which does.
@@ -24,9 +24,9 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tubedemo.errors import ValidationFailed
-from tubedemo.formula import FormulaError, check
-from tubedemo.render import Manifest, object_ref
+from tubedemo.core.errors import ValidationFailed
+from tubedemo.core.formula import FormulaError, check
+from tubedemo.manifests.render import Manifest, object_ref
 
 KUBERNETES_VERSION = "1.34.0"
 """Schemas of this Kubernetes minor version; matches the control plane the tests build."""

@@ -10,8 +10,8 @@ One asyncio server (uvicorn) on loopback:
 - ``GET /twin/state``: replicas, nodes, HPA, scrape targets, events, cost as JSON for the
   dashboard.
 
-Run it as ``python -m tubedemo.twin.server --port 0 --speed 10``: it prints ``PORT <n>`` once it
-listens. Bad requests get vLLM's 400/404 error bodies; no replica ready is a 503.
+Run it as ``python -m tubedemo.rehearsal.server --port 0 --speed 10``: it prints ``PORT <n>``
+once it listens. Bad requests get vLLM's 400/404 error bodies; no replica ready is a 503.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tubedemo.config import DemoConfig, load_config
-from tubedemo.errors import TubedemoError
+from tubedemo.core.config import DemoConfig, load_config
+from tubedemo.core.errors import TubedemoError
+from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.twin.engine import Request
-from tubedemo.twin.fleet import Fleet
 
 POLL = 0.01
 """Wall seconds between looks at a stream's progress (tokens are sent as the model makes them)."""
@@ -311,7 +311,9 @@ async def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tubedemo.twin.server", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tubedemo.rehearsal.server", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--speed", type=float, default=1.0)

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tubedemo.config import DemoConfig
-from tubedemo.errors import GatewayError
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import GatewayError
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds per request: a draw or an export is small; a stalled gateway must not hang the stage."""

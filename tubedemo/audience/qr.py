@@ -15,7 +15,7 @@ import segno
 from rich.style import Style
 from rich.text import Text
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 
 QUIET_ZONE = 2
 """Light modules around the code in the terminal (the standard's 4 wastes projector rows;

@@ -23,7 +23,7 @@ from rich.layout import Layout
 from rich.panel import Panel
 from rich.text import Text
 
-from tubedemo.config import DashboardConfig
+from tubedemo.core.config import DashboardConfig
 from tubedemo.telemetry.snapshot import (
     Event,
     GpuNode,

@@ -1,8 +1,9 @@
 """The whole talk on a laptop: fleet simulator + real gateway + real k6 + the real dashboard.
 
-``Rehearsal.run`` starts the fleet simulator (``python -m tubedemo.twin.server``) and the gateway
-(``python -m gateway``, local store, serving the built web page) as child processes in their own
-process groups, runs the show (``tubedemo.show.Show``: k6 phases, mode flips, cues, keys) at
+``Rehearsal.run`` starts the fleet simulator (``python -m tubedemo.rehearsal.server``) and the
+gateway (``python -m gateway``, local store, serving the built web page) as child processes in
+their own
+process groups, runs the show (``tubedemo.talk.show.Show``: k6 phases, mode flips, cues, keys) at
 ``--speed``, ticks the dashboard's Assembler from the twin's state and the replicas' /metrics,
 records every snapshot, and writes the report at the end. Whatever ends it (the talk's end,
 q, Ctrl-C, SIGTERM, an error), every child is stopped before it returns.
@@ -30,18 +31,18 @@ from types import FrameType
 import httpx
 from rich.console import Console, RenderableType
 
-from tubedemo.children import Child
-from tubedemo.config import DemoConfig
-from tubedemo.dashboard import DashboardOptions, render
-from tubedemo.errors import ExternalToolError, TubedemoError
-from tubedemo.k6 import K6Result
+from tubedemo.core.children import Child
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.talk.k6 import K6Result
 from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import Snapshot
 
 READY_TIMEOUT = 60.0
 """Seconds a child may take to answer before the rehearsal gives up (cold imports on a laptop)."""
 
-REPO_WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+REPO_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
 @dataclass
@@ -162,7 +163,7 @@ class StatusPublisher:
 
 
 class RehearsalBoard:
-    """The show's dashboard slot in a rehearsal (``tubedemo.show.Board``): assembles from the
+    """The show's dashboard slot in a rehearsal (``tubedemo.talk.show.Board``): assembles from the
     twin's state on a thread, in talk time, records every snapshot, renders the newest."""
 
     def __init__(
@@ -243,7 +244,7 @@ class Rehearsal:
         argv = [
             sys.executable,
             "-m",
-            "tubedemo.twin.server",
+            "tubedemo.rehearsal.server",
             "--port",
             "0",
             "--speed",
@@ -297,10 +298,10 @@ class Rehearsal:
         return local, audience_url
 
     def run(self) -> RehearsalResult:
-        from tubedemo.keys import KeyReader
-        from tubedemo.modes import GatewayModeSwitcher
-        from tubedemo.show import Show, ShowOptions
-        from tubedemo.show_dashboard import k6_state
+        from tubedemo.talk.keys import KeyReader
+        from tubedemo.talk.modes import GatewayModeSwitcher
+        from tubedemo.talk.show import Show, ShowOptions
+        from tubedemo.talk.show_dashboard import k6_state
         from tubedemo.telemetry.assembler import Assembler
         from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
 
@@ -382,7 +383,7 @@ class Rehearsal:
         report_dir: Path | None = None
         count = _count_lines(recording)
         if opt.report and count >= 2:
-            from tubedemo.report import write_report
+            from tubedemo.screen.report import write_report
 
             try:
                 report_dir = write_report(recording, opt.out_dir / "report").html.parent

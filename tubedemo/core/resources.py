@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 
-_PACKAGE = Path(__file__).resolve().parent
+# this file is tubedemo/core/resources.py: the package is two folders up
+_PACKAGE = Path(__file__).resolve().parent.parent
 _BUNDLED = _PACKAGE / "_bundled"
 _REPO = _PACKAGE.parent
 

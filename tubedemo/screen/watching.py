@@ -1,7 +1,8 @@
 """The thin side-effect layer of the dashboard: ticks, Rich Live, recording and replay.
 
-Everything that decides what the screen shows is in ``tubedemo.dashboard.render`` (pure); this
-module only keeps time, keeps a bounded history, writes the recording and hands frames to Rich.
+Everything that decides what the screen shows is in ``tubedemo.screen.dashboard.render``
+(pure); this module only keeps time, keeps a bounded history, writes the recording and hands
+frames to Rich.
 On a terminal the frames go through Rich Live on the alternate screen (fixed layout, explicit
 refresh: no flicker); without one (pipes, CI) only the final frame is printed.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from tubedemo.dashboard import DashboardOptions, render
+from tubedemo.screen.dashboard import DashboardOptions, render
 from tubedemo.telemetry.recording import Recorder, replay_schedule
 from tubedemo.telemetry.snapshot import Snapshot
 

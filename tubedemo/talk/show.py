@@ -30,13 +30,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tubedemo.config import DemoConfig, Mode
-from tubedemo.durations import format_duration
-from tubedemo.errors import TubedemoError
-from tubedemo.k6 import K6Files, K6Result, K6Run, load_environment, locate_k6
-from tubedemo.k6_series import LoadStats, SeriesTail
-from tubedemo.modes import ModeSwitcher
-from tubedemo.timeline import (
+from tubedemo.core.config import DemoConfig, Mode
+from tubedemo.core.durations import format_duration
+from tubedemo.core.errors import TubedemoError
+from tubedemo.core.timeline import (
     Event,
     Schedule,
     build_schedule,
@@ -47,6 +44,9 @@ from tubedemo.timeline import (
     next_phase_start,
     phase_at,
 )
+from tubedemo.talk.k6 import K6Files, K6Result, K6Run, load_environment, locate_k6
+from tubedemo.talk.k6_series import LoadStats, SeriesTail
+from tubedemo.talk.modes import ModeSwitcher
 
 TICK = 0.05
 """Clock loop period (s): flips land within this of their time, far inside the 1 s target."""
@@ -203,7 +203,7 @@ class KeySource(Protocol):
 
 
 class Board(Protocol):
-    """The live dashboard as the show uses it (tubedemo.show_dashboard.ShowDashboard)."""
+    """The live dashboard as the show uses it (tubedemo.talk.show_dashboard.ShowDashboard)."""
 
     def start(self) -> Any: ...
 

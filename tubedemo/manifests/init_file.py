@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tubedemo.config import DemoConfig, Section
+from tubedemo.core.config import DemoConfig, Section
 
 HEADER = """\
 # demo.yaml: everything tubedemo needs to run the talk.

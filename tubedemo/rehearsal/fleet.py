@@ -1,7 +1,7 @@
 """The rehearsal's fleet: the twin's world on a real clock, with vLLM's metrics per replica.
 
 ``Fleet`` owns one ``World`` and advances it to ``(clock() - start) x speed``; the HTTP layer
-(``tubedemo.twin.server``) submits real requests into it and streams tokens as the engine
+(``tubedemo.rehearsal.server``) submits real requests into it and streams tokens as the engine
 model produces them. Each simulated replica gets its own prometheus_client registry with
 vLLM's metric names and labels, so a scraper cannot tell it from a vLLM pod. ``state()`` is the
 cluster as the dashboard reads it (the Snapshot groups the Kubernetes watches would fill).
@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tubedemo.config import DemoConfig
+from tubedemo.core.config import DemoConfig
 from tubedemo.telemetry.snapshot import (
     GpuNode,
     HpaState,

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tubedemo.config import K6Config, Mode, Phase, TimelineConfig
-from tubedemo.durations import format_duration
-from tubedemo.errors import TubedemoError
+from tubedemo.core.config import K6Config, Mode, Phase, TimelineConfig
+from tubedemo.core.durations import format_duration
+from tubedemo.core.errors import TubedemoError
 
 EventKind = Literal["phase", "end"]
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from tubedemo.errors import CrdCacheError
-from tubedemo.resources import repo_root
+from tubedemo.core.errors import CrdCacheError
+from tubedemo.core.resources import repo_root
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tubedemo.gateway_client import Draw
+from tubedemo.audience.gateway_client import Draw
 
 FLAP_GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 STEPS_PER_WINNER = 14

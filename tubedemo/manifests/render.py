@@ -17,9 +17,9 @@ from typing import Any
 import jinja2
 import yaml
 
-from tubedemo.config import DemoConfig
-from tubedemo.errors import TubedemoError
-from tubedemo.resources import resource_dir
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import TubedemoError
+from tubedemo.core.resources import resource_dir
 
 Manifest = dict[str, Any]
 

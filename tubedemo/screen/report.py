@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tubedemo.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError
 from tubedemo.telemetry.recording import read_recording
 from tubedemo.telemetry.snapshot import Snapshot
 

@@ -22,10 +22,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tubedemo.children import terminate_with_parent
-from tubedemo.config import K6Config
-from tubedemo.errors import ExternalToolError, TubedemoError
-from tubedemo.resources import resource_dir
+from tubedemo.core.children import terminate_with_parent
+from tubedemo.core.config import K6Config
+from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.core.resources import resource_dir
 
 SCRIPT = "load.js"
 """The bundled k6 script (k6/load.js)."""

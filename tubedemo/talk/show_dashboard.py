@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rich.console import RenderableType
 
-from tubedemo.config import DemoConfig
-from tubedemo.dashboard import DashboardOptions, render
-from tubedemo.k6_series import LoadStats
+from tubedemo.core.config import DemoConfig
+from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.talk.k6_series import LoadStats
 from tubedemo.telemetry.assembler import Assembler, MetricsTarget
 from tubedemo.telemetry.clock import talk_clock
 from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed

@@ -1,0 +1,3 @@
+"""Running the talk: the show's clock, k6 (the only module that spawns it), k6's series,
+presenter keys, mode flips. May import core, telemetry, screen, audience.
+"""
