@@ -343,3 +343,39 @@ def test_replica_killed_mid_answer_ends_the_stream_without_done() -> None:
             time.sleep(0.1)
         assert snap["targets"] and snap["targets"][0]["name"] != "vllm-1"
         assert chat(running.url, max_tokens=3).status_code == 200
+
+
+def first_and_last_byte(url: str, max_tokens: int, started: float) -> tuple[float, float, str]:
+    """Wall seconds from ``started`` to the stream's first body byte and its last; first line."""
+    payload = {"messages": [{"role": "user", "content": "Go"}], "stream": True}
+    payload["max_tokens"] = max_tokens
+    first: float | None = None
+    head = b""
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=payload, timeout=60) as response:
+        assert response.status_code == 200
+        for piece in response.iter_raw():
+            if first is None and piece:
+                first = time.monotonic() - started
+            head = head or piece
+    assert first is not None
+    return first, time.monotonic() - started, head.decode().split("\n")[0]
+
+
+def test_request_queued_behind_a_full_engine_gets_its_first_byte_only_when_scheduled() -> None:
+    # One sequence slot: B waits in vLLM's queue until A's 100 tokens (~3 s) are done. vLLM sends
+    # nothing (not even the role chunk) before the engine's first output, so B's first byte comes
+    # after A's last, and it carries the role.
+    config = config_from_dict(
+        {"model": {"max_num_seqs": 1}, "twin": {"hpa": {"sync_period": "600s"}}}
+    )
+    with Running(config, speed=1.0) as running:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            a = pool.submit(first_and_last_byte, running.url, 100, started)
+            time.sleep(0.3)
+            b = pool.submit(first_and_last_byte, running.url, 5, started)
+            a_first, a_last, _ = a.result()
+            b_first, _, b_head = b.result()
+    assert a_first < 1.0
+    assert b_first >= a_last - 0.1, (a_last, b_first)
+    assert '"role": "assistant"' in b_head

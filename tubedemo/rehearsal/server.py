@@ -242,6 +242,19 @@ class FleetApp:
 
         sent = 0
         try:
+            # vLLM sends the role chunk with the engine's first output, i.e. after prefill, not
+            # on arrival (vllm/entrypoints/openai/serving_chat.py, chat_completion_stream_generator:
+            # the role chunk is yielded inside ``async for res in result_generator`` on the first
+            # iteration). So a request queued behind a full engine gets no body byte until it is
+            # scheduled and its prompt is prefilled, and a client's first byte is its TTFT.
+            while request.status in ("waiting", "running") and (
+                self.fleet.tokens_so_far(request) == 0
+            ):
+                await asyncio.sleep(POLL)
+                self.fleet.advance()
+            if request.status in ("failed", "aborted") and request.generated == 0:
+                # The replica went away before the first token: the stream ends with no data.
+                return
             yield chunk({"role": "assistant", "content": ""}, None)
             while True:
                 self.fleet.advance()
