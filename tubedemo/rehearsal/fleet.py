@@ -20,17 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tubedemo.core.config import DemoConfig
-from tubedemo.telemetry.snapshot import (
-    GpuNode,
-    HpaState,
-    NodeClaimState,
-    NodeState,
-    PodState,
-    ReplicaState,
-)
 from tubedemo.twin.cluster import Pod
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
+from tubedemo.twin.view import world_view
 from tubedemo.twin.world import World
 
 # vLLM's own bucket boundaries (vllm/v1/metrics/loggers.py), so histograms line up with real pods.
@@ -236,76 +229,14 @@ class Fleet:
         world = self.world
         now = world.now
         scaling = self.config.scaling
-        pods = [p for p in world.pods if p.gone_at is None]
-        replicas = ReplicaState(
-            desired=world.desired,
-            ready=sum(1 for p in pods if p.serving),
-            pending=sum(1 for p in pods if p.live and not p.is_ready),
-            max=scaling.max_replicas,
-            pods=tuple(
-                PodState(
-                    name=p.name,
-                    phase=p.phase,
-                    ready=p.serving,
-                    node=p.node.name if p.node is not None else None,
-                    created_s_ago=now - p.created_at,
-                    scheduled_to_ready_s=(
-                        p.ready_at - p.scheduled_at
-                        if p.is_ready and p.ready_at is not None and p.scheduled_at is not None
-                        else None
-                    ),
-                    created_to_ready_s=(
-                        p.ready_at - p.created_at if p.is_ready and p.ready_at is not None else None
-                    ),
-                    pending_reason=p.pending_reason(now),
-                )
-                for p in pods
-            ),
-        )
-        alive = [n for n in world.nodes if n.alive]
-        nodes = NodeState(
-            nodes=tuple(
-                GpuNode(
-                    name=n.name,
-                    instance_type=n.instance_type,
-                    capacity_type=n.capacity_type,
-                    ready=True,
-                    age_s=now - n.created_at,
-                    launch_s=n.ready_at - n.created_at,
-                    price_per_hour=n.price_per_hour,
-                    disruption=n.disruption,
-                )
-                for n in alive
-                if n.is_ready
-            ),
-            launching=tuple(
-                NodeClaimState(
-                    name=n.name,
-                    instance_type=n.instance_type,
-                    capacity_type=n.capacity_type,
-                    age_s=now - n.created_at,
-                    stage="launched",
-                )
-                for n in alive
-                if not n.is_ready
-            ),
-        )
-        live = sum(1 for p in pods if p.live)
-        hpa = HpaState(
-            desired=world.desired,
-            current=live,
-            metric=world.hpa_metric / max(live, 1) if world.hpa_metric is not None else None,
-            target=float(scaling.target),
-            min=scaling.min_replicas,
-            max=scaling.max_replicas,
-        )
+        view = world_view(world, now)
         return {
             "time_s": now,
             "speed": self.speed,
-            "replicas": replicas.model_dump(mode="json"),
-            "nodes": nodes.model_dump(mode="json"),
-            "hpa": hpa.model_dump(mode="json"),
-            "targets": [{"name": p.name, "url": metrics_url(p.name)} for p in pods if p.serving],
+            "replicas": view.replicas(scaling).model_dump(mode="json"),
+            "nodes": view.node_state().model_dump(mode="json"),
+            "hpa": view.hpa(scaling).model_dump(mode="json"),
+            "targets": [{"name": p.name, "url": metrics_url(p.name)} for p in view.pods if p.ready],
             "events": [
                 {"time_s": e.time, "kind": e.kind, "message": e.message} for e in world.events[-50:]
             ],

@@ -19,49 +19,19 @@ from tubedemo.telemetry.snapshot import (
     AudienceState,
     CostState,
     Event,
-    GpuNode,
-    HpaState,
     K6State,
-    NodeClaimState,
-    NodeState,
     PerfState,
-    PodState,
     QueueState,
-    ReplicaState,
     Snapshot,
     TalkClock,
 )
-from tubedemo.twin.cluster import CapacityType, PodPhase
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
+from tubedemo.twin.view import NodeView, WorldView, world_view
 from tubedemo.twin.world import World
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Snapshot time of talk second 0 when talk.window_start is unset (recordings stay reproducible)."""
-
-
-@dataclass(frozen=True)
-class PodFrame:
-    name: str
-    phase: PodPhase
-    ready: bool
-    node: str | None
-    created_at: float
-    scheduled_at: float | None
-    ready_at: float | None
-    pending_reason: str | None
-
-
-@dataclass(frozen=True)
-class NodeFrame:
-    name: str
-    instance_type: str
-    capacity_type: CapacityType
-    ready: bool
-    created_at: float
-    ready_at: float
-    price_per_hour: float
-    disruption: str | None
 
 
 @dataclass(frozen=True)
@@ -74,10 +44,6 @@ class Frame:
     kv_usage: float
     queued: bool
     """A request waits because a replica is full (slots or KV), not just for the next step."""
-    desired: int
-    ready: int
-    pending: int
-    hpa_metric: float | None
     vus: int
     per_hour: float
     cost: float
@@ -87,9 +53,25 @@ class Frame:
     """Requests sent since the previous frame."""
     generated_tokens: int
     prompt_tokens: int
-    pods: tuple[PodFrame, ...]
-    nodes: tuple[NodeFrame, ...]
     events: tuple[tuple[float, str, str], ...]
+    view: WorldView
+    """Pods, nodes and the HPA's figures (the Snapshot's cluster groups)."""
+
+    @property
+    def desired(self) -> int:
+        return self.view.desired
+
+    @property
+    def ready(self) -> int:
+        return self.view.ready
+
+    @property
+    def pending(self) -> int:
+        return self.view.pending
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        return self.view.nodes
 
 
 @dataclass(frozen=True)
@@ -168,10 +150,6 @@ def simulate(
                 running=running,
                 kv_usage=kv,
                 queued=world.saturated(),
-                desired=world.desired,
-                ready=sum(1 for p in world.pods if p.serving),
-                pending=sum(1 for p in world.pods if p.live and not p.is_ready),
-                hpa_metric=world.hpa_metric,
                 vus=load.active_vus,
                 per_hour=world.per_hour(),
                 cost=world.cost(t),
@@ -179,35 +157,8 @@ def simulate(
                 sent=world.sent - sent_seen,
                 generated_tokens=generated - generated_seen,
                 prompt_tokens=prompt - prompt_seen,
-                pods=tuple(
-                    PodFrame(
-                        p.name,
-                        p.phase,
-                        p.serving,
-                        p.node.name if p.node is not None else None,
-                        p.created_at,
-                        p.scheduled_at,
-                        p.ready_at if p.is_ready else None,
-                        p.pending_reason(t),
-                    )
-                    for p in world.pods
-                    if p.gone_at is None
-                ),
-                nodes=tuple(
-                    NodeFrame(
-                        n.name,
-                        n.instance_type,
-                        n.capacity_type,
-                        n.is_ready,
-                        n.created_at,
-                        n.ready_at,
-                        n.price_per_hour,
-                        n.disruption,
-                    )
-                    for n in world.nodes
-                    if n.alive
-                ),
                 events=tuple((e.time, e.kind, e.message) for e in world.events[events_seen:]),
+                view=world_view(world, t),
             )
         )
         finished_seen = len(world.finished)
@@ -299,70 +250,9 @@ def snapshots(config: DemoConfig, result: SimulationResult) -> Iterator[Snapshot
             queue=QueueState(
                 waiting=frame.waiting, running=frame.running, multiplier=scaling.multiplier
             ),
-            replicas=ReplicaState(
-                desired=frame.desired,
-                ready=frame.ready,
-                pending=frame.pending,
-                max=scaling.max_replicas,
-                pods=tuple(
-                    PodState(
-                        name=p.name,
-                        phase=p.phase,
-                        ready=p.ready,
-                        node=p.node,
-                        created_s_ago=t - p.created_at,
-                        scheduled_to_ready_s=(
-                            p.ready_at - p.scheduled_at
-                            if p.ready_at is not None and p.scheduled_at is not None
-                            else None
-                        ),
-                        created_to_ready_s=(
-                            p.ready_at - p.created_at if p.ready_at is not None else None
-                        ),
-                        pending_reason=p.pending_reason,
-                    )
-                    for p in frame.pods
-                ),
-            ),
-            nodes=NodeState(
-                nodes=tuple(
-                    GpuNode(
-                        name=n.name,
-                        instance_type=n.instance_type,
-                        capacity_type=n.capacity_type,
-                        ready=True,
-                        age_s=t - n.created_at,
-                        launch_s=n.ready_at - n.created_at,
-                        price_per_hour=n.price_per_hour,
-                        disruption=n.disruption,
-                    )
-                    for n in frame.nodes
-                    if n.ready
-                ),
-                launching=tuple(
-                    NodeClaimState(
-                        name=n.name,
-                        instance_type=n.instance_type,
-                        capacity_type=n.capacity_type,
-                        age_s=t - n.created_at,
-                        stage="launched",
-                    )
-                    for n in frame.nodes
-                    if not n.ready
-                ),
-            ),
-            hpa=HpaState(
-                desired=frame.desired,
-                current=frame.ready + frame.pending,
-                metric=(
-                    frame.hpa_metric / max(frame.ready + frame.pending, 1)
-                    if frame.hpa_metric is not None
-                    else None
-                ),
-                target=float(scaling.target),
-                min=scaling.min_replicas,
-                max=scaling.max_replicas,
-            ),
+            replicas=frame.view.replicas(scaling),
+            nodes=frame.view.node_state(),
+            hpa=frame.view.hpa(scaling),
             perf=PerfState(
                 requests_per_s=done / tick,
                 tokens_per_s=frame.generated_tokens / tick,

@@ -1,0 +1,53 @@
+"""One twin-to-Snapshot view: ``simulate`` and the rehearsal's fleet report the same cluster."""
+
+from __future__ import annotations
+
+from tubedemo.core.config import config_from_dict
+from tubedemo.rehearsal.fleet import Fleet
+from tubedemo.telemetry.snapshot import HpaState, NodeState, ReplicaState
+from tubedemo.twin.load import Load
+from tubedemo.twin.simulate import simulate, snapshots
+
+
+class Clock:
+    """A settable clock starting at talk second 0 (the fleet takes any callable)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_simulate_and_the_fleet_give_the_same_cluster_snapshot_for_the_same_world() -> None:
+    # A short talk that still queues, scales out and launches nodes, so pods and nodes of every
+    # phase (pending, loading, Ready, terminating) and the HPA's metric are compared.
+    config = config_from_dict(
+        {
+            "talk": {"duration": "8m"},
+            "timeline": {
+                "phases": [
+                    {"name": "burst", "at": "0s", "duration": "5m", "vus": 40},
+                    {"name": "quiet", "at": "5m", "duration": "3m", "vus": 1},
+                ]
+            },
+            "twin": {"tail": "2m", "audience": {"size": 0}},
+        }
+    )
+    recorded = list(snapshots(config, simulate(config)))
+    clock = Clock()
+    fleet = Fleet(config, clock)
+    Load(fleet.world)  # the load simulate runs: the timeline's k6 phases (the room is off)
+    scaled = launched = False
+    for snapshot in recorded:
+        clock.t = snapshot.talk.elapsed_s
+        fleet.advance()
+        state = fleet.state(lambda name: f"http://x/{name}")
+        assert ReplicaState.model_validate(state["replicas"]) == snapshot.replicas
+        assert NodeState.model_validate(state["nodes"]) == snapshot.nodes
+        assert HpaState.model_validate(state["hpa"]) == snapshot.hpa
+        # The HPA's current count is the ReplicaSet's: serving plus not-yet-Ready pods.
+        assert snapshot.hpa.current == snapshot.replicas.ready + snapshot.replicas.pending
+        scaled |= snapshot.replicas.ready > 1
+        launched |= bool(snapshot.nodes.launching)
+    assert scaled and launched, "the talk must exercise scaling for the comparison to mean much"
