@@ -106,6 +106,14 @@ def test_a_bad_duration_is_refused(bad: object) -> None:
             },
             "period: Value error, must be between 1s and 30m",
         ),
+        (
+            {"cluster": {"vpc_cidr": "10.0.0.0/33"}},
+            "cluster.vpc_cidr: Value error, '10.0.0.0/33' is not a CIDR range",
+        ),
+        (
+            {"gateway": {"trusted_proxies": ["10.0.0.0/16", "lb.example.com"]}},
+            "gateway.trusted_proxies: Value error, 'lb.example.com' is not a CIDR range",
+        ),
     ],
 )
 def test_each_config_mistake_gets_one_line_naming_field_and_fix(raw: dict, expected: str) -> None:

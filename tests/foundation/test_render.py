@@ -6,10 +6,12 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from gateway.settings import load_settings
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
 
@@ -149,6 +151,37 @@ def test_one_gateway_whose_store_or_spool_outlives_the_pod(store: str) -> None:
     where = env["TUBEDEMO_STORE"] if store == "local" else env["TUBEDEMO_SPOOL_DIR"]
     assert where.startswith("/data")
     assert any(o["kind"] == "PersistentVolumeClaim" for o in objs)
+
+
+def _gateway_env(cfg: DemoConfig) -> dict[str, str]:
+    gateway = next(
+        o for o in render(cfg) if o["kind"] == "Deployment" and o["metadata"]["name"] == "gateway"
+    )
+    return {
+        e["name"]: e["value"]
+        for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]
+        if "value" in e
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "trusted"),
+    [
+        # Behind the ALB every request comes from an address inside the VPC.
+        ({}, "192.168.0.0/16,127.0.0.1/32,::1/128"),
+        ({"cluster": {"vpc_cidr": "10.42.0.0/16"}}, "10.42.0.0/16,127.0.0.1/32,::1/128"),
+        ({"profile": "local"}, "127.0.0.1/32,::1/128"),
+        ({"gateway": {"trusted_proxies": ["10.1.2.0/24"]}}, "10.1.2.0/24"),
+    ],
+)
+def test_gateway_believes_forwarded_for_from_the_load_balancers_range(
+    raw: dict[str, Any], trusted: str
+) -> None:
+    env = _gateway_env(config_from_dict(raw))
+    assert env["TUBEDEMO_TRUSTED_PROXIES"] == trusted
+    # The gateway's own settings loader (its real consumer) accepts the rendered value.
+    settings = load_settings(env={**env, "TUBEDEMO_ADMIN_TOKEN": "t" * 20, "TUBEDEMO_STORE": "/x"})
+    assert ",".join(settings.trusted_proxies) == trusted
 
 
 def test_write_files_one_object_per_file_in_apply_order(tmp_path: Path) -> None:

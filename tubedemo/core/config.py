@@ -8,6 +8,7 @@ turns those docstrings into the comments of the default demo.yaml. Durations are
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +39,14 @@ Mode = Literal["quiz", "survey"]
 Profile = Literal["eks", "local"]
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR range (e.g. 10.0.0.0/16)") from exc
+    return value
+
+
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, docstrings document fields."""
 
@@ -66,6 +75,14 @@ class ClusterConfig(Section):
     """kubeconfig context to use; None means the current context."""
     namespace: str = "tubedemo"
     """Namespace that holds every tubedemo object."""
+    vpc_cidr: str = "192.168.0.0/16"
+    """The cluster VPC's address range (CIDR; eksctl's default); the load balancer reaches the
+    gateway from inside it, so its X-Forwarded-For is believed (gateway.trusted_proxies)."""
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_is_cidr(cls, v: str) -> str:
+        return _cidr(v)
 
 
 class ModelConfig(Section):
@@ -261,8 +278,15 @@ class GatewayConfig(Section):
     url: str | None = None
     """Gateway base URL the CLI's admin commands call directly (a rehearsal's local gateway);
     None: in the cluster, through the API server's service proxy (no public address needed)."""
-    trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
-    """CIDRs whose X-Forwarded-For is believed (add the load balancer's subnets)."""
+    trusted_proxies: list[str] | None = None
+    """CIDRs whose X-Forwarded-For is believed (the load balancer's addresses); None: on EKS
+    cluster.vpc_cidr plus loopback, locally loopback only. Never list the phones' networks."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_cidrs(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [_cidr(c) for c in v]
+
     cors_origin: str | None = None
     """Allowed CORS origin; None means same-origin only (the page is served by the gateway)."""
 
@@ -630,6 +654,13 @@ class DemoConfig(Section):
                 f"gpu_pool.gpu_limit ({self.gpu_pool.gpu_limit}); raise the limit or lower max"
             )
         return self
+
+    def trusted_proxies(self) -> list[str]:
+        """CIDRs the gateway believes X-Forwarded-For from: explicit, or derived from profile."""
+        if self.gateway.trusted_proxies is not None:
+            return list(self.gateway.trusted_proxies)
+        loopback = ["127.0.0.1/32", "::1/128"]
+        return [self.cluster.vpc_cidr, *loopback] if self.profile == "eks" else loopback
 
 
 DEFAULT_CONFIG_PATH = Path("demo.yaml")
