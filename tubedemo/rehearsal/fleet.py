@@ -6,12 +6,18 @@ model produces them. Each simulated replica gets its own prometheus_client regis
 vLLM's metric names and labels, so a scraper cannot tell it from a vLLM pod. ``state()`` is the
 cluster as the dashboard reads it (the Snapshot groups the Kubernetes watches would fill).
 
+In the lab (``tubedemo rehearse --lab``) the real controllers decide how many pods run and where:
+``Fleet(..., pods_from_cluster=True)`` then runs a ``ClusterDrivenWorld``, whose replicas are
+exactly the Ready pods of the vLLM Deployment that ``sync_pods`` is told about (a pod on a KWOK
+node runs no process, so its engine lives here), and ``queue_metrics_text`` is the one
+aggregated queue series KEDA's ``metrics-api`` scaler reads.
+
 The clock is injected: tests and the server pass ``time.monotonic``; nothing here sleeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +110,66 @@ class _SuccessCollector(Collector):
         yield counter
 
 
+class ClusterDrivenWorld(World):
+    """The twin's engines and router, with the cluster left to the real controllers.
+
+    No bootstrap replica, no HPA sync, no ReplicaSet, no Karpenter, no spot notices: pods come
+    and go only through ``add_pod`` (a pod of the lab became Ready) and ``drain_pod`` (it was
+    deleted or lost readiness). A drained pod leaves the router at once, finishes what it runs
+    for up to ``model.shutdown_timeout`` after ``model.prestop_sleep``, exactly as a twin pod
+    the ReplicaSet deletes. ``desired`` is the Deployment's spec.replicas when known.
+    """
+
+    def _bootstrap(self) -> None:
+        self.desired = 0
+
+    def _hpa_sync(self) -> None:
+        return  # the real HPA controller decides (KEDA's metrics through the aggregation layer)
+
+    def _want_nodes(self) -> None:
+        return  # the real Karpenter launches nodes
+
+    def _spot_interruption(self) -> None:
+        return
+
+    def pod_names(self) -> set[str]:
+        """Pods that have an engine and still take new requests."""
+        return {p.name for p in self.pods if p.serving}
+
+    def add_pod(self, name: str) -> None:
+        """A pod became Ready in the cluster: give it a fresh engine (a replaced pod of the same
+        name, e.g. a StatefulSet's, gets a new one once the old one is gone)."""
+        if any(p.name == name and p.live for p in self.pods):
+            return
+        pod = Pod(name=name, created_at=self.now, scheduled_at=self.now)
+        self.pods.append(pod)
+        self._pod_ready(pod)
+
+    def drain_pod(self, name: str, why: str = "deleted") -> None:
+        """A pod was deleted or stopped being Ready: no new requests; in-flight ones drain."""
+        for pod in self.pods:
+            if pod.name == name and pod.live:
+                self._delete_pod(pod, why)
+                if self.now > 0:
+                    self.log("info", f"{name} draining ({why})")
+
+
+class _QueueCollector(Collector):
+    def __init__(self, config: DemoConfig, waiting: float) -> None:
+        self.labels = {"model_name": config.model.served_name, **config.scaling.metric_labels}
+        self.name = config.scaling.metric
+        self.waiting = waiting
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            self.name,
+            "Requests waiting, summed over the serving replicas (the scaler's input).",
+            labels=list(self.labels),
+        )
+        gauge.add_metric(list(self.labels.values()), self.waiting)
+        yield gauge
+
+
 class Fleet:
     """The world on a clock. Call ``advance()`` before reading or submitting."""
 
@@ -113,6 +179,7 @@ class Fleet:
         clock: Callable[[], float],
         speed: float = 1.0,
         audience: bool = False,
+        pods_from_cluster: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -120,7 +187,10 @@ class Fleet:
         self.clock = clock
         self.speed = speed
         self.started = clock()
-        self.world = World(config)
+        self.lab: ClusterDrivenWorld | None = (
+            ClusterDrivenWorld(config) if pods_from_cluster else None
+        )
+        self.world: World = self.lab if self.lab is not None else World(config)
         self.model_name = config.model.served_name
         self._metrics: dict[str, ReplicaMetrics] = {}
         if audience:
@@ -161,6 +231,39 @@ class Fleet:
 
     def abort(self, request: Request) -> None:
         self.world.abort(request, "client disconnected")
+
+    # -- the lab's pods -----------------------------------------------------------------------
+
+    def sync_pods(self, ready: Mapping[str, object], desired: int | None = None) -> None:
+        """Serve exactly the cluster's Ready pods (names; values are ignored here): new ones get
+        an engine, the ones no longer Ready drain. Only for ``pods_from_cluster`` fleets."""
+        lab = self.lab
+        if lab is None:
+            raise RuntimeError("sync_pods needs a Fleet(..., pods_from_cluster=True)")
+        self.advance()
+        serving = lab.pod_names()
+        for name in sorted(set(ready) - serving):
+            lab.add_pod(name)
+        for name in sorted(serving - set(ready)):
+            lab.drain_pod(name)
+        if desired is not None:
+            lab.desired = desired
+
+    def queue_metrics_text(self) -> bytes:
+        """The queue as ONE aggregated series, in the Prometheus text format.
+
+        Stands in for the EKS path's collector (which renames ``vllm:num_requests_waiting`` to
+        ``scaling.metric``) and the OTEL scaler's ``sum(...)``: KEDA's ``metrics-api`` scaler
+        returns the first series matching its selector instead of summing, so the sum over the
+        serving replicas is taken here. Labels are ``scaling.metric_labels`` plus
+        ``model_name``, so the EKS query's matchers select it.
+        """
+        waiting = sum(
+            p.engine.gauges().waiting for p in self.world.pods if p.serving and p.engine is not None
+        )
+        registry = CollectorRegistry(auto_describe=True)
+        registry.register(_QueueCollector(self.config, float(waiting)))
+        return generate_latest(registry)
 
     # -- metrics ------------------------------------------------------------------------------
 

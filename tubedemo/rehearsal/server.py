@@ -8,7 +8,14 @@ One asyncio server (uvicorn) on loopback:
 - ``GET /pods/<name>/metrics``: what that vLLM pod would expose (vllm:* names, labels
   model_name and engine);
 - ``GET /twin/state``: replicas, nodes, HPA, scrape targets, events, cost as JSON for the
-  dashboard.
+  dashboard;
+- ``GET /metrics``: the queue summed over the serving replicas as one series named
+  ``scaling.metric`` (what KEDA's ``metrics-api`` scaler reads in the lab).
+
+With ``--kubeconfig`` (the lab) the replicas are the Ready pods of the vLLM Deployment in
+``--namespace``, followed through a watch of the real API server: a pod that becomes Ready gets
+an engine, a deleted (or no longer Ready) pod's engine drains. Without it the twin's own
+autoscaler decides, as in ``tubedemo rehearse``.
 
 Run it as ``python -m tubedemo.rehearsal.server --port 0 --speed 10``: it prints ``PORT <n>``
 once it listens. Bad requests get vLLM's 400/404 error bodies; no replica ready is a 503.
@@ -37,6 +44,9 @@ from tubedemo.core.config import DemoConfig, load_config
 from tubedemo.core.errors import TubedemoError
 from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.twin.engine import Request
+
+PodSource = Callable[[], "tuple[dict[str, str | None], int | None] | None"]
+"""Returns (Ready pod -> node, the Deployment's spec.replicas) now, or None until synced."""
 
 POLL = 0.01
 """Wall seconds between looks at a stream's progress (tokens are sent as the model makes them)."""
@@ -103,8 +113,9 @@ def _word(index: int) -> str:
 class FleetApp:
     """The Starlette app around one Fleet; every handler first advances the world."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, pods: PodSource | None = None) -> None:
         self.fleet = fleet
+        self.pods = pods
         self.base_url = ""
         self.app = Starlette(
             routes=[
@@ -113,6 +124,7 @@ class FleetApp:
                 Route("/health", self.health, methods=["GET"]),
                 Route("/pods/{name}/metrics", self.metrics, methods=["GET"]),
                 Route("/twin/state", self.state, methods=["GET"]),
+                Route("/metrics", self.queue_metrics, methods=["GET"]),
             ]
         )
         self._ticker: asyncio.Task[None] | None = None
@@ -120,9 +132,25 @@ class FleetApp:
     async def tick_forever(self) -> None:
         """Keep the world moving when nobody asks (replicas start, HPA syncs, nodes go)."""
         while True:
+            self.sync_pods()
             self.fleet.advance()
             wait = self.fleet.wall_until_next_event()
             await asyncio.sleep(min(wait if wait is not None else 0.05, 0.05))
+
+    def sync_pods(self) -> None:
+        """Engines for the cluster's Ready pods (lab only); a no-op until the watch has synced."""
+        if self.pods is None:
+            return
+        reading = self.pods()
+        if reading is not None:
+            ready, desired = reading
+            self.fleet.sync_pods(ready, desired)
+
+    async def queue_metrics(self, _: HttpRequest) -> Response:
+        self.fleet.advance()
+        return Response(
+            self.fleet.queue_metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     async def health(self, _: HttpRequest) -> Response:
         return Response(status_code=200)
@@ -300,10 +328,17 @@ async def serve(
     speed: float = 1.0,
     audience: bool = False,
     on_listening: Callable[[int], None] | None = None,
+    pods: PodSource | None = None,
 ) -> None:
-    """Run until cancelled or signalled; ``on_listening(port)`` (default: print ``PORT <n>``)."""
-    fleet = Fleet(config, time.monotonic, speed=speed, audience=audience)
-    front = FleetApp(fleet)
+    """Run until cancelled or signalled; ``on_listening(port)`` (default: print ``PORT <n>``).
+
+    ``pods``: the lab's Ready pods (``tubedemo.cluster.ready_pods.ReadyPodWatch.read``); the
+    fleet then serves one engine per Ready pod instead of running the twin's autoscaler.
+    """
+    fleet = Fleet(
+        config, time.monotonic, speed=speed, audience=audience, pods_from_cluster=pods is not None
+    )
+    front = FleetApp(fleet, pods)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -333,18 +368,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--audience", action="store_true", help="simulate the room's phones")
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="the lab: serve one engine per Ready pod of the vLLM Deployment in this cluster",
+    )
+    parser.add_argument("--context", default=None, help="kubeconfig context (with --kubeconfig)")
+    parser.add_argument(
+        "--namespace", default=None, help="namespace of the vLLM Deployment (default: config's)"
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         print("error: --speed must be positive", file=sys.stderr)
         sys.exit(2)
+    watch = None
     try:
         config = load_config(args.config, args.overrides)
-        asyncio.run(serve(config, args.host, args.port, args.speed, args.audience))
+        if args.kubeconfig is not None:
+            from tubedemo.cluster.ready_pods import ReadyPodWatch
+
+            watch = ReadyPodWatch.connect(
+                args.kubeconfig,
+                args.context,
+                namespace=args.namespace or config.cluster.namespace,
+            )
+        asyncio.run(
+            serve(
+                config,
+                args.host,
+                args.port,
+                args.speed,
+                args.audience,
+                pods=watch.read if watch is not None else None,
+            )
+        )
     except TubedemoError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         pass
+    finally:
+        if watch is not None:
+            watch.close()
 
 
 if __name__ == "__main__":
