@@ -5,11 +5,14 @@ from __future__ import annotations
 import ipaddress
 import signal
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,3 +79,18 @@ def _no_ambient_kubeconfig(
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+def wait_until(
+    what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.1
+) -> T:
+    """Poll ``check`` until it returns something truthy and return that; on timeout fail the
+    test naming ``what`` and the last value seen (the one poll loop of the suite)."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+        last = check()
+    return last
