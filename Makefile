@@ -22,5 +22,9 @@ rehearse: install web/dist/index.html
 render: install
 	$(VENV)/bin/tubedemo render -o out/
 
+# Everything the suite needs (apt packages, control plane, CRDs, page, ...) is prepared first,
+# idempotently (scripts/prepare-tests, one line per step); then a missing prerequisite fails its
+# tests instead of skipping them (TUBEDEMO_REQUIRE_PREPARED=1, see tests/prepared.py).
 test: install
-	$(VENV)/bin/nox -s lint typecheck tests
+	$(PY) scripts/prepare-tests
+	TUBEDEMO_REQUIRE_PREPARED=1 $(VENV)/bin/nox -s lint typecheck tests

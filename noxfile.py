@@ -17,9 +17,12 @@ def _install(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
 
 
-def _prepare(session: nox.Session) -> None:
-    """Fill the caches the tests read but never fetch themselves (no network in tests)."""
-    session.run("tubedemo", "crds", "fetch")
+def _prepare(session: nox.Session, *steps: str) -> None:
+    """Fill the caches the tests read but never fetch themselves (no network in tests).
+
+    The steps live in scripts/prepare-tests (which `make test` runs in full before nox).
+    """
+    session.run("python", "scripts/prepare-tests", *(steps or ("crds",)))
 
 
 @nox.session(python=PYTHON)

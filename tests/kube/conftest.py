@@ -2,7 +2,8 @@
 
 `kube` (session) is either the local control plane built from pinned Go modules or, when
 TUBEDEMO_TEST_KUBECONFIG is set, that cluster (e.g. kind). `namespace` gives each test its own.
-Without built binaries the tests skip with one line; under CI=true they fail instead.
+Without built binaries the tests skip with one line; under `make test` (TUBEDEMO_REQUIRE_PREPARED=1,
+which builds them first) or CI=true they fail instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config, dynamic
 
+from tests import prepared
 from tubedemo.core.errors import CrdCacheError
 from tubedemo.manifests.crds import load_crds
 
@@ -71,17 +73,15 @@ class Kube:
         )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+def _unavailable(reason: str, step: str) -> None:
+    prepared.unavailable(reason, step)
 
 
 def _install_crds(kube: Kube, *, only_missing: bool = False) -> None:
     try:
         crds = load_crds()
     except CrdCacheError as exc:
-        _unavailable(exc.message)
+        _unavailable(exc.message, "crds")
     if only_missing:
         # Someone else's cluster: never overwrite the CRDs its KEDA/Karpenter installed.
         ext = client.ApiextensionsV1Api(kube.api_client())
@@ -144,7 +144,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
         return
     bindir = binary_dir()
     if bindir is None:
-        _unavailable(NOT_BUILT)
+        _unavailable(NOT_BUILT, "control-plane")
     plane = ControlPlane(workdir=workdir, bindir=bindir)
     try:
         plane.start()

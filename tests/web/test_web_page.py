@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import prepared
+
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,7 +40,9 @@ def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{result.args} failed:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +68,7 @@ def test_unit_tests_of_the_pure_parts_pass(built_page: Path) -> None:
 @pytest.mark.timeout(600)
 def test_audience_and_presenter_end_to_end_in_headless_chromium(built_page: Path) -> None:
     if not CHROMIUM.exists():
-        pytest.fail("chromium missing: apt-get install -y chromium chromium-driver (.ci/run does)")
+        prepared.unavailable("chromium missing", "chromium")
     result = _npm("run", "e2e", timeout=540)
     sys.stdout.write(result.stdout[-4000:])
     _ok(result)
