@@ -1,0 +1,474 @@
+"""The vLLM stand-in: one simulated vLLM replica, what one pod of the `local` profile runs.
+
+Where the fleet simulator (``tubedemo.rehearsal.server``) is a whole autoscaled fleet behind one
+address, this is a single replica, so that a real Deployment, Service, collector and KEDA can
+treat each pod as a vLLM pod: the twin's engine model (``tubedemo.twin.engine.Engine``) on a
+real clock behind vLLM's HTTP surface, on the port the template renders, bound to all
+interfaces:
+
+- ``POST /v1/chat/completions`` (streaming SSE and not), token timing from the engine model;
+- ``GET /v1/models`` (the readiness probe), ``GET /health`` (the liveness probe);
+- ``GET /metrics``: vLLM's names and labels (``vllm:num_requests_waiting``,
+  ``vllm:num_requests_running``, ``vllm:kv_cache_usage_perc``,
+  ``vllm:time_to_first_token_seconds``, ...), what the OTel collector scrapes.
+
+It takes exactly the flags ``templates/vllm.yaml.j2`` renders for the local profile (vLLM's
+spelling: ``--served-model-name``, ``--port``, ``--max-num-seqs``), plus ``--host`` and
+``--speed`` for tests; an unknown flag exits 2, as vLLM does. Everything else (engine timing,
+KV cache size, answer lengths) is the twin's default config, the same numbers ``simulate`` uses.
+
+Run: ``python -m tubedemo.rehearsal.standin --served-model-name=llama-3.1-8b --port=8000``.
+It prints ``PORT <n>`` once it listens (``--port 0`` picks a free one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tubedemo.core.config import DemoConfig, ModelConfig
+from tubedemo.core.errors import ConfigError, TubedemoError
+from tubedemo.rehearsal.fleet import E2E_BUCKETS, TTFT_BUCKETS
+from tubedemo.rehearsal.server import estimate_prompt_tokens
+from tubedemo.twin.engine import Engine, EngineParams, Request
+
+POLL = 0.01
+"""Wall seconds between looks at a stream's progress (tokens are sent as the engine makes them)."""
+
+_ANSWER = (
+    "Mind the gap! This is a simulated vLLM replica, so every answer is the same Tube trivia: "
+    "the Underground opened in 1863, the Central line is the longest, and you stand on the right."
+)
+
+
+_WORDS = _ANSWER.split(" ")
+
+
+def _word(index: int) -> str:
+    return _WORDS[index % len(_WORDS)] + " "
+
+
+def _error(status: int, message: str, kind: str = "BadRequestError") -> JSONResponse:
+    """vLLM's error body."""
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "param": None, "code": status}},
+        status_code=status,
+    )
+
+
+class Replica:
+    """One engine on a clock: ``advance()`` runs the engine's steps up to now.
+
+    The clock is injected (tests pass a fake one); ``speed`` multiplies it like the fleet's.
+    """
+
+    def __init__(
+        self,
+        config: DemoConfig,
+        clock: Callable[[], float],
+        speed: float = 1.0,
+        name: str = "standin",
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.config = config
+        self.clock = clock
+        self.speed = speed
+        self.started = clock()
+        self.engine = Engine(name, EngineParams.from_config(config))
+        self.model_name = config.model.served_name
+        self._rng = random.Random(config.twin.seed)
+        self._ids = itertools.count(1)
+        self._first_seen: set[int] = set()
+        self.metrics = ReplicaMetrics(self)
+
+    @property
+    def now(self) -> float:
+        return (self.clock() - self.started) * self.speed
+
+    def advance(self) -> None:
+        """Complete every engine step that ended by now, recording first tokens and ends."""
+        now = self.now
+        while (due := self.engine.next_event()) is not None and due <= now:
+            for request in self.engine.complete(due):
+                if request.id not in self._first_seen and request.ttft is not None:
+                    self._first_seen.add(request.id)
+                    self.metrics.ttft.observe(request.ttft)
+                if request.status == "done":
+                    self._first_seen.discard(request.id)
+                    if request.e2e is not None:
+                        self.metrics.e2e.observe(request.e2e)
+                    reason = request.finish_reason
+                    self.metrics.success[reason] = self.metrics.success.get(reason, 0) + 1
+
+    def submit(self, prompt_tokens: int, max_tokens: int | None) -> Request:
+        """A request with the twin's answer length (mean +/- spread), clipped to the caps."""
+        self.advance()
+        engine = self.config.twin.engine
+        spread = engine.length_spread
+        limit = self.config.model.max_model_len
+        prompt = min(prompt_tokens, limit - 1)
+        output = round(engine.output_tokens * self._rng.uniform(1 - spread, 1 + spread))
+        if max_tokens is not None:
+            output = min(output, max_tokens)
+        request = Request(
+            id=next(self._ids),
+            prompt_tokens=prompt,
+            output_tokens=max(1, min(output, limit - prompt)),
+            sent_at=self.now,
+            source="http",
+            max_tokens=max_tokens,
+        )
+        self.engine.submit(request, self.now)
+        return request
+
+    def tokens_so_far(self, request: Request) -> int:
+        if request.status != "running":
+            return request.generated
+        return self.engine.tokens_at(request, self.now)
+
+    def abort(self, request: Request) -> None:
+        """The client went away: free its slot and KV blocks, as vLLM does."""
+        self.advance()
+        self._first_seen.discard(request.id)
+        self.engine.abort(request, self.now, "client disconnected", "aborted")
+
+
+class _EngineCollector(Collector):
+    """Scheduler gauges and token counters read at scrape time, like vLLM's stat logger."""
+
+    def __init__(self, replica: Replica, success: dict[str, int], labels: dict[str, str]) -> None:
+        self.replica = replica
+        self.success = success
+        self.labels = labels
+
+    def collect(self) -> Iterable[Metric]:
+        names, values = list(self.labels), list(self.labels.values())
+        engine = self.replica.engine
+        gauges = engine.gauges()
+        for name, doc, value in (
+            (
+                "vllm:num_requests_waiting",
+                "Number of requests waiting to be processed.",
+                gauges.waiting,
+            ),
+            (
+                "vllm:num_requests_running",
+                "Number of requests in model execution batches.",
+                gauges.running,
+            ),
+            (
+                "vllm:kv_cache_usage_perc",
+                "KV-cache usage. 1 means 100 percent usage.",
+                gauges.kv_usage,
+            ),
+        ):
+            gauge = GaugeMetricFamily(name, doc, labels=names)
+            gauge.add_metric(values, float(value))
+            yield gauge
+        for name, doc, count in (
+            (
+                "vllm:prompt_tokens",
+                "Number of prefill tokens processed.",
+                engine.prompt_tokens_total,
+            ),
+            (
+                "vllm:generation_tokens",
+                "Number of generation tokens processed.",
+                engine.generation_tokens_total,
+            ),
+        ):
+            counter = CounterMetricFamily(name, doc, labels=names)
+            counter.add_metric(values, float(count))
+            yield counter
+        success = CounterMetricFamily(
+            "vllm:request_success",
+            "Count of successfully processed requests.",
+            labels=[*names, "finished_reason"],
+        )
+        for reason, count in sorted(self.success.items()):
+            success.add_metric([*values, reason], float(count))
+        yield success
+
+
+class ReplicaMetrics:
+    """The replica's /metrics: vLLM's metric names, labels ``engine`` and ``model_name``."""
+
+    def __init__(self, replica: Replica) -> None:
+        labels = {"engine": "0", "model_name": replica.model_name}
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.success: dict[str, int] = {}
+        ttft = Histogram(
+            "vllm:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            labelnames=list(labels),
+            buckets=TTFT_BUCKETS,
+            registry=self.registry,
+        )
+        e2e = Histogram(
+            "vllm:e2e_request_latency_seconds",
+            "Histogram of e2e request latency in seconds.",
+            labelnames=list(labels),
+            buckets=E2E_BUCKETS,
+            registry=self.registry,
+        )
+        self.ttft = ttft.labels(**labels)
+        self.e2e = e2e.labels(**labels)
+        self.registry.register(_EngineCollector(replica, self.success, labels))
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _usage(request: Request) -> dict[str, int]:
+    return {
+        "prompt_tokens": request.prompt_tokens,
+        "completion_tokens": request.generated,
+        "total_tokens": request.prompt_tokens + request.generated,
+    }
+
+
+class StandinApp:
+    """vLLM's HTTP surface around one Replica."""
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/metrics", self.metrics, methods=["GET"]),
+            ]
+        )
+
+    async def health(self, _: HttpRequest) -> Response:
+        return Response(status_code=200)
+
+    async def models(self, _: HttpRequest) -> Response:
+        model = self.replica.config.model
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self.replica.model_name,
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "vllm",
+                        "root": model.name,
+                        "max_model_len": model.max_model_len,
+                    }
+                ],
+            }
+        )
+
+    async def metrics(self, _: HttpRequest) -> Response:
+        self.replica.advance()
+        return Response(
+            self.replica.metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def chat(self, http: HttpRequest) -> Response:
+        try:
+            body = json.loads(await http.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "request body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "request body must be a JSON object")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "messages must be a non-empty list")
+        if not all(isinstance(m, dict) for m in messages):
+            return _error(400, "every message must be an object")
+        model = body.get("model", self.replica.model_name)
+        if model != self.replica.model_name:
+            return _error(404, f"The model `{model}` does not exist.", "NotFoundError")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            return _error(400, "stream must be a boolean")
+        cap = body.get("max_completion_tokens", body.get("max_tokens"))
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            return _error(400, "max_tokens must be a positive integer")
+        request = self.replica.submit(estimate_prompt_tokens(messages), cap)
+        rid = f"chatcmpl-{uuid.uuid4().hex}"
+        if stream:
+            options = body.get("stream_options")
+            usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            return StreamingResponse(
+                self._stream(request, rid, usage),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache"},
+            )
+        return await self._complete(http, request, rid)
+
+    async def _complete(self, http: HttpRequest, request: Request, rid: str) -> Response:
+        try:
+            while request.status in ("waiting", "running"):
+                if await http.is_disconnected():
+                    self.replica.abort(request)
+                    return Response(status_code=499)
+                await asyncio.sleep(POLL)
+                self.replica.advance()
+        except asyncio.CancelledError:
+            self.replica.abort(request)
+            raise
+        text = "".join(_word(i) for i in range(request.generated))
+        return JSONResponse(
+            {
+                "id": rid,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.replica.model_name,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": request.finish_reason,
+                    }
+                ],
+                "usage": _usage(request),
+            }
+        )
+
+    async def _stream(self, request: Request, rid: str, usage: bool) -> AsyncIterator[bytes]:
+        created = int(time.time())
+        model = self.replica.model_name
+
+        def chunk(payload: dict[str, Any]) -> bytes:
+            base = {"id": rid, "object": "chat.completion.chunk", "created": created}
+            return b"data: " + json.dumps({**base, "model": model, **payload}).encode() + b"\n\n"
+
+        def delta(content: dict[str, Any], finish: str | None) -> bytes:
+            return chunk({"choices": [{"index": 0, "delta": content, "finish_reason": finish}]})
+
+        sent = 0
+        try:
+            # vLLM yields the role chunk with the engine's first output (after prefill), so a
+            # client's first byte is its time to first token (serving_chat.py).
+            while request.status in ("waiting", "running") and (
+                self.replica.tokens_so_far(request) == 0
+            ):
+                await asyncio.sleep(POLL)
+                self.replica.advance()
+            yield delta({"role": "assistant", "content": ""}, None)
+            while True:
+                self.replica.advance()
+                have = self.replica.tokens_so_far(request)
+                while sent < have:
+                    last = request.status == "done" and sent + 1 == request.generated
+                    yield delta({"content": _word(sent)}, request.finish_reason if last else None)
+                    sent += 1
+                if request.status == "done":
+                    if usage:
+                        yield chunk({"choices": [], "usage": _usage(request)})
+                    yield b"data: [DONE]\n\n"
+                    return
+                await asyncio.sleep(POLL)
+        finally:
+            if request.status in ("waiting", "running"):
+                self.replica.abort(request)
+
+
+_FLAGS = {"served_name": "--served-model-name", "port": "--port", "max_num_seqs": "--max-num-seqs"}
+"""ModelConfig field -> the flag that sets it, for error messages."""
+
+
+def build_config(served_model_name: str, port: int, max_num_seqs: int) -> DemoConfig:
+    """The twin's default config with the model fields the pod's flags set."""
+    try:
+        return DemoConfig.model_validate(
+            {
+                "profile": "local",
+                "model": {
+                    "served_name": served_model_name,
+                    "port": port if port > 0 else 8000,
+                    "max_num_seqs": max_num_seqs,
+                },
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        flag = _FLAGS.get(str(first["loc"][-1]), str(first["loc"][-1]))
+        raise ConfigError(f"{flag}: {first['msg']}") from exc
+
+
+async def serve(
+    replica: Replica,
+    host: str,
+    port: int,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Listen and serve until cancelled or signalled; ``on_listening(port)`` (default: print)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = int(sock.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            StandinApp(replica).app, log_level="warning", access_log=False, lifespan="off"
+        )
+    )
+    if on_listening is None:
+        print(f"PORT {bound}", flush=True)
+    else:
+        on_listening(bound)
+    await server.serve(sockets=[sock])
+
+
+def parser() -> argparse.ArgumentParser:
+    """The stand-in's flags: vLLM's names for what the template renders, nothing else."""
+    p = argparse.ArgumentParser(
+        prog="python -m tubedemo.rehearsal.standin",
+        description="One simulated vLLM replica (the local profile's stand-in for vLLM).",
+    )
+    defaults = ModelConfig()
+    p.add_argument("--served-model-name", default=defaults.served_name, help="model id of the API")
+    p.add_argument("--port", type=int, default=defaults.port, help="listen port (0: a free one)")
+    p.add_argument("--max-num-seqs", type=int, default=defaults.max_num_seqs, help="batch slots")
+    p.add_argument("--host", default="0.0.0.0", help="bind address (all interfaces)")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.speed <= 0:
+        print("error: --speed must be positive", file=sys.stderr)
+        sys.exit(2)
+    try:
+        config = build_config(args.served_model_name, args.port, args.max_num_seqs)
+        replica = Replica(config, time.monotonic, speed=args.speed)
+        asyncio.run(serve(replica, args.host, args.port))
+    except TubedemoError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
