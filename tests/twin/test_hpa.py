@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tubedemo.twin.hpa import HpaModel, Policy, Rules
+from tubedemo.twin.hpa import HpaModel, Policy, Rules, Tolerances
 
 FAST_UP = Rules(0.0, (Policy("Pods", 4, 15.0), Policy("Percent", 900, 15.0)))
 NO_STAB_DOWN = Rules(0.0, (Policy("Percent", 100, 15.0),))
@@ -17,7 +17,7 @@ def hpa(
     max_replicas: int = 100,
     target: float = 50.0,
 ) -> HpaModel:
-    return HpaModel(min_replicas, max_replicas, target, up, down, tolerance=0.1)
+    return HpaModel(min_replicas, max_replicas, target, up, down, Tolerances(0.1, 0.1))
 
 
 @pytest.mark.parametrize(
@@ -138,3 +138,67 @@ def test_tolerance_uses_pods_that_exist_not_the_spec() -> None:
     model = hpa()
     assert model.proposal(108.0, 2) == 2
     assert model.reconcile(0.0, 4, 2, 108.0).desired == 2
+
+
+# -- divergences fixed in issue #15: each case failed on the twin before -------------------------
+
+
+def test_first_sync_records_the_current_count_so_a_scale_up_window_holds_it() -> None:
+    # horizontal.go recordInitialRecommendation: the first sync records spec.replicas (1) before
+    # anything else, whatever the scale-down window. With a 60 s scale-up window the lowest
+    # recommendation within it is that 1, so Kubernetes holds 1 at the first sync (the twin
+    # used to jump to 5 when the scale-down window was 0 s).
+    up = Rules(60.0, FAST_UP.policies)
+    model = hpa(up=up, down=Rules(0.0, NO_STAB_DOWN.policies))
+    assert model.reconcile(15.0, current=1, status_replicas=1, metric=250.0).desired == 1
+    # Once the first record has left the window, the proposal of 5 wins.
+    assert model.reconcile(30.0, 1, 1, 250.0).desired == 1  # t=15 proposal 5, t=0 record 1
+    assert model.reconcile(76.0, 1, 1, 250.0).desired == 5
+
+
+def test_first_sync_at_a_bound_is_still_recorded_first() -> None:
+    # The record happens before the min/max short-circuit too.
+    model = hpa(up=Rules(60.0, FAST_UP.policies), min_replicas=2)
+    assert model.reconcile(0.0, 1, 1, 50.0).desired == 2
+    assert model.recommendations[0] == (0.0, 1)
+
+
+@pytest.mark.parametrize(
+    ("tolerances", "ratio", "within"),
+    [
+        # replica_calculator_test.go TestReplicaCalcConfigurableTolerance, as usage ratios.
+        (Tolerances(0.0, 0.0), 1.01, False),  # "Outside of a 0% tolerance"
+        (Tolerances(0.1, 2.0), 1.90, True),  # "Within a 200% scale-up tolerance"
+        (Tolerances(2.0, 0.08), 1.09, False),  # "Outside 8% scale-up tolerance"
+        (Tolerances(0.36, 0.1), 0.65, True),  # "Within a 36% scale-down tolerance"
+        (Tolerances(0.34, 0.1), 0.65, False),  # "Outside a 34% scale-down tolerance"
+        # The edges are inside: (1 - down) <= ratio <= (1 + up).
+        (Tolerances(0.1, 0.1), 1.1, True),
+        (Tolerances(0.1, 0.1), 0.9, True),
+    ],
+)
+def test_tolerance_band_is_inclusive_and_per_direction(
+    tolerances: Tolerances, ratio: float, within: bool
+) -> None:
+    assert tolerances.is_within(ratio) is within
+
+
+@pytest.mark.parametrize(
+    ("tolerances", "current", "metric", "target", "expected"),
+    [
+        # TestReplicaCalcTolerancePerPodCMExternal: 8600 / (2900 x 3) = 0.989, inside 10 %.
+        (Tolerances(0.1, 0.1), 3, 8600.0, 2900.0, 3),
+        # TestReplicaCalcConfigurableTolerancePerPodCMExternal: 1.024 > 1 + 0.01 -> ceil = 4.
+        (Tolerances(0.1, 0.01), 3, 8600.0, 2800.0, 4),
+        # 11 waiting on 10 pods (x50, target 50): ratio 1.1 is on the edge, Kubernetes stays.
+        (Tolerances(0.1, 0.1), 10, 550.0, 50.0, 10),
+        # A per-direction scale-down tolerance keeps 10 pods at ratio 0.7.
+        (Tolerances(0.3, 0.1), 10, 350.0, 50.0, 10),
+        (Tolerances(0.1, 0.1), 10, 350.0, 50.0, 7),
+    ],
+)
+def test_external_per_pod_proposal_like_replica_calculator(
+    tolerances: Tolerances, current: int, metric: float, target: float, expected: int
+) -> None:
+    model = HpaModel(1, 100, target, FAST_UP, NO_STAB_DOWN, tolerances)
+    assert model.proposal(metric, current) == expected

@@ -215,3 +215,81 @@ def test_twin_pdb_matches_the_rendered_vllm_pdb() -> None:
         if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "vllm"
     ]
     assert [p["spec"]["maxUnavailable"] for p in pdbs] == [PDB_MAX_UNAVAILABLE]
+
+
+# -- KEDA fallback and Karpenter batching/packing (issue #15) ------------------------------------
+
+
+def test_keda_fallback_holds_its_replicas_once_failures_exceed_the_threshold() -> None:
+    # pkg/fallback/fallback.go: failures 1..failureThreshold return the error (the HPA holds);
+    # failure threshold+1 answers target x fallback.replicas, so the HPA proposes 2.
+    config = config_from_dict(
+        {
+            "scaling": {"fallback": {"failure_threshold": 3, "replicas": 2}},
+            "twin": {"hpa": {"metric_outages": [[10, 1000]]}, "audience": {"size": 0}},
+            "timeline": {"phases": []},
+        }
+    )
+    world = World(config)
+    world.run_until(59.0)  # syncs at 15, 30, 45: failures 1, 2, 3
+    assert world.desired == 1 and world.metric_failures == 3
+    world.run_until(60.0)  # failure 4 > 3: fallback
+    assert world.desired == 2
+    assert any("fallback" in e.message for e in world.events)
+
+
+def test_metric_back_resets_the_failure_count() -> None:
+    config = config_from_dict(
+        {
+            "twin": {"hpa": {"metric_outages": [[10, 40]]}, "audience": {"size": 0}},
+            "timeline": {"phases": []},
+        }
+    )
+    world = World(config)
+    world.run_until(45.0)
+    assert world.metric_failures == 0 and world.desired == 1
+
+
+def _quiet(**overrides: Any) -> DemoConfig:
+    base: dict[str, Any] = {
+        "twin": {"audience": {"size": 0}},
+        "timeline": {"phases": []},
+    }
+    base.update(overrides)
+    return config_from_dict(base)
+
+
+def test_karpenter_batch_extends_with_each_new_pod_up_to_the_max_window() -> None:
+    # batcher.go: pods every 0.5 s keep restarting the 1 s idle timer; the window closes at the
+    # 10 s BATCH_MAX_DURATION, and one scheduling round packs everything seen so far.
+    world = World(_quiet())
+    pods = []
+
+    def pend() -> None:
+        pod = world._new_pod()
+        pods.append(pod)
+        world._want_nodes(pod)
+
+    for k in range(30):
+        world.at(100.0 + 0.5 * k, pend)
+    world.run_until(109.9)
+    assert [n for n in world.nodes if n.created_at > 0] == []
+    world.run_until(110.0)
+    launched = [n for n in world.nodes if n.created_at > 0]
+    assert launched and all(n.created_at == 110.0 for n in launched)
+
+
+def test_karpenter_batch_closes_after_one_idle_second() -> None:
+    world = World(_quiet())
+
+    def pend() -> None:
+        world._want_nodes(world._new_pod())
+
+    for at in (100.0, 100.2, 100.4, 100.6):
+        world.at(at, pend)
+    world.at(103.0, pend)  # after the window closed at 101.6: a batch of its own
+    world.run_until(200.0)
+    launched = sorted((n.created_at, n.instance_type) for n in world.nodes if n.created_at > 0)
+    # Four pods in the first batch share one g5.12xlarge (full); the lone fifth gets the
+    # cheapest type that fits it.
+    assert launched == [(101.6, "g5.12xlarge"), (104.0, "g5.2xlarge")]

@@ -525,7 +525,11 @@ class StartupModel(Section):
     node_launch_by_type: dict[str, Duration] = {}
     """Per-instance-type override of node_launch (s); no published per-type figures yet."""
     provisioning_batch: Duration = 1.0
-    """Karpenter batches pending pods for this long before launching (s): batchIdleDuration."""
+    """Karpenter's BATCH_IDLE_DURATION (s): a batch of pending pods closes after this long
+    without a new one (Karpenter's default 1 s)."""
+    provisioning_batch_max: Duration = 10.0
+    """Karpenter's BATCH_MAX_DURATION (s): a batch closes after this long however many pods
+    keep coming (Karpenter's default 10 s)."""
     image_pull: Duration = 60.0
     """vLLM image pull on a new node (s): 0 from an EBS snapshot, 4-5 min cold."""
     model_load: Duration = 100.0
@@ -543,6 +547,14 @@ class HpaModel(Section):
     """HPA resync (s): kube-controller-manager --horizontal-pod-autoscaler-sync-period default."""
     tolerance: float = Field(0.1, ge=0, lt=1)
     """Ratio band with no change (fraction): --horizontal-pod-autoscaler-tolerance default."""
+    scale_up_tolerance: float | None = Field(None, ge=0)
+    """Per-HPA spec.behavior.scaleUp.tolerance (fraction); None: the controller's tolerance.
+    Needs the HPAConfigurableTolerance gate (alpha in 1.33/1.34, off on EKS): what-ifs only."""
+    scale_down_tolerance: float | None = Field(None, ge=0, le=1)
+    """Per-HPA spec.behavior.scaleDown.tolerance (fraction); None: the controller's tolerance."""
+    metric_outages: list[Ramp] = []
+    """[from, to] talk offsets (s) when KEDA cannot read the metric (scaler down): the HPA
+    holds, then KEDA's fallback applies after scaling.fallback.failure_threshold failures."""
 
 
 class TwinConfig(Section):

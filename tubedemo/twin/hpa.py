@@ -1,11 +1,20 @@
-"""The Kubernetes HPA controller's decision, as in pkg/controller/podautoscaler (v1.30+).
+"""The Kubernetes HPA controller's decision, ported from kubernetes pkg/controller/podautoscaler.
+
+Upstream files (v1.34, the control plane tubedemo pins): ``horizontal.go`` (reconcileAutoscaler,
+normalizeDesiredReplicasWithBehaviors, stabilizeRecommendationWithBehaviors,
+convertDesiredReplicasWithBehaviorRate, calculateScale{Up,Down}Limit...) and
+``replica_calculator.go`` (Tolerances.isWithin, GetExternalPerPodMetricReplicas).
 
 One ``HpaModel.reconcile`` call is one sync of the controller for one HPA whose only metric is
-KEDA's External metric with an AverageValue target:
+KEDA's External metric with an AverageValue target, in the controller's order:
 
-1. replica proposal (``GetExternalPerPodMetricReplicas``): usage ratio = metric / (target x
-   status replicas); inside the tolerance band nothing changes, else ceil(metric / target);
-2. current above max / below min short-circuits to the bound;
+0. ``recordInitialRecommendation``: the first sync ever records spec.replicas as a
+   recommendation, always and before anything else (so a scale-up stabilization window holds
+   the current count until the window has passed);
+1. current above max / below min short-circuits to the bound;
+2. replica proposal (``GetExternalPerPodMetricReplicas``): usage ratio = metric / (target x
+   status replicas); inside the inclusive band ``1 - down <= ratio <= 1 + up`` (per-direction
+   tolerances) nothing changes, else ceil(metric / target);
 3. stabilization (``stabilizeRecommendationWithBehaviors``): scale-up takes the *minimum* of the
    recommendations within its window, scale-down the *maximum* within its window;
 4. rate limits (``convertDesiredReplicasWithBehaviorRate``): each policy's allowance is relative to
@@ -58,6 +67,18 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class Tolerances:
+    """replica_calculator.go ``Tolerances``: a ratio inside [1 - down, 1 + up] changes nothing."""
+
+    down: float = 0.1
+    up: float = 0.1
+
+    def is_within(self, ratio: float) -> bool:
+        """``Tolerances.isWithin``: inclusive on both edges."""
+        return (1.0 - self.down) <= ratio <= (1.0 + self.up)
+
+
 @dataclass
 class HpaModel:
     """The controller state kept per HPA: past recommendations and scale events."""
@@ -67,13 +88,13 @@ class HpaModel:
     target: float
     scale_up: Rules
     scale_down: Rules
-    tolerance: float = 0.1
+    tolerances: Tolerances = Tolerances()
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     up_events: list[tuple[float, int]] = field(default_factory=list)
     down_events: list[tuple[float, int]] = field(default_factory=list)
 
     @classmethod
-    def from_config(cls, scaling: ScalingConfig, tolerance: float) -> HpaModel:
+    def from_config(cls, scaling: ScalingConfig, tolerances: Tolerances) -> HpaModel:
         return cls(
             # The HPA itself never goes below 1; KEDA owns 0 <-> 1.
             min_replicas=max(scaling.min_replicas, 1),
@@ -81,17 +102,19 @@ class HpaModel:
             target=float(scaling.target),
             scale_up=Rules.from_config(scaling.scale_up),
             scale_down=Rules.from_config(scaling.scale_down),
-            tolerance=tolerance,
+            tolerances=tolerances,
         )
 
     def proposal(self, metric: float, status_replicas: int) -> int:
-        """GetExternalPerPodMetricReplicas: ceil(metric / target) outside the tolerance band."""
+        """GetExternalPerPodMetricReplicas (replica_calculator.go): ceil(metric / target) when
+        the usage ratio is outside the tolerance band, else the status replicas unchanged."""
         usage = int(metric * 1000)  # KEDA hands the HPA a milli-quantity, truncated
         target = int(self.target * 1000)
         if status_replicas <= 0:
+            # usage / 0 is +Inf (or NaN for 0): never within the band.
             return math.ceil(usage / target)
         ratio = usage / (target * status_replicas)
-        if abs(1.0 - ratio) > self.tolerance:
+        if not self.tolerances.is_within(ratio):
             return math.ceil(usage / target)
         return status_replicas
 
@@ -100,6 +123,9 @@ class HpaModel:
     ) -> Decision:
         """One controller sync. ``current`` is spec.replicas, ``status_replicas`` the pods that
         exist; ``metric`` None means the metric could not be read (no change)."""
+        if not self.recommendations:
+            # recordInitialRecommendation (horizontal.go): first, on every HPA's first sync.
+            self.recommendations.append((now, current))
         if current == 0 and self.min_replicas != 0:
             return Decision(0, 0, "ScalingDisabled")
         if current > self.max_replicas:
@@ -109,9 +135,6 @@ class HpaModel:
         if metric is None:
             return Decision(current, current, "FailedGetExternalMetric")
         proposal = self.proposal(metric, status_replicas)
-        if not self.recommendations and self.scale_down.stabilization > 0:
-            # maybeInitScaleDownStabilizationWindow: the first sync remembers the current count.
-            self.recommendations.append((now, current))
         stabilized = self._stabilize(now, current, proposal)
         desired, reason = self._rate_limit(now, current, stabilized)
         return self._record_rescale(now, current, Decision(desired, proposal, reason))

@@ -9,12 +9,14 @@ What happens, in the order Kubernetes does it:
 
 - the collector scrapes every ready replica's gauges every ``scaling.scrape_interval``;
 - every ``twin.hpa.sync_period`` the HPA asks KEDA for the metric, KEDA evaluates the formula on
-  the last scraped trigger values, the HPA decides (``tubedemo.twin.hpa``) and sets
-  spec.replicas;
+  the last scraped trigger values (or, when it cannot read them, applies its ``fallback``), the
+  HPA decides (``tubedemo.twin.hpa``) and sets spec.replicas;
 - the ReplicaSet creates pods (bound at once to a Ready node with a free GPU, else Pending) or
   deletes them (unscheduled first, then not ready, then the most recently ready);
-- Karpenter batches Pending pods for ``provisioning_batch`` and launches nodes
-  (``choose_instances``) within ``gpu_pool.gpu_limit``; a node is Ready after its launch delay;
+- Karpenter batches Pending pods (idle ``provisioning_batch``, at most ``provisioning_batch_max``)
+  and packs the batch onto NodeClaims (``tubedemo.twin.cluster.pack``: several instance-type
+  options each, the cheapest one that fits is launched) within ``gpu_pool.gpu_limit``; a node is
+  Ready after its launch delay;
 - on a node the first pod pulls the image, every pod loads the model, then it is Ready and the
   router (round-robin over ready endpoints) sends it requests;
 - a deleted Ready pod leaves the endpoints at once, sleeps ``prestop_sleep``, then drains for up
@@ -39,11 +41,11 @@ from tubedemo.twin.cluster import (
     CapacityType,
     Node,
     Pod,
-    choose_instances,
     instance_options,
+    pack,
 )
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
-from tubedemo.twin.hpa import HpaModel
+from tubedemo.twin.hpa import HpaModel, Tolerances
 
 PDB_MAX_UNAVAILABLE = 1
 """maxUnavailable of the vLLM PodDisruptionBudget that templates/vllm.yaml.j2 renders."""
@@ -97,7 +99,10 @@ class World:
         self.events_processed = 0
         """Discrete events handled so far (the simulator's unit of work)."""
         self._engine_revision: dict[str, int] = {}
-        self._provision_due: float | None = None
+        self._batch_start: float | None = None
+        """When Karpenter's current batching window opened; None: no window open."""
+        self._batch_due = 0.0
+        self._batch_pods: set[str] = set()
         scaling = config.scaling
         if scaling.operation_over_time != "last_one":
             raise TwinError(
@@ -113,7 +118,14 @@ class World:
                 "vllm_num_requests_running and vllm_kv_cache_usage_perc"
             )
         self._metric_source = _METRIC_SOURCES[base]
-        self.hpa = HpaModel.from_config(scaling, config.twin.hpa.tolerance)
+        hpa = config.twin.hpa
+        tolerances = Tolerances(
+            down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
+            up=hpa.tolerance if hpa.scale_up_tolerance is None else hpa.scale_up_tolerance,
+        )
+        self.hpa = HpaModel.from_config(scaling, tolerances)
+        self.metric_failures = 0
+        """KEDA's status.health[metric].numberOfFailures: consecutive failed metric reads."""
         self.desired = max(scaling.min_replicas, 1)
         self.trigger_values: dict[str, float] | None = None
         self.hpa_metric: float | None = None
@@ -266,10 +278,11 @@ class World:
             pod = self._new_pod()
             node = self._free_ready_node()
             if node is None:
-                launch = choose_instances(self._options, 1, self.config.gpu_pool.gpu_limit)
-                if not launch:
+                used = sum(n.gpus for n in self.nodes if n.alive)
+                claims, _ = pack(self._options, 1, self.config.gpu_pool.gpu_limit - used)
+                if not claims:
                     raise TwinError("gpu_pool.gpu_limit leaves no room for min_replicas")
-                choice = launch[0]
+                choice = claims[0].launch
                 node = self._new_node(choice.instance_type, choice.gpus, choice.price_per_hour, 0)
                 node.is_ready = True
                 node.image_ready_at = 0.0
@@ -308,10 +321,36 @@ class World:
         value = {"waiting": float(waiting), "running": float(running), "kv_usage": kv * serving}
         self.trigger_values = {self.config.scaling.trigger_name: value[self._metric_source]}
 
+    def _metric_readable(self) -> bool:
+        return self.trigger_values is not None and not any(
+            start <= self.now < end for start, end in self.config.twin.hpa.metric_outages
+        )
+
+    def _keda_metric(self) -> float | None:
+        """What KEDA's metrics server answers the HPA: the formula, its fallback, or an error.
+
+        KEDA pkg/fallback/fallback.go (GetMetricsWithFallback, doFallback): a successful read
+        resets the failure count; a failed one increments it, and once it exceeds
+        fallback.failureThreshold KEDA answers ``target x fallback.replicas`` (static behaviour,
+        AverageValue with scalingModifiers: normalised by scalingModifiers.target) so the HPA
+        proposes fallback.replicas. Until then the HPA gets the error and holds.
+        """
+        if self._metric_readable():
+            assert self.trigger_values is not None
+            self.metric_failures = 0
+            return keda_formula.evaluate(self.formula, self.trigger_values)
+        self.metric_failures += 1
+        fallback = self.config.scaling.fallback
+        if self.metric_failures > fallback.failure_threshold:
+            if self.metric_failures == fallback.failure_threshold + 1:
+                self.log("info", f"KEDA fallback: metric unreadable, holding {fallback.replicas}")
+            return float(self.config.scaling.target) * fallback.replicas
+        return None
+
     def _hpa_sync(self) -> None:
         values = self.trigger_values
         self.hpa_input = values
-        metric = None if values is None else keda_formula.evaluate(self.formula, values)
+        metric = self._keda_metric()
         self.hpa_metric = metric
         status = sum(1 for p in self.pods if p.live)
         decision = self.hpa.reconcile(self.now, self.desired, status, metric)
@@ -342,7 +381,7 @@ class World:
                 if node is not None:
                     self._bind(pod, node)
                 else:
-                    self._want_nodes()
+                    self._want_nodes(pod)
         elif len(live) > self.desired:
 
             def rank(pod: Pod) -> tuple[int, float]:
@@ -436,20 +475,40 @@ class World:
             if pod.live and pod.node is None:
                 node = self._free_ready_node()
                 if node is None:
-                    self._want_nodes()
-                    return
+                    self._want_nodes(pod)
+                    continue
                 self._bind(pod, node)
 
     # -- Karpenter ----------------------------------------------------------------------------
 
-    def _want_nodes(self) -> None:
-        if self._provision_due is not None:
+    def _want_nodes(self, pod: Pod) -> None:
+        """A pending pod triggers Karpenter's batcher (pkg/controllers/provisioning/batcher.go):
+        the first trigger opens a window; each *new* pod within it restarts the idle timer
+        (BATCH_IDLE_DURATION) up to BATCH_MAX_DURATION from the window's start; then one
+        scheduling round packs the whole batch."""
+        startup = self.config.twin.startup
+        if self._batch_start is None:
+            self._batch_start = self.now
+            self._batch_pods = set()
+            self._batch_due = self.now + startup.provisioning_batch
+            self.at(self._batch_due, self._batch_check)
+        if pod.name not in self._batch_pods:
+            self._batch_pods.add(pod.name)
+            self._batch_due = min(
+                self.now + startup.provisioning_batch,
+                self._batch_start + startup.provisioning_batch_max,
+            )
+
+    def _batch_check(self) -> None:
+        if self._batch_start is None:
             return
-        self._provision_due = self.now + self.config.twin.startup.provisioning_batch
-        self.at(self._provision_due, self._provision)
+        if self.now < self._batch_due - 1e-9:
+            self.at(self._batch_due, self._batch_check)
+            return
+        self._batch_start = None
+        self._provision()
 
     def _provision(self) -> None:
-        self._provision_due = None
         pending = [p for p in self.pods if p.live and p.node is None]
         in_flight = [n for n in self.nodes if n.alive and not n.is_ready]
         slots = {
@@ -459,6 +518,7 @@ class World:
         for pod in pending:
             if pod.nominated is not None and pod.nominated.alive:
                 continue
+            # addToExistingNode: in-flight NodeClaims from earlier rounds first.
             spot = next((n for n in in_flight if slots[id(n)] > 0), None)
             if spot is not None:
                 pod.nominated = spot
@@ -469,14 +529,14 @@ class World:
             return
         used = sum(n.gpus for n in self.nodes if n.alive)
         budget = self.config.gpu_pool.gpu_limit - used
-        launches = choose_instances(self._options, len(unplaced), budget)
-        if not launches:
-            self.log("info", f"{len(unplaced)} pod(s) pending: gpu_pool.gpu_limit reached")
-            return
+        claims, left = pack(self._options, len(unplaced), budget)
+        if left:
+            self.log("info", f"{left} pod(s) pending: gpu_pool.gpu_limit reached")
         queue = list(unplaced)
-        for choice in launches:
+        for claim in claims:
+            choice = claim.launch
             node = self._launch(choice.instance_type, choice.gpus, choice.price_per_hour)
-            for _ in range(choice.gpus):
+            for _ in range(claim.pods):
                 if queue:
                     queue.pop(0).nominated = node
 
@@ -517,8 +577,9 @@ class World:
         if not node.pods and not replacing:
             node.empty_since = self.now
             self._consolidate_later(node)
-        if any(p.live and p.node is None for p in self.pods):
-            self._want_nodes()
+        for pod in self.pods:
+            if pod.live and pod.node is None:
+                self._want_nodes(pod)
 
     def _disruption_blocked_until(self) -> float | None:
         talk = self.config.talk
