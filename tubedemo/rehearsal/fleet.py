@@ -126,7 +126,7 @@ class ClusterDrivenWorld(World):
     def _hpa_sync(self) -> None:
         return  # the real HPA controller decides (KEDA's metrics through the aggregation layer)
 
-    def _want_nodes(self) -> None:
+    def _want_nodes(self, pod: Pod) -> None:
         return  # the real Karpenter launches nodes
 
     def _spot_interruption(self) -> None:
