@@ -448,7 +448,7 @@ def test_load_fails_with_one_line_when_the_gateway_errors(
         "--gateway", gateway.url, "--out", str(tmp_path),
     )  # fmt: skip
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1
+    assert proc.returncode == 11  # K6ThresholdsFailed (README, "Exit codes")
     assert err.strip().startswith("error: k6 thresholds failed:")
     assert "failed 100.0%" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tubedemo.core.config import K6Config, TimelineConfig, config_from_dict
+from tubedemo.core.errors import UsageError
 from tubedemo.core.timeline import (
-    TimelineError,
     build_schedule,
     burst_scenario,
     hold_scenario,
@@ -75,13 +75,13 @@ def test_from_in_a_gap_reasserts_the_mode_without_a_phase() -> None:
 
 @pytest.mark.parametrize("start_at", [1800, 4000])
 def test_from_at_or_after_the_end_is_refused(start_at: float) -> None:
-    with pytest.raises(TimelineError, match="after the end of the talk"):
+    with pytest.raises(UsageError, match="after the end of the talk"):
         build_schedule(DEFAULT, 1800, start_at=start_at)
 
 
 @pytest.mark.parametrize("speed", [0, -1, float("inf"), float("nan")])
 def test_speed_must_be_positive_and_finite(speed: float) -> None:
-    with pytest.raises(TimelineError, match="--speed"):
+    with pytest.raises(UsageError, match="--speed"):
         build_schedule(DEFAULT, 1800, speed=speed)
 
 
@@ -172,9 +172,9 @@ def test_hold_keeps_the_current_level_while_paused() -> None:
 
 def test_burst_needs_a_vu_and_a_positive_duration() -> None:
     assert burst_scenario(3, 10)["burst"]["vus"] == 3
-    with pytest.raises(TimelineError, match="--vus"):
+    with pytest.raises(UsageError, match="--vus"):
         burst_scenario(0, 10)
-    with pytest.raises(TimelineError, match="--duration"):
+    with pytest.raises(UsageError, match="--duration"):
         burst_scenario(1, 0)
 
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
 
 app = typer.Typer(
     name="tubedemo",
@@ -59,5 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         # standalone mode: click prints usage errors itself and exits 2; ours arrive here.
         app(args=argv, standalone_mode=True)
     except TubedemoError as exc:
+        _, *chain = error_lines(exc, debug=debug_enabled())
         _err.print(f"[bold red]error:[/] {exc.message}")
+        for line in chain:  # only with TUBEDEMO_DEBUG=1
+            _err.print(line, markup=False)
         sys.exit(exc.exit_code)

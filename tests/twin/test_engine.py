@@ -161,7 +161,7 @@ def test_abort_frees_the_slot_for_the_next_request() -> None:
 
 
 def test_kv_cache_smaller_than_max_model_len_is_refused() -> None:
-    from tubedemo.twin import TwinError
+    from tubedemo.core.errors import TwinError
 
     with pytest.raises(TwinError, match="max_model_len"):
         params(kv_cache_tokens=1024)

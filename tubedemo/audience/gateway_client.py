@@ -145,10 +145,10 @@ def parse_export(text: str) -> list[ExportRow]:
                     winner=cells["winner"] or None,
                 )
             )
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError) as exc:
             raise GatewayRefused(
                 f"export row {reader.line_num} is malformed: {record!r}"[:200]
-            ) from None
+            ) from exc
     return rows
 
 
@@ -225,10 +225,10 @@ class GatewayClient:
             raise GatewayRefused(f"the gateway at {self.where} sent an unexpected session list")
         try:
             return [TalkSession.model_validate(item) for item in data]
-        except ValidationError:
+        except ValidationError as exc:
             raise GatewayRefused(
                 f"the gateway at {self.where} sent an unexpected session list"
-            ) from None
+            ) from exc
 
     # -- public --------------------------------------------------------------------------
 
@@ -251,16 +251,16 @@ class GatewayClient:
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             resp = self.route.http.request(method, path, **kw)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             raise GatewayUnreachable(
                 f"the gateway at {self.where} did not answer {method} {path} in time; "
                 "check it is running (tubedemo status) and retry"
-            ) from None
+            ) from exc
         except httpx.HTTPError as exc:
             raise GatewayUnreachable(
                 f"cannot reach the gateway at {self.where} ({_reason(exc)}); start it "
                 "(rehearsal) or check `tubedemo status` (cluster), or pass --gateway-url"
-            ) from None
+            ) from exc
         if resp.is_success:
             return resp
         raise _refusal(resp, method, path, self.where, self.route.token_hint)
@@ -303,22 +303,22 @@ def _error_fields(resp: httpx.Response) -> tuple[str, str | None]:
 def _json(resp: httpx.Response, what: str) -> Any:
     try:
         return resp.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GatewayRefused(
             f"the gateway at {resp.request.url.host or '?'} sent no JSON for {what}; "
             "is that URL really the tubedemo gateway?"
-        ) from None
+        ) from exc
 
 
 def _parse(model: type[M], resp: httpx.Response, what: str) -> M:
     data = _json(resp, what)
     try:
         return model.model_validate(data)
-    except ValidationError:
+    except ValidationError as exc:
         raise GatewayRefused(
             f"the gateway sent an unexpected {what} answer; are the CLI and the gateway the "
             "same version?"
-        ) from None
+        ) from exc
 
 
 def _reason(exc: httpx.HTTPError) -> str:

@@ -15,7 +15,7 @@ import segno
 from rich.style import Style
 from rich.text import Text
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import QrError
 
 QUIET_ZONE = 2
 """Light modules around the code in the terminal (the standard's 4 wastes projector rows;
@@ -31,18 +31,14 @@ _LIGHT_COLOR = "bright_white"
 _DARK_COLOR = "black"
 
 
-class QrError(TubedemoError):
-    """The URL cannot be encoded or the PNG cannot be written."""
-
-
 def qr_matrix(data: str) -> Matrix:
     """The QR code's modules (True = dark), without a quiet zone. Pure."""
     if not data:
         raise QrError("nothing to encode: the audience URL is empty; set talk.audience_url")
     try:
         code = segno.make_qr(data, error="m", boost_error=True)
-    except segno.DataOverflowError:
-        raise QrError(f"the URL is too long for a QR code ({len(data)} characters)") from None
+    except segno.DataOverflowError as exc:
+        raise QrError(f"the URL is too long for a QR code ({len(data)} characters)") from exc
     return tuple(tuple(bool(v) for v in row) for row in code.matrix)
 
 
@@ -103,5 +99,5 @@ def write_png(data: str, path: Path) -> Path:
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise QrError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise QrError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return target

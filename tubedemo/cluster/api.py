@@ -106,17 +106,17 @@ class Api:
         try:
             yield
         except k8s_client.ApiException as exc:
-            raise self._api_error(exc, what) from None
+            raise self._api_error(exc, what) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = _root_reason(exc)
             raise Unreachable(
                 f"cannot reach the Kubernetes API at {self.server} (context {self.context}): "
                 f"{reason}; check the cluster is up and the context is right (--context)"
-            ) from None
+            ) from exc
         except ConfigException as exc:
             raise CredentialsRejected(
                 f"cannot get credentials for context {self.context}: {_first_line(str(exc))}"
-            ) from None
+            ) from exc
 
     def _api_error(self, exc: k8s_client.ApiException, what: str) -> ClusterError:
         status = _status_body(exc)
@@ -212,7 +212,7 @@ class Api:
             raise ApplyConflict(
                 f"{ref}: {exc.message}; another tool changed these fields — re-run with "
                 f"--force-conflicts to take them over, or undo that change"
-            ) from None
+            ) from exc
 
     def patch_merge(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         return self.request(
@@ -242,7 +242,7 @@ def connect(kubeconfig: Path | str | None = None, context: str | None = None) ->
     try:
         contexts, current = k8s_config.list_kube_config_contexts(config_file=str(path))
     except (ConfigException, OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
-        raise WrongContext(f"kubeconfig {path} is unusable: {_first_line(str(exc))}") from None
+        raise WrongContext(f"kubeconfig {path} is unusable: {_first_line(str(exc))}") from exc
     names = [c["name"] for c in contexts or []]
     chosen = context or (current or {}).get("name")
     if not chosen:
@@ -265,7 +265,7 @@ def connect(kubeconfig: Path | str | None = None, context: str | None = None) ->
     except (ConfigException, OSError, ValueError) as exc:
         raise CredentialsRejected(
             f"cannot load credentials for context {chosen}: {_first_line(str(exc))}"
-        ) from None
+        ) from exc
     configuration.retries = 0
     return Api(k8s_client.ApiClient(configuration), chosen, user, str(configuration.host))
 

@@ -133,7 +133,7 @@ class ServiceProxyTransport(httpx.BaseTransport):
             # client certificates are already in the pool's TLS settings.
             self._api.update_params_for_auth(auth, [], ["BearerToken"])
         except (ConfigException, OSError, ValueError) as exc:
-            raise ClusterError(f"cannot get credentials from the kubeconfig: {exc}") from None
+            raise ClusterError(f"cannot get credentials from the kubeconfig: {exc}") from exc
         headers.update(auth)
         url = self._prefix + request.url.raw_path.decode("ascii")
         try:
@@ -151,7 +151,7 @@ class ServiceProxyTransport(httpx.BaseTransport):
             raise GatewayUnreachable(
                 f"cannot reach the Kubernetes API at {self._server} to proxy to the gateway "
                 f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
-            ) from None
+            ) from exc
         body = bytes(resp.data)
         content_type = str(resp.headers.get("Content-Type", ""))
         if resp.status >= 400:
@@ -190,24 +190,24 @@ def read_admin_token(api_client: k8s_client.ApiClient, namespace: str, secret: s
                 f"Secret {namespace}/{secret} with the gateway's admin token does not exist; "
                 f"create it: kubectl -n {namespace} create secret generic {secret} "
                 "--from-literal=token=$(openssl rand -hex 24)"
-            ) from None
+            ) from exc
         if exc.status == 403:
             raise ProxyForbidden(
                 f"the kubeconfig's user may not read Secret {namespace}/{secret} (403); "
                 "ask for `get secrets` in that namespace"
-            ) from None
+            ) from exc
         if exc.status == 401:
             raise ClusterError(
                 "the API server rejected the kubeconfig's credentials (401); refresh them and retry"
-            ) from None
+            ) from exc
         raise ClusterError(
             f"reading Secret {namespace}/{secret} failed ({exc.status} {exc.reason})"
-        ) from None
+        ) from exc
     except urllib3.exceptions.HTTPError as exc:
         raise ClusterError(
             f"cannot reach the Kubernetes API at {api_client.configuration.host} "
             f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
-        ) from None
+        ) from exc
     raw = (obj.data or {}).get(TOKEN_KEY)
     if not raw:
         raise AdminSecretMissing(
@@ -215,10 +215,10 @@ def read_admin_token(api_client: k8s_client.ApiClient, namespace: str, secret: s
         )
     try:
         token = base64.b64decode(raw, validate=True).decode("utf-8").strip()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError) as exc:
         raise AdminSecretMissing(
             f"Secret {namespace}/{secret}: key `{TOKEN_KEY}` is not valid text"
-        ) from None
+        ) from exc
     if not token:
         raise AdminSecretMissing(f"Secret {namespace}/{secret}: key `{TOKEN_KEY}` is empty")
     return token
@@ -308,11 +308,11 @@ def public_objects(
             raise ClusterError(
                 f"reading {namespace}/{name} to find the audience URL failed "
                 f"({exc.status} {exc.reason})"
-            ) from None
+            ) from exc
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(
                 f"cannot reach the Kubernetes API at {api_client.configuration.host} "
                 f"({_root_reason(exc)}); set talk.audience_url or pass --url"
-            ) from None
+            ) from exc
         found.append(api_client.sanitize_for_serialization(obj))
     return found[0], found[1]

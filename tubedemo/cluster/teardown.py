@@ -84,7 +84,8 @@ def execute(
     except ClusterError as exc:
         left = _still_there(api, plan)
         suffix = f"; still there: {', '.join(str(r) for r in left)}" if left else ""
-        raise type(exc)(exc.message + suffix) from None
+        # The same error with what is left appended; keep the original's own cause.
+        raise type(exc)(exc.message + suffix) from exc.__cause__
 
 
 def _still_there(api: Api, plan: TeardownPlan) -> list[Ref]:

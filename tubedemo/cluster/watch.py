@@ -196,9 +196,9 @@ class ResourceWatch:
                 response = self._request(query, timeout=(5, 30))
             except k8s_client.ApiException as exc:
                 if exc.status == 404:
-                    raise NotInstalled(self.path) from None
+                    raise NotInstalled(self.path) from exc
                 if exc.status == 410:
-                    raise Gone() from None  # continue token expired mid-list
+                    raise Gone() from exc  # continue token expired mid-list
                 raise
             body = json.loads(response.data)
             kind = str(body.get("kind", "")).removesuffix("List")
@@ -231,7 +231,7 @@ class ResourceWatch:
             response = self._request(query, timeout=(5, self.watch_seconds + 15))
         except k8s_client.ApiException as exc:
             if exc.status == 410:
-                raise Gone() from None
+                raise Gone() from exc
             raise
         self._response = response
         try:
@@ -434,7 +434,7 @@ class KubeWatchFeed:
         except k8s_client.ApiException as exc:
             raise ClusterError(
                 f"pod proxy {target.name}:{port}: HTTP {exc.status} {_status_message(exc)}"
-            ) from None
+            ) from exc
         return bytes(response.data).decode("utf-8", errors="replace")
 
 

@@ -32,15 +32,11 @@ from tubedemo.commands.options import (
     config_from,
 )
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ClusterError, GatewayError, TubedemoError
+from tubedemo.core.errors import ClusterError, ExportError, GatewayError
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 session_app = typer.Typer(help="Talk sessions: archive, list, export.", no_args_is_help=True)
-
-
-class ExportError(TubedemoError):
-    """The export could not be written."""
 
 
 def register(app: typer.Typer) -> None:
@@ -88,7 +84,7 @@ def _audience_url(
         raise ClusterError(
             f"cannot discover the audience URL from the cluster ({exc.message}); "
             "set talk.audience_url or pass --url"
-        ) from None
+        ) from exc
     found = discovered(ingress, service)
     if found is None:
         what = "the Ingress gateway" if ingress else "the gateway Service (no Ingress)"
@@ -256,7 +252,7 @@ def _write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @session_app.command("export")

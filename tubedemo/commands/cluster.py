@@ -20,7 +20,7 @@ from tubedemo.commands.options import (
     config_from,
 )
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ClusterError, TubedemoError
+from tubedemo.core.errors import Cancelled, ClusterError, TubedemoError, UsageError
 from tubedemo.manifests import crds
 from tubedemo.manifests.render import render
 from tubedemo.manifests.validate import ensure_valid
@@ -159,7 +159,7 @@ def mode(
     from tubedemo.cluster import up as up_ops
 
     if new is not None and new not in ("quiz", "survey"):
-        raise TubedemoError(f"mode {new!r}: choose quiz or survey", exit_code=2)
+        raise UsageError(f"mode {new!r}: choose quiz or survey")
     cfg = config_from(config, set_)
     ref = up_ops.mode_configmap(render(cfg))
     if ref is None:
@@ -299,9 +299,9 @@ def teardown(
         console.print(f"  {step.action}: {what}{why}")
     if not yes:
         if not sys.stdin.isatty():
-            raise TubedemoError("refusing to tear down without --yes (no terminal to ask)")
+            raise UsageError("refusing to tear down without --yes (no terminal to ask)")
         if not typer.confirm("Proceed?", default=False):
-            raise TubedemoError("teardown cancelled; nothing was deleted")
+            raise Cancelled("teardown cancelled; nothing was deleted")
     td.execute(api, cfg, plan, report=_line, node_timeout=timeout)
     for ref in plan.kept:
         console.print(f"  kept {ref} (your Secrets and survey data; --purge-data deletes it)")

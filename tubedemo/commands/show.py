@@ -16,9 +16,8 @@ from rich.table import Table
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration, parse_duration
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import UsageError
 from tubedemo.core.timeline import (
-    TimelineError,
     build_schedule,
     burst_scenario,
     check_speed,
@@ -28,17 +27,11 @@ from tubedemo.core.timeline import (
 )
 
 
-class ShowUsageError(TubedemoError):
-    """A show/load option that cannot be used as given."""
-
-    exit_code = 2
-
-
 def _duration(value: str, option: str) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise ShowUsageError(f"{option} {value!r}: {exc}") from None
+        raise UsageError(f"{option} {value!r}: {exc}") from exc
 
 
 def _token(explicit: str | None) -> str | None:
@@ -150,7 +143,7 @@ def show(
     elif via == "none":
         switcher = NoModeSwitcher()
     else:
-        raise ShowUsageError(f"--mode-via {mode_via!r}: use auto, gateway, cluster or none")
+        raise UsageError(f"--mode-via {mode_via!r}: use auto, gateway, cluster or none")
     recording = record or default_recording()
     options = ShowOptions(
         start_at=start_at,
@@ -195,10 +188,7 @@ def load(
 
     cfg = config_from(config, set_)
     seconds = _duration(duration, "--duration")
-    try:
-        scenarios = burst_scenario(vus, seconds)
-    except TimelineError as exc:
-        raise ShowUsageError(exc.message) from None
+    scenarios = burst_scenario(vus, seconds)
     env = load_environment(
         cfg.k6,
         base_url=gateway or cfg.talk.audience_url,

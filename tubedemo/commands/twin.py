@@ -16,7 +16,7 @@ from rich.text import Text
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import UsageError
 from tubedemo.telemetry.snapshot import Snapshot
 
 Sweep = Annotated[
@@ -29,12 +29,6 @@ Sweep = Annotated[
 ]
 
 
-class SimulateUsageError(TubedemoError):
-    """A simulate option that cannot be used as given."""
-
-    exit_code = 2
-
-
 def parse_sweeps(sweeps: list[str]) -> list[list[str]]:
     """--sweep key=a,b,c (repeatable) -> every combination as lists of --set overrides."""
     axes: list[list[str]] = []
@@ -42,9 +36,7 @@ def parse_sweeps(sweeps: list[str]) -> list[list[str]]:
         key, sep, values = sweep.partition("=")
         options = [v.strip() for v in values.split(",") if v.strip()]
         if not sep or not key.strip() or not options:
-            raise SimulateUsageError(
-                f"--sweep {sweep!r}: write it as section.field=value1,value2,..."
-            )
+            raise UsageError(f"--sweep {sweep!r}: write it as section.field=value1,value2,...")
         axes.append([f"{key.strip()}={v}" for v in options])
     return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
 
@@ -127,7 +119,7 @@ def _write_recording(path: Path, stream: Iterable[Snapshot]) -> None:
     try:
         path.unlink(missing_ok=True)
     except OSError as exc:
-        raise SimulateUsageError(f"--record {path}: cannot replace ({exc.strerror})") from None
+        raise UsageError(f"--record {path}: cannot replace ({exc.strerror})") from exc
     with Recorder(path) as recorder:
         for snap in stream:
             recorder.write(snap)
@@ -238,7 +230,7 @@ def register(app: typer.Typer) -> None:
         from tubedemo.rehearsal.rehearse import Rehearsal, RehearseOptions
 
         if speed <= 0:
-            raise SimulateUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
+            raise UsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
         cfg = config_from(config, overrides)
         out = output or Path("out") / f"rehearse-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         console = Console(highlight=False)

@@ -11,16 +11,10 @@ from rich.console import Console
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import RecordingError, UsageError
 from tubedemo.screen.dashboard import DashboardOptions
 
 console = Console(highlight=False)
-
-
-class WatchError(TubedemoError):
-    """The watch command was asked for something it cannot do."""
-
-    exit_code = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -43,10 +37,10 @@ def _parse_start(value: str | None) -> datetime:
         return datetime.now(UTC)
     try:
         start = datetime.fromisoformat(value)
-    except ValueError:
-        raise WatchError(
+    except ValueError as exc:
+        raise UsageError(
             f"--start {value!r}: write it as an ISO time, e.g. 2026-11-27T09:00:00Z"
-        ) from None
+        ) from exc
     return start if start.tzinfo else start.replace(tzinfo=UTC)
 
 
@@ -101,13 +95,13 @@ def watch(
 ) -> None:
     """The live dashboard: watch the cluster, record the talk, or replay a recording."""
     from tubedemo.screen.watching import watch_live, watch_replay
-    from tubedemo.telemetry.recording import RecordingError, read_recording
+    from tubedemo.telemetry.recording import read_recording
 
     cfg = config_from(config, set_)
     options = _options(cfg, plain, high_contrast)
     if replay is not None:
         if record is not None:
-            raise WatchError("--record and --replay together: a replay is already recorded")
+            raise UsageError("--record and --replay together: a replay is already recorded")
         if speed <= 0:
             raise RecordingError("--speed must be positive (1 = real time, 10 = ten times faster)")
         recording = read_recording(replay)

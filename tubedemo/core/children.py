@@ -70,7 +70,7 @@ class Child:
             )
         except OSError as exc:
             self._log_file.close()
-            raise ExternalToolError(f"{self.name} could not start: {exc.strerror}") from None
+            raise ExternalToolError(f"{self.name} could not start: {exc.strerror}") from exc
         return self
 
     @property

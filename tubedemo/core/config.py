@@ -692,9 +692,9 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{file}{where}: not valid YAML ({_first_line(exc)})") from None
+            raise ConfigError(f"{file}{where}: not valid YAML ({_first_line(exc)})") from exc
         except OSError as exc:
-            raise ConfigError(f"{file}: cannot read ({exc.strerror})") from None
+            raise ConfigError(f"{file}: cannot read ({exc.strerror})") from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -712,7 +712,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "demo.yaml") -> DemoConf
     try:
         return DemoConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_explain(exc)}") from None
+        raise ConfigError(f"{source}: {_explain(exc)}") from exc
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

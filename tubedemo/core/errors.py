@@ -1,10 +1,21 @@
 """One exception base for everything a presenter can get wrong or the world can break.
 
-The CLI edge (``tubedemo.cli``) turns any ``TubedemoError`` into one line on stderr and
-its ``exit_code``; nothing below the edge prints tracebacks or calls ``sys.exit``.
+The CLI edge (``tubedemo.cli``) turns any ``TubedemoError`` into one line on stderr and its
+family's ``exit_code``; nothing below the edge prints tracebacks or calls ``sys.exit``. Each
+family below has its own exit code (the table is in the README, "Exit codes"); a new error
+subclasses a family rather than inventing a code. Errors keep their cause (``raise ... from
+exc``); ``TUBEDEMO_DEBUG=1`` makes the edge print the cause chain under the one line.
+
+Imports nothing (the bottom of the layers).
 """
 
 from __future__ import annotations
+
+import os
+import traceback
+
+DEBUG_ENV = "TUBEDEMO_DEBUG"
+"""Set to 1 to have the CLI edge print the cause chain (a traceback) under the one-line error."""
 
 
 class TubedemoError(Exception):
@@ -12,20 +23,31 @@ class TubedemoError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 
-class ConfigError(TubedemoError):
-    """demo.yaml is missing, unreadable or has a wrong field."""
+class Cancelled(TubedemoError):
+    """The presenter said no at a prompt; nothing was changed. Exit 1, like click's Abort."""
+
+    exit_code = 1
+
+
+class UsageError(TubedemoError):
+    """The command line or demo.yaml asks for something that cannot be done as given.
+
+    Exit 2, like click's own usage errors (unknown option, missing argument).
+    """
 
     exit_code = 2
+
+
+class ConfigError(UsageError):
+    """demo.yaml is missing, unreadable or has a wrong field."""
 
 
 class ValidationFailed(TubedemoError):
@@ -56,3 +78,85 @@ class GatewayError(TubedemoError):
     """The gateway could not be reached or refused a request."""
 
     exit_code = 7
+
+
+class RecordingError(TubedemoError):
+    """A Snapshot recording (JSONL) cannot be written, read or replayed."""
+
+    exit_code = 8
+
+
+class ReportError(TubedemoError):
+    """``tubedemo report`` cannot read its inputs (k6 output) or draw the charts."""
+
+    exit_code = 9
+
+
+class TwinError(TubedemoError):
+    """The twin cannot model what the config asks for (unknown trigger, bad formula, ...)."""
+
+    exit_code = 10
+
+
+class K6ThresholdsFailed(TubedemoError):
+    """k6 ran, but more requests failed than k6.max_error_rate allows."""
+
+    exit_code = 11
+
+
+class QrError(TubedemoError):
+    """The audience URL cannot be encoded as a QR code or the PNG cannot be written."""
+
+    exit_code = 12
+
+
+class ExportError(TubedemoError):
+    """The survey export cannot be written."""
+
+    exit_code = 13
+
+
+class InstallError(TubedemoError):
+    """tubedemo's own installation is broken (a shipped folder is missing): reinstall."""
+
+    exit_code = 14
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    **{
+        cls.exit_code: cls.__name__
+        for cls in (
+            Cancelled,
+            UsageError,
+            ValidationFailed,
+            CrdCacheError,
+            ClusterError,
+            ExternalToolError,
+            GatewayError,
+            RecordingError,
+            ReportError,
+            TwinError,
+            K6ThresholdsFailed,
+            QrError,
+            ExportError,
+            InstallError,
+        )
+    },
+}
+"""Exit code -> family, the README's table (a test checks that the two agree)."""
+
+
+def debug_enabled(environ: dict[str, str] | None = None) -> bool:
+    """Whether ``TUBEDEMO_DEBUG`` asks for the cause chain (1, true, yes)."""
+    value = (os.environ if environ is None else environ).get(DEBUG_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def error_lines(exc: TubedemoError, *, debug: bool) -> list[str]:
+    """What the edge prints for ``exc``: one line, plus the cause chain when debugging. Pure."""
+    lines = [f"error: {exc.message}"]
+    if debug:
+        lines.append(f"cause chain ({DEBUG_ENV}=1), outermost last:")
+        lines.extend(line.rstrip("\n") for line in traceback.format_exception(exc) if line.strip())
+    return lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import InstallError
 
 # this file is tubedemo/core/resources.py: the package is two folders up
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ def resource_dir(name: str) -> Path:
     for candidate in (_BUNDLED / name, _REPO / name):
         if candidate.is_dir():
             return candidate
-    raise TubedemoError(
+    raise InstallError(
         f"tubedemo's {name}/ folder is missing from this installation; reinstall tubedemo"
     )
 

@@ -17,15 +17,9 @@ from typing import Any, Literal
 
 from tubedemo.core.config import K6Config, Mode, Phase, TimelineConfig
 from tubedemo.core.durations import format_duration
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import UsageError
 
 EventKind = Literal["phase", "end"]
-
-
-class TimelineError(TubedemoError):
-    """A --from / --speed / burst request that does not fit the timeline."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ class Schedule:
 
 def check_speed(speed: float) -> float:
     if not (speed > 0 and math.isfinite(speed)):
-        raise TimelineError(f"--speed {speed:g}: must be a positive number (e.g. 10 for rehearsal)")
+        raise UsageError(f"--speed {speed:g}: must be a positive number (e.g. 10 for rehearsal)")
     return speed
 
 
@@ -89,9 +83,9 @@ def build_schedule(
     """
     check_speed(speed)
     if start_at < 0:
-        raise TimelineError("--from must not be negative")
+        raise UsageError("--from must not be negative")
     if start_at >= talk_duration:
-        raise TimelineError(
+        raise UsageError(
             f"--from {format_duration(start_at)} is at or after the end of the talk "
             f"({format_duration(talk_duration)})"
         )
@@ -234,9 +228,9 @@ def k6_scenarios(
 def burst_scenario(vus: int, duration: float, *, exec_name: str = "quiz") -> dict[str, Any]:
     """A manual burst (`tubedemo load`, the show's burst key): constant VUs for a while."""
     if vus < 1:
-        raise TimelineError(f"--vus {vus}: needs at least one virtual user")
+        raise UsageError(f"--vus {vus}: needs at least one virtual user")
     if duration <= 0:
-        raise TimelineError("--duration must be positive")
+        raise UsageError("--duration must be positive")
     return {
         "burst": {
             "executor": "constant-vus",

@@ -119,7 +119,7 @@ def load_crds(cache: Path | None = None, *, fetch_missing: bool = False) -> list
             except (OSError, yaml.YAMLError) as exc:
                 raise CrdCacheError(
                     f"cached CRD {path} is unreadable ({exc}); run `tubedemo crds fetch --force`"
-                ) from None
+                ) from exc
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 raise CrdCacheError(
                     f"{path} is not a CustomResourceDefinition; run `tubedemo crds fetch --force`"
@@ -177,7 +177,7 @@ def _download_zip(module: UpstreamModule) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         raise CrdCacheError(
             f"cannot download {module.path}@{module.version} from the module proxy: {exc}"
-        ) from None
+        ) from exc
     return target
 
 
@@ -198,10 +198,10 @@ def _extract(module: UpstreamModule, source: Path, target: Path) -> list[Path]:
                     dest = staging / rel
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     dest.write_bytes(archive.read(member))
-        except zipfile.BadZipFile:
+        except zipfile.BadZipFile as exc:
             raise CrdCacheError(
                 f"the module proxy sent a damaged zip for {module.path}@{module.version}"
-            ) from None
+            ) from exc
         # Swap in whole so a failed fetch never leaves a half-filled cache behind.
         if target.exists():
             shutil.rmtree(target)

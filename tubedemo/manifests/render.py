@@ -18,7 +18,7 @@ import jinja2
 import yaml
 
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import ValidationFailed
 from tubedemo.core.resources import resource_dir
 
 Manifest = dict[str, Any]
@@ -87,10 +87,10 @@ def render(cfg: DemoConfig) -> list[Manifest]:
         try:
             documents = [d for d in yaml.safe_load_all(text) if d]
         except yaml.YAMLError as exc:  # a template bug or a value that broke the YAML
-            raise TubedemoError(
+            raise ValidationFailed(
                 f"template {component}.yaml.j2 rendered invalid YAML: {exc}; check the values "
                 "in demo.yaml that it uses"
-            ) from None
+            ) from exc
         for doc in documents:
             _label(doc, component)
             objects.append((index, doc))

@@ -78,10 +78,10 @@ def load_manifest_files(paths: Iterable[Path]) -> list[Manifest]:
         for file in files:
             try:
                 docs = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-            except FileNotFoundError:
-                raise ValidationFailed(f"{file}: no such file") from None
+            except FileNotFoundError as exc:
+                raise ValidationFailed(f"{file}: no such file") from exc
             except yaml.YAMLError as exc:
-                raise ValidationFailed(f"{file}: not valid YAML ({exc})") from None
+                raise ValidationFailed(f"{file}: not valid YAML ({exc})") from exc
             for doc in docs:
                 if doc is None:
                     continue

@@ -33,7 +33,7 @@ from rich.console import Console, RenderableType
 
 from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.core.errors import ExternalToolError, TubedemoError, UsageError
 from tubedemo.screen.dashboard import DashboardOptions, render
 from tubedemo.talk.k6 import K6Result
 from tubedemo.telemetry.recording import Recorder
@@ -228,7 +228,7 @@ class RehearsalBoard:
 class Rehearsal:
     def __init__(self, cfg: DemoConfig, options: RehearseOptions, console: Console) -> None:
         if options.speed <= 0:
-            raise TubedemoError("--speed must be positive (1 = real time, 10 = ten times faster)")
+            raise UsageError("--speed must be positive (1 = real time, 10 = ten times faster)")
         self.cfg = cfg
         self.opt = options
         self.console = console

@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tubedemo.core.config import DemoConfig, load_config
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
 from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.twin.engine import Request
 
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
     except TubedemoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print("\n".join(error_lines(exc, debug=debug_enabled())), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         pass

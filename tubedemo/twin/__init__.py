@@ -5,13 +5,3 @@ the start of the talk) passed in by the caller, and randomness comes from a seed
 ``random.Random``. ``tubedemo simulate`` fast-forwards these models; the rehearsal's fleet
 simulator drives the same models from a real clock.
 """
-
-from __future__ import annotations
-
-from tubedemo.core.errors import TubedemoError
-
-
-class TwinError(TubedemoError):
-    """The twin cannot model what the config asks for (unknown trigger, bad formula, ...)."""
-
-    exit_code = 8

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tubedemo.core.config import DemoConfig
-from tubedemo.twin import TwinError
+from tubedemo.core.errors import TwinError
 from tubedemo.twin.engine import Engine
 
 CapacityType = Literal["spot", "on-demand"]

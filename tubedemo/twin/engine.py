@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tubedemo.core.config import DemoConfig
-from tubedemo.twin import TwinError
+from tubedemo.core.errors import TwinError
 
 RequestStatus = Literal["new", "waiting", "running", "done", "aborted", "failed"]
 

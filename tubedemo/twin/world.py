@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from tubedemo.core import formula as keda_formula
 from tubedemo.core.config import DemoConfig
-from tubedemo.twin import TwinError
+from tubedemo.core.errors import TwinError
 from tubedemo.twin.cluster import (
     CapacityType,
     Node,
