@@ -1,8 +1,10 @@
-"""The gateway's data: talk sessions, survey submissions, questions and draws (no side effects).
+"""The gateway's data and survey rules: talk sessions, submissions, questions and draws.
 
-Everything that changes is expressed as a `Record` (an upsert of one keyed object). The store
-persists records; on start the gateway replays them into a `State`. Functions here compute
-results from the state; the app performs the I/O.
+No side effects: nothing here does I/O, and the clock and the random source are injected
+(`Sources`), so the same records, clock and seed give the same ids, timestamps and draws.
+Every change is a `Record` (an upsert of one keyed object): a rule of `State` computes the
+records, the runtime (gateway/runtime.py) persists them and then applies them here; on start
+the store's records are replayed into a new `State`.
 """
 
 from __future__ import annotations
@@ -10,19 +12,47 @@ from __future__ import annotations
 import csv
 import io
 import random
-import secrets
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.profanity import mask
 
+COMPANY_MAX_CHARS = 80
+"""Longest company name on a survey submission (after collapsing whitespace)."""
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+@dataclass(frozen=True)
+class Sources:
+    """Where time and randomness come from: the system's in production, fixed ones in tests."""
+
+    wall_ns: Callable[[], int]
+    """Wall clock, nanoseconds since the epoch: timestamps, session ids and record revisions."""
+    rng: random.Random
+    """Ids, session suffixes and the seed of an unseeded draw. In production the OS's
+    randomness (`random.SystemRandom`, what `secrets` uses), so ids cannot be guessed."""
+
+    @classmethod
+    def system(cls) -> Sources:
+        return cls(wall_ns=time.time_ns, rng=random.SystemRandom())
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_ns() / 1e9, UTC)
+
+    def timestamp(self) -> str:
+        """Now as ISO 8601 UTC with milliseconds, e.g. 2026-05-14T09:30:00.123Z."""
+        return self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def uuid_hex(self) -> str:
+        """A random (version 4) UUID as 32 hex digits."""
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
+
+    def token_hex(self, nbytes: int) -> str:
+        return f"{self.rng.getrandbits(8 * nbytes):0{2 * nbytes}x}"
 
 
 @dataclass(frozen=True)
@@ -65,14 +95,15 @@ class Record:
 class RevClock:
     """Monotonic record revisions that stay above everything replayed from the store."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall_ns: Callable[[], int]) -> None:
+        self._wall_ns = wall_ns
         self._last = 0
 
     def seen(self, rev: int) -> None:
         self._last = max(self._last, rev)
 
     def next(self) -> int:
-        self._last = max(self._last + 1, time.time_ns())
+        self._last = max(self._last + 1, self._wall_ns())
         return self._last
 
 
@@ -98,13 +129,47 @@ class Session:
     draws: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class State:
-    """What the gateway knows; rebuilt from records at start."""
+class Invalid(ValueError):
+    """A submission the rules refuse; the message names the field and the fix."""
 
-    sessions: dict[str, Session] = field(default_factory=dict)
-    current: str | None = None
-    mode: str | None = None
+
+class NoEligible(Exception):
+    """Nobody (left) to draw."""
+
+
+def clean_entry(company: str, name: str | None, name_max: int) -> tuple[str, str | None]:
+    """Company and display name as stored: whitespace collapsed, lengths checked (`Invalid`)."""
+    company = " ".join(company.split())
+    if not company:
+        raise Invalid("company: say where you work (or 'none')")
+    if len(company) > COMPANY_MAX_CHARS:
+        raise Invalid(f"company: at most {COMPANY_MAX_CHARS} characters")
+    cleaned = " ".join(name.split()) if name else None
+    if cleaned and len(cleaned) > name_max:
+        raise Invalid(f"name: at most {name_max} characters")
+    return company, cleaned or None
+
+
+class State:
+    """What the gateway knows, rebuilt from records at start, and the rules that change it.
+
+    Rules (`open_session`, `submission`, `draw`, ...) only compute records; `apply` changes the
+    state once the runtime has stored them.
+    """
+
+    def __init__(self, sources: Sources | None = None) -> None:
+        self.sources = sources or Sources.system()
+        self.revs = RevClock(self.sources.wall_ns)
+        self.sessions: dict[str, Session] = {}
+        self.current: str | None = None
+        self.mode: str | None = None
+
+    # ------------------------------------------------------------------ replay and apply
+    def replay(self, records: list[Record]) -> None:
+        """Rebuild from stored records (newest revision of each object wins)."""
+        for rec in latest(records):
+            self.revs.seen(rec.rev)
+            self.apply(rec)
 
     def apply(self, rec: Record) -> None:
         if rec.kind == "session":
@@ -128,7 +193,10 @@ class State:
             sess = self.sessions.get(rec.session)
             if sess is None:  # data of a session whose own record was lost: keep the data
                 sess = self.sessions[rec.session] = Session(
-                    id=rec.session, name=rec.session, created_at=utc_now(), archived=True
+                    id=rec.session,
+                    name=rec.session,
+                    created_at=self.sources.timestamp(),
+                    archived=True,
                 )
             if rec.kind == "submission":
                 sess.submissions[rec.key] = rec.data
@@ -138,13 +206,128 @@ class State:
                 sess.draws = [d for d in sess.draws if d["draw_id"] != rec.key] + [rec.data]
                 sess.draws.sort(key=lambda d: str(d["at"]))
 
+    def tentatively(self, rec: Record) -> Callable[[], None]:
+        """Apply a submission before it is stored (a concurrent resubmit of the same phone then
+        sees its id); returns the undo for when storing fails."""
+        sess = self.sessions[str(rec.session)]
+        before = sess.submissions.get(rec.key)
+        sess.submissions[rec.key] = rec.data
+
+        def undo() -> None:
+            if sess.submissions.get(rec.key) is rec.data:
+                if before is None:
+                    del sess.submissions[rec.key]
+                else:
+                    sess.submissions[rec.key] = before
+
+        return undo
+
     def session(self) -> Session:
         assert self.current is not None, "state has no current session"
         return self.sessions[self.current]
 
+    def has_session(self) -> bool:
+        return self.current is not None and self.current in self.sessions
 
-def new_session_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    # ------------------------------------------------------------------ rules
+    def record(
+        self, kind: str, key: str, data: dict[str, Any], session: str | None = None
+    ) -> Record:
+        return Record(kind=kind, key=key, data=data, rev=self.revs.next(), session=session)
+
+    def new_session_id(self) -> str:
+        """Creation time (UTC, to the second) and 4 random hex digits: 20260514-093000-1a2b."""
+        return self.sources.now().strftime("%Y%m%d-%H%M%S-") + self.sources.token_hex(2)
+
+    def open_session(self, name: str | None) -> list[Record]:
+        """A new session and the records that make it current, in the order to store them."""
+        sid = self.new_session_id()
+        data = {
+            "name": name or f"session {sid}",
+            "created_at": self.sources.timestamp(),
+            "archived": False,
+        }
+        return [
+            self.record("session", sid, data),
+            self.record("current", "current", {"session": sid}),
+        ]
+
+    def archive_current(self) -> Record:
+        old = self.session()
+        return self.record(
+            "session", old.id, {"name": old.name, "created_at": old.created_at, "archived": True}
+        )
+
+    def set_mode(self, mode: str) -> Record:
+        return self.record("mode", "mode", {"mode": mode})
+
+    def question(self, text: str) -> Record:
+        """A counted audience question of the current session."""
+        sess = self.session()
+        data = {"text": text, "at": self.sources.timestamp()}
+        return self.record("question", self.sources.uuid_hex(), data, sess.id)
+
+    def submission(
+        self, client_id: str, rating: int, company: str, name: str | None
+    ) -> tuple[Record, bool]:
+        """A phone's (re)submission to the current session: (record, created).
+
+        A resubmit keeps its id and creation time; `company`/`name` come from `clean_entry`.
+        """
+        sess = self.session()
+        existing = sess.submissions.get(client_id)
+        now = self.sources.timestamp()
+        data = {
+            "id": existing["id"] if existing else self.sources.uuid_hex(),
+            "client_id": client_id,
+            "rating": rating,
+            "company": company,
+            "company_display": mask(company),
+            "name": name,
+            "name_display": mask(name) if name else None,
+            "created_at": existing["created_at"] if existing else now,
+            "updated_at": now,
+        }
+        return self.record("submission", client_id, data, sess.id), existing is None
+
+    def draw(
+        self, count: int, seed: int | None, redraw: bool
+    ) -> tuple[dict[str, Any], Record | None]:
+        """Pick winners in the current session: (draw data, record to store or None).
+
+        Without `redraw`, the latest draw is returned unchanged (the screen can ask again
+        safely). A redraw excludes everyone who ever won in this session. Eligible ids are
+        sorted and recorded with the seed, so `random.Random(seed).sample(eligible, k)` repeats
+        it. Without a seed one is taken from the random source.
+        """
+        sess = self.session()
+        if sess.draws and not redraw:
+            return sess.draws[-1], None
+        earlier = {w for d in sess.draws for w in d["winners"]}
+        eligible = sorted(s["id"] for s in sess.submissions.values() if s["id"] not in earlier)
+        if not eligible:
+            raise NoEligible(
+                "no eligible submissions to draw from"
+                + (" (everyone has already won)" if earlier else "")
+            )
+        if seed is None:
+            seed = self.sources.rng.getrandbits(32)
+        winners = random.Random(seed).sample(eligible, min(count, len(eligible)))
+        draw_id = self.sources.token_hex(6)
+        data: dict[str, Any] = {
+            "draw_id": draw_id,
+            "seed": seed,
+            "count": count,
+            "redraw": redraw,
+            "at": self.sources.timestamp(),
+            "eligible": eligible,
+            "excluded": sorted(earlier),
+            "winners": winners,
+        }
+        return data, self.record("draw", draw_id, data, sess.id)
+
+
+# ---------------------------------------------------------------------- views (pure)
 
 
 def session_summary(sess: Session, current: str | None) -> dict[str, Any]:
@@ -156,28 +339,6 @@ def session_summary(sess: Session, current: str | None) -> dict[str, Any]:
         "questions": len(sess.questions),
         "archived": sess.archived,
         "current": sess.id == current,
-    }
-
-
-def build_submission(
-    existing: dict[str, Any] | None,
-    client_id: str,
-    rating: int,
-    company: str,
-    name: str | None,
-) -> dict[str, Any]:
-    """The stored form of a (re)submission; a resubmit keeps its id and creation time."""
-    now = utc_now()
-    return {
-        "id": existing["id"] if existing else uuid.uuid4().hex,
-        "client_id": client_id,
-        "rating": rating,
-        "company": company,
-        "company_display": mask(company),
-        "name": name,
-        "name_display": mask(name) if name else None,
-        "created_at": existing["created_at"] if existing else now,
-        "updated_at": now,
     }
 
 
@@ -198,41 +359,6 @@ def results(sess: Session, top: int = 10) -> dict[str, Any]:
         ],
         "questions": len(sess.questions),
     }
-
-
-class NoEligible(Exception):
-    """Nobody (left) to draw."""
-
-
-def draw(sess: Session, count: int, seed: int | None, redraw: bool) -> tuple[dict[str, Any], bool]:
-    """Pick winners; returns (draw record data, created).
-
-    Without `redraw`, the latest draw of the session is returned unchanged (the screen can ask
-    again safely). A redraw excludes everyone who ever won in this session. Eligible ids are
-    sorted and recorded with the seed, so `random.Random(seed).sample(eligible, k)` repeats it.
-    """
-    if sess.draws and not redraw:
-        return sess.draws[-1], False
-    earlier = {w for d in sess.draws for w in d["winners"]}
-    eligible = sorted(s["id"] for s in sess.submissions.values() if s["id"] not in earlier)
-    if not eligible:
-        raise NoEligible(
-            "no eligible submissions to draw from"
-            + (" (everyone has already won)" if earlier else "")
-        )
-    if seed is None:
-        seed = secrets.randbits(32)
-    winners = random.Random(seed).sample(eligible, min(count, len(eligible)))
-    return {
-        "draw_id": uuid.uuid4().hex[:12],
-        "seed": seed,
-        "count": count,
-        "redraw": redraw,
-        "at": utc_now(),
-        "eligible": eligible,
-        "excluded": sorted(earlier),
-        "winners": winners,
-    }, True
 
 
 def by_id(sess: Session) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ import pytest
 from gateway.app import create_app
 from gateway.fake_vllm import FakeVLLM, ServerThread
 from gateway.settings import load_settings
+from gateway.state import Sources
 from gateway.store import Store
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -56,7 +57,9 @@ StartGateway = Callable[..., Running]
 def start_gateway(fake_vllm: FakeVLLM, tmp_path: Path) -> Iterator[StartGateway]:
     running: list[Running] = []
 
-    def start(store: Store | None = None, **overrides: Any) -> Running:
+    def start(
+        store: Store | None = None, sources: Sources | None = None, **overrides: Any
+    ) -> Running:
         values: dict[str, Any] = {
             "upstream": fake_vllm.url,  # type: ignore[attr-defined]
             "store": tmp_path / "store",
@@ -67,7 +70,7 @@ def start_gateway(fake_vllm: FakeVLLM, tmp_path: Path) -> Iterator[StartGateway]
         }
         values.update(overrides)
         settings = load_settings(env={}, **values)
-        app = create_app(settings, store)
+        app = create_app(settings, store, sources)
         r = Running(ServerThread(app).start(), app)
         running.append(r)
         return r

@@ -1,0 +1,101 @@
+"""The chat proxy: /v1/chat/completions (shaped, limited, counted) and /v1/models."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
+
+from gateway.errors import ApiError
+from gateway.proxy import ProxyResponse, shape_chat
+from gateway.routes.auth import client_id_header
+from gateway.runtime import of
+
+router = APIRouter(tags=["audience"])
+
+CHAT_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["messages"],
+                    "properties": {
+                        "model": {"type": "string"},
+                        "messages": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["role", "content"],
+                                "properties": {
+                                    "role": {
+                                        "type": "string",
+                                        "enum": ["system", "developer", "user", "assistant"],
+                                    },
+                                    "content": {"type": "string"},
+                                },
+                            },
+                        },
+                        "stream": {"type": "boolean"},
+                        "max_tokens": {"type": "integer", "minimum": 1},
+                        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "An OpenAI chat completion, or an SSE stream of chunks when stream=true",
+            "content": {"application/json": {}, "text/event-stream": {}},
+        },
+        "400": {"description": "Invalid request (message says which field)"},
+        "413": {"description": "Body too large"},
+        "429": {"description": "Rate limited (Retry-After)"},
+        "502": {"description": "The model server failed"},
+        "503": {"description": "No model server reachable"},
+        "504": {"description": "The model server timed out"},
+    },
+}
+
+
+@router.post("/v1/chat/completions", openapi_extra=CHAT_SCHEMA)
+async def chat(
+    request: Request,
+    x_client_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_tubedemo_counted: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    gw = of(request)
+    client = client_id_header(x_client_id)
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "request body is not valid JSON", "invalid_json") from None
+    s = gw.settings
+    plan = shape_chat(
+        body,
+        system_prompt=s.system_prompt,
+        max_tokens=s.max_tokens,
+        model=s.model,
+        max_prompt_chars=s.max_prompt_chars,
+        max_messages=s.max_messages,
+    )
+    gw.limiter.check("chat", client, gw.address(request.scope, request.headers))
+    if (x_tubedemo_counted or "true").strip().lower() != "false":
+        gw.remember_question(plan.question)
+    assert gw.upstream is not None
+    return ProxyResponse(
+        gw.upstream, "POST", "/v1/chat/completions", plan.payload, plan.stream, gw.metrics
+    )
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> Response:
+    gw = of(request)
+    assert gw.upstream is not None
+    return ProxyResponse(gw.upstream, "GET", "/v1/models", None, False, gw.metrics)

@@ -1,0 +1,140 @@
+"""`Gateway`: the runtime of one gateway process (store, state, limits, upstream, mode watch).
+
+Single replica by design (docs/api.md). It performs what `state.State` decides: records are
+stored first and applied to the state only once stored, so a 2xx always means persisted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway import state as st
+from gateway.errors import ApiError
+from gateway.limits import ClientAddress, Limiter
+from gateway.metrics import Metrics
+from gateway.modewatch import ModeWatch, default_api_url
+from gateway.settings import GatewaySettings
+from gateway.store import Store, StoreError
+from gateway.upstream import Upstream, make_upstream
+
+log = logging.getLogger("gateway")
+
+
+class Gateway:
+    """Runtime state of one gateway process; routes reach it as `request.app.state.gateway`."""
+
+    def __init__(
+        self, settings: GatewaySettings, store: Store, sources: st.Sources | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.state = st.State(sources)
+        self.metrics = Metrics()
+        self.limiter = Limiter(
+            settings.rate_chat_per_min,
+            settings.rate_survey_per_min,
+            settings.rate_address_per_min,
+            settings.rate_chat_burst,
+        )
+        self.address = ClientAddress(settings.trusted_proxies)
+        self.upstream: Upstream | None = None
+        self.mode: str = settings.mode or "quiz"
+        self.loaded = False
+        self.watch: ModeWatch | None = None
+        self.watch_task: asyncio.Task[None] | None = None
+        self.status: dict[str, Any] | None = None
+        self.status_at: float | None = None
+        self.admin_lock = asyncio.Lock()
+        self.background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.state.replay(await self.store.load())
+        if self.settings.mode is not None:
+            self.mode = self.settings.mode
+        elif self.state.mode in ("quiz", "survey"):
+            self.mode = self.state.mode
+        if not self.state.has_session():
+            await self.save_all(self.state.open_session("first session"))
+        s = self.settings
+        self.upstream = make_upstream(
+            s.upstream_client,
+            s.upstream,
+            s.upstream_connect_timeout_s,
+            s.upstream_read_timeout_s,
+            s.upstream_max_connections,
+        )
+        if s.mode_configmap:
+            namespace, name = s.mode_configmap.split("/")
+            api = s.kube_api or default_api_url()
+            if api is None:
+                raise RuntimeError(
+                    "TUBEDEMO_MODE_CONFIGMAP is set but no API server: set TUBEDEMO_KUBE_API "
+                    "or run in a pod (KUBERNETES_SERVICE_HOST)"
+                )
+            self.watch = ModeWatch(
+                api,
+                namespace,
+                name,
+                self._set_mode_from_cluster,
+                token_file=s.kube_token_file,
+                ca_file=s.kube_ca_file,
+            )
+            self.watch_task = asyncio.create_task(self.watch.run())
+        self.loaded = True
+
+    async def stop(self) -> None:
+        if self.watch_task is not None:
+            self.watch_task.cancel()
+            await asyncio.gather(self.watch_task, return_exceptions=True)
+        await asyncio.gather(*self.background, return_exceptions=True)
+        if self.upstream is not None:
+            await self.upstream.close()
+        await self.store.close()
+
+    def _set_mode_from_cluster(self, mode: str) -> None:
+        if mode != self.mode:
+            log.info("mode %s -> %s (ConfigMap)", self.mode, mode)
+        self.mode = mode
+
+    # ------------------------------------------------------------------ records
+    async def save(self, rec: st.Record) -> None:
+        """Persist, then apply; the caller answers 2xx only after this returns."""
+        try:
+            await self.store.save(rec)
+        except StoreError as exc:
+            log.error("store failed: %s", exc)
+            raise ApiError(
+                503, "could not store your answer; please try again", "store_unavailable"
+            ) from exc
+        self.state.apply(rec)
+
+    async def save_all(self, records: list[st.Record]) -> None:
+        for rec in records:
+            await self.save(rec)
+
+    def remember_question(self, text: str) -> None:
+        """Count a question at once; store it in the background (not worth failing the answer)."""
+        rec = self.state.question(text)
+        self.state.apply(rec)
+        self.metrics.questions.inc()
+
+        async def persist() -> None:
+            try:
+                await self.store.save(rec)
+            except StoreError as exc:
+                log.warning("question not stored: %s", exc)
+
+        task = asyncio.create_task(persist())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def of(request: Request) -> Gateway:
+    """The Gateway serving this request."""
+    gw: Gateway = request.app.state.gateway
+    return gw
