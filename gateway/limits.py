@@ -7,8 +7,8 @@ import ipaddress
 import re
 import time
 from collections.abc import Iterable
-from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ApiError, error_bytes
@@ -99,16 +99,22 @@ class ClientAddress:
             return False
         return any(addr in net for net in self.trusted)
 
-    def __call__(self, scope: Scope, headers: Any) -> str:
+    def __call__(self, scope: Scope, headers: Headers) -> str:
         client = scope.get("client")
         peer = str(client[0]) if client else "unknown"
         if not self._is_trusted(peer):
             return peer
-        forwarded = str(headers.get("x-forwarded-for") or "")
-        if not forwarded:
-            return peer
-        # Walk from the nearest hop outwards; the first untrusted hop is the client.
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        # Several X-Forwarded-For lines are one list in order (RFC 9110 5.3): a proxy that adds
+        # its own line must not leave the phone's own (forgeable) first line as the answer.
+        hops = [
+            hop.strip()
+            for line in headers.getlist("x-forwarded-for")
+            for hop in str(line).split(",")
+            if hop.strip()
+        ]
+        # Walk from the nearest hop outwards; the first untrusted hop is the client (each
+        # trusted proxy appended the address it was reached from; anything left of that
+        # hop was written by the client and may be forged).
         for hop in reversed(hops):
             if not self._is_trusted(hop):
                 return hop
