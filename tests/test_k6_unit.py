@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
@@ -163,3 +164,39 @@ def test_show_screen_has_clock_cue_and_a_slot_for_the_dashboard() -> None:
     text = console.export_text()
     assert "02:05 / 30:00" in text and "Everyone asks now" in text
     assert "DASHBOARD SLOT" in text and "q quit" in text and "steady" in text
+
+
+class NoKeys:
+    def poll(self) -> str | None:
+        return None
+
+
+def test_show_loop_runs_on_the_injected_clock_and_sleep_without_waiting() -> None:
+    from tubedemo.talk.modes import NoModeSwitcher
+    from tubedemo.talk.show import TICK, Show, ShowOptions
+
+    cfg = config_from_dict(
+        {
+            "talk": {"duration": "2m"},
+            "timeline": {"phases": [{"name": "warm-up", "at": "0s", "duration": "1m", "vus": 1}]},
+        }
+    )
+    now = FakeTime()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the show's pace, on the fake clock
+        slept.append(seconds)
+        now.t += seconds
+
+    show = Show(
+        cfg, ShowOptions(speed=4.0), NoModeSwitcher(), console=Console(file=io.StringIO()),
+        now=now, sleep=sleep,
+    )  # fmt: skip
+    show.clock.restart()
+    redraws: list[float] = []
+    show._loop(NoKeys(), lambda: redraws.append(now.t))
+    # 120 talk seconds at x4 is 30 s of (fake) wall time, paced in TICK steps; redraws 4/s.
+    assert sum(slept) == pytest.approx(30.0, abs=2 * TICK)
+    assert set(slept) == {TICK}
+    assert 100 <= len(redraws) <= 125
+    assert show.state.log[-1].endswith("end of the talk")

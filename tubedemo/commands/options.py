@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tubedemo.core.config import DemoConfig, load_config
+from tubedemo.core.durations import check_speed
 
 ConfigPath = Annotated[
     Path | None,
@@ -54,6 +55,17 @@ AdminToken = Annotated[
         show_default=False,
     ),
 ]
+
+Speed = Annotated[
+    float,
+    typer.Option(
+        "--speed",
+        help="Compress time N-fold: 1 = real time, 10 = ten times faster.",
+        callback=check_speed,
+    ),
+]
+"""--speed of show, rehearse and watch --replay: checked once, while the command line is parsed
+(positive and finite, else one line and exit 2), so the commands get a usable speed."""
 
 
 def config_from(path: Path | None, overrides: list[str] | None) -> DemoConfig:

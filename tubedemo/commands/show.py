@@ -13,14 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration, parse_duration
 from tubedemo.core.errors import UsageError
 from tubedemo.core.timeline import (
     build_schedule,
     burst_scenario,
-    check_speed,
     describe_load,
     k6_scenarios,
     phase_at,
@@ -79,7 +78,7 @@ def show(
     start_from: Annotated[
         str, typer.Option("--from", help="Start mid-talk at this talk time, e.g. 4m.")
     ] = "0s",
-    speed: Annotated[float, typer.Option(help="Compress time N-fold (rehearsal).")] = 1.0,
+    speed: Speed = 1.0,
     dry_run: Annotated[
         bool, typer.Option(help="Print the schedule and the k6 scenarios; run nothing.")
     ] = False,
@@ -119,7 +118,6 @@ def show(
 
     cfg = config_from(config, set_)
     start_at = _duration(start_from, "--from")
-    check_speed(speed)
     console = Console()
     base_url = gateway or cfg.talk.audience_url
     if dry_run:

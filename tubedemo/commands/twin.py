@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration
 from tubedemo.core.errors import UsageError
@@ -187,9 +187,7 @@ def register(app: typer.Typer) -> None:
     def rehearse(
         config: ConfigPath = None,
         overrides: Overrides = None,
-        speed: Annotated[
-            float, typer.Option("--speed", help="Compress time N-fold (1 = the real talk).")
-        ] = 1.0,
+        speed: Speed = 1.0,
         host: Annotated[
             str,
             typer.Option(
@@ -229,8 +227,6 @@ def register(app: typer.Typer) -> None:
 
         from tubedemo.rehearsal.rehearse import Rehearsal, RehearseOptions
 
-        if speed <= 0:
-            raise UsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
         cfg = config_from(config, overrides)
         out = output or Path("out") / f"rehearse-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         console = Console(highlight=False)

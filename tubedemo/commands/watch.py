@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import RecordingError, UsageError
+from tubedemo.core.errors import UsageError
 from tubedemo.screen.dashboard import DashboardOptions
 
 console = Console(highlight=False)
@@ -53,7 +53,7 @@ def watch(
     replay: Annotated[
         Path | None, typer.Option(help="Play a recording instead of watching a cluster.")
     ] = None,
-    speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 1.0,
+    speed: Speed = 1.0,
     kubeconfig: Annotated[
         Path | None, typer.Option(help="kubeconfig to use (default: $KUBECONFIG or ~/.kube).")
     ] = None,
@@ -102,8 +102,6 @@ def watch(
     if replay is not None:
         if record is not None:
             raise UsageError("--record and --replay together: a replay is already recorded")
-        if speed <= 0:
-            raise RecordingError("--speed must be positive (1 = real time, 10 = ten times faster)")
         recording = read_recording(replay)
         result = watch_replay(recording.snapshots, console=console, options=options, speed=speed)
         damaged = len(recording.damaged_lines)

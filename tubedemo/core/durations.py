@@ -1,8 +1,15 @@
-"""Human durations ("90s", "2m", "1h30m", 45) as seconds, both ways."""
+"""Time as people read it: durations ("90s", "2m", "1h30m", 45) both ways, clock faces, --speed.
+
+The one place that formats talk seconds for a screen or a page, and checks a time-compression
+factor. Pure; imports nothing of ours.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+
+from tubedemo.core.errors import UsageError
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -50,3 +57,34 @@ def format_duration(seconds: float) -> str:
     if secs or not parts:
         parts.append(f"{secs}s")
     return "".join(parts)
+
+
+def clock_face(seconds: float | None) -> str:
+    """Talk seconds as ``MM:SS`` (truncated, never negative; ``--:--`` for unknown).
+
+    The dashboard's and the show's clocks: a second is shown once it has fully passed.
+    """
+    if seconds is None:
+        return "--:--"
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def clock_face_rounded(seconds: float) -> str:
+    """Talk seconds as ``M:SS`` rounded to the nearest second (the report's prose: "at 2:05")."""
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    return f"{minutes:d}:{secs:02d}"
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` if it can compress time (positive, finite); else a UsageError (exit 2).
+
+    Every ``--speed`` (show, rehearse, watch --replay, the fleet and stand-in servers) and every
+    clock that multiplies by a speed checks it here, so all refuse it alike.
+    """
+    if not (speed > 0 and math.isfinite(speed)):
+        raise UsageError(
+            f"--speed must be positive and finite (1 = real time, 10 = ten times faster); "
+            f"got {speed:g}"
+        )
+    return speed

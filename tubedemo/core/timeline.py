@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tubedemo.core.config import K6Config, Mode, Phase, TimelineConfig
-from tubedemo.core.durations import format_duration
+from tubedemo.core.durations import check_speed, format_duration
 from tubedemo.core.errors import UsageError
 
 EventKind = Literal["phase", "end"]
@@ -65,12 +65,6 @@ class Schedule:
     def wall_duration(self) -> float:
         """How long the show runs (wall seconds) without pauses or skips."""
         return self.wall(self.end_at)
-
-
-def check_speed(speed: float) -> float:
-    if not (speed > 0 and math.isfinite(speed)):
-        raise UsageError(f"--speed {speed:g}: must be a positive number (e.g. 10 for rehearsal)")
-    return speed
 
 
 def build_schedule(

@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tubedemo.core.config import DemoConfig
+from tubedemo.core.durations import check_speed
 from tubedemo.twin.cluster import Pod
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
@@ -181,8 +182,7 @@ class Fleet:
         audience: bool = False,
         pods_from_cluster: bool = False,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
+        check_speed(speed)
         self.config = config
         self.clock = clock
         self.speed = speed

@@ -15,25 +15,24 @@ report read as they would on stage.
 from __future__ import annotations
 
 import secrets
-import signal
 import socket
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 import httpx
 from rich.console import Console, RenderableType
 
 from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ExternalToolError, TubedemoError, UsageError
+from tubedemo.core.durations import check_speed
+from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.core.signals import sigterm_as_interrupt
 from tubedemo.screen.dashboard import DashboardOptions, render
 from tubedemo.talk.k6 import K6Result
 from tubedemo.telemetry.recording import Recorder
@@ -107,22 +106,6 @@ def _wait_ready(url: str, child: Child, timeout: float) -> None:
             pass
         time.sleep(0.1)
     raise ExternalToolError(f"{child.name} did not answer {url} within {timeout:.0f}s")
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def status_body(snapshot: Snapshot) -> dict[str, object]:
@@ -227,8 +210,7 @@ class RehearsalBoard:
 
 class Rehearsal:
     def __init__(self, cfg: DemoConfig, options: RehearseOptions, console: Console) -> None:
-        if options.speed <= 0:
-            raise UsageError("--speed must be positive (1 = real time, 10 = ten times faster)")
+        check_speed(options.speed)
         self.cfg = cfg
         self.opt = options
         self.console = console
@@ -316,7 +298,7 @@ class Rehearsal:
         codes: dict[str, int | None] = {}
         audience_url = ""
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 fleet_url = self._start_fleet()
                 gateway_url, audience_url = self._start_gateway(fleet_url)
                 self.console.print(

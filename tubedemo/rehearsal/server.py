@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tubedemo.core.config import DemoConfig, load_config
+from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
 from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.twin.engine import Request
@@ -379,11 +380,9 @@ def main(argv: list[str] | None = None) -> None:
         "--namespace", default=None, help="namespace of the vLLM Deployment (default: config's)"
     )
     args = parser.parse_args(argv)
-    if args.speed <= 0:
-        print("error: --speed must be positive", file=sys.stderr)
-        sys.exit(2)
     watch = None
     try:
+        check_speed(args.speed)
         config = load_config(args.config, args.overrides)
         if args.kubeconfig is not None:
             from tubedemo.cluster.ready_pods import ReadyPodWatch

@@ -46,6 +46,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tubedemo.core.config import DemoConfig, ModelConfig
+from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ConfigError, TubedemoError
 from tubedemo.rehearsal.fleet import E2E_BUCKETS, TTFT_BUCKETS
 from tubedemo.rehearsal.server import estimate_prompt_tokens
@@ -88,8 +89,7 @@ class Replica:
         speed: float = 1.0,
         name: str = "standin",
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
+        check_speed(speed)
         self.config = config
         self.clock = clock
         self.speed = speed
@@ -453,10 +453,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.speed <= 0:
-        print("error: --speed must be positive", file=sys.stderr)
-        sys.exit(2)
     try:
+        check_speed(args.speed)
         config = build_config(args.served_model_name, args.port, args.max_num_seqs)
         replica = Replica(config, time.monotonic, speed=args.speed)
         asyncio.run(serve(replica, args.host, args.port))

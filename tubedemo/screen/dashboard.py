@@ -24,6 +24,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from tubedemo.core.config import DashboardConfig
+from tubedemo.core.durations import clock_face
 from tubedemo.telemetry.snapshot import (
     Event,
     GpuNode,
@@ -154,14 +155,6 @@ def _thousands(value: int) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = max(0, int(seconds))
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes:02d}:{secs:02d}"
 
 
 def _secs(value: float | None, digits: int = 2) -> str:
@@ -328,10 +321,10 @@ def _startup_times(history: Sequence[Snapshot]) -> list[float]:
 def _header(f: _Frame, width: int) -> Text:
     talk = f.now.talk
     left = Text(f" {f.options.title} ", style=f.s("header"))
-    clock = f"{_clock(talk.elapsed_s)} / {_clock(talk.duration_s)}"
+    clock = f"{clock_face(talk.elapsed_s)} / {clock_face(talk.duration_s)}"
     phase = talk.phase or "between phases"
     if talk.phase_remaining_s is not None:
-        phase += f" ({_clock(talk.phase_remaining_s)} left)"
+        phase += f" ({clock_face(talk.phase_remaining_s)} left)"
     mode = (f.now.audience.mode or "?").upper()
     # the gateway is not the scaling story: its outage shows here, not in the commentary
     stale = " (stale)" if f.now.audience.stale and f.now.audience.mode is not None else ""
@@ -665,7 +658,7 @@ def _events_panel(f: _Frame, width: int, height: int) -> Panel:
     recent = f.events[-max(0, room - 1) :] if room > 1 else []
     for event in reversed(recent):
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{_clock(_talk_time(f, event.time))} ", style=f.s("dim"))
+        t.append(f"{clock_face(_talk_time(f, event.time))} ", style=f.s("dim"))
         style = f.s("bad") if event.kind in ("spot_interruption", "pod_failed") else f.s("value")
         t.append(_event_text(f, event), style=style)
         lines.append(t)
@@ -678,7 +671,7 @@ def _cue_line(f: _Frame, width: int) -> Text:
     if talk.next_phase is None:
         t.append(" Last phase: the line terminates here. ", style=f.s("cue"))
     else:
-        t.append(f" NEXT in {_clock(talk.next_in_s)} ", style=f.s("cue"))
+        t.append(f" NEXT in {clock_face(talk.next_in_s)} ", style=f.s("cue"))
         t.append(f" {talk.next_phase}", style=f.s("value"))
         if talk.next_cue:
             t.append(f": {talk.next_cue}", style=f.s("label"))

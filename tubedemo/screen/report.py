@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tubedemo.core.durations import clock_face_rounded
 from tubedemo.core.errors import ReportError
 from tubedemo.telemetry.recording import read_recording
 from tubedemo.telemetry.snapshot import Snapshot
@@ -510,11 +511,6 @@ def _fmt(value: float | None, unit: str = "s", digits: int = 0) -> str:
     return f"{value:.{digits}f} {unit}".strip()
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(max(0, round(seconds)), 60)
-    return f"{minutes:d}:{secs:02d}"
-
-
 def _times(values: Sequence[float], what: str, none: str) -> str:
     if not values:
         return none
@@ -530,11 +526,15 @@ def _summary_rows(sm: Summary, k: K6Series | None) -> list[tuple[str, str]]:
     launches = sorted(sm.node_launch_s)
     startups = sorted(sm.pod_startup_s)
     rows = [
-        ("Recording length", _clock(sm.duration_s)),
+        ("Recording length", clock_face_rounded(sm.duration_s)),
         (
             "Peak queue",
             f"{sm.peak_queue} waiting"
-            + (f" at {_clock(sm.peak_queue_at_s)}" if sm.peak_queue_at_s is not None else ""),
+            + (
+                f" at {clock_face_rounded(sm.peak_queue_at_s)}"
+                if sm.peak_queue_at_s is not None
+                else ""
+            ),
         ),
         ("Peak virtual commuters", f"{sm.peak_commuters:,}"),
         ("Max replicas", f"{sm.max_replicas_desired} desired, {sm.max_replicas_ready} ready"),
@@ -664,7 +664,8 @@ def _html(
         for p in charts
     )
     events = "\n".join(
-        f"<li><time>{_clock(at)}</time> {html.escape(message)}</li>" for at, message in sm.events
+        f"<li><time>{clock_face_rounded(at)}</time> {html.escape(message)}</li>"
+        for at, message in sm.events
     )
     started = snapshots[0].time.strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>

@@ -13,15 +13,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, Protocol
 
 from rich.console import Console, Group, RenderableType
@@ -31,8 +28,9 @@ from rich.table import Table
 from rich.text import Text
 
 from tubedemo.core.config import DemoConfig, Mode
-from tubedemo.core.durations import format_duration
+from tubedemo.core.durations import clock_face, format_duration
 from tubedemo.core.errors import TubedemoError
+from tubedemo.core.signals import sigterm_as_interrupt
 from tubedemo.core.timeline import (
     Event,
     Schedule,
@@ -132,11 +130,6 @@ class ShowState:
     switcher: str = ""
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
-
-
 def render_load(stats: LoadStats) -> RenderableType:
     """The load panel (k6's own view) shown until the live dashboard takes the slot."""
     p50, p95 = stats.ttfb_percentile(50), stats.ttfb_percentile(95)
@@ -162,7 +155,7 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
     dashboard (or k6's load panel until one is given) below. No side effects."""
     status = "⏸ paused" if state.paused else f"▶ x{state.speed:g}"
     head = Text.assemble(
-        (f"{_clock(state.talk_time)} / {_clock(state.end_at)}  ", "bold"),
+        (f"{clock_face(state.talk_time)} / {clock_face(state.end_at)}  ", "bold"),
         (status, "yellow" if state.paused else "green"),
         "   phase ",
         (state.phase or "—", "bold cyan"),
@@ -181,7 +174,9 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
     for event in state.upcoming[:2]:
         what = "end of talk" if event.kind == "end" else event.phase
         flip = f" → {event.mode}" if event.mode else ""
-        nxt.add_row(Text(_clock(event.at), style="dim"), Text(f"{what}{flip}", overflow="ellipsis"))
+        nxt.add_row(
+            Text(clock_face(event.at), style="dim"), Text(f"{what}{flip}", overflow="ellipsis")
+        )
     for _ in range(2 - len(state.upcoming[:2])):
         nxt.add_row("", "")
     recent = [*list(state.log)[-3:], "", "", ""][:3]
@@ -243,7 +238,10 @@ class Show:
         *,
         console: Console | None = None,
         now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``now`` (monotonic seconds) drives the talk clock and the redraws; ``sleep`` paces
+        the loop. Tests inject both to run a show without waiting."""
         self.cfg = cfg
         self.opt = options
         self.switcher = switcher
@@ -251,6 +249,7 @@ class Show:
         self.board: Board | None = None
         """Set before run() to show the live dashboard below the show's panel and record it."""
         self._now = now
+        self._sleep = sleep
         self.schedule: Schedule = build_schedule(
             cfg.timeline, cfg.talk.duration, start_at=options.start_at, speed=options.speed
         )
@@ -342,7 +341,7 @@ class Show:
     # ------------------------------------------------------------------ events and keys
 
     def _note(self, message: str) -> None:
-        self.state.log.append(f"{_clock(self.clock.talk())} {message}")
+        self.state.log.append(f"{clock_face(self.clock.talk())} {message}")
         if not self.console.is_terminal:
             self.console.print(self.state.log[-1], highlight=False, soft_wrap=True)
 
@@ -396,7 +395,7 @@ class Show:
                 self._note("no next phase to skip to")
                 return
             self.clock.jump(target)
-            self._note(f"skipped to {_clock(target)}")
+            self._note(f"skipped to {clock_face(target)}")
             self._reschedule_from(target)
             self._restart_timeline_load()
         elif action == "burst":
@@ -449,7 +448,7 @@ class Show:
         self.switcher.prepare()  # so is an unreachable cluster; and the first flip is on time
         self.opt.recording.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():  # SIGTERM: k6 stopped, cluster left alone
                 self.clock.restart()
                 self._note(
                     f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
@@ -490,28 +489,10 @@ class Show:
             if self._quit:
                 break
             self._tick()
-            if time.monotonic() - drawn >= REDRAW:
+            if self._now() - drawn >= REDRAW:
                 refresh()
-                drawn = time.monotonic()
-            time.sleep(TICK)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the show like Ctrl-C does: k6 is stopped, the cluster left alone."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+                drawn = self._now()
+            self._sleep(TICK)
 
 
 def default_recording(folder: Path = Path("out")) -> Path:

@@ -17,6 +17,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
+from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import RecordingError
 from tubedemo.telemetry.snapshot import Snapshot
 
@@ -114,8 +115,7 @@ def replay_schedule(
     Gaps longer than a minute (the recorder was stopped) are shortened to one second so a replay
     never stalls on a coffee break.
     """
-    if speed <= 0:
-        raise RecordingError("--speed must be positive (1 = real time, 10 = ten times faster)")
+    check_speed(speed)
     previous = None
     for snapshot in snapshots:
         delay = 0.0
