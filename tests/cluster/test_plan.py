@@ -19,6 +19,7 @@ from tubedemo.cluster.plan import (
     scale_targets,
     split_phases,
     teardown_plan,
+    up_plan,
     workload_health,
 )
 from tubedemo.cluster.preflight import Check, namespace_problem, required_checks
@@ -84,6 +85,39 @@ def test_scaled_object_goes_in_the_late_phase_after_the_workloads_roll_out() -> 
     )
     assert [m["kind"] for m in first] == ["Deployment"]
     assert [m["kind"] for m in late] == ["ScaledObject"]
+
+
+def test_up_waits_only_for_the_metric_path_before_keda_gets_its_scaled_object() -> None:
+    collector = obj("Deployment", "otel-collector", api="apps/v1")
+    collector["metadata"]["labels"]["app.kubernetes.io/component"] = "otel-collector"
+    plan = up_plan(
+        apply_order(
+            [
+                obj("Namespace", "demo", ns=""),
+                collector,
+                obj("Deployment", "vllm", api="apps/v1"),
+                obj("Deployment", "gateway", api="apps/v1"),
+                obj("NodePool", "gpu", ns="", api="karpenter.sh/v1"),
+                scaled_object("vllm"),
+            ]
+        )
+    )
+    deployment = lambda name: Ref("apps/v1", "Deployment", "demo", name)  # noqa: E731
+    assert [m["kind"] for m in plan.namespaces] == ["Namespace"]
+    # Karpenter's objects go out with the first batch, before any wait.
+    assert [m["kind"] for m in plan.first] == ["NodePool", "Deployment", "Deployment", "Deployment"]
+    assert plan.metric_path == (deployment("otel-collector"),)
+    assert [m["kind"] for m in plan.scaling] == ["ScaledObject"]
+    # The gateway is waited for only after the ScaledObject is applied: it cannot block it.
+    assert plan.workloads == (deployment("vllm"), deployment("gateway"))
+
+
+def test_up_plan_of_the_default_render_waits_for_the_collector_alone_first() -> None:
+    plan = up_plan(apply_order(render(config_from_dict({}))))
+    assert [r.name for r in plan.metric_path] == ["otel-collector"]
+    assert {r.name for r in plan.workloads} == {"gateway", "vllm"}
+    assert {m["kind"] for m in plan.scaling} == {"ScaledObject"}
+    assert {"NodePool", "EC2NodeClass"} <= {m["kind"] for m in plan.first}
 
 
 def test_scale_targets_are_the_workloads_named_by_scaled_objects() -> None:

@@ -311,6 +311,33 @@ def test_rollout_timeout_names_the_stuck_workload_and_why(demo: Demo) -> None:
     assert "didn't match Pod's node affinity/selector" in line
 
 
+def test_a_gateway_that_cannot_start_is_named_and_keda_still_gets_its_scaled_object(
+    demo: Demo,
+) -> None:
+    # As on an EKS cluster without a default StorageClass: the gateway's volume never binds,
+    # so its pod is never scheduled.
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.delete_persistent_volume(f"gateway-data-{demo.namespace}")
+    result = demo.run("up", "--timeout", "10")
+    ns = demo.namespace
+    assert_one_line_error(
+        result,
+        f"Deployment {ns}/gateway not ready after 10s (0/1 ready): pod gateway-",
+        "unbound immediate PersistentVolumeClaims",
+        f"scaling is set up all the same (ScaledObject {ns}/vllm applied)",
+    )
+    scaled = next(m for m in demo.manifests() if m["kind"] == "ScaledObject")
+    live = live_object(demo.kube, scaled)
+    assert live is not None, "KEDA never got its ScaledObject"
+    assert live.spec.scaleTargetRef.name == "vllm"
+    assert live.spec.triggers[0].type == scaled["spec"]["triggers"][0]["type"]
+    # Neither the collector feeding the scaler nor vLLM waited on the gateway.
+    assert f"ready      Deployment {ns}/otel-collector" in result.stdout
+    assert f"ready      Deployment {ns}/vllm" in result.stdout
+    nodepool = next(m for m in demo.manifests() if m["kind"] == "NodePool")
+    assert live_object(demo.kube, nodepool) is not None
+
+
 def test_dry_run_changes_nothing(demo: Demo) -> None:
     result = demo.run("up", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr

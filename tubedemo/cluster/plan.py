@@ -103,10 +103,52 @@ def apply_order(manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def split_phases(
     ordered: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(first, late): the late phase (ScaledObject and friends) waits for the first to roll out."""
+    """(first, late): the late phase is the ScaledObject and its kin (see `up_plan`)."""
     first = [m for m in ordered if m["kind"] not in _LATE_KINDS]
     late = [m for m in ordered if m["kind"] in _LATE_KINDS]
     return first, late
+
+
+COMPONENT = "app.kubernetes.io/component"
+METRIC_PATH_COMPONENTS = frozenset({"otel-collector"})
+"""Components the scaling objects read their metric through (the collector feeding the
+scaler): rolled out before KEDA gets its ScaledObject, so the scaler has data from its first
+poll instead of counting failures towards the ScaledObject's fallback replicas."""
+
+
+@dataclass(frozen=True)
+class UpPlan:
+    """What `up` applies and waits for, in this order. A failed wait never stops a later apply:
+    the scaling objects (Karpenter's in `first`, KEDA's in `scaling`) are applied whatever the
+    gateway does, and every workload that did not come up is reported at the end."""
+
+    namespaces: list[dict[str, Any]]
+    first: list[dict[str, Any]]
+    """Everything but the namespaces and the scaling objects, NodePool and EC2NodeClass too."""
+    metric_path: tuple[Ref, ...]
+    """Workloads waited for before `scaling` is applied (METRIC_PATH_COMPONENTS)."""
+    scaling: list[dict[str, Any]]
+    """KEDA's ScaledObject and its kin (_LATE_KINDS)."""
+    workloads: tuple[Ref, ...]
+    """Every other workload (the gateway, vLLM), waited for after `scaling` is applied."""
+
+
+def up_plan(ordered: list[dict[str, Any]]) -> UpPlan:
+    """Split manifests in apply order (see `apply_order`) into the steps of `up`."""
+    first, scaling = split_phases(ordered)
+    workloads = [m for m in first if m["kind"] in WORKLOAD_KINDS]
+
+    def feeds_scaling(m: Mapping[str, Any]) -> bool:
+        labels = m.get("metadata", {}).get("labels") or {}
+        return labels.get(COMPONENT) in METRIC_PATH_COMPONENTS
+
+    return UpPlan(
+        namespaces=[m for m in first if m["kind"] == "Namespace"],
+        first=[m for m in first if m["kind"] != "Namespace"],
+        metric_path=tuple(Ref.of(m) for m in workloads if feeds_scaling(m)),
+        scaling=scaling,
+        workloads=tuple(Ref.of(m) for m in workloads if not feeds_scaling(m)),
+    )
 
 
 def scale_targets(manifests: Iterable[Mapping[str, Any]]) -> set[Ref]:

@@ -14,7 +14,6 @@ from typing import Any
 
 from tubedemo.cluster.api import Api, NotFound
 from tubedemo.cluster.plan import (
-    WORKLOAD_KINDS,
     DiffEntry,
     Outcome,
     Ref,
@@ -27,7 +26,7 @@ from tubedemo.cluster.plan import (
     pod_problem,
     prune_set,
     scale_targets,
-    split_phases,
+    up_plan,
     workload_health,
 )
 from tubedemo.core.errors import ClusterError
@@ -116,8 +115,7 @@ def up(
     """Apply, wait, prune. Second run on an unchanged render changes nothing."""
     prepared = prepare(with_namespace(manifests, namespace))
     ordered = apply_order(prepared)
-    first, late = split_phases(ordered)
-    targets = scale_targets(ordered)
+    plan = up_plan(ordered)
     previous = read_inventory(api, namespace)
     result = UpResult()
 
@@ -131,22 +129,26 @@ def up(
             if outcome != "unchanged":
                 report(f"{outcome:<10} {ref}")
 
+    def wait_for(refs: tuple[Ref, ...]) -> list[str]:
+        if not wait:
+            return []
+        return wait_ready(api, list(refs), timeout=timeout, report=report, progress=progress)
+
     rendered = [Ref.of(m) for m in ordered]
-    namespaces = [m for m in first if m["kind"] == "Namespace"]
-    apply_all(namespaces)
+    apply_all(plan.namespaces)
     # Record what is about to exist before creating it: if this run stops half-way (a rollout
     # timeout, Ctrl-C), a later `up` can still prune it and `teardown` still finds it.
     api.apply(inventory_manifest(namespace, [*previous, *rendered]), force=True)
-    apply_all([m for m in first if m["kind"] != "Namespace"])
-    if wait:
-        support = [
-            Ref.of(m) for m in first if m["kind"] in WORKLOAD_KINDS and Ref.of(m) not in targets
-        ]
-        wait_ready(api, support, timeout=timeout, report=report, progress=progress)
-    apply_all(late)
-    if wait:
-        scaled = [Ref.of(m) for m in first if Ref.of(m) in targets]
-        wait_ready(api, scaled, timeout=timeout, report=report, progress=progress)
+    apply_all(plan.first)
+    stuck = wait_for(plan.metric_path)
+    # Whatever the waits found, scaling is set up: a broken gateway must not leave vLLM
+    # without its ScaledObject.
+    apply_all(plan.scaling)
+    stuck += wait_for(plan.workloads)
+    if stuck:
+        applied = ", ".join(str(Ref.of(m)) for m in plan.scaling)
+        scaling = f"; scaling is set up all the same ({applied} applied)" if applied else ""
+        raise RolloutTimeout("; ".join(stuck) + scaling)
     result.pruned = prune(api, previous, rendered, report=report)
     api.apply(inventory_manifest(namespace, rendered), force=True)
     return result
@@ -230,12 +232,13 @@ def wait_ready(
     timeout: float,
     report: Report,
     progress: Report | None = None,
-) -> None:
-    """Poll until every workload rolled out; on timeout name the first stuck one and why.
+) -> list[str]:
+    """Poll until every workload rolled out or `timeout` passed; returns, for each one still
+    not ready then, a line naming it and why (its pods' waiting reason). Empty: all ready.
 
     `progress` gets a short "what we wait for" line on every poll (the CLI's spinner)."""
     if not refs:
-        return
+        return []
     start = time.monotonic()
     deadline = start + timeout
     pending = list(refs)
@@ -246,7 +249,8 @@ def wait_ready(
             health = workload_health(live) if live is not None else None
             if health is None or not health.ready:
                 still.append((ref, health.summary if health else "not found"))
-        if not still:
+        pending = [ref for ref, _ in still]
+        if not pending:
             break
         if progress is not None:
             waited = time.monotonic() - start
@@ -254,11 +258,12 @@ def wait_ready(
             more = f" (+{len(still) - 1} more)" if len(still) > 1 else ""
             progress(f"waiting for {ref}: {summary}{more}, {waited:.0f}s of {timeout:.0f}s")
         if time.monotonic() >= deadline:
-            raise RolloutTimeout(_stuck_message(api, still[0][0], timeout))
-        pending = [ref for ref, _ in still]
+            break
         time.sleep(1.0)
     for ref in refs:
-        report(f"{'ready':<10} {ref}")
+        if ref not in pending:
+            report(f"{'ready':<10} {ref}")
+    return [_stuck_message(api, ref, timeout) for ref in pending]
 
 
 def _stuck_message(api: Api, ref: Ref, timeout: float) -> str:

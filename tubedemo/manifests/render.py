@@ -43,8 +43,8 @@ PROFILE_COMPONENTS: dict[str, frozenset[str]] = {
     "local": frozenset(COMPONENTS) - {"karpenter"},
 }
 
-# Within the plan, kinds that others depend on come first. The ScaledObject comes last: the
-# collector and scaler path must exist before KEDA creates the HPA, or it can fall back to CPU.
+# Within the plan, kinds that others depend on come first. The ScaledObject comes last: `up`
+# applies it once the collector feeding the scaler is out (tubedemo/cluster/plan.py up_plan).
 KIND_ORDER: tuple[str, ...] = (
     "Namespace",
     "ServiceAccount",
