@@ -53,3 +53,31 @@ def test_state_uses_the_dashboards_snapshot_shapes() -> None:
     assert replicas.ready == 1 and replicas.pods[0].name == "vllm-1"
     assert nodes.nodes[0].instance_type == "g5.2xlarge"
     assert state["targets"] == [{"name": "vllm-1", "url": "http://x/pods/vllm-1/metrics"}]
+
+
+def test_start_talk_makes_now_talk_second_zero_and_the_twins_k6_load_starts_from_there() -> None:
+    config = config_from_dict(
+        {
+            "twin": {"audience": {"size": 0}},
+            "timeline": {"phases": [{"name": "only", "at": "0s", "duration": "1m", "vus": 2}]},
+            "talk": {"duration": "1m"},
+        }
+    )
+    clock = Clock()
+    fleet = Fleet(config, clock, speed=1.0, k6_model=True, pods_from_cluster=True)
+    fleet.sync_pods({"vllm-abc": "node-1"})
+    clock.t += 500.0  # `up` takes a while in the lab: the talk has not started
+    fleet.start_talk()
+    assert fleet.now == 0.0 and fleet.world.sent == 0
+    fleet.sync_pods({"vllm-abc": "node-1"})
+    clock.t += 10.0
+    fleet.advance()
+    assert fleet.now == 10.0
+    k6 = [r for r in fleet.world.finished if r.source == "k6"]
+    assert k6 and all(r.replica == "vllm-abc" for r in k6)  # the lab's pod served them
+    try:
+        fleet.start_talk()
+    except RuntimeError as exc:
+        assert "lose them" in str(exc)
+    else:
+        raise AssertionError("start_talk after requests must refuse")

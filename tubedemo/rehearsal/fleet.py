@@ -181,22 +181,52 @@ class Fleet:
         speed: float = 1.0,
         audience: bool = False,
         pods_from_cluster: bool = False,
+        k6_model: bool = False,
     ) -> None:
+        """``audience``: the room's phones (twin.audience) send requests into the world;
+        ``k6_model``: so do the timeline's k6 VUs as the twin models them (``lab compare``
+        feeds the lab exactly the load ``simulate`` puts on the twin); ``pods_from_cluster``:
+        replicas are the lab's Ready pods (``sync_pods``), not the twin's autoscaler's."""
         check_speed(speed)
         self.config = config
         self.clock = clock
         self.speed = speed
-        self.started = clock()
+        self.model_name = config.model.served_name
+        self._audience = audience
+        self._k6_model = k6_model
+        self._pods_from_cluster = pods_from_cluster
+        # the lab's load waits for start_talk: `up` runs first, with the fleet answering KEDA
+        self._new_world(load=not pods_from_cluster)
+
+    def _new_world(self, load: bool) -> None:
+        config = self.config
+        self.started = self.clock()
         self.lab: ClusterDrivenWorld | None = (
-            ClusterDrivenWorld(config) if pods_from_cluster else None
+            ClusterDrivenWorld(config) if self._pods_from_cluster else None
         )
         self.world: World = self.lab if self.lab is not None else World(config)
-        self.model_name = config.model.served_name
         self._metrics: dict[str, ReplicaMetrics] = {}
-        if audience:
-            Load(self.world, audience=True, k6=False)
+        if load and (self._audience or self._k6_model):
+            Load(self.world, audience=self._audience, k6=self._k6_model)
         self.world.on_first_token.append(self._first_token)
         self.world.on_end.append(self._ended)
+
+    def start_talk(self) -> None:
+        """Talk second 0 is now: a fresh world whose load (audience, k6 model) starts from the
+        beginning.
+
+        The lab needs this: its fleet must answer KEDA while ``up`` waits for the first
+        replica (minutes of simulated node launch and model load), and the talk starts after;
+        a lab fleet sends no simulated load before. Only for a fleet that has served no
+        request yet; the lab's serving pods keep (fresh) engines.
+        """
+        if self.world.sent:
+            raise RuntimeError("start_talk after requests were served would lose them")
+        serving = self.lab.pod_names() if self.lab is not None else set()
+        self._new_world(load=True)
+        if self.lab is not None:
+            for name in sorted(serving):  # before second 0's load arrives
+                self.lab.add_pod(name)
 
     @property
     def now(self) -> float:

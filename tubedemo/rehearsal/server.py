@@ -9,6 +9,7 @@ One asyncio server (uvicorn) on loopback:
   model_name and engine);
 - ``GET /twin/state``: replicas, nodes, HPA, scrape targets, events, cost as JSON for the
   dashboard;
+- ``POST /twin/start``: talk second 0 is now (the lab starts its talk once ``up`` is done);
 - ``GET /metrics``: the queue summed over the serving replicas as one series named
   ``scaling.metric`` (what KEDA's ``metrics-api`` scaler reads in the lab).
 
@@ -126,6 +127,7 @@ class FleetApp:
                 Route("/pods/{name}/metrics", self.metrics, methods=["GET"]),
                 Route("/twin/state", self.state, methods=["GET"]),
                 Route("/metrics", self.queue_metrics, methods=["GET"]),
+                Route("/twin/start", self.start_talk, methods=["POST"]),
             ]
         )
         self._ticker: asyncio.Task[None] | None = None
@@ -152,6 +154,13 @@ class FleetApp:
         return Response(
             self.fleet.queue_metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
+
+    async def start_talk(self, _: HttpRequest) -> Response:
+        if self.fleet.world.sent:
+            return _error(409, "the talk has started already: requests were served")
+        self.fleet.start_talk()
+        self.sync_pods()
+        return JSONResponse({"time_s": self.fleet.now})
 
     async def health(self, _: HttpRequest) -> Response:
         return Response(status_code=200)
@@ -330,6 +339,7 @@ async def serve(
     audience: bool = False,
     on_listening: Callable[[int], None] | None = None,
     pods: PodSource | None = None,
+    k6_model: bool = False,
 ) -> None:
     """Run until cancelled or signalled; ``on_listening(port)`` (default: print ``PORT <n>``).
 
@@ -337,7 +347,12 @@ async def serve(
     fleet then serves one engine per Ready pod instead of running the twin's autoscaler.
     """
     fleet = Fleet(
-        config, time.monotonic, speed=speed, audience=audience, pods_from_cluster=pods is not None
+        config,
+        time.monotonic,
+        speed=speed,
+        audience=audience,
+        pods_from_cluster=pods is not None,
+        k6_model=k6_model,
     )
     front = FleetApp(fleet, pods)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -370,6 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--audience", action="store_true", help="simulate the room's phones")
     parser.add_argument(
+        "--k6-model",
+        action="store_true",
+        help="also send the timeline's k6 load as the twin models it (no k6 process)",
+    )
+    parser.add_argument(
         "--kubeconfig",
         type=Path,
         default=None,
@@ -400,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.speed,
                 args.audience,
                 pods=watch.read if watch is not None else None,
+                k6_model=args.k6_model,
             )
         )
     except TubedemoError as exc:

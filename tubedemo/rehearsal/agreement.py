@@ -1,0 +1,197 @@
+"""Twin vs lab: the same timeline's scaling, side by side, and how well they agree. Pure.
+
+Both runs are reduced to ``ScaleSample``s on the talk's clock: desired replicas (the HPA's
+output, spec.replicas of the vLLM Deployment), Ready replicas and the Ready GPU nodes by
+instance type. ``agree`` compares them the way the issue states the target: the share of 15 s
+samples where desired replicas are within one replica, the node count at the end of every
+phase, and when each first scaled up. ``scale_events`` lists every change with the delay until
+it was served (desired reached by Ready pods).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tubedemo.core.config import DemoConfig
+from tubedemo.twin.simulate import SimulationResult
+
+SAMPLE_EVERY = 15.0
+"""Seconds between the samples the agreement is counted on (the HPA's default sync period)."""
+
+TARGET_SHARE = 0.9
+"""At least this share of samples with desired replicas within one replica."""
+TARGET_FIRST_SCALE_UP = 20.0
+"""First scale-up of the twin and the lab at most this many seconds apart."""
+
+
+@dataclass(frozen=True)
+class ScaleSample:
+    time: float
+    """Talk seconds."""
+    desired: int
+    ready: int
+    nodes: tuple[str, ...]
+    """Instance types of the Ready GPU nodes, sorted."""
+    launching: int = 0
+    """NodeClaims/nodes not Ready yet."""
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
+
+
+@dataclass(frozen=True)
+class ScaleEvent:
+    time: float
+    what: str
+    """'desired' or 'nodes'."""
+    before: int
+    after: int
+    served_after: float | None
+    """Seconds until Ready replicas (nodes) reached ``after`` on a scale-up; None if never or
+    for a scale-down."""
+
+
+@dataclass(frozen=True)
+class PhaseEnd:
+    phase: str
+    time: float
+    twin_nodes: int
+    lab_nodes: int
+    twin_types: tuple[str, ...]
+    lab_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    samples: int
+    within_one: int
+    phase_ends: tuple[PhaseEnd, ...]
+    twin_first_scale_up: float | None
+    lab_first_scale_up: float | None
+    largest_gap: tuple[float, int, int] | None
+    """(time, twin desired, lab desired) where they differ most."""
+
+    @property
+    def share(self) -> float:
+        return self.within_one / self.samples if self.samples else 0.0
+
+    @property
+    def nodes_equal_at_phase_ends(self) -> bool:
+        return all(p.twin_nodes == p.lab_nodes for p in self.phase_ends)
+
+    @property
+    def first_scale_up_gap(self) -> float | None:
+        if self.twin_first_scale_up is None or self.lab_first_scale_up is None:
+            return None
+        return abs(self.twin_first_scale_up - self.lab_first_scale_up)
+
+    @property
+    def meets_target(self) -> bool:
+        gap = self.first_scale_up_gap
+        both_never = self.twin_first_scale_up is None and self.lab_first_scale_up is None
+        return (
+            self.share >= TARGET_SHARE
+            and self.nodes_equal_at_phase_ends
+            and (both_never or (gap is not None and gap <= TARGET_FIRST_SCALE_UP))
+        )
+
+
+def twin_samples(result: SimulationResult) -> list[ScaleSample]:
+    """The twin's frames (every dashboard tick) as samples, plus talk second 0."""
+    out = []
+    for frame in result.frames:
+        view = frame.view
+        out.append(
+            ScaleSample(
+                time=frame.time,
+                desired=view.desired,
+                ready=view.ready,
+                nodes=tuple(sorted(n.instance_type for n in view.nodes if n.ready)),
+                launching=sum(1 for n in view.nodes if not n.ready),
+            )
+        )
+    return out
+
+
+def at(samples: Sequence[ScaleSample], time: float) -> ScaleSample | None:
+    """The last sample taken at or before ``time`` (what was known then)."""
+    found = None
+    for sample in samples:
+        if sample.time <= time + 1e-6:
+            found = sample
+        else:
+            break
+    return found
+
+
+def first_scale_up(samples: Sequence[ScaleSample]) -> float | None:
+    """When desired replicas first rose above where the run started."""
+    if not samples:
+        return None
+    start = samples[0].desired
+    return next((s.time for s in samples if s.desired > start), None)
+
+
+def agree(
+    config: DemoConfig,
+    twin: Sequence[ScaleSample],
+    lab: Sequence[ScaleSample],
+    every: float = SAMPLE_EVERY,
+) -> Agreement:
+    """Compare on the 15 s grid both runs covered, phase ends and first scale-ups."""
+    end = min(twin[-1].time, lab[-1].time) if twin and lab else 0.0
+    within = total = 0
+    gap: tuple[float, int, int] | None = None
+    k = 1
+    while k * every <= end + 1e-6:
+        t = k * every
+        a, b = at(twin, t), at(lab, t)
+        k += 1
+        if a is None or b is None:
+            continue
+        total += 1
+        diff = abs(a.desired - b.desired)
+        if diff <= 1:
+            within += 1
+        if gap is None or diff > abs(gap[1] - gap[2]):
+            gap = (t, a.desired, b.desired)
+    ends = []
+    marks = [(p.name, p.end) for p in config.timeline.phases]
+    marks.append(("tail", config.talk.duration + config.twin.tail))
+    for name, when in marks:
+        if when > end + 1e-6:
+            continue
+        a, b = at(twin, when), at(lab, when)
+        if a is None or b is None:
+            continue
+        ends.append(PhaseEnd(name, when, a.node_count, b.node_count, a.nodes, b.nodes))
+    return Agreement(
+        samples=total,
+        within_one=within,
+        phase_ends=tuple(ends),
+        twin_first_scale_up=first_scale_up(twin),
+        lab_first_scale_up=first_scale_up(lab),
+        largest_gap=gap if gap is not None and gap[1] != gap[2] else None,
+    )
+
+
+def scale_events(samples: Sequence[ScaleSample]) -> list[ScaleEvent]:
+    """Every change of desired replicas and of Ready nodes, with how long a rise took to be
+    served: desired -> Ready replicas reaching it; nodes -> (launch is the node itself)."""
+    events: list[ScaleEvent] = []
+    for before, now in itertools.pairwise(samples):
+        if now.desired != before.desired:
+            served = None
+            if now.desired > before.desired:
+                reached = next(
+                    (s.time for s in samples if s.time >= now.time and s.ready >= now.desired),
+                    None,
+                )
+                served = None if reached is None else reached - now.time
+            events.append(ScaleEvent(now.time, "desired", before.desired, now.desired, served))
+        if now.node_count != before.node_count:
+            events.append(ScaleEvent(now.time, "nodes", before.node_count, now.node_count, None))
+    return events
