@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+ADDRESSES: set[str] = set()
+"""Addresses of the test hosts alive now: the suite's loopback guard lets tests reach them."""
+
 
 @dataclass(frozen=True)
 class TestHost:
@@ -67,7 +70,9 @@ def test_host() -> Iterator[TestHost]:
         _ip("-n", name, "addr", "add", f"{address}/30", "dev", inside)
         _ip("-n", name, "link", "set", inside, "up")
         _ip("-n", name, "link", "set", "lo", "up")
+        ADDRESSES.add(address)
         yield TestHost(name=name, address=address, peer=peer)
     finally:
+        ADDRESSES.discard(address)
         subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=20)
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)

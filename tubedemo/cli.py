@@ -51,6 +51,10 @@ def _register() -> None:
 
     audience.register(app)
 
+    from tubedemo.commands import images
+
+    images.register(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tubedemo`` console script."""

@@ -62,7 +62,23 @@ def test_local_profile_has_no_karpenter_and_no_gpu() -> None:
     pod = vllm["spec"]["template"]["spec"]
     assert "tolerations" not in pod
     assert "nvidia.com/gpu" not in str(pod["containers"][0]["resources"])
-    assert pod["containers"][0]["image"] == cfg.local.vllm_stand_in_image
+    assert pod["containers"][0]["image"] == "tubedemo.invalid/vllm-standin:not-pushed"
+
+
+def test_unset_own_images_render_as_never_resolving_placeholders_and_set_ones_as_given() -> None:
+    def images(cfg: DemoConfig) -> dict[str, str]:
+        return {
+            o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
+            for o in render(cfg)
+            if o["kind"] == "Deployment" and o["metadata"]["name"] in ("gateway", "vllm")
+        }
+
+    assert images(config_from_dict({"profile": "local"})) == {
+        "gateway": "tubedemo.invalid/gateway:not-pushed",
+        "vllm": "tubedemo.invalid/vllm-standin:not-pushed",
+    }
+    pushed = "registry.example/tubedemo/gateway:0.1.0@sha256:" + "a" * 64
+    assert images(config_from_dict({"gateway": {"image": pushed}}))["gateway"] == pushed
 
 
 def test_vllm_deployment_leaves_replicas_to_the_hpa() -> None:

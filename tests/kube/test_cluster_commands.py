@@ -131,6 +131,8 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
         "profile": "eks",
         "cluster": {"namespace": namespace},
         "gpu_pool": {"name": pool},
+        # as after `tubedemo images push --write` (no image is pulled here: KWOK nodes)
+        "gateway": {"image": "registry.invalid/tubedemo/gateway:test"},
         "scaling": {
             "scaler_address": f"keda-otel-scaler.{namespace}.svc:4318",
             "otlp_endpoint": f"keda-otel-scaler.{namespace}.svc:4317",

@@ -19,6 +19,7 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
+from tubedemo.core import images as own_images
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import Cancelled, ClusterError, TubedemoError, UsageError
 from tubedemo.manifests import crds
@@ -80,6 +81,8 @@ def up(
     from tubedemo.cluster import up as up_ops
 
     cfg = config_from(config, set_)
+    # Our own images must have been pushed (or set): never deploy a placeholder reference.
+    own_images.require_deployable(cfg)
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
     console.print("[bold]preflight[/]")

@@ -256,8 +256,9 @@ class RateLimits(Section):
 
 
 class GatewayConfig(Section):
-    image: str = "ghcr.io/tubedemo/gateway:0.1.0"
-    """Gateway image (FastAPI + the built web page), built from gateway/Dockerfile."""
+    image: str | None = None
+    """Gateway image (FastAPI + the built page) from gateway/Dockerfile; `tubedemo images push
+    --write` sets it (digest-pinned); unset, `up` refuses and render shows a placeholder."""
     port: int = Field(8080, ge=1, le=65535)
     """Gateway HTTP port."""
     system_prompt: str = (
@@ -330,8 +331,9 @@ class OtelConfig(Section):
 
 
 class LocalProfileConfig(Section):
-    vllm_stand_in_image: str = "ghcr.io/tubedemo/fleet-sim:0.1.0"
-    """CPU stand-in for vLLM in the local profile (the rehearsal's fleet simulator)."""
+    vllm_stand_in_image: str | None = None
+    """vLLM stand-in image (one simulated replica per pod) from images/standin.Dockerfile;
+    `tubedemo images push --write` sets it; unset, `up` refuses and render shows a placeholder."""
 
 
 class K6Config(Section):

@@ -122,6 +122,18 @@ class InstallError(TubedemoError):
     exit_code = 14
 
 
+class ImageNotSet(TubedemoError):
+    """A deployed image reference (gateway.image, ...) was never set or pushed: run images push."""
+
+    exit_code = 15
+
+
+class ImageError(TubedemoError):
+    """An image could not be built or pushed (image tool, registry, ECR)."""
+
+    exit_code = 16
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     **{
@@ -141,6 +153,8 @@ EXIT_CODES: dict[int, str] = {
             QrError,
             ExportError,
             InstallError,
+            ImageNotSet,
+            ImageError,
         )
     },
 }

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from tubedemo.core import images as own_images
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ValidationFailed
 from tubedemo.core.resources import resource_dir
@@ -152,6 +153,9 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         "startup_failures": max(1, -(-int(m.startup_timeout) // 10)),
         "consolidate_after": f"{int(cfg.gpu_pool.consolidate_after)}s",
         "window": talk_window(cfg),
+        # our own images: the configured reference, else a placeholder (tubedemo.core.images)
+        "gateway_image": own_images.reference(cfg, own_images.GATEWAY),
+        "standin_image": own_images.reference(cfg, own_images.STANDIN),
     }
 
 

@@ -1,0 +1,164 @@
+"""Both images, built from the repository's Dockerfiles, run exactly as the rendered Deployments
+say (command, args, env, ports unchanged, in a network namespace of the test's own) and answer
+what their consumers ask: the kubelet's probes, the phones, the collector."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import wait_until
+from tests.images import pods
+from tests.images.pods import Container, Pod
+from tests.netns import TestHost
+
+pytestmark = pytest.mark.integration
+
+ADMIN = "image-test-admin-token"
+SECRETS = {("tubedemo-admin", "token"): ADMIN}
+# What the kubelet adds to every pod; the API server itself is not there (the gateway's mode
+# watch retries in the background, which is what it does when the API server is away).
+KUBELET_ENV = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
+
+
+def _serving(pod: Pod, url: str) -> httpx.Response | None:
+    if pod.exited() is not None:
+        raise AssertionError(
+            f"{pod.where} exited {pod.exited()} with its rendered command line:\n{pod.output()}"
+        )
+    try:
+        resp = httpx.get(url, timeout=2, trust_env=False)
+    except httpx.HTTPError:
+        return None
+    return resp if resp.status_code == 200 else None
+
+
+def _ready(pod: Pod, c: Container, host: TestHost, probe: str = "readinessProbe") -> str:
+    """Wait for the rendered probe to pass on the rendered port; returns the base URL."""
+    path, port = c.probe(probe)
+    base = f"http://{host.address}:{port}"
+    try:
+        wait_until(
+            f"{c.where}: {probe} GET {path} on containerPort {port} (args {c.spec.get('args')})",
+            lambda: _serving(pod, base + path),
+            timeout=60,
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- the container's output:\n{pod.output()}") from None
+    return base
+
+
+def _stream(base: str, model: str, path: str = "/v1/chat/completions") -> list[dict[str, object]]:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Which is the deepest station?"}],
+        "stream": True,
+        "max_tokens": 5,
+    }
+    chunks: list[dict[str, object]] = []
+    headers = {"X-Client-Id": "image-test-phone"}
+    with httpx.stream(
+        "POST", base + path, json=body, headers=headers, timeout=30, trust_env=False
+    ) as resp:
+        assert resp.status_code == 200, resp.read()
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        done = False
+        for line in resp.iter_lines():
+            if line == "data: [DONE]":
+                done = True
+            elif line.startswith("data: "):
+                chunks.append(json.loads(line[6:]))
+        assert done, "the stream ended without [DONE]"
+    return chunks
+
+
+def _text(chunks: list[dict[str, object]]) -> str:
+    out = []
+    for chunk in chunks:
+        for choice in chunk.get("choices", []):  # type: ignore[attr-defined]
+            out.append(choice.get("delta", {}).get("content") or "")
+    return "".join(out)
+
+
+def test_standin_image_runs_as_the_local_vllm_deployment_and_serves_vllm_api_and_metrics(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image = built_images["vllm-standin"]
+    c = pods.container(pods.render("local", tmp_path, f"local.vllm_stand_in_image={image}"), "vllm")
+    assert c.spec["image"] == image
+    served = next(a.split("=", 1)[1] for a in c.spec["args"] if a.startswith("--served-model-"))
+    with pods.run_pod(
+        host, image, c.argv(image), {**KUBELET_ENV, **c.env(SECRETS)}, tmp_path / "pod.log",
+        c.where,
+    ) as pod:  # fmt: skip
+        base = _ready(pod, c, host)
+        live, live_port = c.probe("livenessProbe")
+        assert httpx.get(f"http://{host.address}:{live_port}{live}", trust_env=False).is_success
+        models = httpx.get(base + "/v1/models", trust_env=False).json()
+        assert [m["id"] for m in models["data"]] == [served]
+        chunks = _stream(base, served)
+        assert len(_text(chunks).split()) == 5
+        metrics = httpx.get(base + "/metrics", trust_env=False).text
+        samples = {
+            s.name: s for family in text_string_to_metric_families(metrics) for s in family.samples
+        }
+        assert samples["vllm:num_requests_waiting"].labels["model_name"] == served
+        assert samples["vllm:num_requests_waiting"].value == 0
+        assert samples["vllm:time_to_first_token_seconds_count"].value == 1
+        assert "vllm:kv_cache_usage_perc" in samples
+
+
+def test_gateway_image_runs_as_the_rendered_deployment_and_serves_page_config_and_stream(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image = built_images["gateway"]
+    objects = pods.render("local", tmp_path, f"gateway.image={image}")
+    c = pods.container(objects, "gateway")
+    assert c.spec["image"] == image
+    env = c.env(SECRETS)
+    upstream = httpx.URL(env["TUBEDEMO_UPSTREAM"])
+    # vLLM's Service name resolves, as cluster DNS would, to a fake vLLM in the same namespace
+    # on the Service's port: the rendered upstream URL is used unchanged.
+    fake = subprocess.Popen(
+        host.wrap([sys.executable, "-m", "gateway.fake_vllm", f"--port={upstream.port}"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=pods.REPO,
+    )
+    data, tmp = tmp_path / "data", tmp_path / "tmp"
+    for folder in (data, tmp):  # the pod's volumes, writable by the image's user (10001)
+        folder.mkdir()
+        folder.chmod(0o777)
+    mounts = {m["name"]: m["mountPath"] for m in c.spec["volumeMounts"]}
+    try:
+        assert fake.stdout is not None and fake.stdout.readline().startswith(b"PORT")
+        with pods.run_pod(
+            host, image, c.argv(image), {**KUBELET_ENV, **env}, tmp_path / "pod.log", c.where,
+            volumes={data: mounts["data"], tmp: mounts["tmp"]},
+            hosts={upstream.host: "127.0.0.1"},
+        ) as pod:  # fmt: skip
+            # Ready needs the mode ConfigMap from the API server, which is not here (its watch
+            # is tested against the real kube-apiserver in tests/kube): wait for liveness, and
+            # check that readiness says exactly that.
+            base = _ready(pod, c, host, "livenessProbe")
+            path, port = c.probe("readinessProbe")
+            ready = httpx.get(f"http://{host.address}:{port}{path}", trust_env=False)
+            assert ready.status_code == 503 and ready.json()["mode_synced"] is False
+            assert ready.json()["mode_source"] == "configmap"
+            page = httpx.get(base + "/", trust_env=False)
+            assert page.status_code == 200 and '<div id="root">' in page.text, page.text[:300]
+            assert "not built" not in page.text
+            config = httpx.get(base + "/config", trust_env=False).json()
+            assert config["mode"] == "quiz"
+            chunks = _stream(base, env["TUBEDEMO_MODEL"])
+            assert _text(chunks), chunks
+            assert list(data.iterdir()), "the gateway stored nothing on its data volume"
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
