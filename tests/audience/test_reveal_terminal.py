@@ -2,62 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import re
-import select
-import struct
-import subprocess
-import sys
-import termios
-import time
-
 import pytest
 
 from tests.gateway_proc import ADMIN_TOKEN, GatewayProcess
+from tests.terminal import ANSI, in_terminal
 
 pytestmark = pytest.mark.integration
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _in_terminal(*args: str, timeout: float = 60.0) -> tuple[str, float, int]:
     """Run the CLI with a 120x40 pty as its terminal; (raw output, seconds, exit code)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
-    env.update(TERM="xterm-256color", TUBEDEMO_ADMIN_TOKEN=ADMIN_TOKEN)
-    env.pop("COLUMNS", None)
-    env.pop("NO_COLOR", None)
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tubedemo", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-    )
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = start + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.5)
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    code = proc.wait(timeout=10)
-    elapsed = time.monotonic() - start
-    os.close(master)
-    return b"".join(chunks).decode("utf-8", errors="replace"), elapsed, code
+    return in_terminal(*args, env={"TUBEDEMO_ADMIN_TOKEN": ADMIN_TOKEN}, timeout=timeout)
 
 
 def test_the_reveal_plays_in_a_terminal_and_ends_on_the_winners(gateway: GatewayProcess) -> None:

@@ -381,6 +381,63 @@ def test_watch_command_records_the_cluster_and_draws_it(
     assert "1 ready 1 desired" in done.stdout
 
 
+def test_show_on_a_cluster_draws_replicas_and_nodes_as_watch_does(
+    kube: Kube, namespace: str, nodes: Callable[..., str], tmp_path: Any
+) -> None:
+    import yaml
+
+    from tests.terminal import ANSI, in_terminal
+    from tubedemo.telemetry.recording import read_recording
+
+    nodes("spot")
+    kube.apply(_deployment(namespace, 1), namespace)
+    core = client.CoreV1Api(kube.api_client())
+    _until(
+        "a ready pod",
+        lambda: any(
+            c.type == "Ready" and c.status == "True"
+            for p in core.list_namespaced_pod(namespace).items
+            for c in (p.status.conditions or [])
+        ),
+    )
+    config = tmp_path / "demo.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "cluster": {"namespace": namespace},
+                "gpu_pool": {"name": POOL},
+                "talk": {"duration": 4},
+                "timeline": {"phases": [{"name": "warm-up", "at": 0, "duration": 4}]},
+                "dashboard": {"tick": 0.5},
+            }
+        )
+    )
+    record = tmp_path / "talk.jsonl"
+    raw, _, code = in_terminal(
+        "show",
+        "-c",
+        str(config),
+        "--kubeconfig",
+        str(kube.kubeconfig),
+        "--mode-via",
+        "none",
+        "--gateway",
+        "http://127.0.0.1:9",
+        "--record",
+        str(record),
+        "--kube",
+        timeout=60,
+    )
+    assert code == 0, raw
+    last = read_recording(record).snapshots[-1]
+    assert (last.replicas.desired, last.replicas.ready) == (1, 1) and not last.replicas.stale
+    assert last.nodes.ready_count >= 1 and not last.nodes.stale
+    assert last.cost.per_hour > 0
+    screen = ANSI.sub("", raw)
+    assert "1 ready 1 desired" in screen
+    assert "g5.2xlarge" in screen
+
+
 def test_watch_with_an_unusable_kubeconfig_is_one_line(tmp_path: Any) -> None:
     import subprocess
     import sys

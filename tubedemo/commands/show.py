@@ -92,9 +92,17 @@ def show(
         ),
     ] = "auto",
     kubeconfig: Annotated[
-        Path | None, typer.Option(help="kubeconfig for --mode-via cluster.")
+        Path | None,
+        typer.Option(help="kubeconfig for --mode-via cluster and the cluster panels."),
     ] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    kube: Annotated[
+        bool | None,
+        typer.Option(
+            help="Cluster panels on the dashboard (replicas, nodes, HPA), as `watch` draws "
+            "them (default: when the mode goes via the cluster)."
+        ),
+    ] = None,
     dashboard: Annotated[
         bool, typer.Option(help="Live dashboard below the show's panel, recorded.")
     ] = True,
@@ -152,8 +160,17 @@ def show(
     )
     runner = Show(cfg, options, switcher, console=console)
     if dashboard:
+        from tubedemo.commands.live import live_sources
         from tubedemo.talk.show_dashboard import ShowDashboard, k6_state
 
+        # On a cluster the board reads what `watch` reads: replicas, nodes, HPA, pod scrapes.
+        sources = live_sources(
+            cfg,
+            kube=kube if kube is not None else via == "cluster",
+            kubeconfig=kubeconfig,
+            context=context,
+            gateway_url=base_url if gateway else None,
+        )
         runner.board = ShowDashboard(
             cfg,
             gateway_url=base_url,
@@ -161,6 +178,9 @@ def show(
             recording=recording,
             talk_time=runner.clock.talk,
             k6=lambda: k6_state(runner.state.stats, runner.k6_active(), time.time()),
+            kube=sources.kube,
+            metrics=sources.metrics,
+            gateway=sources.gateway,
         )
     from tubedemo.talk.keys import KeyReader
 

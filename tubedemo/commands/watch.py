@@ -109,39 +109,20 @@ def watch(
         Console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
         return
 
+    from tubedemo.commands.live import live_sources
     from tubedemo.telemetry.assembler import Assembler, MetricsTarget
-    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
 
-    timeout = cfg.dashboard.metrics_timeout
-    kube_feed = None
-    twin_feed = None
-    proxy_fetch = None
-    if twin is not None:
-        twin_feed = TwinStateFeed(twin, timeout=timeout)
-    elif kube:
-        from tubedemo.cluster.watch import KubeWatchFeed
-
-        kube_feed = KubeWatchFeed.connect(
-            cfg,
-            kubeconfig=kubeconfig,
-            context=context or cfg.cluster.context,
-            namespace=namespace or cfg.cluster.namespace,
-            stale_after=cfg.dashboard.stale_after,
-        )
-        proxy_fetch = kube_feed.fetch_metrics
-    metrics = MetricsFeed(proxy_fetch=proxy_fetch, timeout=timeout)
-    gateway_url = gateway or cfg.gateway.url
-    if gateway_url is None and kube_feed is not None:
-        # on a cluster: the gateway Service through the API server, no public address needed
-        from tubedemo.cluster.gateway_proxy import ServiceProxyTransport
-
-        transport = ServiceProxyTransport(
-            kube_feed.api, namespace or cfg.cluster.namespace, timeout=timeout
-        )
-        gateway_feed = GatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
-    else:
-        gateway_feed = GatewayFeed(gateway_url or cfg.talk.audience_url, timeout=timeout)
+    sources = live_sources(
+        cfg,
+        kube=kube,
+        twin=twin,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        gateway_url=gateway,
+    )
     static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))
+    twin_feed = sources.twin
     assembler = Assembler(
         multiplier=cfg.scaling.multiplier,
         prices=cfg.prices,
@@ -149,10 +130,10 @@ def watch(
         talk_duration=cfg.talk.duration,
         talk_start=_parse_start(start),
         stale_after=cfg.dashboard.stale_after,
-        kube=twin_feed or kube_feed,
-        metrics=metrics,
+        kube=sources.kube,
+        metrics=sources.metrics,
         static_targets=static,
-        gateway=gateway_feed,
+        gateway=sources.gateway,
         max_replicas=cfg.scaling.max_replicas,
         talk_time=twin_feed.talk_time if twin_feed is not None and start is None else None,
     )
@@ -166,12 +147,7 @@ def watch(
             frames=frames,
         )
     finally:
-        if kube_feed is not None:
-            kube_feed.close()
-        if twin_feed is not None:
-            twin_feed.close()
-        metrics.close()
-        gateway_feed.close()
+        sources.close()
     if record is not None:
         Console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
 

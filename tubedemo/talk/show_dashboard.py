@@ -14,17 +14,24 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import RenderableType
 
 from tubedemo.core.config import DemoConfig
 from tubedemo.screen.dashboard import DashboardOptions, render
 from tubedemo.talk.k6_series import LoadStats
-from tubedemo.telemetry.assembler import Assembler, MetricsTarget
+from tubedemo.telemetry.assembler import Assembler, KubeFeed, MetricsTarget
 from tubedemo.telemetry.clock import talk_clock
 from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
 from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import K6State, Snapshot
+
+
+class KubeSource(KubeFeed, Protocol):
+    """The cluster's watches as the board reads them, closed when it stops."""
+
+    def close(self) -> None: ...
 
 
 def k6_state(stats: LoadStats, active: bool, now: float) -> K6State:
@@ -49,13 +56,19 @@ class ShowDashboard:
         recording: Path,
         talk_time: Callable[[], float],
         k6: Callable[[], K6State],
+        kube: KubeSource | None = None,
+        metrics: MetricsFeed | None = None,
+        gateway: GatewayFeed | None = None,
     ) -> None:
+        """`kube`, `metrics`, `gateway`: the cluster's feeds (commands.live.live_sources), owned
+        and closed by this board from then on; without them only the URLs are read."""
         self.cfg = cfg
         self._talk_time = talk_time
         self.options = DashboardOptions.from_config(cfg.dashboard)
         timeout = cfg.dashboard.metrics_timeout
-        self._metrics = MetricsFeed(timeout=timeout)
-        self._gateway = GatewayFeed(gateway_url, timeout=timeout)
+        self._kube = kube
+        self._metrics = metrics or MetricsFeed(timeout=timeout)
+        self._gateway = gateway or GatewayFeed(gateway_url, timeout=timeout)
         self._assembler = Assembler(
             multiplier=cfg.scaling.multiplier,
             prices=cfg.prices,
@@ -63,6 +76,7 @@ class ShowDashboard:
             talk_duration=cfg.talk.duration,
             talk_start=datetime.now(UTC) - timedelta(seconds=talk_time()),
             stale_after=cfg.dashboard.stale_after,
+            kube=kube,
             metrics=self._metrics,
             static_targets=tuple(
                 MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_urls)
@@ -105,6 +119,8 @@ class ShowDashboard:
         self._stop.set()
         self._thread.join(timeout=self.cfg.dashboard.metrics_timeout * 3 + 2)
         self._recorder.__exit__(None, None, None)
+        if self._kube is not None:
+            self._kube.close()
         self._metrics.close()
         self._gateway.close()
 

@@ -1,0 +1,78 @@
+"""Where the live dashboard reads from, wired once for `watch` and `show`: the cluster (watches,
+pod-proxy scrapes, the gateway Service through the API server), a rehearsal's fleet simulator,
+or bare URLs. Heavy imports stay inside the function (commands import only what they use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tubedemo.core.config import DemoConfig
+
+if TYPE_CHECKING:
+    from tubedemo.cluster.watch import KubeWatchFeed
+    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
+
+
+@dataclass
+class LiveSources:
+    """The feeds an Assembler reads; `close` releases every one."""
+
+    kube: KubeWatchFeed | TwinStateFeed | None
+    twin: TwinStateFeed | None
+    metrics: MetricsFeed
+    gateway: GatewayFeed
+
+    def close(self) -> None:
+        if self.kube is not None:
+            self.kube.close()
+        self.metrics.close()
+        self.gateway.close()
+
+
+def live_sources(
+    cfg: DemoConfig,
+    *,
+    kube: bool,
+    twin: str | None = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    gateway_url: str | None = None,
+) -> LiveSources:
+    """Connect the feeds: `twin` (a fleet simulator URL) wins over `kube`; the gateway is
+    `gateway_url`, else gateway.url, else (on a cluster) its Service through the API server,
+    else talk.audience_url. A kubeconfig that does not work is a one-line ClusterError."""
+    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
+
+    timeout = cfg.dashboard.metrics_timeout
+    ns = namespace or cfg.cluster.namespace
+    kube_feed = None
+    twin_feed = None
+    if twin is not None:
+        twin_feed = TwinStateFeed(twin, timeout=timeout)
+    elif kube:
+        from tubedemo.cluster.watch import KubeWatchFeed
+
+        kube_feed = KubeWatchFeed.connect(
+            cfg,
+            kubeconfig=kubeconfig,
+            context=context or cfg.cluster.context,
+            namespace=ns,
+            stale_after=cfg.dashboard.stale_after,
+        )
+    metrics = MetricsFeed(
+        proxy_fetch=kube_feed.fetch_metrics if kube_feed is not None else None, timeout=timeout
+    )
+    url = gateway_url or cfg.gateway.url
+    if url is None and kube_feed is not None:
+        from tubedemo.cluster.gateway_proxy import ServiceProxyTransport
+
+        transport = ServiceProxyTransport(kube_feed.api, ns, timeout=timeout)
+        gateway = GatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
+    else:
+        gateway = GatewayFeed(url or cfg.talk.audience_url, timeout=timeout)
+    return LiveSources(
+        kube=twin_feed or kube_feed, twin=twin_feed, metrics=metrics, gateway=gateway
+    )
