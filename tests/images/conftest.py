@@ -19,8 +19,6 @@ from tests import netns, prepared
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.integration
-
 
 def base_script() -> ModuleType:
     path = REPO / "scripts" / "build-image-base"

@@ -86,12 +86,15 @@ def _text(chunks: list[dict[str, object]]) -> str:
     return "".join(out)
 
 
-def test_standin_image_runs_as_the_local_vllm_deployment_and_serves_vllm_api_and_metrics(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
-) -> None:
+def _standin(built_images: dict[str, str], tmp_path: Path) -> tuple[str, Container]:
     image = built_images["vllm-standin"]
     c = pods.container(pods.render("local", tmp_path, f"local.vllm_stand_in_image={image}"), "vllm")
     assert c.spec["image"] == image
+    return image, c
+
+
+def check_standin(image: str, c: Container, host: TestHost, tmp_path: Path) -> None:
+    """Run the stand-in image as ``c`` says; check probes, API, stream and /metrics."""
     served = next(a.split("=", 1)[1] for a in c.spec["args"] if a.startswith("--served-model-"))
     with pods.run_pod(
         host, image, c.argv(image), {**KUBELET_ENV, **c.env(SECRETS)}, tmp_path / "pod.log",
@@ -114,13 +117,49 @@ def test_standin_image_runs_as_the_local_vllm_deployment_and_serves_vllm_api_and
         assert "vllm:kv_cache_usage_perc" in samples
 
 
-def test_gateway_image_runs_as_the_rendered_deployment_and_serves_page_config_and_stream(
+def test_standin_image_runs_as_the_local_vllm_deployment_and_serves_vllm_api_and_metrics(
     built_images: dict[str, str], host: TestHost, tmp_path: Path
 ) -> None:
+    image, c = _standin(built_images, tmp_path)
+    check_standin(image, c, host, tmp_path)
+
+
+def test_a_flag_the_standin_does_not_know_fails_naming_the_deployment_and_the_flag(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image, c = _standin(built_images, tmp_path)
+    c.spec["args"].append("--no-such-flag")  # what a template change would render
+    with pytest.raises(AssertionError) as failed:
+        check_standin(image, c, host, tmp_path)
+    assert "Deployment/vllm container vllm exited 2" in str(failed.value)
+    assert "unrecognized arguments: --no-such-flag" in str(failed.value)
+
+
+def test_a_port_flag_that_disagrees_with_the_container_port_fails_naming_both(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image, c = _standin(built_images, tmp_path)
+    c.spec["args"] = [a if not a.startswith("--port=") else "--port=8001" for a in c.spec["args"]]
+    with pytest.raises(AssertionError) as failed:
+        check_standin(image, c, host, tmp_path)
+    message = str(failed.value)
+    assert (
+        "Deployment/vllm container vllm: readinessProbe GET /v1/models on containerPort 8000"
+        in (message)
+    )
+    assert "--port=8001" in message
+
+
+def _gateway(built_images: dict[str, str], tmp_path: Path) -> tuple[str, Container]:
     image = built_images["gateway"]
-    objects = pods.render("local", tmp_path, f"gateway.image={image}")
-    c = pods.container(objects, "gateway")
+    c = pods.container(pods.render("local", tmp_path, f"gateway.image={image}"), "gateway")
     assert c.spec["image"] == image
+    return image, c
+
+
+def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> None:
+    """Run the gateway image as ``c`` says, a fake vLLM behind the rendered upstream URL; check
+    liveness, readiness's reason, the page, /config and a streamed completion."""
     env = c.env(SECRETS)
     upstream = httpx.URL(env["TUBEDEMO_UPSTREAM"])
     # vLLM's Service name resolves, as cluster DNS would, to a fake vLLM in the same namespace
@@ -162,3 +201,23 @@ def test_gateway_image_runs_as_the_rendered_deployment_and_serves_page_config_an
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+
+
+def test_gateway_image_runs_as_the_rendered_deployment_and_serves_page_config_and_stream(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image, c = _gateway(built_images, tmp_path)
+    check_gateway(image, c, host, tmp_path)
+
+
+def test_an_env_value_the_gateway_rejects_fails_naming_the_deployment_and_the_variable(
+    built_images: dict[str, str], host: TestHost, tmp_path: Path
+) -> None:
+    image, c = _gateway(built_images, tmp_path)
+    for item in c.spec["env"]:
+        if item["name"] == "TUBEDEMO_MAX_TOKENS":
+            item["value"] = "two hundred"  # what a template change would render
+    with pytest.raises(AssertionError) as failed:
+        check_gateway(image, c, host, tmp_path)
+    assert "Deployment/gateway container gateway exited" in str(failed.value)
+    assert "TUBEDEMO_MAX_TOKENS" in str(failed.value)

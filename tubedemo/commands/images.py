@@ -114,8 +114,9 @@ def push(
         str,
         typer.Option(
             "--registry",
-            help="host[:port][/path]; an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com) "
-            "gets its repositories created and a login through boto3.",
+            help="host, host:port or host/path; an ECR registry "
+            "(<account>.dkr.ecr.<region>.amazonaws.com) gets its repositories created and a "
+            "login through boto3.",
             show_default=False,
         ),
     ],

@@ -25,7 +25,8 @@ class Login:
 
 
 def _client(registry: EcrRegistry) -> Any:
-    return boto3.client("ecr", region_name=registry.region)
+    # a fresh session: the credential chain is read now, not whenever boto3 first ran
+    return boto3.session.Session().client("ecr", region_name=registry.region)
 
 
 def _fail(what: str, exc: Exception) -> ImageError:

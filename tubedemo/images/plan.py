@@ -87,12 +87,12 @@ def ecr_registry(registry: str) -> EcrRegistry | None:
 
 
 def check_registry(registry: str) -> str:
-    """A registry host[:port][/path], without scheme; a usage error otherwise."""
+    """A registry host, host:port or host/path, without scheme; a usage error otherwise."""
     value = registry.strip().rstrip("/")
     if not value or "://" in value or " " in value or value != value.lower():
         raise UsageError(
-            f"--registry {registry!r} is not a registry: give host[:port][/path] in lower case, "
-            "e.g. 123456789012.dkr.ecr.us-west-2.amazonaws.com or ghcr.io/my-org"
+            f"--registry {registry!r} is not a registry: give host, host:port or host/path in "
+            "lower case, e.g. 123456789012.dkr.ecr.us-west-2.amazonaws.com or ghcr.io/my-org"
         )
     return value
 
@@ -146,10 +146,12 @@ def edit_yaml(text: str, key: str, value: str) -> str:
                     break
             lines.insert(last + 1, f"{indent}{field}: {quoted}\n")
     result = "".join(lines)
+    # The edit is right only if the file means what it meant, plus this one value.
     try:
-        parsed = yaml.safe_load(result) or {}
-        ok = parsed.get(section, {}).get(field) == value
-    except (yaml.YAMLError, AttributeError):
+        expected = yaml.safe_load(text) or {}
+        expected.setdefault(section, {})[field] = value
+        ok = yaml.safe_load(result) == expected
+    except (yaml.YAMLError, AttributeError, TypeError):
         ok = False
     if not ok:
         raise UsageError(
