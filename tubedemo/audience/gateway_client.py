@@ -5,8 +5,11 @@ It reaches the gateway one of two ways, both giving the same `GatewayClient`:
 - directly at a base URL (rehearsal: the local gateway), admin token as
   ``Authorization: Bearer``;
 - in a cluster through the API server's service proxy (``tubedemo.cluster.gateway_proxy``
-  builds the transport), where the API server consumes ``Authorization`` for its own
-  authentication and strips it, so the admin token travels in ``X-Tubedemo-Admin-Token``.
+  builds the transport, ``tubedemo.commands.wiring`` the route), where the API server consumes
+  ``Authorization`` for its own authentication and strips it, so the admin token travels in
+  ``X-Tubedemo-Admin-Token``.
+
+Imports only ``tubedemo.core`` (and httpx, pydantic).
 
 Every failure becomes one ``GatewayError`` line that says what happened and what to do.
 """
@@ -18,13 +21,11 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import GatewayError
 
 DEFAULT_TIMEOUT = 10.0
@@ -327,30 +328,3 @@ def _reason(exc: httpx.HTTPError) -> str:
         if marker.lower() in text.lower():
             return marker.lower()
     return text.splitlines()[0][:160]
-
-
-def open_gateway(
-    config: DemoConfig,
-    *,
-    url: str | None = None,
-    admin_token: str | None = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> GatewayClient:
-    """The gateway of this demo: at `url` (or gateway.url) directly, else in the cluster through
-    the API server's service proxy with the token from gateway.admin_token_secret."""
-    base = url or config.gateway.url
-    if base:
-        return GatewayClient(direct_route(base, admin_token, timeout=timeout))
-    # Imported here: only the cluster route needs the kubernetes client (slow to import).
-    from tubedemo.cluster.gateway_proxy import cluster_route
-
-    route = cluster_route(
-        config.cluster.namespace,
-        config.gateway.admin_token_secret,
-        kubeconfig=kubeconfig,
-        context=context or config.cluster.context,
-        timeout=timeout,
-    )
-    return GatewayClient(route)

@@ -5,10 +5,11 @@ itself, so no port-forward, no public address and no extra credentials are neede
 ``create services/proxy`` and ``get secrets`` in the namespace may run the draw.
 
 Requests go through the kubernetes client's own urllib3 pool (the kubeconfig's CA, client
-certificate, token, exec plugin and refresh hook), wrapped as an httpx transport so
-``tubedemo.audience.gateway_client`` works the same on both routes. The API server strips
-``Authorization`` after authenticating the caller, so the admin token travels in
-``X-Tubedemo-Admin-Token``.
+certificate, token, exec plugin and refresh hook), wrapped as an httpx transport, so the
+gateway client (``tubedemo.audience.gateway_client``) works the same on both routes; the two
+meet in ``tubedemo.commands.wiring``, not here (this module imports nothing from audience/).
+The API server strips ``Authorization`` after authenticating the caller, so the admin token
+travels in ``X-Tubedemo-Admin-Token`` (the client's ``ADMIN_TOKEN_HEADER``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,6 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 
-from tubedemo.audience.gateway_client import (
-    ADMIN_TOKEN_HEADER,
-    DEFAULT_TIMEOUT,
-    GatewayUnreachable,
-    Route,
-)
 from tubedemo.core.errors import ClusterError, GatewayError
 
 SERVICE = "gateway"
@@ -39,6 +34,10 @@ PORT_NAME = "http"
 TOKEN_KEY = "token"
 # Hop-by-hop or owned by the API server's authentication: never forwarded from the caller.
 _DROP = frozenset({"host", "authorization", "connection", "content-length", "transfer-encoding"})
+
+
+class ProxyUnreachable(GatewayError):
+    """The API server that proxies to the gateway did not answer (refused, timed out, TLS)."""
 
 
 class GatewayServiceDown(GatewayError):
@@ -112,7 +111,7 @@ class ServiceProxyTransport(httpx.BaseTransport):
         *,
         service: str = SERVICE,
         port: str = PORT_NAME,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float,
     ) -> None:
         self._api = api_client
         self._namespace = namespace
@@ -148,7 +147,7 @@ class ServiceProxyTransport(httpx.BaseTransport):
                 preload_content=True,
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise GatewayUnreachable(
+            raise ProxyUnreachable(
                 f"cannot reach the Kubernetes API at {self._server} to proxy to the gateway "
                 f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
             ) from exc
@@ -224,37 +223,6 @@ def read_admin_token(api_client: k8s_client.ApiClient, namespace: str, secret: s
     return token
 
 
-def proxy_route(
-    api_client: k8s_client.ApiClient,
-    namespace: str,
-    admin_token: str,
-    *,
-    secret: str | None = None,
-    service: str = SERVICE,
-    port: str = PORT_NAME,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Route:
-    """A gateway route through the API server's service proxy."""
-    transport = ServiceProxyTransport(
-        api_client, namespace, service=service, port=port, timeout=timeout
-    )
-    http = httpx.Client(
-        transport=transport, base_url="http://gateway.invalid", timeout=timeout, trust_env=False
-    )
-    return Route(
-        http=http,
-        where=f"service {namespace}/{service} via the API server at {transport.server}",
-        admin_headers={ADMIN_TOKEN_HEADER: admin_token},
-        token_hint=(
-            f"Secret {namespace}/{secret} (key `{TOKEN_KEY}`) does not hold the token the "
-            "gateway runs with; fix it, then restart the gateway (kubectl rollout restart "
-            f"-n {namespace} deployment/{service})"
-            if secret
-            else "the token does not match the gateway's TUBEDEMO_ADMIN_TOKEN"
-        ),
-    )
-
-
 def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.ApiClient:
     """An ApiClient for the kubeconfig (default $KUBECONFIG, ~/.kube/config) at a context."""
     from tubedemo.cluster.api import connect
@@ -262,20 +230,6 @@ def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.A
     api = connect(kubeconfig, context)
     client: k8s_client.ApiClient = api.client
     return client
-
-
-def cluster_route(
-    namespace: str,
-    secret: str,
-    *,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Route:
-    """The gateway in the cluster: token from its Secret, requests through the service proxy."""
-    api_client = api_client_for(kubeconfig, context)
-    token = read_admin_token(api_client, namespace, secret)
-    return proxy_route(api_client, namespace, token, secret=secret, timeout=timeout)
 
 
 def _root_reason(exc: BaseException) -> str:

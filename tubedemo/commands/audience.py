@@ -20,7 +20,7 @@ from rich.table import Table
 
 from tubedemo.audience import qr as qrcode
 from tubedemo.audience.audience_url import discovered, phones_cannot_reach
-from tubedemo.audience.gateway_client import GatewayClient, open_gateway, parse_export
+from tubedemo.audience.gateway_client import GatewayClient, parse_export
 from tubedemo.audience.reveal import FRAME_SECONDS, board, board_frames, winner_lines, winners_table
 from tubedemo.commands.options import (
     AdminToken,
@@ -31,6 +31,7 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
+from tubedemo.commands.wiring import open_gateway
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError, ExportError, GatewayError
 

@@ -184,7 +184,7 @@ def _survey_line(
     context: str | None,
 ) -> str:
     """Survey answers of the current talk session, from the gateway; never fails `status`."""
-    from tubedemo.audience.gateway_client import open_gateway
+    from tubedemo.commands.wiring import open_gateway
 
     try:
         with open_gateway(
