@@ -39,12 +39,18 @@ def controlplane(session: nox.Session) -> None:
     session.run("python3", "scripts/build-controlplane", *session.posargs, external=True)
 
 
+IMPORT_LINTER = "import-linter==2.17"
+"""Same pin as pyproject's dev extra (the newest release when pinned)."""
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check + format check."""
-    session.install("ruff>=0.8,<1")
+    """ruff check + format check + the import contracts (lint-imports, pyproject.toml)."""
+    session.install("ruff>=0.8,<1", IMPORT_LINTER)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Reads the source statically; the repo root (cwd) is where it finds tubedemo and gateway.
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON)

@@ -1,0 +1,89 @@
+"""The import contracts (pyproject [tool.importlinter]) hold, and break on a wrong import."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the packages and the contracts, to break without touching the checkout."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_bundled")
+    for package in ("tubedemo", "gateway"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_checkout_keeps_every_contract() -> None:
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "wrong_import", "contract", "culprit"),
+    [
+        # core is the bottom layer: reaching up to the edge breaks the layers.
+        (
+            "tubedemo/core/durations.py",
+            "import tubedemo.commands.options",
+            "tubedemo layers",
+            "tubedemo.core.durations -> tubedemo.commands.options",
+        ),
+        # siblings in one layer are independent: audience may not use the screen.
+        (
+            "tubedemo/audience/qr.py",
+            "import tubedemo.screen.dashboard",
+            "tubedemo layers",
+            "tubedemo.audience.qr -> tubedemo.screen.dashboard",
+        ),
+        (
+            "tubedemo/screen/report.py",
+            "import kubernetes.client",
+            "only tubedemo.cluster imports kubernetes",
+            "tubedemo.screen.report -> kubernetes",
+        ),
+        (
+            "gateway/state.py",
+            "import tubedemo.core.errors",
+            "gateway imports nothing from tubedemo",
+            "gateway.state -> tubedemo.core.errors",
+        ),
+        (
+            "tubedemo/twin/world.py",
+            "import time",
+            "the twin is pure",
+            "tubedemo.twin.world -> time",
+        ),
+    ],
+)
+def test_a_wrong_import_breaks_its_contract_by_name(
+    tree: Path, module: str, wrong_import: str, contract: str, culprit: str
+) -> None:
+    path = tree / module
+    path.write_text(path.read_text() + f"\n{wrong_import}  # deliberately wrong\n")
+    done = lint_imports(tree)
+    assert done.returncode != 0
+    broken = [line for line in done.stdout.splitlines() if line.endswith("BROKEN")]
+    assert len(broken) == 1 and broken[0].startswith(contract), done.stdout
+    assert culprit in done.stdout
