@@ -11,17 +11,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
-from tubedemo.audience import qr as qrcode
-from tubedemo.audience.audience_url import discovered, phones_cannot_reach
-from tubedemo.audience.gateway_client import GatewayClient, parse_export
-from tubedemo.audience.reveal import FRAME_SECONDS, board, board_frames, winner_lines, winners_table
 from tubedemo.commands.options import (
     AdminToken,
     ConfigPath,
@@ -31,9 +25,11 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
-from tubedemo.commands.wiring import open_gateway
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError, ExportError, GatewayError
+
+if TYPE_CHECKING:
+    from tubedemo.audience.gateway_client import GatewayClient
+    from tubedemo.core.config import DemoConfig
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -53,6 +49,8 @@ def _gateway(
     kubeconfig: Path | None,
     context: str | None,
 ) -> GatewayClient:
+    from tubedemo.commands.wiring import open_gateway
+
     return open_gateway(cfg, url=url, admin_token=token, kubeconfig=kubeconfig, context=context)
 
 
@@ -67,6 +65,9 @@ def _audience_url(
     context: str | None,
 ) -> tuple[str, str]:
     """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster."""
+    from tubedemo.audience.audience_url import discovered
+    from tubedemo.commands.wiring import open_gateway
+
     if url:
         return url, "--url"
     if "audience_url" in cfg.talk.model_fields_set:
@@ -110,6 +111,9 @@ def qr(
     context: Context = None,
 ) -> None:
     """Show the audience URL as a QR code (and write a PNG for the slides)."""
+    from tubedemo.audience import qr as qrcode
+    from tubedemo.audience.audience_url import phones_cannot_reach
+
     cfg = config_from(config, set_)
     target, source = _audience_url(cfg, url, gateway_url, kubeconfig, context)
     matrix = qrcode.qr_matrix(target)
@@ -135,6 +139,10 @@ def qr(
 
 
 def _reveal(lines_frames: list[tuple[str, ...]], title: str) -> None:
+    from rich.live import Live
+
+    from tubedemo.audience.reveal import FRAME_SECONDS, board
+
     with Live(
         board(lines_frames[0], title=title), console=console, auto_refresh=False, transient=False
     ) as live:
@@ -161,6 +169,8 @@ def winners(
     context: Context = None,
 ) -> None:
     """Draw the raffle winners through the gateway and reveal them on stage."""
+    from tubedemo.audience.reveal import board, board_frames, winner_lines, winners_table
+
     cfg = config_from(config, set_)
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
         before = gw.public_winners()
@@ -221,6 +231,8 @@ def session_list(
     context: Context = None,
 ) -> None:
     """List the talk sessions, oldest first."""
+    from rich.table import Table
+
     cfg = config_from(config, set_)
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
         sessions = gw.sessions()
@@ -270,6 +282,8 @@ def session_export(
     context: Context = None,
 ) -> None:
     """Export the current session's survey responses with their winners as CSV."""
+    from tubedemo.audience.gateway_client import parse_export
+
     cfg = config_from(config, set_)
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
         text = gw.export_csv()

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tubedemo.commands.options import (
     AdminToken,
@@ -19,12 +18,10 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
-from tubedemo.core import images as own_images
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import Cancelled, ClusterError, TubedemoError, UsageError
-from tubedemo.manifests import crds
-from tubedemo.manifests.render import render
-from tubedemo.manifests.validate import ensure_valid
+
+if TYPE_CHECKING:
+    from tubedemo.core.config import DemoConfig
 
 __all__ = ["Context", "Kubeconfig", "register"]  # audience.py imports the two option types
 
@@ -50,6 +47,10 @@ def _connect(cfg: DemoConfig, kubeconfig: Path | None, context: str | None) -> A
 
 
 def _manifests(cfg: DemoConfig) -> list[dict[str, Any]]:
+    from tubedemo.manifests import crds
+    from tubedemo.manifests.render import render
+    from tubedemo.manifests.validate import ensure_valid
+
     manifests = render(cfg)
     ensure_valid(manifests, crds.load_crds(fetch_missing=True))
     return manifests
@@ -79,6 +80,7 @@ def up(
     """Render, validate and server-side apply to the cluster; wait until ready; prune."""
     from tubedemo.cluster import preflight
     from tubedemo.cluster import up as up_ops
+    from tubedemo.core import images as own_images
 
     cfg = config_from(config, set_)
     # Our own images must have been pushed (or set): never deploy a placeholder reference.
@@ -160,6 +162,7 @@ def mode(
 ) -> None:
     """Print the audience page's mode, or flip it (quiz | survey)."""
     from tubedemo.cluster import up as up_ops
+    from tubedemo.manifests.render import render
 
     if new is not None and new not in ("quiz", "survey"):
         raise UsageError(f"mode {new!r}: choose quiz or survey")
@@ -215,9 +218,12 @@ def status(
     admin_token: AdminToken = None,
 ) -> None:
     """One screen: context, objects and health, replicas, GPU nodes, mode, survey, $/h."""
+    from rich.table import Table
+
     from tubedemo.cluster import status as status_ops
     from tubedemo.cluster import up as up_ops
     from tubedemo.cluster.plan import Ref, format_age, scale_targets
+    from tubedemo.manifests.render import render
 
     cfg = config_from(config, set_)
     manifests = render(cfg)
@@ -285,6 +291,7 @@ def teardown(
 ) -> None:
     """Delete in safe order and wait until no GPU node of tubedemo's NodePool remains."""
     from tubedemo.cluster import teardown as td
+    from tubedemo.manifests.render import render
 
     cfg = config_from(config, set_)
     api = _connect(cfg, kubeconfig, context)

@@ -6,16 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.console import Console
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
-from tubedemo.core.config import DEFAULT_CONFIG_PATH
+from tubedemo.core import DEFAULT_CONFIG_PATH
 from tubedemo.core.errors import ConfigError
-from tubedemo.manifests import crds
-from tubedemo.manifests.init_file import default_demo_yaml
-from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
-from tubedemo.manifests.validate import KUBERNETES_VERSION, ensure_valid, load_manifest_files
 
 console = Console(highlight=False)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
@@ -36,6 +31,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented default demo.yaml."""
+    from tubedemo.manifests.init_file import default_demo_yaml
+
     if profile not in ("eks", "local"):
         raise ConfigError(f"--profile {profile!r}: choose eks or local")
     if path.exists() and not force:
@@ -52,6 +49,8 @@ def init(
 @config_app.command("show")
 def config_show(config: ConfigPath = None, set_: Overrides = None) -> None:
     """Print the effective configuration (defaults + demo.yaml + --set)."""
+    import yaml
+
     cfg = config_from(config, set_)
     typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, width=100), nl=False)
 
@@ -67,6 +66,10 @@ def render_cmd(
     ] = False,
 ) -> None:
     """Render the manifests (validated first) to stdout or a folder."""
+    from tubedemo.manifests import crds
+    from tubedemo.manifests.render import render, to_yaml, write_files
+    from tubedemo.manifests.validate import ensure_valid
+
     cfg = config_from(config, set_)
     manifests = render(cfg)
     if not skip_validation:
@@ -89,6 +92,10 @@ def validate(
     set_: Overrides = None,
 ) -> None:
     """Check manifests against Kubernetes and the upstream KEDA/Karpenter CRD schemas."""
+    from tubedemo.manifests import crds
+    from tubedemo.manifests.render import object_ref, render
+    from tubedemo.manifests.validate import KUBERNETES_VERSION, ensure_valid, load_manifest_files
+
     if paths:
         manifests = load_manifest_files(paths)
         source = ", ".join(str(p) for p in paths)
@@ -111,6 +118,8 @@ def crds_fetch(
     force: Annotated[bool, typer.Option(help="Download again even if cached.")] = False,
 ) -> None:
     """Download the pinned upstream CRDs into the cache (needs the Go module proxy)."""
+    from tubedemo.manifests import crds
+
     files = crds.fetch(force=force)
     console.print(f"{len(files)} CRDs cached in {crds.cache_dir()}")
     for module in crds.MODULES:

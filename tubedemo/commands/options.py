@@ -1,14 +1,20 @@
-"""Options shared by many commands, so every command spells them the same way."""
+"""Options shared by many commands, so every command spells them the same way.
+
+Light on purpose: every command module imports this at start-up (``tubedemo --help`` too), so
+the config models (pydantic) are imported only when a command reads its config.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tubedemo.core.config import DemoConfig, load_config
 from tubedemo.core.durations import check_speed
+
+if TYPE_CHECKING:
+    from tubedemo.core.config import DemoConfig
 
 ConfigPath = Annotated[
     Path | None,
@@ -70,4 +76,6 @@ Speed = Annotated[
 
 def config_from(path: Path | None, overrides: list[str] | None) -> DemoConfig:
     """The effective config for a command's --config/--set options."""
+    from tubedemo.core.config import load_config
+
     return load_config(path, overrides or [])

@@ -7,23 +7,17 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration, parse_duration
 from tubedemo.core.errors import UsageError
-from tubedemo.core.timeline import (
-    build_schedule,
-    burst_scenario,
-    describe_load,
-    k6_scenarios,
-    phase_at,
-)
+
+if TYPE_CHECKING:
+    from tubedemo.core.config import DemoConfig
 
 
 def _duration(value: str, option: str) -> float:
@@ -39,6 +33,10 @@ def _token(explicit: str | None) -> str | None:
 
 def print_plan(cfg: DemoConfig, start_at: float, speed: float, console: Console) -> None:
     """The schedule as a table: wall time, talk time, phase, load, mode flip, cue."""
+    from rich.table import Table
+
+    from tubedemo.core.timeline import build_schedule, describe_load, phase_at
+
     schedule = build_schedule(cfg.timeline, cfg.talk.duration, start_at=start_at, speed=speed)
     table = Table(title=f"{cfg.talk.title} — from {format_duration(start_at)} at x{speed:g}")
     for column in ("wall", "talk", "phase", "load", "mode", "cue"):
@@ -116,6 +114,7 @@ def show(
     ] = None,
 ) -> None:
     """Run the talk: k6 load phases, mode flips and cues on the clock, with presenter keys."""
+    from tubedemo.core.timeline import k6_scenarios
     from tubedemo.talk.modes import (
         ClusterModeSwitcher,
         GatewayModeSwitcher,
@@ -202,6 +201,7 @@ def load(
     out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
 ) -> None:
     """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
+    from tubedemo.core.timeline import burst_scenario
     from tubedemo.talk.k6 import K6Files, K6Run, load_environment, run_load
 
     cfg = config_from(config, set_)

@@ -6,18 +6,20 @@ import itertools
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import format_duration
 from tubedemo.core.errors import UsageError
-from tubedemo.telemetry.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tubedemo.core.config import DemoConfig
+    from tubedemo.telemetry.snapshot import Snapshot
 
 Sweep = Annotated[
     list[str] | None,
@@ -49,6 +51,9 @@ def _seconds(value: float | None) -> str:
 
 def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
     """One column per variant; rows are the figures the presenter tunes by."""
+    from rich.table import Table
+    from rich.text import Text
+
     from tubedemo.twin.simulate import SimulationResult
 
     table = Table(title="tubedemo simulate", show_lines=False)
@@ -59,6 +64,8 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
         table.add_column(Text(label), justify="right", no_wrap=True, min_width=len(label))
 
     def row(name: str, cells: list[str]) -> None:
+        from rich.text import Text
+
         table.add_row(Text(name), *(Text(c) for c in cells))
 
     row("simulated", [format_duration(r.horizon) for _, r in runs])

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import UsageError
-from tubedemo.screen.dashboard import DashboardOptions
+
+if TYPE_CHECKING:
+    from tubedemo.core.config import DemoConfig
+    from tubedemo.screen.dashboard import DashboardOptions
 
 console = Console(highlight=False)
 
@@ -23,6 +25,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _options(cfg: DemoConfig, plain: bool, high_contrast: bool) -> DashboardOptions:
+    from tubedemo.screen.dashboard import DashboardOptions
+
     base = DashboardOptions.from_config(cfg.dashboard)
     return DashboardOptions(
         title=base.title,

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from tubedemo.core import DEFAULT_CONFIG_PATH
 from tubedemo.core.durations import format_duration, parse_duration
 from tubedemo.core.errors import ConfigError
 
@@ -675,9 +676,6 @@ class DemoConfig(Section):
             return list(self.gateway.trusted_proxies)
         loopback = ["127.0.0.1/32", "::1/128"]
         return [self.cluster.vpc_cidr, *loopback] if self.profile == "eks" else loopback
-
-
-DEFAULT_CONFIG_PATH = Path("demo.yaml")
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> DemoConfig:
