@@ -1,59 +1,41 @@
 """The one place that talks HTTP to the Kubernetes API, and turns every failure into one line.
 
 A deliberately small surface over the official client's ApiClient: JSON in, JSON out, paths
-computed from a discovered REST mapping. Errors become ClusterError subclasses whose message
-names what failed and what to do next.
+computed from a discovered REST mapping. Errors become ClusterError subclasses (translated in
+``tubedemo.cluster.errors``) whose message names what failed and what to do next.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import urllib3
 import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from tubedemo.cluster.errors import (
+    ApplyConflict,
+    CredentialsRejected,
+    Forbidden,
+    MissingApi,
+    NotFound,
+    Unreachable,
+    WrongContext,
+    first_line,
+    translate,
+)
 from tubedemo.cluster.plan import Ref
 from tubedemo.core.errors import ClusterError
 
 FIELD_MANAGER = "tubedemo"
 _TIMEOUT = (5.0, 30.0)  # (connect, read) seconds: a dead endpoint fails fast, lists may be big
-
-
-class Unreachable(ClusterError):
-    """The API server did not answer."""
-
-
-class WrongContext(ClusterError):
-    """The kubeconfig or the requested context does not exist."""
-
-
-class CredentialsRejected(ClusterError):
-    """The API server answered 401: expired or revoked credentials."""
-
-
-class Forbidden(ClusterError):
-    """RBAC said no (403)."""
-
-
-class MissingApi(ClusterError):
-    """A kind's API (usually a CRD) is not installed."""
-
-
-class ApplyConflict(ClusterError):
-    """Server-side apply found fields owned by another field manager."""
-
-
-class NotFound(ClusterError):
-    """The object does not exist."""
 
 
 @dataclass(frozen=True)
@@ -100,41 +82,9 @@ class Api:
         parsed: dict[str, Any] = json.loads(data) if data else {}
         return parsed
 
-    @contextmanager
-    def translate(self, what: str) -> Iterator[None]:
-        """Map transport and API failures to one-line ClusterErrors."""
-        try:
-            yield
-        except k8s_client.ApiException as exc:
-            raise self._api_error(exc, what) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            reason = _root_reason(exc)
-            raise Unreachable(
-                f"cannot reach the Kubernetes API at {self.server} (context {self.context}): "
-                f"{reason}; check the cluster is up and the context is right (--context)"
-            ) from exc
-        except ConfigException as exc:
-            raise CredentialsRejected(
-                f"cannot get credentials for context {self.context}: {_first_line(str(exc))}"
-            ) from exc
-
-    def _api_error(self, exc: k8s_client.ApiException, what: str) -> ClusterError:
-        status = _status_body(exc)
-        message = _first_line(str(status.get("message") or exc.reason or ""))
-        if exc.status == 401:
-            return CredentialsRejected(
-                f"the API server at {self.server} rejected the credentials of user {self.user} "
-                f"(expired or revoked); refresh them (e.g. `aws eks update-kubeconfig`) and retry"
-            )
-        if exc.status == 403:
-            return Forbidden(
-                f"forbidden: {message}; ask a cluster admin for rights or use another --context"
-            )
-        if exc.status == 404:
-            return NotFound(f"not found: {what}")
-        if exc.status == 409 and status.get("reason") == "Conflict" and "conflict" in message:
-            return ApplyConflict(message)
-        return ClusterError(f"{what} failed ({exc.status} {status.get('reason', '')}): {message}")
+    def translate(self, what: str) -> AbstractContextManager[None]:
+        """Map transport and API failures to one-line ClusterErrors (cluster.errors)."""
+        return translate(what, server=self.server, context=self.context, user=self.user)
 
     # -- REST mapping ------------------------------------------------------------------------
 
@@ -242,7 +192,7 @@ def connect(kubeconfig: Path | str | None = None, context: str | None = None) ->
     try:
         contexts, current = k8s_config.list_kube_config_contexts(config_file=str(path))
     except (ConfigException, OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
-        raise WrongContext(f"kubeconfig {path} is unusable: {_first_line(str(exc))}") from exc
+        raise WrongContext(f"kubeconfig {path} is unusable: {first_line(str(exc))}") from exc
     names = [c["name"] for c in contexts or []]
     chosen = context or (current or {}).get("name")
     if not chosen:
@@ -264,36 +214,10 @@ def connect(kubeconfig: Path | str | None = None, context: str | None = None) ->
         )
     except (ConfigException, OSError, ValueError) as exc:
         raise CredentialsRejected(
-            f"cannot load credentials for context {chosen}: {_first_line(str(exc))}"
+            f"cannot load credentials for context {chosen}: {first_line(str(exc))}"
         ) from exc
     configuration.retries = 0
     return Api(k8s_client.ApiClient(configuration), chosen, user, str(configuration.host))
-
-
-def _status_body(exc: k8s_client.ApiException) -> dict[str, Any]:
-    try:
-        body = json.loads(exc.body or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _root_reason(exc: BaseException) -> str:
-    seen: BaseException | None = exc
-    reason = getattr(exc, "reason", None)
-    while reason is not None and isinstance(reason, BaseException):
-        seen = reason
-        reason = getattr(reason, "reason", None)
-    text = str(seen)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate"):
-        if marker.lower() in text.lower():
-            return marker.lower()
-    return _first_line(text)[:160]
-
-
-def _first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0] if stripped else ""
 
 
 _HINTS = {
@@ -307,3 +231,17 @@ _HINTS = {
 def _install_hint(api_version: str) -> str:
     group = api_version.rpartition("/")[0]
     return _HINTS.get(group, f"install the CRDs for {group or 'core'}")
+
+
+__all__ = [
+    "Api",
+    "ApplyConflict",
+    "CredentialsRejected",
+    "Forbidden",
+    "MissingApi",
+    "NotFound",
+    "ResourceInfo",
+    "Unreachable",
+    "WrongContext",
+    "connect",
+]

@@ -27,6 +27,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 
+from tubedemo.cluster.errors import api_error, root_reason, unreachable
 from tubedemo.core.errors import ClusterError, GatewayError
 
 SERVICE = "gateway"
@@ -149,7 +150,7 @@ class ServiceProxyTransport(httpx.BaseTransport):
         except urllib3.exceptions.HTTPError as exc:
             raise ProxyUnreachable(
                 f"cannot reach the Kubernetes API at {self._server} to proxy to the gateway "
-                f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
+                f"({root_reason(exc)}); check the cluster and the kubeconfig context"
             ) from exc
         body = bytes(resp.data)
         content_type = str(resp.headers.get("Content-Type", ""))
@@ -195,17 +196,12 @@ def read_admin_token(api_client: k8s_client.ApiClient, namespace: str, secret: s
                 f"the kubeconfig's user may not read Secret {namespace}/{secret} (403); "
                 "ask for `get secrets` in that namespace"
             ) from exc
-        if exc.status == 401:
-            raise ClusterError(
-                "the API server rejected the kubeconfig's credentials (401); refresh them and retry"
-            ) from exc
-        raise ClusterError(
-            f"reading Secret {namespace}/{secret} failed ({exc.status} {exc.reason})"
+        raise api_error(
+            exc, f"reading Secret {namespace}/{secret}", server=api_client.configuration.host
         ) from exc
     except urllib3.exceptions.HTTPError as exc:
-        raise ClusterError(
-            f"cannot reach the Kubernetes API at {api_client.configuration.host} "
-            f"({_root_reason(exc)}); check the cluster and the kubeconfig context"
+        raise unreachable(
+            exc, api_client.configuration.host, then="check the cluster and the kubeconfig context"
         ) from exc
     raw = (obj.data or {}).get(TOKEN_KEY)
     if not raw:
@@ -232,19 +228,6 @@ def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.A
     return client
 
 
-def _root_reason(exc: BaseException) -> str:
-    seen: BaseException = exc
-    reason = getattr(exc, "reason", None)
-    while isinstance(reason, BaseException):
-        seen = reason
-        reason = getattr(reason, "reason", None)
-    text = str(seen)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate"):
-        if marker.lower() in text.lower():
-            return marker.lower()
-    return text.strip().splitlines()[0][:160] if text.strip() else type(seen).__name__
-
-
 def public_objects(
     api_client: k8s_client.ApiClient, namespace: str, name: str = SERVICE
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -259,14 +242,14 @@ def public_objects(
             if exc.status == 404:
                 found.append(None)
                 continue
-            raise ClusterError(
-                f"reading {namespace}/{name} to find the audience URL failed "
-                f"({exc.status} {exc.reason})"
+            raise api_error(
+                exc,
+                f"reading {namespace}/{name} to find the audience URL",
+                server=api_client.configuration.host,
             ) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise ClusterError(
-                f"cannot reach the Kubernetes API at {api_client.configuration.host} "
-                f"({_root_reason(exc)}); set talk.audience_url or pass --url"
+            raise unreachable(
+                exc, api_client.configuration.host, then="set talk.audience_url or pass --url"
             ) from exc
         found.append(api_client.sanitize_for_serialization(obj))
     return found[0], found[1]

@@ -22,6 +22,7 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
+from tubedemo.cluster.errors import status_message
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError
 from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
@@ -286,15 +287,6 @@ class ResourceWatch:
                 response.close()
 
 
-def _status_message(exc: k8s_client.ApiException) -> str:
-    try:
-        body = json.loads(exc.body or "{}")
-    except (TypeError, ValueError):
-        body = {}
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or exc.reason or "error").strip().splitlines()[0][:200]
-
-
 def _key(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -433,7 +425,7 @@ class KubeWatchFeed:
             )
         except k8s_client.ApiException as exc:
             raise ClusterError(
-                f"pod proxy {target.name}:{port}: HTTP {exc.status} {_status_message(exc)}"
+                f"pod proxy {target.name}:{port}: HTTP {exc.status} {status_message(exc)}"
             ) from exc
         return bytes(response.data).decode("utf-8", errors="replace")
 
