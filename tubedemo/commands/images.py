@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from tubedemo.core.config import DEFAULT_CONFIG_PATH
+from tubedemo.core import DEFAULT_CONFIG_PATH
 from tubedemo.core.errors import ImageError, UsageError
 from tubedemo.images import plan
 

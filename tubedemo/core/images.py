@@ -11,9 +11,12 @@ with a name that says what is wrong; ``tubedemo up`` refuses before applying any
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ImageNotSet
+
+if TYPE_CHECKING:  # the CLI's start-up imports this module: no config models (pydantic) then
+    from tubedemo.core.config import DemoConfig
 
 PLACEHOLDER_REGISTRY = "tubedemo.invalid"
 """Registry host of the placeholder reference (a reserved TLD that never resolves)."""

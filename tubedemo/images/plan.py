@@ -12,8 +12,6 @@ import json
 import re
 from dataclasses import dataclass
 
-import yaml
-
 from tubedemo.core.errors import UsageError
 from tubedemo.core.images import GATEWAY, STANDIN, OwnImage
 
@@ -146,6 +144,8 @@ def edit_yaml(text: str, key: str, value: str) -> str:
                     break
             lines.insert(last + 1, f"{indent}{field}: {quoted}\n")
     result = "".join(lines)
+    import yaml  # here, not at the top: `tubedemo images --help` needs no YAML parser
+
     # The edit is right only if the file means what it meant, plus this one value.
     try:
         expected = yaml.safe_load(text) or {}
