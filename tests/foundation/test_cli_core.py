@@ -56,6 +56,24 @@ def test_validate_reports_clamp_min_in_one_line_and_exits_non_zero(tmp_path: Pat
     assert "write max(queue * 50, 1) instead" in result.stderr
 
 
+def test_validate_reports_the_unnamed_trigger_and_the_promql_formula_together(
+    tmp_path: Path,
+) -> None:
+    assert tubedemo("init", cwd=tmp_path).returncode == 0
+    assert tubedemo("render", "-o", "out", cwd=tmp_path).returncode == 0
+    path = next((tmp_path / "out").glob("*-scaledobject-*.yaml"))
+    so = yaml.safe_load(path.read_text())
+    del so["spec"]["triggers"][0]["name"]
+    so["spec"]["advanced"]["scalingModifiers"]["formula"] = "clamp_min(queue * 50, 1)"
+    path.write_text(yaml.safe_dump(so))
+    result = tubedemo("validate", "out", cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "2 problems in the manifests" in result.stderr
+    assert "spec.triggers[0]: a trigger without `name`" in result.stderr
+    assert "spec.advanced.scalingModifiers.formula: clamp_min() is PromQL" in result.stderr
+
+
 def test_wrong_config_field_is_one_line_with_exit_2(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text("scaling:\n  multipler: 3\n")
     result = tubedemo("render", cwd=tmp_path)

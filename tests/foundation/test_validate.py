@@ -79,6 +79,23 @@ def test_unnamed_trigger_is_refused_when_a_formula_uses_triggers(crd_docs: list)
     assert any("without `name`" in p for p in problems)
 
 
+def test_unnamed_trigger_alone_is_one_problem_not_also_an_unknown_formula_name(
+    crd_docs: list,
+) -> None:
+    problems = _broken("ScaledObject", crd_docs, lambda so: so["spec"]["triggers"][0].pop("name"))
+    assert len(problems) == 1 and "spec.triggers[0]: a trigger without `name`" in problems[0]
+
+
+def test_formula_naming_no_trigger_is_refused_when_every_trigger_has_a_name(
+    crd_docs: list,
+) -> None:
+    def change(so: dict) -> None:
+        so["spec"]["advanced"]["scalingModifiers"]["formula"] = "max(queu * 50, 1)"
+
+    problems = _broken("ScaledObject", crd_docs, change)
+    assert len(problems) == 1 and "'queu' is not a trigger name" in problems[0]
+
+
 def test_kind_without_any_schema_is_refused(crd_docs: list) -> None:
     odd = {"apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g"}}
     problems = validate_manifests([odd], crd_docs)

@@ -253,6 +253,21 @@ def parse(formula: str) -> Node:
     return _Parser(formula).parse()
 
 
+def identifiers(node: Node) -> frozenset[str]:
+    """Every identifier the formula reads (the trigger names it expects); no side effects."""
+    if isinstance(node, Name):
+        return frozenset({node.name})
+    if isinstance(node, Unary):
+        return identifiers(node.operand)
+    if isinstance(node, Binary):
+        return identifiers(node.left) | identifiers(node.right)
+    if isinstance(node, Ternary):
+        return identifiers(node.cond) | identifiers(node.then) | identifiers(node.otherwise)
+    if isinstance(node, Call):
+        return frozenset().union(*(identifiers(arg) for arg in node.args))
+    return frozenset()
+
+
 # --- Checker --------------------------------------------------------------------------------
 
 # expr-lang built-ins that take and return numbers (the ones a scaling formula can use).

@@ -12,6 +12,7 @@ API server, which does.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ import kubernetes_validate
 import yaml
 
 from tubedemo.core.errors import ValidationFailed
-from tubedemo.core.formula import FormulaError, check
+from tubedemo.core.formula import FormulaError, check, identifiers, parse
 from tubedemo.manifests.render import Manifest, object_ref
 
 KUBERNETES_VERSION = "1.34.0"
@@ -141,29 +142,42 @@ def _validate_builtin(obj: Manifest, ref: str) -> list[Problem]:
 
 
 def _check_formula(obj: Manifest, ref: str) -> list[Problem]:
+    """Every problem of the formula and its triggers, not only the first one found."""
     spec = obj.get("spec") or {}
     modifiers = (spec.get("advanced") or {}).get("scalingModifiers") or {}
     formula = modifiers.get("formula")
     if not formula:
         return []
-    path = "spec.advanced.scalingModifiers.formula"
-    triggers = spec.get("triggers") or []
-    unnamed = [i for i, t in enumerate(triggers) if not (isinstance(t, dict) and t.get("name"))]
-    if unnamed:
-        return [
+    problems: list[Problem] = []
+    triggers = [t for t in spec.get("triggers") or [] if isinstance(t, dict)]
+    unnamed = [i for i, t in enumerate(spec.get("triggers") or []) if not _name_of(t)]
+    for index in unnamed:
+        problems.append(
             Problem(
                 ref,
-                f"spec.triggers[{unnamed[0]}]",
+                f"spec.triggers[{index}]",
                 "a trigger without `name`; every trigger needs one when a formula is used",
             )
-        ]
+        )
     if "target" not in modifiers:
-        return [Problem(ref, "spec.advanced.scalingModifiers", "a formula needs a `target`")]
+        problems.append(
+            Problem(ref, "spec.advanced.scalingModifiers", "a formula needs a `target`")
+        )
+    known = frozenset(str(_name_of(t)) for t in triggers if _name_of(t))
+    if unnamed:
+        # Any identifier may be meant for an unnamed trigger; its missing name is reported
+        # above, so only the formula's own problems (functions, syntax, types) are added.
+        with contextlib.suppress(FormulaError):  # a syntax error: check() below reports it
+            known |= identifiers(parse(str(formula)))
     try:
-        check(str(formula), frozenset(str(t["name"]) for t in triggers))
+        check(str(formula), known)
     except FormulaError as exc:
-        return [Problem(ref, path, exc.message)]
-    return []
+        problems.append(Problem(ref, "spec.advanced.scalingModifiers.formula", exc.message))
+    return problems
+
+
+def _name_of(trigger: object) -> object:
+    return trigger.get("name") if isinstance(trigger, dict) else None
 
 
 def _path(parts: Iterable[Any]) -> str:
