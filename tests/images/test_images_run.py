@@ -18,7 +18,8 @@ from tests.images import pods
 from tests.images.pods import Container, Pod
 from tests.netns import TestHost
 
-pytestmark = pytest.mark.integration
+# The first test also builds both images (cold: a few minutes on 2 shared cores).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 ADMIN = "image-test-admin-token"
 SECRETS = {("tubedemo-admin", "token"): ADMIN}
