@@ -144,11 +144,22 @@ def test_collector_config_change_rolls_its_deployment() -> None:
     )
 
 
-def test_ingress_only_when_enabled() -> None:
-    assert "Ingress" not in _kinds(DemoConfig())
-    cfg = config_from_dict({"web": {"ingress": {"enabled": True, "host": "tube.example.com"}}})
+def test_eks_exposes_the_page_through_an_alb_ingress_by_default_and_local_not_at_all() -> None:
+    assert "Ingress" in _kinds(DemoConfig())
+    assert "Ingress" not in _kinds(config_from_dict({"profile": "local"}))
+    cfg = config_from_dict({"web": {"ingress": {"host": "tube.example.com"}}})
     ingress = next(o for o in render(cfg) if o["kind"] == "Ingress")
     assert ingress["spec"]["rules"][0]["host"] == "tube.example.com"
+    assert ingress["spec"]["ingressClassName"] == "alb"
+
+
+def test_loadbalancer_exposure_renders_an_nlb_service_and_no_ingress() -> None:
+    objs = render(config_from_dict({"web": {"exposure": "loadbalancer"}}))
+    assert "Ingress" not in [o["kind"] for o in objs]
+    service = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "gateway")
+    assert service["spec"]["type"] == "LoadBalancer"
+    annotations = service["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
 
 
 @pytest.mark.parametrize("store", ["local", "s3"])

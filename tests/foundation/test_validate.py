@@ -22,11 +22,16 @@ from tubedemo.manifests.validate import ensure_valid, load_manifest_files, valid
         {"profile": "local", "storage": {"kind": "local"}, "scaling": {"scaler": "external"}},
         {
             "talk": {"window_start": "2026-12-03T14:00:00Z"},
-            "web": {
-                "ingress": {"enabled": True, "certificate_arn": "arn:aws:acm:eu:1:certificate/x"}
+            "web": {"ingress": {"certificate_arn": "arn:aws:acm:eu:1:certificate/x"}},
+            "cluster": {"account_id": "123456789012"},
+            "storage": {"create_storage_class": True},
+            "gpu_pool": {
+                "capacity_types": ["spot", "on-demand"],
+                "image_snapshot_id": "snap-0123456789abcdef0",
             },
-            "storage": {"iam_role_arn": "arn:aws:iam::1:role/gw"},
-            "gpu_pool": {"capacity_types": ["spot", "on-demand"]},
+            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
+        },
+        {"web": {"exposure": "loadbalancer"}},
         },
     ],
 )

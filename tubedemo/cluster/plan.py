@@ -27,6 +27,7 @@ _KIND_ORDER = (
     "ServiceAccount",
     "Secret",
     "ConfigMap",
+    "StorageClass",
     "PersistentVolumeClaim",
     "ClusterRole",
     "Role",

@@ -42,6 +42,8 @@ def init(
         # A kind/k3d cluster has no S3 and no Kedify build of KEDA: local store, upstream KEDA.
         text = text.replace("  kind: s3\n", "  kind: local\n", 1)
         text = text.replace("  scaler: kedify-otel\n", "  scaler: external\n", 1)
+        # kind/k3d: the page is port-forwarded to this laptop (EKS discovers the ALB instead).
+        text = text.replace("  audience_url: null\n", "  audience_url: http://localhost:8080\n", 1)
     path.write_text(text, encoding="utf-8")
     console.print(f"wrote [bold]{path}[/] (profile {profile}); next: tubedemo render -o out/")
 

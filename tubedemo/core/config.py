@@ -57,8 +57,9 @@ class Section(BaseModel):
 class TalkConfig(Section):
     title: str = "Mind the Queue: autoscaling LLM inference on Kubernetes"
     """Shown on the audience page, the presenter screen and the dashboard header."""
-    audience_url: str = "http://localhost:8080"
-    """URL the QR code points to (the gateway's public address); discovered after `up` if unset."""
+    audience_url: str | None = None
+    """URL the QR code, presenter screen and k6 use; None: the load balancer address `up`
+    recorded (EKS) or the rehearsal's gateway. An explicit value always wins."""
     duration: Duration = 1800.0
     """Length of the talk (s); the timeline must fit inside it."""
     window_start: datetime | None = None
@@ -84,6 +85,8 @@ class ClusterConfig(Section):
     @classmethod
     def _vpc_is_cidr(cls, v: str) -> str:
         return _cidr(v)
+    account_id: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    """12-digit AWS account id; None: `up`, `diff` and `preflight` ask STS (names the bucket)."""
 
 
 class ModelConfig(Section):
@@ -100,7 +103,12 @@ class ModelConfig(Section):
     max_num_seqs: int = Field(8, ge=1, le=1024)
     """Concurrent sequences per replica; kept low so a room of phones builds a visible queue."""
     hf_token_secret: str = "hf-token"
-    """Secret (key `token`) with the Hugging Face token for the gated Llama weights."""
+    """Secret (key `token`) with the Hugging Face token; only used when weights_uri is None."""
+    weights_uri: str | None = None
+    """s3://bucket/prefix with the model's safetensors, config and tokenizer, streamed into GPU
+    memory by vLLM's Run:ai streamer (no per-pod hub download); None: download from the hub."""
+    iam_role: str = "tubedemo-vllm"
+    """IAM role (IRSA) of vLLM's ServiceAccount, read access to weights_uri; used with it only."""
     shutdown_timeout: Duration = 30.0
     """vLLM --shutdown-timeout (s): in-flight requests finish instead of being aborted."""
     prestop_sleep: Duration = 10.0
@@ -136,12 +144,18 @@ class GpuPoolConfig(Section):
     """What Karpenter may consolidate once disruption is allowed."""
     consolidate_after: Duration = 30.0
     """How long a node must be empty/underutilized before consolidation (s)."""
-    ami_alias: str = "bottlerocket@v1.50.0"
-    """EC2NodeClass amiSelectorTerms alias; Bottlerocket picks its NVIDIA variant on GPU types."""
+    ami_alias: str = "bottlerocket@v1.66.0"
+    """EC2NodeClass AMI alias: Bottlerocket's NVIDIA variant for the cluster's Kubernetes minor
+    (v1.66.0: newest release checked, variants for Kubernetes 1.31-1.37)."""
     node_role: str = "KarpenterNodeRole-tubedemo"
-    """IAM role name for the GPU nodes."""
+    """IAM role name for the GPU nodes (needs an EKS access entry of type EC2_LINUX)."""
     data_volume: str = "120Gi"
-    """Bottlerocket data volume; holds the ~10 GB vLLM image and the model weights."""
+    """Bottlerocket data volume; holds the ~10 GB vLLM image (and the snapshot's contents)."""
+    image_snapshot_id: str | None = Field(None, pattern=r"^snap-[0-9a-f]+$")
+    """EBS snapshot of a Bottlerocket data volume with the vLLM image pulled (README: make the
+    snapshot); new GPU nodes start with the image in place. None: pull it per node (4-5 min)."""
+    interruption_queue: str | None = None
+    """SQS queue Karpenter reads spot interruption notices from; None: the cluster name."""
     taint: bool = True
     """Taint GPU nodes with nvidia.com/gpu:NoSchedule so only vLLM lands there."""
 
@@ -182,7 +196,7 @@ class ScalingConfig(Section):
     scaler: Literal["kedify-otel", "external"] = "kedify-otel"
     """Trigger type: kedify-otel (Kedify's KEDA) or external + scaler_address (upstream KEDA)."""
     scaler_address: str = "keda-otel-scaler.keda.svc:4318"
-    """Kedify OTEL scaler gRPC address (its scaler port, 4318)."""
+    """Kedify OTEL scaler gRPC address (its scaler port, 4318); rendered into both trigger types."""
     otlp_endpoint: str = "keda-otel-scaler.keda.svc:4317"
     """Where the collector sends OTLP gRPC metrics (the scaler's receiver, 4317)."""
     trigger_name: str = "queue"
@@ -296,12 +310,20 @@ class GatewayConfig(Section):
 class StorageConfig(Section):
     kind: Literal["s3", "local"] = "s3"
     """Where survey answers live: S3 (cluster) or a local directory (rehearsal)."""
-    s3_bucket: str = "tubedemo-survey-responses"
-    """S3 bucket for survey answers, questions and winners."""
+    s3_bucket: str | None = None
+    """S3 bucket for survey answers, questions and winners; None: tubedemo-<account>-<region>
+    (bucket names are global: the account id keeps the default unique)."""
+    create_bucket: bool = False
+    """`up` creates the bucket (versioned, public access blocked) when it does not exist."""
     s3_prefix: str = "tubedemo/"
     """Key prefix inside the bucket."""
-    iam_role_arn: str | None = None
-    """IRSA role for the gateway's service account; None with EKS Pod Identity."""
+    iam_role: str = "tubedemo-gateway"
+    """IAM role (IRSA) the gateway's ServiceAccount assumes; `tubedemo policy gateway` prints
+    its permissions and trust policy."""
+    storage_class: str | None = None
+    """StorageClass of the gateway's volume; None: gp3 (EBS CSI) on eks, the default on local."""
+    create_storage_class: bool = False
+    """Render the gp3 StorageClass (EBS CSI, encrypted, WaitForFirstConsumer) with the rest."""
     local_dir: str = "./tubedemo-data"
     """Directory for the local store (rehearsal); each answer is fsynced before it is acked."""
     volume_size: str = "1Gi"
@@ -309,8 +331,6 @@ class StorageConfig(Section):
 
 
 class IngressConfig(Section):
-    enabled: bool = False
-    """Render an Ingress for the gateway (ALB on EKS)."""
     class_name: str = "alb"
     """IngressClass."""
     host: str | None = None
@@ -322,8 +342,13 @@ class IngressConfig(Section):
 
 
 class WebConfig(Section):
+    exposure: Literal["ingress", "loadbalancer", "none"] | None = None
+    """How phones reach the page: ALB Ingress, a LoadBalancer Service (NLB), or not at all
+    (port-forward); None: ingress on eks, none on local."""
     ingress: IngressConfig = IngressConfig()
-    """Public entry for the audience page (the gateway serves the built page itself)."""
+    """The ALB Ingress (exposure ingress); the gateway serves the built page itself."""
+    load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    """NLB scheme of the LoadBalancer Service (exposure loadbalancer)."""
 
 
 class OtelConfig(Section):
@@ -618,6 +643,26 @@ class DashboardConfig(Section):
         return v
 
 
+class PrerequisitesConfig(Section):
+    """Where preflight looks for the cluster add-ons tubedemo needs (their Helm namespaces)."""
+
+    keda_namespace: str = "keda"
+    """Namespace of Kedify's KEDA (keda-operator Deployment)."""
+    karpenter_namespace: str = "kube-system"
+    """Namespace of the Karpenter controller (Karpenter's getting-started installs it here)."""
+    load_balancer_controller_namespace: str = "kube-system"
+    """Namespace of the AWS Load Balancer Controller."""
+    ebs_csi_namespace: str = "kube-system"
+    """Namespace of the EBS CSI driver's controller (the EKS add-on installs it here)."""
+    aws_checks: bool = True
+    """Check the AWS account (IAM, SQS, S3, Service Quotas) through boto3; off only for a
+    cluster that is not on AWS (the checks are then reported as skipped)."""
+
+
+ACCOUNT_PLACEHOLDER = "${AWS_ACCOUNT_ID}"
+"""Stands for the account id in an offline render; `up` always renders with the real one."""
+
+
 class DemoConfig(Section):
     """Everything tubedemo needs to run a talk, from one demo.yaml."""
 
@@ -653,6 +698,48 @@ class DemoConfig(Section):
     """Node prices for the cost figures."""
     dashboard: DashboardConfig = DashboardConfig()
     """The live terminal dashboard."""
+    prerequisites: PrerequisitesConfig = PrerequisitesConfig()
+    """Where `tubedemo preflight` finds the cluster add-ons."""
+
+    @property
+    def exposure(self) -> Literal["ingress", "loadbalancer", "none"]:
+        """How phones reach the gateway: the configured choice, else ingress on EKS."""
+        if self.web.exposure is not None:
+            return self.web.exposure
+        return "ingress" if self.profile == "eks" else "none"
+
+    @property
+    def gateway_storage_class(self) -> str | None:
+        """StorageClass of the gateway's PVC: configured, gp3 on EKS, else the default class."""
+        if self.storage.storage_class is not None:
+            return self.storage.storage_class
+        return "gp3" if self.profile == "eks" else None
+
+    @property
+    def account(self) -> str:
+        """The AWS account id, or a visible placeholder in an offline render."""
+        return self.cluster.account_id or ACCOUNT_PLACEHOLDER
+
+    @property
+    def s3_bucket(self) -> str:
+        """The survey bucket: configured, else tubedemo-<account>-<region> (unique per account)."""
+        return self.storage.s3_bucket or f"tubedemo-{self.account}-{self.cluster.region}"
+
+    @property
+    def interruption_queue(self) -> str:
+        """Karpenter's interruption queue: configured, else named after the cluster."""
+        return self.gpu_pool.interruption_queue or self.cluster.name
+
+    def role_arn(self, role: str) -> str:
+        """ARN of an IAM role of this account (the gateway's or vLLM's IRSA role)."""
+        return f"arn:aws:iam::{self.account}:role/{role}"
+
+    def with_account(self, account_id: str) -> DemoConfig:
+        """This config with the account id STS reported (when demo.yaml leaves it unset)."""
+        if self.cluster.account_id:
+            return self
+        cluster = self.cluster.model_copy(update={"account_id": account_id})
+        return self.model_copy(update={"cluster": cluster})
 
     @model_validator(mode="after")
     def _timeline_fits_talk(self) -> DemoConfig:

@@ -32,6 +32,7 @@ CONFIG_HASH = "tubedemo.dev/config-hash"
 # Components in the order their objects are applied; profiles name the ones they render.
 COMPONENTS: tuple[str, ...] = (
     "namespace",
+    "storageclass",
     "otel-collector",
     "vllm",
     "gateway",
@@ -41,7 +42,7 @@ COMPONENTS: tuple[str, ...] = (
 )
 PROFILE_COMPONENTS: dict[str, frozenset[str]] = {
     "eks": frozenset(COMPONENTS),
-    "local": frozenset(COMPONENTS) - {"karpenter"},
+    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass"},
 }
 
 # Within the plan, kinds that others depend on come first. The ScaledObject comes last: `up`
@@ -55,6 +56,7 @@ KIND_ORDER: tuple[str, ...] = (
     "ClusterRole",
     "RoleBinding",
     "ClusterRoleBinding",
+    "StorageClass",
     "PersistentVolumeClaim",
     "Service",
     "Deployment",
