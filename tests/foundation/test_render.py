@@ -259,3 +259,115 @@ def test_a_wheel_built_from_the_repo_renders(tmp_path: Path) -> None:
     where, count = out.stdout.split()
     assert where.startswith(str(unpacked))
     assert int(count) == len(render(DemoConfig()))
+
+
+def _pod(objs: list[dict], name: str) -> dict:
+    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+    return dep["spec"]["template"]["spec"]
+
+
+def test_eks_gateway_volume_is_writable_for_the_image_user_on_a_gp3_class() -> None:
+    objs = render(DemoConfig())
+    pod = _pod(objs, "gateway")
+    # gateway/Dockerfile: USER 10001. A fresh EBS volume is root-owned 755: fsGroup chowns it.
+    assert pod["securityContext"]["fsGroup"] == 10001
+    assert pod["securityContext"]["runAsUser"] == 10001
+    pvc = next(o for o in objs if o["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["storageClassName"] == "gp3"
+    assert "StorageClass" not in _kinds(DemoConfig())  # only when asked
+
+
+def test_the_gp3_storage_class_is_rendered_when_asked_and_applied_before_the_claim() -> None:
+    objs = render(config_from_dict({"storage": {"create_storage_class": True}}))
+    kinds = [o["kind"] for o in objs]
+    sc = objs[kinds.index("StorageClass")]
+    assert sc["provisioner"] == "ebs.csi.aws.com"
+    assert sc["parameters"]["type"] == "gp3"
+    assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert kinds.index("StorageClass") < kinds.index("PersistentVolumeClaim")
+
+
+def test_eks_gateway_service_account_assumes_its_role_through_irsa_with_the_account_bucket() -> (
+    None
+):
+    cfg = config_from_dict({"cluster": {"account_id": "123456789012", "region": "eu-west-1"}})
+    objs = render(cfg)
+    sa = next(
+        o for o in objs if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "gateway"
+    )
+    assert (
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == "arn:aws:iam::123456789012:role/tubedemo-gateway"
+    )
+    env = {e["name"]: e.get("value") for e in _pod(objs, "gateway")["containers"][0]["env"]}
+    assert env["TUBEDEMO_S3_BUCKET"] == "tubedemo-123456789012-eu-west-1"
+
+
+def test_eks_render_points_nowhere_at_this_machine() -> None:
+    text = to_yaml(render(config_from_dict({"cluster": {"account_id": "123456789012"}})))
+    assert "localhost" not in text
+    # Loopback may appear only as a trusted proxy CIDR (the gateway's own health checks), never
+    # as an address anything is sent to.
+    others = [line for line in text.splitlines() if "127.0.0.1" in line and "/32" not in line]
+    assert others == []
+    assert "TUBEDEMO_AUDIENCE_URL" not in text  # discovered from the load balancer by `up`
+
+
+def test_an_explicit_audience_url_is_rendered_for_the_gateway() -> None:
+    cfg = config_from_dict({"talk": {"audience_url": "https://tube.example.com/"}})
+    env = {e["name"]: e.get("value") for e in _pod(render(cfg), "gateway")["containers"][0]["env"]}
+    assert env["TUBEDEMO_AUDIENCE_URL"] == "https://tube.example.com/"
+
+
+@pytest.mark.parametrize("scaler", ["kedify-otel", "external"])
+def test_both_trigger_types_name_the_otel_scaler(scaler: str) -> None:
+    cfg = config_from_dict({"scaling": {"scaler": scaler}})
+    so = next(o for o in render(cfg) if o["kind"] == "ScaledObject")
+    assert (
+        so["spec"]["triggers"][0]["metadata"]["scalerAddress"] == "keda-otel-scaler.keda.svc:4318"
+    )
+
+
+def test_gpu_nodes_start_from_the_image_snapshot_when_one_is_configured() -> None:
+    def data_volume(raw: dict) -> dict:
+        nc = next(o for o in render(config_from_dict(raw)) if o["kind"] == "EC2NodeClass")
+        return next(b for b in nc["spec"]["blockDeviceMappings"] if b["deviceName"] == "/dev/xvdb")
+
+    assert "snapshotID" not in data_volume({})["ebs"]
+    snap = {"gpu_pool": {"image_snapshot_id": "snap-0123456789abcdef0"}}
+    assert data_volume(snap)["ebs"]["snapshotID"] == "snap-0123456789abcdef0"
+
+
+def test_weights_in_s3_are_streamed_by_vllm_with_its_own_irsa_role_and_no_hub_token() -> None:
+    cfg = config_from_dict(
+        {
+            "cluster": {"account_id": "123456789012"},
+            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
+        }
+    )
+    objs = render(cfg)
+    pod = _pod(objs, "vllm")
+    args = pod["containers"][0]["args"]
+    assert args[:2] == ["s3://weights/llama-3.1-8b-instruct/", "--load-format=runai_streamer"]
+    assert pod["serviceAccountName"] == "vllm"
+    assert "HF_TOKEN" not in [e["name"] for e in pod["containers"][0]["env"]]
+    sa = next(o for o in objs if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "vllm")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        ":role/tubedemo-vllm"
+    )
+
+
+def test_init_for_eks_leaves_the_audience_url_to_discovery(tmp_path: Path) -> None:
+    for profile, expected in (("eks", "audience_url: null"), ("local", "http://localhost:8080")):
+        path = tmp_path / f"{profile}.yaml"
+        result = subprocess.run(
+            [sys.executable, "-m", "tubedemo", "init", str(path), "--profile", profile],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        talk = path.read_text().split("\ntalk:\n", 1)[1].split("\n\n", 1)[0]
+        assert expected in talk
+        if profile == "eks":
+            assert "localhost" not in path.read_text()

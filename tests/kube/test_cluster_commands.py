@@ -19,6 +19,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from tests.conftest import wait_until
 from tubedemo.core.config import config_from_dict
 from tubedemo.manifests.render import render
 
@@ -115,6 +116,9 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     core.create_namespaced_secret(
         namespace, {"metadata": {"name": "hf-token"}, "stringData": {"token": "hf_test"}}
     )
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "tubedemo-admin"}, "stringData": {"token": "admin-test"}}
+    )
     core.create_namespaced_service(
         namespace,
         {
@@ -129,7 +133,18 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     pool = f"gpu-{namespace}"
     raw = {
         "profile": "eks",
-        "cluster": {"namespace": namespace},
+        "cluster": {"namespace": namespace, "account_id": "123456789012"},
+        # phones reach no one here: no load balancer controller runs in this control plane
+        "web": {"exposure": "none"},
+        # the add-ons' stand-ins live in the test's namespace; the AWS side has its own tests
+        # (tests/cluster/test_aws_preflight.py, against moto's server)
+        "prerequisites": {
+            "keda_namespace": namespace,
+            "karpenter_namespace": namespace,
+            "load_balancer_controller_namespace": namespace,
+            "ebs_csi_namespace": namespace,
+            "aws_checks": False,
+        },
         "gpu_pool": {"name": pool},
         # as after `tubedemo images push --write` (no image is pulled here: KWOK nodes)
         "gateway": {"image": "registry.invalid/tubedemo/gateway:test"},
@@ -140,6 +155,7 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     }
     d = Demo(kube, namespace, pool, tmp_path / "demo.yaml", raw)
     d.write()
+    install_addons(kube, namespace)
     kube.apply(gpu_node(d, f"{pool}-0"))
     # The gateway's volume (store or S3 spool) needs storage; this control plane has no
     # provisioner, so a static PersistentVolume reserved for the claim stands in for the EBS
@@ -151,6 +167,7 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
             "spec": {
                 "capacity": {"storage": "1Gi"},
                 "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "gp3",  # the class the EKS render's claim names
                 "hostPath": {"path": f"/tmp/{volume}"},
                 "claimRef": {"namespace": namespace, "name": "gateway-data"},
                 "persistentVolumeReclaimPolicy": "Delete",
@@ -162,6 +179,70 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
     finally:
         _ignore_404(lambda: core.delete_persistent_volume(volume))
         _cleanup_cluster_scoped(kube, pool, [general])
+
+
+ADDONS = {
+    # Deployment name -> the image a Helm install of the validated release runs
+    "keda-operator": "ghcr.io/kedify/keda-operator:v2.20.2",
+    "karpenter": "public.ecr.aws/karpenter/controller:1.14.3",
+    "aws-load-balancer-controller": "public.ecr.aws/eks/aws-load-balancer-controller:v2.15.0",
+    "ebs-csi-controller": "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.50.0",
+}
+
+
+def addon_deployment(name: str, image: str) -> dict[str, Any]:
+    """A stand-in for an add-on's controller: its Deployment name and image as Helm installs
+    it, running on the KWOK node (preflight reads the name, the version and readiness)."""
+    labels = {"app.kubernetes.io/name": f"standin-{name}"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{"name": "controller", "image": image}],
+                    "tolerations": [{"key": FAKE_NODE_ANNOTATION, "operator": "Exists"}],
+                },
+            },
+        },
+    }
+
+
+def install_addons(kube: Kube, namespace: str, only: tuple[str, ...] | None = None) -> None:
+    """What `tubedemo preflight` looks for before `up`: the add-ons' controllers (ready), the
+    EBS CSI driver's registration and the gp3 StorageClass."""
+    apps = client.AppsV1Api(kube.api_client())
+    names = [n for n in ADDONS if only is None or n in only]
+    for name in names:
+        apps.create_namespaced_deployment(namespace, addon_deployment(name, ADDONS[name]))
+    kube.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "CSIDriver",
+            "metadata": {"name": "ebs.csi.aws.com"},
+            "spec": {"attachRequired": True, "podInfoOnMount": False},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "gp3"},
+            "provisioner": "ebs.csi.aws.com",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+    for name in names:
+        wait_until(
+            f"add-on stand-in {name} ready",
+            lambda n=name: (
+                (apps.read_namespaced_deployment(n, namespace).status.ready_replicas) or 0
+            ),
+        )
 
 
 def _cleanup_cluster_scoped(kube: Kube, pool: str, nodes: list[str]) -> None:
@@ -284,15 +365,15 @@ def test_second_up_changes_nothing(demo: Demo) -> None:
 def test_object_no_longer_rendered_is_pruned_and_foreign_objects_are_left_alone(
     demo: Demo,
 ) -> None:
-    demo.write(web__ingress={"enabled": True})
-    assert demo.run("up", "--timeout", "90").returncode == 0
+    demo.write(web__exposure="ingress")
+    assert demo.run("up", "--timeout", "90", "--no-wait-address").returncode == 0
     net = client.NetworkingV1Api(demo.kube.api_client())
     core = client.CoreV1Api(demo.kube.api_client())
     assert net.read_namespaced_ingress("gateway", demo.namespace) is not None
     core.create_namespaced_config_map(
         demo.namespace, {"metadata": {"name": "someone-elses", "labels": {"team": "x"}}}
     )
-    demo.write()  # ingress disabled again: no longer rendered
+    demo.write()  # exposure none again: the Ingress is no longer rendered
     result = demo.run("up", "--timeout", "90")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pruned" in result.stdout and "Ingress" in result.stdout
@@ -616,6 +697,148 @@ def test_preflight_names_a_missing_otel_scaler_service(demo: Demo) -> None:
     core.delete_namespaced_service("keda-otel-scaler", demo.namespace)
     result = demo.run("up")
     assert_one_line_error(result, "Kedify OTEL scaler", "is missing", "README")
+
+
+def test_preflight_alone_passes_when_everything_is_there_and_applies_nothing(demo: Demo) -> None:
+    result = demo.run("preflight")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"secret {demo.namespace}/tubedemo-admin exists (key token)" in out
+    assert f"secret {demo.namespace}/hf-token exists (key token)" in out
+    assert "StorageClass gp3 exists" in out
+    assert "Kubernetes v1.34" in out and "is within 1.33-1.35" in out
+    assert "KEDA (Kedify build) v2.20.2" in out
+    assert "Karpenter 1.14.3" in out
+    assert "EBS CSI driver v1.50.0 (ebs.csi.aws.com)" in out
+    assert "skip AWS account checks" in out
+    assert "checks passed" in out
+    assert tubedemo_objects(demo.kube, demo) == []
+
+
+def test_preflight_names_the_missing_admin_token_secret_derived_from_the_gateway_pod(
+    demo: Demo,
+) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.delete_namespaced_secret("tubedemo-admin", demo.namespace)
+    result = demo.run("preflight")
+    assert_one_line_error(
+        result,
+        f"secret {demo.namespace}/tubedemo-admin (the gateway's admin token) is missing",
+        "create secret generic tubedemo-admin --from-literal=token=",
+    )
+
+
+def test_preflight_names_a_secret_without_the_key_the_pod_reads(demo: Demo) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.replace_namespaced_secret(
+        "tubedemo-admin",
+        demo.namespace,
+        {"metadata": {"name": "tubedemo-admin"}, "stringData": {"password": "x"}},
+    )
+    assert_one_line_error(demo.run("preflight"), "tubedemo-admin", "has no key token")
+
+
+def test_preflight_names_a_missing_storage_class_and_how_to_get_one(demo: Demo) -> None:
+    demo.write(storage__storage_class=f"gp3-{demo.namespace}")
+    assert_one_line_error(
+        demo.run("preflight"),
+        f"StorageClass gp3-{demo.namespace} (the gateway volume's) does not exist",
+        "storage.create_storage_class: true",
+    )
+
+
+@pytest.mark.parametrize(
+    ("deployment", "title"),
+    [("keda-operator", "KEDA (Kedify build)"), ("karpenter", "Karpenter")],
+)
+def test_preflight_names_a_missing_addon_and_how_to_install_it(
+    demo: Demo, deployment: str, title: str
+) -> None:
+    apps = client.AppsV1Api(demo.kube.api_client())
+    apps.delete_namespaced_deployment(deployment, demo.namespace)
+    assert_one_line_error(
+        demo.run("preflight"), f"{title} is not installed (no Deployment {deployment})", "README"
+    )
+
+
+def test_preflight_refuses_an_addon_older_than_the_validated_release(demo: Demo) -> None:
+    apps = client.AppsV1Api(demo.kube.api_client())
+    apps.patch_namespaced_deployment(
+        "keda-operator",
+        demo.namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "controller", "image": "ghcr.io/kedify/keda-operator:v2.15.1"}
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    wait_until(
+        "the old KEDA rolled out",
+        lambda: (
+            (
+                apps.read_namespaced_deployment(
+                    "keda-operator", demo.namespace
+                ).status.updated_replicas
+                or 0
+            )
+            == 1
+            and (
+                apps.read_namespaced_deployment(
+                    "keda-operator", demo.namespace
+                ).status.ready_replicas
+                or 0
+            )
+            == 1
+        ),
+    )
+    assert_one_line_error(demo.run("preflight"), "runs v2.15.1", ">= 2.20.0", "upgrade it")
+
+
+def test_preflight_needs_the_load_balancer_controller_and_its_ingress_class_for_an_ingress(
+    demo: Demo,
+) -> None:
+    demo.write(web__exposure="ingress")
+    apps = client.AppsV1Api(demo.kube.api_client())
+    apps.delete_namespaced_deployment("aws-load-balancer-controller", demo.namespace)
+    assert_one_line_error(
+        demo.run("preflight"), "AWS Load Balancer Controller is not installed", "web.exposure"
+    )
+    install_addons(demo.kube, demo.namespace, only=("aws-load-balancer-controller",))
+    net = client.NetworkingV1Api(demo.kube.api_client())
+    name = f"alb-{demo.namespace}"
+    demo.write(web__exposure="ingress", web__ingress={"class_name": name})
+    assert_one_line_error(
+        demo.run("preflight"), f"IngressClass {name} does not exist", "createIngressClassResource"
+    )
+    net.create_ingress_class(
+        {"metadata": {"name": name}, "spec": {"controller": "ingress.k8s.aws/alb"}}
+    )
+    try:
+        result = demo.run("preflight")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "AWS Load Balancer Controller v2.15.0" in result.stdout
+        assert f"IngressClass {name} exists" in result.stdout
+    finally:
+        net.delete_ingress_class(name)
+
+
+def test_preflight_names_a_missing_ebs_csi_driver(demo: Demo) -> None:
+    storage = client.StorageV1Api(demo.kube.api_client())
+    storage.delete_csi_driver("ebs.csi.aws.com")
+    try:
+        assert_one_line_error(
+            demo.run("preflight"),
+            "CSIDriver ebs.csi.aws.com is not registered",
+            "aws-ebs-csi-driver",
+        )
+    finally:
+        install_addons(demo.kube, demo.namespace, only=())
 
 
 def test_preflight_refuses_a_namespace_owned_by_another_tool(demo: Demo) -> None:

@@ -57,20 +57,21 @@ def _gateway(
 # --------------------------------------------------------------------------------------- qr
 
 
-def _audience_url(
+def resolve_audience_url(
     cfg: DemoConfig,
     url: str | None,
     gateway_url: str | None,
     kubeconfig: Path | None,
     context: str | None,
 ) -> tuple[str, str]:
-    """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster."""
+    """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster's
+    load balancer (the Ingress's or the Service's status, the address `up` waited for)."""
     from tubedemo.audience.audience_url import discovered
     from tubedemo.commands.wiring import open_gateway
 
     if url:
         return url, "--url"
-    if "audience_url" in cfg.talk.model_fields_set:
+    if cfg.talk.audience_url:
         return cfg.talk.audience_url, "talk.audience_url"
     direct = gateway_url or cfg.gateway.url
     if direct:
@@ -115,7 +116,7 @@ def qr(
     from tubedemo.audience.audience_url import phones_cannot_reach
 
     cfg = config_from(config, set_)
-    target, source = _audience_url(cfg, url, gateway_url, kubeconfig, context)
+    target, source = resolve_audience_url(cfg, url, gateway_url, kubeconfig, context)
     matrix = qrcode.qr_matrix(target)
     if console.is_terminal and console.color_system is not None:
         if not qrcode.fits(matrix, console.width, console.height):

@@ -18,7 +18,7 @@ from tubedemo.commands.options import (
     Overrides,
     config_from,
 )
-from tubedemo.core.errors import Cancelled, ClusterError, TubedemoError, UsageError
+from tubedemo.core.errors import Cancelled, ClusterError, ConfigError, TubedemoError, UsageError
 
 if TYPE_CHECKING:
     from tubedemo.core.config import DemoConfig
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Context", "Kubeconfig", "register"]  # audience.py imports the two option types
 
 if TYPE_CHECKING:
+    from tubedemo.cluster import aws as aws_ops
     from tubedemo.cluster.api import Api
     from tubedemo.cluster.plan import DiffEntry
 
@@ -33,6 +34,8 @@ console = Console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
+    app.command()(preflight)
+    app.command()(policy)
     app.command()(up)
     app.command(name="diff")(diff_cmd)
     app.command()(mode)
@@ -76,28 +79,34 @@ def up(
         float, typer.Option(help="Seconds to wait for each rollout before naming what's stuck.")
     ] = 900.0,
     wait: Annotated[bool, typer.Option(help="Wait for rollouts.")] = True,
+    wait_address: Annotated[
+        bool,
+        typer.Option(help="Wait for the load balancer's address and record the audience URL."),
+    ] = True,
+    address_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the load balancer (an ALB takes ~2-3 min).")
+    ] = 600.0,
 ) -> None:
     """Render, validate and server-side apply to the cluster; wait until ready; prune."""
-    from tubedemo.cluster import preflight
     from tubedemo.cluster import up as up_ops
     from tubedemo.core import images as own_images
 
-    cfg = config_from(config, set_)
+    cfg, aws = _with_aws(config_from(config, set_))
     # Our own images must have been pushed (or set): never deploy a placeholder reference.
     own_images.require_deployable(cfg)
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
-    console.print("[bold]preflight[/]")
-    preflight.run_checks(
-        api,
-        preflight.required_checks(cfg, manifests),
-        lambda ok, text: console.print(f"  {'[green]ok[/]' if ok else '[red]no[/]'}  {text}"),
-    )
+    _preflight(cfg, api, manifests, aws)
     ns = cfg.cluster.namespace
     if dry_run:
         entries = up_ops.diff(api, manifests, ns)
         _print_diff(entries, heading="dry run (server-side), nothing changed")
         return
+    if aws is not None and cfg.storage.kind == "s3" and cfg.storage.create_bucket:
+        from tubedemo.cluster import aws as aws_ops
+
+        if aws_ops.create_bucket(aws, cfg.s3_bucket):
+            console.print(f"  created    S3 bucket {cfg.s3_bucket} (versioned, not public)")
     console.print(f"[bold]apply[/] (field manager tubedemo) to {api.context}")
     with console.status("applying…") as spinner:
         result = up_ops.up(
@@ -123,6 +132,131 @@ def up(
         console.print(
             f"[green]nothing changed[/]: {len(result.outcomes)} objects already up to date"
         )
+    _audience_address(cfg, api, manifests, wait=wait and wait_address, timeout=address_timeout)
+
+
+def _audience_address(
+    cfg: DemoConfig, api: Api, manifests: list[dict[str, Any]], *, wait: bool, timeout: float
+) -> None:
+    """Wait for the load balancer, record the audience URL for the gateway, print it."""
+    from tubedemo.cluster import exposure
+    from tubedemo.cluster import up as up_ops
+
+    mode_ref = up_ops.mode_configmap(manifests)
+    if cfg.talk.audience_url:
+        url, source = cfg.talk.audience_url, "talk.audience_url"
+    elif cfg.exposure == "none" or not wait:
+        if cfg.exposure != "none":
+            console.print("audience URL: not waited for (`tubedemo qr` finds it later)")
+        return
+    else:
+        with console.status("waiting for the load balancer…") as spinner:
+            url = exposure.wait_for_address(
+                api,
+                cfg.cluster.namespace,
+                exposure=cfg.exposure,
+                timeout=timeout,
+                progress=spinner.update,
+            )
+        source = f"the {'Ingress' if cfg.exposure == 'ingress' else 'Service'}'s load balancer"
+    if mode_ref is not None:
+        exposure.record_audience_url(api, mode_ref, url)
+    console.print(f"audience URL: [bold]{url}[/] (from {source}; `tubedemo qr` shows it)")
+
+
+def _with_aws(cfg: DemoConfig) -> tuple[DemoConfig, aws_ops.Aws | None]:
+    """The config with the account id from STS (EKS), and the AWS clients preflight uses."""
+    if cfg.profile != "eks" or not cfg.prerequisites.aws_checks:
+        return cfg, None
+    from tubedemo.cluster import aws as aws_ops
+
+    aws = aws_ops.Aws(cfg.cluster.region)
+    if cfg.cluster.account_id:
+        return cfg, aws
+    try:
+        return aws_ops.with_account(cfg, aws), aws
+    except aws_ops.AwsUnavailable as exc:
+        raise aws_ops.AwsUnavailable(
+            f"{exc.message}; the account id names the bucket and IAM roles (or set "
+            "cluster.account_id)"
+        ) from exc
+
+
+def _preflight(
+    cfg: DemoConfig, api: Api, manifests: list[dict[str, Any]], aws: aws_ops.Aws | None
+) -> int:
+    from tubedemo.cluster import preflight as checks
+
+    console.print("[bold]preflight[/]")
+    todo = checks.required_checks(cfg, manifests)
+    if cfg.profile == "eks" and not cfg.prerequisites.aws_checks:
+        console.print("  [yellow]skip[/] AWS account checks (prerequisites.aws_checks is off)")
+    checks.run_checks(
+        api,
+        todo,
+        lambda ok, text: console.print(f"  {'[green]ok[/]' if ok else '[red]no[/]'}  {text}"),
+        cfg,
+        aws,
+    )
+    return len(todo)
+
+
+def preflight(
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+) -> None:
+    """Check everything `up` needs, in the cluster and the AWS account; one line per check."""
+    cfg, aws = _with_aws(config_from(config, set_))
+    manifests = _manifests(cfg)
+    api = _connect(cfg, kubeconfig, context)
+    count = _preflight(cfg, api, manifests, aws)
+    console.print(f"[green]all {count} checks passed[/]: `tubedemo up` can apply")
+
+
+def policy(
+    role: Annotated[str, typer.Argument(help="gateway (survey bucket) or vllm (weights).")],
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Print the IRSA trust policy instead.")
+    ] = False,
+    oidc_issuer: Annotated[
+        str | None,
+        typer.Option(
+            help="The cluster's OIDC issuer (aws eks describe-cluster --query "
+            "cluster.identity.oidc.issuer), for --trust."
+        ),
+    ] = None,
+    config: ConfigPath = None,
+    set_: Overrides = None,
+) -> None:
+    """Print an IAM policy document (JSON) for the gateway's or vLLM's IRSA role."""
+    import json
+
+    from tubedemo.cluster import aws as aws_ops
+
+    cfg = config_from(config, set_)
+    if role not in ("gateway", "vllm"):
+        raise UsageError(f"policy {role!r}: choose gateway or vllm")
+    if role == "vllm" and not cfg.model.weights_uri:
+        raise ConfigError("model.weights_uri is not set: vLLM needs no AWS role without it")
+    if trust:
+        if not oidc_issuer:
+            raise UsageError(
+                "--trust needs --oidc-issuer (aws eks describe-cluster --name "
+                f"{cfg.cluster.name} --query cluster.identity.oidc.issuer --output text)"
+            )
+        if not cfg.cluster.account_id:
+            raise ConfigError("set cluster.account_id: the trust policy names the OIDC provider")
+        provider = oidc_issuer.removeprefix("https://").rstrip("/")
+        document = aws_ops.irsa_trust(cfg, provider, role)
+    else:
+        if role == "gateway" and not cfg.storage.s3_bucket and not cfg.cluster.account_id:
+            raise ConfigError(
+                "set cluster.account_id or storage.s3_bucket: the policy names the bucket"
+            )
+        document = aws_ops.gateway_policy(cfg) if role == "gateway" else aws_ops.weights_policy(cfg)
+    typer.echo(json.dumps(document, indent=2))
 
 
 def _print_diff(entries: list[DiffEntry], heading: str) -> None:
@@ -147,7 +281,7 @@ def diff_cmd(
     """What `up` would change (server-side dry run against the cluster)."""
     from tubedemo.cluster import up as up_ops
 
-    cfg = config_from(config, set_)
+    cfg, _ = _with_aws(config_from(config, set_))
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
     _print_diff(up_ops.diff(api, manifests, cfg.cluster.namespace), heading=f"diff {api.context}")

@@ -72,7 +72,10 @@ def live_sources(
         transport = ServiceProxyTransport(kube_feed.api, ns, timeout=timeout)
         gateway = GatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
     else:
-        gateway = GatewayFeed(url or cfg.talk.audience_url, timeout=timeout)
+        # no address known (no cluster, no --gateway): a name that never resolves (RFC 6761
+        # .invalid), so the gateway panel shows unavailable instead of guessing localhost
+        direct = url or cfg.talk.audience_url or "http://gateway.invalid"
+        gateway = GatewayFeed(direct, timeout=timeout)
     return LiveSources(
         kube=twin_feed or kube_feed, twin=twin_feed, metrics=metrics, gateway=gateway
     )

@@ -126,8 +126,8 @@ def show(
     cfg = config_from(config, set_)
     start_at = _duration(start_from, "--from")
     console = Console()
-    base_url = gateway or cfg.talk.audience_url
     if dry_run:
+        base_url = gateway or cfg.talk.audience_url or "(the cluster's load balancer address)"
         print_plan(cfg, start_at, speed, console)
         scenarios = k6_scenarios(
             cfg.timeline, cfg.k6, start_at=start_at, speed=speed, end_at=cfg.talk.duration
@@ -139,6 +139,7 @@ def show(
             f"gateway {base_url}; model {cfg.model.served_name}"
         )
         return
+    base_url = _base_url(cfg, gateway, kubeconfig, context)
     via = mode_via if mode_via != "auto" else ("cluster" if cfg.profile == "eks" else "gateway")
     switcher: ModeSwitcher
     if via == "gateway":
@@ -191,6 +192,19 @@ def show(
         typer.echo(f"recording: {recording} (tubedemo report {recording})")
 
 
+def _base_url(
+    cfg: DemoConfig, gateway: str | None, kubeconfig: Path | None, context: str | None
+) -> str:
+    """Where k6 and the mode flips go: --gateway, else the audience URL (explicit, or the
+    address the cluster's load balancer advertises), the same one the QR code shows."""
+    if gateway:
+        return gateway
+    from tubedemo.commands.audience import resolve_audience_url
+
+    url, _ = resolve_audience_url(cfg, None, None, kubeconfig, context)
+    return url
+
+
 def load(
     vus: Annotated[int, typer.Option(help="Virtual users (constant).")],
     duration: Annotated[str, typer.Option(help="How long, e.g. 30s or 2m.")],
@@ -209,7 +223,7 @@ def load(
     scenarios = burst_scenario(vus, seconds)
     env = load_environment(
         cfg.k6,
-        base_url=gateway or cfg.talk.audience_url,
+        base_url=_base_url(cfg, gateway, None, None),
         model=cfg.model.served_name,
         scenarios=scenarios,
         admin_token=_token(admin_token),

@@ -80,13 +80,13 @@ class ClusterConfig(Section):
     vpc_cidr: str = "192.168.0.0/16"
     """The cluster VPC's address range (CIDR; eksctl's default); the load balancer reaches the
     gateway from inside it, so its X-Forwarded-For is believed (gateway.trusted_proxies)."""
+    account_id: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    """12-digit AWS account id; None: `up`, `diff` and `preflight` ask STS (names the bucket)."""
 
     @field_validator("vpc_cidr")
     @classmethod
     def _vpc_is_cidr(cls, v: str) -> str:
         return _cidr(v)
-    account_id: str | None = Field(None, pattern=r"^[0-9]{12}$")
-    """12-digit AWS account id; None: `up`, `diff` and `preflight` ask STS (names the bucket)."""
 
 
 class ModelConfig(Section):
