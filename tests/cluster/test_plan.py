@@ -465,3 +465,41 @@ def test_an_object_that_lost_tubedemos_labels_is_reported_foreign() -> None:
 def test_the_mode_configmap_is_the_one_the_gateway_watches() -> None:
     cfg = config_from_dict({"cluster": {"namespace": "talk"}})
     assert mode_configmap(render(cfg)) == Ref("v1", "ConfigMap", "talk", "tubedemo-mode")
+
+
+# --- preflight decisions ---------------------------------------------------------------------
+
+
+def test_preflight_finds_every_secret_a_rendered_pod_reads_from_the_manifests() -> None:
+    from tubedemo.cluster.preflight import pod_secrets
+    from tubedemo.core.config import DemoConfig
+    from tubedemo.manifests.render import render
+
+    found = pod_secrets(render(DemoConfig()))
+    assert found == {("tubedemo", "hf-token"): {"token"}, ("tubedemo", "tubedemo-admin"): {"token"}}
+    extra = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x", "namespace": "n"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "imagePullSecrets": [{"name": "pull"}],
+                    "volumes": [{"name": "v", "secret": {"secretName": "mounted"}}],
+                    "containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "bulk"}}]}],
+                }
+            }
+        },
+    }
+    assert set(pod_secrets([extra])) == {("n", "pull"), ("n", "mounted"), ("n", "bulk")}
+
+
+def test_cluster_versions_outside_the_supported_range_are_named_with_the_fix() -> None:
+    from tubedemo.cluster.preflight import kubernetes_version_problem
+
+    assert kubernetes_version_problem("v1.34.4-eks-1234") is None
+    assert kubernetes_version_problem("v1.35.0") is None
+    old = kubernetes_version_problem("v1.31.2-eks-abc")
+    assert old is not None and "1.31 is outside the supported 1.33-1.35" in old
+    assert "update-cluster-version" in old
+    assert kubernetes_version_problem("v1.36.0") is not None
