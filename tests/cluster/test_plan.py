@@ -364,15 +364,17 @@ def test_eks_preflight_checks_crds_secret_and_the_scaler_service() -> None:
         in checks
     )
     assert Check("api", "NodePool (karpenter.sh/v1)", ("karpenter.sh/v1", "NodePool")) in checks
-    assert Check("secret", "hf-token", ("tubedemo",)) in checks
+    assert Check("secret", "hf-token", ("tubedemo", "token")) in checks
+    assert Check("secret", "tubedemo-admin", ("tubedemo", "token")) in checks
     assert Check("service", "keda-otel-scaler.keda", ("keda", "keda-otel-scaler")) in checks
 
 
-def test_local_preflight_needs_neither_karpenter_nor_the_hf_token() -> None:
+def test_local_preflight_needs_neither_karpenter_nor_aws_nor_the_hf_token() -> None:
     cfg = config_from_dict({"profile": "local"})
     checks = required_checks(cfg, render(cfg))
     assert not any("karpenter" in c.subject for c in checks)
-    assert not any(c.kind == "secret" for c in checks)
+    assert not any(c.kind == "aws" for c in checks)
+    assert [c.subject for c in checks if c.kind == "secret"] == ["tubedemo-admin"]
 
 
 def test_both_profiles_need_the_otel_scaler_service_the_scaled_object_uses() -> None:

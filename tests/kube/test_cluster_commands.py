@@ -365,9 +365,15 @@ def test_second_up_changes_nothing(demo: Demo) -> None:
 def test_object_no_longer_rendered_is_pruned_and_foreign_objects_are_left_alone(
     demo: Demo,
 ) -> None:
-    demo.write(web__exposure="ingress")
-    assert demo.run("up", "--timeout", "90", "--no-wait-address").returncode == 0
     net = client.NetworkingV1Api(demo.kube.api_client())
+    ingress_class = f"alb-{demo.namespace}"
+    net.create_ingress_class(
+        {"metadata": {"name": ingress_class}, "spec": {"controller": "ingress.k8s.aws/alb"}}
+    )
+    demo.write(web__exposure="ingress", web__ingress={"class_name": ingress_class})
+    first = demo.run("up", "--timeout", "90", "--no-wait-address")
+    net.delete_ingress_class(ingress_class)
+    assert first.returncode == 0, first.stdout + first.stderr
     core = client.CoreV1Api(demo.kube.api_client())
     assert net.read_namespaced_ingress("gateway", demo.namespace) is not None
     core.create_namespaced_config_map(
