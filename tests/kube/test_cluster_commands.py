@@ -847,6 +847,43 @@ def test_preflight_names_a_missing_ebs_csi_driver(demo: Demo) -> None:
         install_addons(demo.kube, demo.namespace, only=())
 
 
+def test_up_waits_for_the_ingress_address_and_records_it_as_the_audience_url(demo: Demo) -> None:
+    net = client.NetworkingV1Api(demo.kube.api_client())
+    ingress_class = f"alb-{demo.namespace}"
+    net.create_ingress_class(
+        {"metadata": {"name": ingress_class}, "spec": {"controller": "ingress.k8s.aws/alb"}}
+    )
+    try:
+        demo.write(web__exposure="ingress", web__ingress={"class_name": ingress_class})
+        up = demo.popen("up", "--timeout", "90", "--address-timeout", "120")
+        wait_until(
+            "up to create the Ingress",
+            lambda: any(
+                i.metadata.name == "gateway"
+                for i in net.list_namespaced_ingress(demo.namespace).items
+            ),
+            timeout=120,
+        )
+        # what the AWS Load Balancer Controller does once the ALB exists
+        alb = "k8s-tubedemo-gateway-0123456789.us-west-2.elb.amazonaws.com"
+        net.patch_namespaced_ingress_status(
+            "gateway",
+            demo.namespace,
+            {"status": {"loadBalancer": {"ingress": [{"hostname": alb}]}}},
+        )
+        out, err = up.communicate(timeout=180)
+    finally:
+        net.delete_ingress_class(ingress_class)
+    assert up.returncode == 0, out + err
+    assert f"audience URL: http://{alb}/" in out
+    core = client.CoreV1Api(demo.kube.api_client())
+    mode = core.read_namespaced_config_map("tubedemo-mode", demo.namespace)
+    assert mode.data["audience_url"] == f"http://{alb}/"
+    qr = demo.run("qr")
+    assert qr.returncode == 0, qr.stderr
+    assert f"http://{alb}/  (from the cluster)" in qr.stdout
+
+
 def test_preflight_refuses_a_namespace_owned_by_another_tool(demo: Demo) -> None:
     core = client.CoreV1Api(demo.kube.api_client())
     core.patch_namespace(
