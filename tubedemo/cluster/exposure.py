@@ -2,7 +2,9 @@
 
 The address comes from the load balancer the exposure asked for: the ALB on the gateway's
 Ingress, or the NLB on its LoadBalancer Service (both appear in `status.loadBalancer.ingress`).
-It is recorded in the gateway's mode ConfigMap (`data.audience_url`, under its own field
+The URL is made from those objects by tubedemo.audience.audience_url.discovered, which the
+command passes in (cluster/ sits below audience/ in the import layers). It is recorded in the
+gateway's mode ConfigMap (`data.audience_url`, under its own field
 manager, like `data.mode`): the gateway serves it to the presenter screen, and `qr`, `show`
 and `load` read the same status through tubedemo.audience.audience_url.
 """
@@ -10,9 +12,9 @@ and `load` read the same status through tubedemo.audience.audience_url.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from tubedemo.audience.audience_url import discovered
 from tubedemo.cluster.api import Api
 from tubedemo.cluster.plan import Ref
 from tubedemo.core.errors import ClusterError
@@ -26,11 +28,15 @@ class AddressTimeout(ClusterError):
     """The load balancer got no address in time; the message says what to check."""
 
 
-def current_address(api: Api, namespace: str) -> str | None:
+Discover = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str | None]
+"""(Ingress, Service) -> the URL they advertise, or None (audience_url.discovered)."""
+
+
+def current_address(api: Api, namespace: str, discover: Discover) -> str | None:
     """The audience URL the gateway's Ingress or LoadBalancer Service advertises now."""
     ingress = api.get(Ref("networking.k8s.io/v1", "Ingress", namespace, GATEWAY))
     service = api.get(Ref("v1", "Service", namespace, GATEWAY))
-    return discovered(ingress, service)
+    return discover(ingress, service)
 
 
 def wait_for_address(
@@ -38,6 +44,7 @@ def wait_for_address(
     namespace: str,
     *,
     exposure: str,
+    discover: Discover,
     timeout: float,
     progress: Callable[[str], None] | None = None,
     poll: float = 2.0,
@@ -45,7 +52,7 @@ def wait_for_address(
     """Poll until the load balancer has an address; on timeout name the controller to check."""
     start = time.monotonic()
     while True:
-        url = current_address(api, namespace)
+        url = current_address(api, namespace, discover)
         if url is not None:
             return url
         waited = time.monotonic() - start

@@ -139,6 +139,7 @@ def _audience_address(
     cfg: DemoConfig, api: Api, manifests: list[dict[str, Any]], *, wait: bool, timeout: float
 ) -> None:
     """Wait for the load balancer, record the audience URL for the gateway, print it."""
+    from tubedemo.audience.audience_url import discovered
     from tubedemo.cluster import exposure
     from tubedemo.cluster import up as up_ops
 
@@ -155,6 +156,7 @@ def _audience_address(
                 api,
                 cfg.cluster.namespace,
                 exposure=cfg.exposure,
+                discover=discovered,
                 timeout=timeout,
                 progress=spinner.update,
             )
