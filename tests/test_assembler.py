@@ -178,7 +178,7 @@ def test_sources_never_configured_are_reported_as_no_data() -> None:
 
 def test_talk_clock_follows_the_timeline() -> None:
     snap = _assembler().tick(T0 + timedelta(seconds=130))
-    assert snap.talk.phase == "audience joins" and snap.talk.next_phase == "steady"
+    assert snap.talk.phase == "burst" and snap.talk.next_phase == "steady"
     assert snap.talk.next_in_s == pytest.approx(110.0)
 
 

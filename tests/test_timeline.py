@@ -30,8 +30,9 @@ def test_default_schedule_starts_each_phase_with_its_cue_and_flips_to_survey_at_
     starts = [(e.at, e.phase, e.mode) for e in schedule.events if e.kind == "phase"]
     assert starts == [
         (0, "warm-up", "quiz"),
-        (120, "audience joins", None),
+        (120, "burst", None),
         (240, "steady", None),
+        (600, "cooldown", None),
         (1680, "survey", "survey"),
     ]
     assert schedule.events[-1].kind == "end" and schedule.events[-1].at == 1800
@@ -50,7 +51,7 @@ def test_from_inside_a_phase_reasserts_the_rooms_mode_and_the_phase_cue_at_once(
     first = schedule.events[0]
     assert (first.at, first.phase, first.mode, first.joined) == (300, "steady", "quiz", True)
     assert schedule.wall(300) == 0
-    assert [e.phase for e in schedule.events[1:]] == ["survey", ""]
+    assert [e.phase for e in schedule.events[1:]] == ["cooldown", "survey", ""]
 
 
 def test_from_exactly_at_a_phase_start_keeps_the_mode_set_earlier() -> None:
@@ -87,12 +88,12 @@ def test_speed_must_be_positive_and_finite(speed: float) -> None:
 
 def test_default_timeline_gives_one_ramping_vus_scenario_per_loaded_phase() -> None:
     scenarios = k6_scenarios(DEFAULT, K6)
-    assert list(scenarios) == ["p01_warm-up", "p02_audience-joins", "p03_steady"]
-    joins = scenarios["p02_audience-joins"]
+    assert list(scenarios) == ["p01_warm-up", "p02_burst", "p03_steady", "p04_cooldown"]
+    joins = scenarios["p02_burst"]
     assert joins["executor"] == "ramping-vus"
     assert joins["startTime"] == "120000ms"
-    assert joins["startVUs"] == 2
-    assert joins["stages"] == [{"duration": "120000ms", "target": 8}]
+    assert joins["startVUs"] == 20
+    assert joins["stages"] == [{"duration": "120000ms", "target": 50}]
     assert joins["exec"] == "quiz"
     assert "externally-controlled" not in str(scenarios)
 
@@ -101,8 +102,8 @@ def test_constant_vus_phase_holds_its_level_over_one_stage() -> None:
     warm = k6_scenarios(DEFAULT, K6)["p01_warm-up"]
     assert (warm["startTime"], warm["startVUs"], warm["stages"]) == (
         "0ms",
-        2,
-        [{"duration": "120000ms", "target": 2}],
+        5,
+        [{"duration": "120000ms", "target": 5}],
     )
 
 
@@ -111,19 +112,19 @@ def test_survey_phase_with_no_load_has_no_scenario() -> None:
 
 
 def test_speed_divides_start_times_and_stage_durations_but_keeps_vus() -> None:
-    joins = k6_scenarios(DEFAULT, K6, speed=10)["p02_audience-joins"]
+    joins = k6_scenarios(DEFAULT, K6, speed=10)["p02_burst"]
     assert joins["startTime"] == "12000ms"
-    assert joins["stages"] == [{"duration": "12000ms", "target": 8}]
-    assert joins["startVUs"] == 2
+    assert joins["stages"] == [{"duration": "12000ms", "target": 50}]
+    assert joins["startVUs"] == 20
 
 
 def test_from_mid_ramp_starts_at_the_interpolated_level_and_drops_past_phases() -> None:
     scenarios = k6_scenarios(DEFAULT, K6, start_at=180)
-    assert list(scenarios) == ["p02_audience-joins", "p03_steady"]
-    joins = scenarios["p02_audience-joins"]
+    assert list(scenarios) == ["p02_burst", "p03_steady", "p04_cooldown"]
+    joins = scenarios["p02_burst"]
     assert joins["startTime"] == "0ms"
-    assert joins["startVUs"] == 5  # 2 -> 8 over 120 s, half-way
-    assert joins["stages"] == [{"duration": "60000ms", "target": 8}]
+    assert joins["startVUs"] == 35  # 20 -> 50 over 120 s, half-way
+    assert joins["stages"] == [{"duration": "60000ms", "target": 50}]
     assert scenarios["p03_steady"]["startTime"] == "60000ms"
 
 
@@ -160,13 +161,13 @@ def test_scenario_names_keep_only_characters_k6_accepts() -> None:
 
 def test_end_at_cuts_scenarios_short() -> None:
     scenarios = k6_scenarios(DEFAULT, K6, end_at=180)
-    assert list(scenarios) == ["p01_warm-up", "p02_audience-joins"]
-    assert scenarios["p02_audience-joins"]["stages"] == [{"duration": "60000ms", "target": 5}]
+    assert list(scenarios) == ["p01_warm-up", "p02_burst"]
+    assert scenarios["p02_burst"]["stages"] == [{"duration": "60000ms", "target": 35}]
 
 
 def test_hold_keeps_the_current_level_while_paused() -> None:
     hold = hold_scenario(DEFAULT, K6, 180, 600)["hold"]
-    assert (hold["executor"], hold["vus"], hold["duration"]) == ("constant-vus", 5, "600000ms")
+    assert (hold["executor"], hold["vus"], hold["duration"]) == ("constant-vus", 35, "600000ms")
     assert hold_scenario(DEFAULT, K6, 1700, 600) == {}
 
 

@@ -49,7 +49,7 @@ def test_render_to_stdout_is_a_yaml_stream(tmp_path: Path) -> None:
 def test_validate_reports_clamp_min_in_one_line_and_exits_non_zero(tmp_path: Path) -> None:
     assert tubedemo("render", "-o", "out", cwd=tmp_path).returncode == 0
     so = next((tmp_path / "out").glob("*-scaledobject-*.yaml"))
-    so.write_text(so.read_text().replace("max(queue * 50, 1)", "clamp_min(queue * 50, 1)"))
+    so.write_text(so.read_text().replace("queue + running", "clamp_min(queue * 50, 1)"))
     result = tubedemo("validate", "out", cwd=tmp_path)
     assert result.returncode == 3
     assert "Traceback" not in result.stderr

@@ -15,9 +15,22 @@ from tubedemo.manifests.init_file import default_demo_yaml
 
 def test_defaults_describe_the_original_talk() -> None:
     cfg = DemoConfig()
-    assert cfg.scaling.effective_formula == "max(queue * 50, 1)"
+    # Requests in flight (waiting + running) over a target per replica (README: the sweep).
+    assert cfg.scaling.effective_formula == "queue + running"
+    assert cfg.scaling.triggers == {
+        "queue": "vllm_num_requests_waiting",
+        "running": "vllm_num_requests_running",
+    }
     assert (cfg.scaling.min_replicas, cfg.scaling.max_replicas) == (1, 10)
     assert cfg.gpu_pool.instance_types == ["g5.2xlarge", "g5.4xlarge", "g5.12xlarge"]
+    # The original's load profile: warm-up 5 VUs, burst 20 -> 50, steady 30, cooldown 5.
+    load = [(p.name, p.at, p.end, p.vus) for p in cfg.timeline.phases[:4]]
+    assert load == [
+        ("warm-up", 0, 120, 5),
+        ("burst", 120, 240, [20, 50]),
+        ("steady", 240, 600, 30),
+        ("cooldown", 600, 720, 5),
+    ]
     assert [p.name for p in cfg.timeline.phases][-1] == "survey"
     assert cfg.timeline.phases[-1].mode == "survey" and cfg.timeline.phases[-1].at == 28 * 60
 

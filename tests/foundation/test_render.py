@@ -115,12 +115,25 @@ def test_scaled_object_formula_and_trigger_come_from_config() -> None:
         }
     )
     so = next(o for o in render(cfg) if o["kind"] == "ScaledObject")
-    assert so["spec"]["advanced"]["scalingModifiers"]["formula"] == "max(queue * 10, 1)"
+    # Default formula: every trigger summed, i.e. the requests in flight (waiting + running).
+    assert so["spec"]["advanced"]["scalingModifiers"]["formula"] == "queue + running"
     assert so["spec"]["advanced"]["scalingModifiers"]["target"] == "25"
-    trigger = so["spec"]["triggers"][0]
-    assert trigger["type"] == "external"
-    assert trigger["metadata"]["scalerAddress"] == cfg.scaling.scaler_address
-    assert trigger["metadata"]["metricQuery"] == "sum(vllm_num_requests_waiting{model_name=llama})"
+    queue, running = so["spec"]["triggers"]
+    for trigger in (queue, running):
+        assert trigger["type"] == "external"
+        assert trigger["metadata"]["scalerAddress"] == cfg.scaling.scaler_address
+    assert queue["name"] == "queue" and running["name"] == "running"
+    assert queue["metadata"]["metricQuery"] == "sum(vllm_num_requests_waiting{model_name=llama})"
+    assert running["metadata"]["metricQuery"] == "sum(vllm_num_requests_running{model_name=llama})"
+
+
+def test_a_formula_over_the_queue_alone_renders_one_trigger() -> None:
+    cfg = config_from_dict(
+        {"scaling": {"extra_triggers": {}, "formula": "max(queue * 10, 1)", "target": 10}}
+    )
+    so = next(o for o in render(cfg) if o["kind"] == "ScaledObject")
+    assert so["spec"]["advanced"]["scalingModifiers"]["formula"] == "max(queue * 10, 1)"
+    assert [t["name"] for t in so["spec"]["triggers"]] == ["queue"]
 
 
 def test_talk_window_becomes_a_zero_budget_schedule() -> None:

@@ -31,6 +31,7 @@ model:
 gateway:
   max_tokens: 60
 scaling:
+  target: 2
   scale_down:
     stabilization: 0s
     policies: [{type: Percent, value: 100, period: 15s}]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.telemetry.snapshot import Snapshot
-from tubedemo.twin.simulate import simulate, snapshots
+from tubedemo.twin.simulate import direction_changes, simulate, snapshots
 
 
 def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -31,7 +33,7 @@ def test_default_talk_scales_beyond_one_replica_and_reports_the_reaction_time() 
     startup = DemoConfig().twin.startup
     # No replica can answer the queue faster than a node, the image and the model allow.
     assert result.reaction >= startup.node_launch + startup.image_pull + startup.model_load
-    audience = next(p for p in result.phases if p.phase == "audience joins")
+    audience = next(p for p in result.phases if p.phase == "burst")
     warm = next(p for p in result.phases if p.phase == "warm-up")
     assert audience.ttft_p95 is not None and warm.ttft_p95 is not None
     assert audience.ttft_p95 > warm.ttft_p95
@@ -69,14 +71,21 @@ def test_recording_is_one_snapshot_per_tick_the_dashboard_can_read() -> None:
 
 
 def _short() -> dict[str, object]:
+    # Eight slots per replica and a quick start-up, so this short load builds a queue and new
+    # replicas are Ready while it lasts.
     return {
+        "model": {"max_num_seqs": 8},
         "timeline": {
             "phases": [
                 {"name": "warm-up", "at": 0, "duration": 60, "vus": 2},
                 {"name": "audience joins", "at": 60, "duration": 120, "vus": [2, 8]},
             ]
         },
-        "twin": {"tail": "1m", "audience": {"join_at": "60s", "join_over": "60s"}},
+        "twin": {
+            "tail": "1m",
+            "audience": {"join_at": "60s", "join_over": "60s"},
+            "startup": {"image_pull": "0s", "model_load": "30s"},
+        },
     }
 
 
@@ -85,7 +94,8 @@ def test_simulate_prints_the_summary_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for row in ("peak queue", "max replicas ready", "max GPU nodes", "queue -> new", "GPU cost"):
         assert row in done.stdout
-    assert "TTFT p50/p95 audience joins" in done.stdout
+    assert "burst: TTFT p50/p95" in done.stdout
+    assert "steady: direction changes" in done.stdout
 
 
 def test_sweep_compares_variants_side_by_side_and_records_each(tmp_path: Path) -> None:
@@ -193,3 +203,86 @@ def test_sweep_labels_keep_values_with_dots(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "instance_types=[g5.2xlarge]" in done.stdout
     assert "instance_types=[g5.12xlarge]" in done.stdout
+
+
+# -- the talk's shape (issue #15 "Done when"), read from `simulate --json` ------------------------
+
+
+def _phases(tmp_path: Path, *sets: str) -> dict[str, dict[str, Any]]:
+    args = [a for s in sets for a in ("--set", s)]
+    done = tubedemo("simulate", "--json", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    phases: dict[str, dict[str, Any]] = document["phases"]
+    return phases
+
+
+def test_default_talk_without_the_room_has_the_original_talks_shape(tmp_path: Path) -> None:
+    phases = _phases(tmp_path, "twin.audience.size=0")
+    assert list(phases) == ["warm-up", "burst", "steady", "cooldown", "survey"]
+    warm, burst, steady, cool = (phases[n] for n in ("warm-up", "burst", "steady", "cooldown"))
+    # Warm-up: one replica, no new node.
+    assert warm["desired"]["max"] == 1 and warm["ready"]["max"] == 1
+    assert warm["new_nodes"] == 0
+    # Burst: at least two replicas asked for, on at most two new nodes.
+    assert burst["desired"]["max"] >= 2
+    assert burst["new_nodes"] <= 2
+    # Steady: 3-4 Ready at its end, turning round at most once.
+    assert 3 <= steady["ready"]["end"] <= 4
+    assert steady["direction_changes"] <= 1
+    # Cooldown: back to one replica by the end of the cool-down window.
+    assert cool["desired"]["end"] == 1 and cool["ready"]["end"] == 1
+
+
+def test_default_talk_with_the_room_keeps_the_rooms_p95_ttft_under_37s(tmp_path: Path) -> None:
+    phases = _phases(tmp_path)
+    asked = {n: p for n, p in phases.items() if p["audience_ttft_p95_s"] is not None}
+    assert "burst" in asked
+    for name, phase in asked.items():
+        assert phase["audience_ttft_p95_s"] < 37.0, name
+
+
+def test_json_has_one_object_per_phase_with_the_shape_figures(tmp_path: Path) -> None:
+    phase = _phases(tmp_path, "twin.audience.size=0")["burst"]
+    for key in (
+        "desired",
+        "ready",
+        "new_nodes",
+        "new_node_types",
+        "direction_changes",
+        "requests",
+        "failed",
+        "ttft_p50_s",
+        "ttft_p95_s",
+        "cost",
+    ):
+        assert key in phase, key
+    assert len(phase["new_node_types"]) == phase["new_nodes"]
+
+
+def test_flapping_desired_replicas_print_a_warning_line(tmp_path: Path) -> None:
+    # A queue-only formula (one replica per waiting request, 8 slots) with no scale-down window
+    # flaps in the steady phase: the queue drains, the proposal falls to 1, the queue refills.
+    flapping = (
+        "scaling.extra_triggers={}",
+        "scaling.formula=max(queue * 50, 1)",
+        "scaling.target=50",
+        "model.max_num_seqs=8",
+        "scaling.scale_down={stabilization: 0s, "
+        "policies: [{type: Percent, value: 100, period: 15s}]}",
+        "twin.audience.size=0",
+    )
+    args = [a for s in flapping for a in ("--set", s)]
+    done = tubedemo("simulate", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: desired replicas changed direction" in done.stdout
+    assert "'steady'" in done.stdout
+    quiet = tubedemo("simulate", "--set", "twin.audience.size=0", cwd=tmp_path)
+    assert "warning" not in quiet.stdout
+
+
+def test_direction_changes_count_turns_not_steps() -> None:
+    assert direction_changes([1, 2, 2, 3, 2]) == 1
+    assert direction_changes([4, 4, 4]) == 0
+    assert direction_changes([1, 5, 2, 6, 3]) == 3
+    assert direction_changes([6, 4, 4, 1]) == 0

@@ -60,6 +60,8 @@ def test_run_is_the_same_whatever_the_step_of_the_driver() -> None:
 
 def burst(**extra: Any) -> DemoConfig:
     raw: dict[str, Any] = {
+        # Eight slots per replica: 200 phones build a queue that outlives the cold start.
+        "model": {"max_num_seqs": 8},
         "twin": {"audience": {"size": 200, "join_at": "10s", "join_over": "30s"}},
         "timeline": {"phases": [{"name": "idle", "at": 0, "duration": 60, "vus": 0}]},
     }
@@ -198,7 +200,7 @@ def test_pdb_keeps_the_last_healthy_replica_serving_while_the_fleet_is_short() -
     # vLLM PDB (maxUnavailable 1) refuses to evict the only healthy one: it serves until
     # EC2 takes the node.
     config = burst(twin__startup={"spot_interruptions": ["60s"]})
-    world = run(config, 300.0)
+    world = run(config, 200.0)
     first = world.pods[0]
     assert world.desired > 2
     assert first.deleting_at is None or first.deleting_at >= 60.0 + 120.0

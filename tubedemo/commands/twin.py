@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 
     from tubedemo.core.config import DemoConfig
     from tubedemo.telemetry.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from tubedemo.twin.simulate import PhaseShape
 
 Sweep = Annotated[
     list[str] | None,
@@ -83,17 +88,55 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
     row("queue -> new replica ready", [_seconds(r.reaction) for _, r in runs])
     phases = [p.phase for p in runs[0][1].phases] if runs else []
     for index, phase in enumerate(phases):
+        shapes = [r.phases[index] if index < len(r.phases) else None for _, r in runs]
+
+        def cells(
+            fmt: Callable[[PhaseShape], str], shapes: list[PhaseShape | None] = shapes
+        ) -> list[str]:
+            return [fmt(p) if p is not None else "-" for p in shapes]
+
+        table.add_section()
         row(
-            f"TTFT p50/p95 {phase}",
-            [
-                f"{_seconds(r.phases[index].ttft_p50)} / {_seconds(r.phases[index].ttft_p95)}"
-                if index < len(r.phases) and r.phases[index].requests
-                else "-"
-                for _, r in runs
-            ],
+            f"{phase}: desired min-max (end)",
+            cells(lambda p: f"{p.desired_min}-{p.desired_max} ({p.desired_end})"),
         )
+        row(
+            f"{phase}: ready min-max (end)",
+            cells(lambda p: f"{p.ready_min}-{p.ready_max} ({p.ready_end})"),
+        )
+        row(f"{phase}: new nodes", cells(lambda p: _node_types(p.new_nodes)))
+        row(f"{phase}: direction changes", cells(lambda p: str(p.direction_changes)))
+        row(f"{phase}: requests (failed)", cells(lambda p: f"{p.requests} ({p.failed})"))
+        row(
+            f"{phase}: TTFT p50/p95",
+            cells(
+                lambda p: f"{_seconds(p.ttft_p50)} / {_seconds(p.ttft_p95)}" if p.requests else "-"
+            ),
+        )
+        if any(p is not None and p.audience_ttft_p95 is not None for p in shapes):
+            row(
+                f"{phase}: room TTFT p50/p95",
+                cells(
+                    lambda p: (
+                        f"{_seconds(p.audience_ttft_p50)} / {_seconds(p.audience_ttft_p95)}"
+                        if p.audience_ttft_p95 is not None
+                        else "-"
+                    )
+                ),
+            )
+        row(f"{phase}: cost", cells(lambda p: f"${p.cost:.2f}"))
+    table.add_section()
     row("GPU cost", [f"${r.cost:.2f}" for _, r in runs])
     return table
+
+
+def _node_types(types: tuple[str, ...]) -> str:
+    """("g5.12xlarge", "g5.2xlarge", "g5.2xlarge") -> "3: g5.12xlarge, 2x g5.2xlarge"."""
+    if not types:
+        return "0"
+    counts = Counter(types)
+    parts = [f"{n}x {t}" if n > 1 else t for t, n in counts.items()]
+    return f"{len(types)}: {', '.join(parts)}"
 
 
 def _short_label(override: str) -> str:
@@ -161,6 +204,14 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--seed", help="Override twin.seed.", show_default=False),
         ] = None,
+        as_json: Annotated[
+            bool,
+            typer.Option(
+                "--json",
+                help="Print the figures as one JSON document (phases keyed by name) instead of "
+                'the table; with --sweep, {"variants": {label: ...}}.',
+            ),
+        ] = False,
     ) -> None:
         """Fast-forward the talk: queue, replicas, nodes, TTFT and cost, before paying for GPUs."""
         from tubedemo.twin.simulate import simulate as run
@@ -187,7 +238,22 @@ def register(app: typer.Typer) -> None:
                     target = output if len(variants) == 1 else output / _slug(label)
                     files = write_report(path, target)
                     console.print(f"charts in {files.html.parent}")
+        from tubedemo.twin.simulate import SimulationResult
+
+        runs = [(label, r) for label, _, r in results if isinstance(r, SimulationResult)]
+        if as_json:
+            document: dict[str, object] = (
+                runs[0][1].as_json()
+                if len(runs) == 1
+                else {"variants": {label: r.as_json() for label, r in runs}}
+            )
+            typer.echo(json.dumps(document, indent=2))
+            return
         console.print(summary_table(results))
+        for label, r in runs:
+            for line in r.warnings:
+                text = Text(line if len(runs) == 1 else f"{label}: {line}", style="yellow")
+                console.print(text, soft_wrap=True)
         console.print(f"[dim]{len(results)} run(s) simulated in {wall:.2f} s[/]")
 
     @app.command()

@@ -100,8 +100,9 @@ class ModelConfig(Section):
     """Context cap (tokens); Llama 3.1 8B on a 24 GB A10G needs it well below 131072."""
     gpu_memory_utilization: float = Field(0.90, gt=0.1, le=0.98)
     """Fraction of GPU memory vLLM may take (weights + KV cache)."""
-    max_num_seqs: int = Field(8, ge=1, le=1024)
-    """Concurrent sequences per replica; kept low so a room of phones builds a visible queue."""
+    max_num_seqs: int = Field(32, ge=1, le=1024)
+    """Concurrent sequences per replica: room for the burst while new replicas cold-start (32
+    mean answers use ~9k of the A10G's ~20k KV-cache tokens); README: tuned with the sweep."""
     hf_token_secret: str = "hf-token"
     """Secret (key `token`) with the Hugging Face token; only used when weights_uri is None."""
     weights_uri: str | None = None
@@ -205,14 +206,19 @@ class ScalingConfig(Section):
     """Metric the query reads, after the collector renames vllm:* to vllm_*."""
     metric_labels: dict[str, str] = {}
     """Equality matchers for the query (e.g. model_name); series lacking a label still match."""
+    extra_triggers: dict[str, str] = {"running": "vllm_num_requests_running"}
+    """More OTEL-scaler triggers the formula may read: trigger name -> metric (vllm_* after the
+    collector's rename), same labels and operation_over_time as the main trigger. Default: the
+    running requests, so the formula counts every request in flight, not only the queue."""
     operation_over_time: Literal["last_one", "rate", "count", "avg", "min", "max"] = "last_one"
     """How the scaler folds the samples within its window."""
     multiplier: int = Field(50, ge=1)
     """Virtual commuters per waiting request: the talk's amplification, shown on the dashboard."""
-    target: int = Field(50, ge=1)
-    """Formula value per replica (AverageValue): multiplier/target replicas per waiting request."""
+    target: int = Field(8, ge=1)
+    """Formula value per replica (AverageValue): with the default formula, requests in flight
+    one replica should carry; desired = ceil(in flight / target). README: tuned with the sweep."""
     formula: str | None = None
-    """Override of the scaling formula; default max(<trigger> * <multiplier>, 1)."""
+    """Override of the scaling formula; default: the sum of all triggers (queue + running)."""
     min_replicas: int = Field(1, ge=0)
     """Fewest vLLM replicas; 1 keeps a warm GPU for the first question."""
     max_replicas: int = Field(10, ge=1)
@@ -232,15 +238,20 @@ class ScalingConfig(Section):
     )
     """HPA scale-up behaviour: react at once, up to 4 pods or 900 % per 15 s."""
     scale_down: HpaRules = HpaRules(
-        stabilization=120.0,
-        policies=[HpaPolicy(type="Percent", value=50, period=60.0)],
+        stabilization=60.0,
+        policies=[HpaPolicy(type="Percent", value=100, period=60.0)],
     )
-    """HPA scale-down behaviour: wait 2 min, then halve at most once a minute."""
+    """HPA scale-down behaviour: the highest proposal of the last minute, then straight down
+    (the cool-down phase is 2 min; README: the sweep)."""
     fallback: FallbackConfig = FallbackConfig()
     """Replicas to hold when the metric cannot be read."""
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingConfig:
+        if self.trigger_name in self.extra_triggers:
+            raise ValueError(
+                f"extra_triggers repeats the main trigger name {self.trigger_name!r}; rename one"
+            )
         if self.min_replicas > self.max_replicas:
             raise ValueError(
                 f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
@@ -249,14 +260,24 @@ class ScalingConfig(Section):
 
     @property
     def effective_formula(self) -> str:
-        """The formula KEDA evaluates: explicit override or the amplified queue."""
-        return self.formula or f"max({self.trigger_name} * {self.multiplier}, 1)"
+        """The formula KEDA evaluates: explicit override or every trigger summed (requests in
+        flight: waiting + running)."""
+        return self.formula or " + ".join(self.triggers)
 
     @property
     def metric_query(self) -> str:
         """Kedify OTEL scaler metricQuery: sum(metric{k=v,...}) with = matchers only."""
+        return self.query_for(self.metric)
+
+    def query_for(self, metric: str) -> str:
+        """metricQuery for one metric with this config's label matchers."""
         labels = ",".join(f"{k}={v}" for k, v in sorted(self.metric_labels.items()))
-        return f"sum({self.metric}{{{labels}}})" if labels else f"sum({self.metric})"
+        return f"sum({metric}{{{labels}}})" if labels else f"sum({metric})"
+
+    @property
+    def triggers(self) -> dict[str, str]:
+        """Every trigger name -> its metric, the main one first."""
+        return {self.trigger_name: self.metric, **self.extra_triggers}
 
 
 class RateLimits(Section):
@@ -438,28 +459,37 @@ def _as_list(value: float | list[int] | list[float] | None) -> list[float]:
 
 
 def _default_phases() -> list[Phase]:
+    # The original talk's load profile (warm-up, burst, steady, cooldown); the room's phones
+    # come on top from twin.audience.join_at (the burst) in a rehearsal and on stage.
     return [
         Phase(
             name="warm-up",
             at=0,
             duration=120,
-            vus=2,
+            vus=5,
             mode="quiz",
             cue="Scan the QR code and ask the tube-bot one question.",
         ),
         Phase(
-            name="audience joins",
+            name="burst",
             at=120,
             duration=120,
-            vus=[2, 8],
+            vus=[20, 50],
             cue="Everyone asks now: watch the queue grow and KEDA scale.",
         ),
         Phase(
             name="steady",
             at=240,
-            duration=1440,
-            vus=[3, 2],
+            duration=360,
+            vus=30,
             cue="Explain the loop: collector -> scaler -> HPA -> Karpenter.",
+        ),
+        Phase(
+            name="cooldown",
+            at=600,
+            duration=120,
+            vus=5,
+            cue="Load drops: watch the HPA wait out its window, then hand GPUs back.",
         ),
         Phase(
             name="survey",

@@ -8,12 +8,13 @@ frames, which ``snapshots`` turns into the recorder's Snapshot stream for ``tube
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, Phase
 from tubedemo.core.timeline import mode_at, next_phase_start, phase_at
 from tubedemo.telemetry.snapshot import (
     AudienceState,
@@ -75,12 +76,72 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class PhaseLatency:
+class PhaseShape:
+    """The talk's shape within one named phase of the timeline: what the room sees."""
+
     phase: str
+    start: float
+    end: float
+    desired_min: int
+    desired_max: int
+    desired_end: int
+    """spec.replicas at the phase's last tick."""
+    ready_min: int
+    ready_max: int
+    ready_end: int
+    """Replicas serving at the phase's last tick."""
+    new_nodes: tuple[str, ...]
+    """Instance type of every node launched within the phase, in launch order."""
+    direction_changes: int
+    """How often desired replicas turned round (up then down, or down then up) in the phase,
+    counting from the value the phase started with."""
     requests: int
+    """Requests sent in this phase that ended (any source)."""
     failed: int
     ttft_p50: float | None
     ttft_p95: float | None
+    audience_ttft_p50: float | None
+    """The simulated room's phones only (None when the room sent nothing in the phase)."""
+    audience_ttft_p95: float | None
+    cost: float
+    """$ of GPU nodes accrued within the phase."""
+
+    @property
+    def oscillates(self) -> bool:
+        """More than two direction changes within one phase: the presenter sees flapping."""
+        return self.direction_changes > 2
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "start_s": self.start,
+            "end_s": self.end,
+            "desired": {"min": self.desired_min, "max": self.desired_max, "end": self.desired_end},
+            "ready": {"min": self.ready_min, "max": self.ready_max, "end": self.ready_end},
+            "new_nodes": len(self.new_nodes),
+            "new_node_types": list(self.new_nodes),
+            "direction_changes": self.direction_changes,
+            "requests": self.requests,
+            "failed": self.failed,
+            "ttft_p50_s": self.ttft_p50,
+            "ttft_p95_s": self.ttft_p95,
+            "audience_ttft_p50_s": self.audience_ttft_p50,
+            "audience_ttft_p95_s": self.audience_ttft_p95,
+            "cost": round(self.cost, 4),
+        }
+
+
+def direction_changes(values: list[int]) -> int:
+    """Turns in a sequence: 1 2 2 3 2 has one (up, then down); flat steps are ignored."""
+    turns = 0
+    last = 0
+    for before, after in itertools.pairwise(values):
+        sign = (after > before) - (after < before)
+        if sign == 0:
+            continue
+        if last != 0 and sign != last:
+            turns += 1
+        last = sign
+    return turns
 
 
 @dataclass(frozen=True)
@@ -97,11 +158,40 @@ class SimulationResult:
     first_new_ready_at: float | None
     requests: int
     failed: int
-    phases: tuple[PhaseLatency, ...]
+    phases: tuple[PhaseShape, ...]
     cost: float
     """$ for GPU nodes over the talk and the tail."""
     events_processed: int
     frames: tuple[Frame, ...] = field(repr=False)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per phase whose desired replicas flap (more than two direction changes)."""
+        return [
+            f"warning: desired replicas changed direction {p.direction_changes} times in "
+            f"phase {p.phase!r}: the scaling oscillates (widen the scale-down window or the "
+            "tolerance)"
+            for p in self.phases
+            if p.oscillates
+        ]
+
+    def as_json(self) -> dict[str, object]:
+        """The same figures as the summary table, as one JSON-ready document."""
+        return {
+            "label": self.label,
+            "simulated_s": self.horizon,
+            "requests": self.requests,
+            "failed": self.failed,
+            "peak_queue": self.peak_queue,
+            "peak_queue_at_s": self.peak_queue_at,
+            "max_replicas_ready": self.max_replicas,
+            "max_replicas_desired": self.max_desired,
+            "max_gpu_nodes": self.max_nodes,
+            "queue_to_new_replica_ready_s": self.reaction,
+            "cost": round(self.cost, 4),
+            "phases": {p.phase: p.as_json() for p in self.phases},
+            "warnings": self.warnings,
+        }
 
     @property
     def reaction(self) -> float | None:
@@ -186,19 +276,7 @@ def _summarise(
         if first_queue is not None
         else None
     )
-    phases = []
-    for phase in config.timeline.phases:
-        mine = [r for r in world.finished if r.phase == phase.name]
-        ttfts = [r.ttft for r in mine if r.ttft is not None]
-        phases.append(
-            PhaseLatency(
-                phase=phase.name,
-                requests=len(mine),
-                failed=sum(1 for r in mine if r.status != "done"),
-                ttft_p50=quantile(ttfts, 0.5),
-                ttft_p95=quantile(ttfts, 0.95),
-            )
-        )
+    phases = [_phase_shape(phase, world, frames) for phase in config.timeline.phases]
     return SimulationResult(
         label=label,
         horizon=horizon,
@@ -215,6 +293,43 @@ def _summarise(
         cost=world.cost(horizon),
         events_processed=world.events_processed,
         frames=tuple(frames),
+    )
+
+
+def _phase_shape(phase: Phase, world: World, frames: list[Frame]) -> PhaseShape:
+    inside = [f for f in frames if phase.at < f.time <= phase.end]
+    before = [f for f in frames if f.time <= phase.at]
+    desired = [f.desired for f in inside]
+    ready = [f.ready for f in inside]
+    start_desired = before[-1].desired if before else world.config.scaling.min_replicas
+    mine = [r for r in world.finished if r.phase == phase.name]
+    ttfts = [r.ttft for r in mine if r.ttft is not None]
+    room = [r.ttft for r in mine if r.ttft is not None and r.source == "audience"]
+    cost_start = before[-1].cost if before else 0.0
+    cost_end = inside[-1].cost if inside else cost_start
+    return PhaseShape(
+        phase=phase.name,
+        start=phase.at,
+        end=phase.end,
+        desired_min=min(desired, default=start_desired),
+        desired_max=max(desired, default=start_desired),
+        desired_end=desired[-1] if desired else start_desired,
+        ready_min=min(ready, default=0),
+        ready_max=max(ready, default=0),
+        ready_end=ready[-1] if ready else 0,
+        new_nodes=tuple(
+            n.instance_type
+            for n in sorted(world.nodes, key=lambda n: n.created_at)
+            if phase.at <= n.created_at < phase.end and n.created_at > 0
+        ),
+        direction_changes=direction_changes([start_desired, *desired]),
+        requests=len(mine),
+        failed=sum(1 for r in mine if r.status != "done"),
+        ttft_p50=quantile(ttfts, 0.5),
+        ttft_p95=quantile(ttfts, 0.95),
+        audience_ttft_p50=quantile(room, 0.5),
+        audience_ttft_p95=quantile(room, 0.95),
+        cost=cost_end - cost_start,
     )
 
 

@@ -110,14 +110,17 @@ class World:
                 "only last_one"
             )
         # The same parser and evaluator `validate` uses: the twin scales by KEDA's formula.
-        self.formula = keda_formula.check(scaling.effective_formula, {scaling.trigger_name})
-        base = scaling.metric.replace("vllm:", "").replace("vllm_", "")
-        if base not in _METRIC_SOURCES:
-            raise TwinError(
-                f"scaling.metric {scaling.metric!r}: the twin models vllm_num_requests_waiting, "
-                "vllm_num_requests_running and vllm_kv_cache_usage_perc"
-            )
-        self._metric_source = _METRIC_SOURCES[base]
+        self.formula = keda_formula.check(scaling.effective_formula, set(scaling.triggers))
+        self._metric_sources: dict[str, str] = {}
+        for trigger, metric in scaling.triggers.items():
+            base = metric.replace("vllm:", "").replace("vllm_", "")
+            if base not in _METRIC_SOURCES:
+                raise TwinError(
+                    f"scaling trigger {trigger!r} reads {metric!r}: the twin models "
+                    "vllm_num_requests_waiting, vllm_num_requests_running and "
+                    "vllm_kv_cache_usage_perc"
+                )
+            self._metric_sources[trigger] = _METRIC_SOURCES[base]
         hpa = config.twin.hpa
         tolerances = Tolerances(
             down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
@@ -319,7 +322,9 @@ class World:
         waiting, running, kv = self.gauges()
         serving = sum(1 for p in self.pods if p.serving)
         value = {"waiting": float(waiting), "running": float(running), "kv_usage": kv * serving}
-        self.trigger_values = {self.config.scaling.trigger_name: value[self._metric_source]}
+        self.trigger_values = {
+            trigger: value[source] for trigger, source in self._metric_sources.items()
+        }
 
     def _metric_readable(self) -> bool:
         return self.trigger_values is not None and not any(
