@@ -200,3 +200,16 @@ def test_show_loop_runs_on_the_injected_clock_and_sleep_without_waiting() -> Non
     assert set(slept) == {TICK}
     assert 100 <= len(redraws) <= 125
     assert show.state.log[-1].endswith("end of the talk")
+
+
+def test_rehearsal_speed_divides_the_think_time_so_vus_ask_as_often_in_talk_time() -> None:
+    from tubedemo.core.config import K6Config
+    from tubedemo.talk.k6 import load_environment
+
+    cfg = K6Config(think_time=1.0)
+    env = load_environment(cfg, base_url="http://x", model="m", scenarios={}, speed=10)
+    assert env["TUBEDEMO_THINK_TIME"] == "0.1"
+    assert (
+        load_environment(cfg, base_url="http://x", model="m", scenarios={})["TUBEDEMO_THINK_TIME"]
+        == "1"
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,24 @@ def test_many_node_launches_are_summarised() -> None:
     assert _times([40.0, 45.0, 45.0, 50.0, 60.0], "nodes", "none") == (
         "5 nodes: min 40 s, median 45 s, max 60 s"
     )
+
+
+def test_k6_first_byte_of_a_rehearsal_is_scaled_to_talk_seconds_by_its_speed() -> None:
+    # k6 measures wall time; at --speed 10 a 0.4 s first byte is 4 s of the talk, the unit of
+    # the recording's vLLM TTFT beside it in the report.
+    start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    lines = [
+        json.dumps(
+            {
+                "type": "Point",
+                "metric": "tubedemo_ttfb",
+                "data": {"time": (start + timedelta(seconds=i)).isoformat(), "value": 400.0},
+            }
+        )
+        for i in range(5)
+    ]
+    wall = k6_series(lines, start=start)
+    talk = k6_series(lines, start=start, speed=10)
+    assert wall is not None and talk is not None
+    assert wall.ttft_p50_all_s == pytest.approx(0.4)
+    assert talk.ttft_p50_all_s == pytest.approx(4.0)

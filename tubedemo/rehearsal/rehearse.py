@@ -368,7 +368,9 @@ class Rehearsal:
             from tubedemo.screen.report import write_report
 
             try:
-                report_dir = write_report(recording, opt.out_dir / "report").html.parent
+                report_dir = write_report(
+                    recording, opt.out_dir / "report", speed=opt.speed
+                ).html.parent
             except TubedemoError as exc:
                 self.console.print(f"[yellow]report not written: {exc.message}[/]")
         snaps = _read(recording)

@@ -217,8 +217,13 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def k6_series(lines: Sequence[str], start: datetime, bucket_s: float = 10.0) -> K6Series | None:
-    """Fold k6 ``--out json`` points (http_reqs, tubedemo_ttft ms, tubedemo_failed)."""
+def k6_series(
+    lines: Sequence[str], start: datetime, bucket_s: float = 10.0, speed: float = 1.0
+) -> K6Series | None:
+    """Fold k6 ``--out json`` points (http_reqs, tubedemo_ttft ms, tubedemo_failed).
+
+    ``speed``: a rehearsal's --speed; k6 measures wall time, so its first-byte times are
+    multiplied by it to be talk seconds like the recording's (vLLM's) TTFT."""
     reqs: dict[int, int] = {}
     ttft: dict[int, list[float]] = {}
     fail: dict[int, list[float]] = {}
@@ -242,7 +247,7 @@ def k6_series(lines: Sequence[str], start: datetime, bucket_s: float = 10.0) -> 
         if metric == "http_reqs":
             reqs[bucket] = reqs.get(bucket, 0) + int(value)
         elif metric in ("tubedemo_ttft", "tubedemo_ttfb"):  # k6/load.js records ttfb
-            ttft.setdefault(bucket, []).append(value / 1000.0)
+            ttft.setdefault(bucket, []).append(value / 1000.0 * speed)
         elif metric == "tubedemo_failed":
             fail.setdefault(bucket, []).append(value)
     if not seen:
@@ -562,8 +567,11 @@ def _summary_rows(sm: Summary, k: K6Series | None) -> list[tuple[str, str]]:
     return rows
 
 
-def write_report(recording: Path, out_dir: Path, k6_json: Path | None = None) -> ReportFiles:
-    """Read ``recording``, write PNG charts and report.html into ``out_dir``."""
+def write_report(
+    recording: Path, out_dir: Path, k6_json: Path | None = None, speed: float = 1.0
+) -> ReportFiles:
+    """Read ``recording``, write PNG charts and report.html into ``out_dir``; ``speed`` is the
+    rehearsal's --speed (k6's first-byte times are scaled to talk seconds)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, same output everywhere
@@ -592,7 +600,7 @@ def write_report(recording: Path, out_dir: Path, k6_json: Path | None = None) ->
         offset = snapshots[0].talk.elapsed_s
         from datetime import timedelta
 
-        k6 = k6_series(lines, talk_start - timedelta(seconds=offset))
+        k6 = k6_series(lines, talk_start - timedelta(seconds=offset), speed=speed)
 
     plt.rcParams.update({"font.family": "DejaVu Sans", "axes.titleweight": "bold"})
     drawers: list[tuple[str, Any]] = [

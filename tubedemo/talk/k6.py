@@ -127,13 +127,16 @@ def load_environment(
     model: str,
     scenarios: Mapping[str, Any],
     admin_token: str | None = None,
+    speed: float = 1.0,
 ) -> dict[str, str]:
-    """The TUBEDEMO_* variables k6/load.js reads (see its header)."""
+    """The TUBEDEMO_* variables k6/load.js reads (see its header). ``speed`` (a rehearsal's
+    --speed) divides the think time, so a VU asks as often in talk time as on stage; the
+    answers themselves come ``speed`` times faster from the fleet simulator."""
     env = {
         "TUBEDEMO_BASE_URL": base_url.rstrip("/"),
         "TUBEDEMO_MODEL": model,
         "TUBEDEMO_SCENARIOS": json.dumps(dict(scenarios), separators=(",", ":")),
-        "TUBEDEMO_THINK_TIME": f"{cfg.think_time:g}",
+        "TUBEDEMO_THINK_TIME": f"{cfg.think_time / speed:g}",
         "TUBEDEMO_REQUEST_TIMEOUT": f"{cfg.request_timeout:g}",
         "TUBEDEMO_MAX_ERROR_RATE": f"{cfg.max_error_rate:g}",
         "TUBEDEMO_AUDIENCE_QUESTIONS": "1" if cfg.use_audience_questions else "0",

@@ -277,6 +277,7 @@ class Show:
             model=self.cfg.model.served_name,
             scenarios=scenarios,
             admin_token=self.opt.admin_token,
+            speed=self.opt.speed,
         )
 
     def _spawn(
