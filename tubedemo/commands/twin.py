@@ -252,6 +252,8 @@ def register(app: typer.Typer) -> None:
         console.print(summary_table(results))
         for label, r in runs:
             for line in r.warnings:
+                from rich.text import Text
+
                 text = Text(line if len(runs) == 1 else f"{label}: {line}", style="yellow")
                 console.print(text, soft_wrap=True)
         console.print(f"[dim]{len(results)} run(s) simulated in {wall:.2f} s[/]")
