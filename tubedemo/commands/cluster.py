@@ -91,9 +91,11 @@ def up(
     from tubedemo.cluster import up as up_ops
     from tubedemo.core import images as own_images
 
-    cfg, aws = _with_aws(config_from(config, set_))
+    cfg = config_from(config, set_)
     # Our own images must have been pushed (or set): never deploy a placeholder reference.
+    # Checked first: it needs nothing but the config (no AWS, no cluster).
     own_images.require_deployable(cfg)
+    cfg, aws = _with_aws(cfg)
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
     _preflight(cfg, api, manifests, aws)
