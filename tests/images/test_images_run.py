@@ -4,10 +4,12 @@ what their consumers ask: the kubelet's probes, the phones, the collector."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,7 +42,9 @@ def _serving(pod: Pod, url: str) -> httpx.Response | None:
     return resp if resp.status_code == 200 else None
 
 
-def _ready(pod: Pod, c: Container, host: TestHost, probe: str = "readinessProbe") -> str:
+def _ready(
+    pod: Pod, c: Container, host: TestHost, probe: str = "readinessProbe", timeout: float = 60
+) -> str:
     """Wait for the rendered probe to pass on the rendered port; returns the base URL."""
     path, port = c.probe(probe)
     base = f"http://{host.address}:{port}"
@@ -48,7 +52,7 @@ def _ready(pod: Pod, c: Container, host: TestHost, probe: str = "readinessProbe"
         wait_until(
             f"{c.where}: {probe} GET {path} on containerPort {port} (args {c.spec.get('args')})",
             lambda: _serving(pod, base + path),
-            timeout=60,
+            timeout=timeout,
         )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- the container's output:\n{pod.output()}") from None
@@ -87,21 +91,37 @@ def _text(chunks: list[dict[str, object]]) -> str:
     return "".join(out)
 
 
-def _standin(built_images: dict[str, str], tmp_path: Path) -> tuple[str, Container]:
+@pytest.fixture(scope="session")
+def rendered_local(
+    built_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    """The local profile as `tubedemo init --profile local` + `render` give it, with the
+    references a push of these images would write (rendered once; tests copy what they change)."""
+    return pods.render(
+        "local",
+        tmp_path_factory.mktemp("render"),
+        f"gateway.image={built_images['gateway']}",
+        f"local.vllm_stand_in_image={built_images['vllm-standin']}",
+    )
+
+
+def _standin(built_images: dict[str, str], rendered: list[dict[str, Any]]) -> tuple[str, Container]:
     image = built_images["vllm-standin"]
-    c = pods.container(pods.render("local", tmp_path, f"local.vllm_stand_in_image={image}"), "vllm")
+    c = pods.container(copy.deepcopy(rendered), "vllm")
     assert c.spec["image"] == image
     return image, c
 
 
-def check_standin(image: str, c: Container, host: TestHost, tmp_path: Path) -> None:
+def check_standin(
+    image: str, c: Container, host: TestHost, tmp_path: Path, ready_within: float = 60
+) -> None:
     """Run the stand-in image as ``c`` says; check probes, API, stream and /metrics."""
     served = next(a.split("=", 1)[1] for a in c.spec["args"] if a.startswith("--served-model-"))
     with pods.run_pod(
         host, image, c.argv(image), {**KUBELET_ENV, **c.env(SECRETS)}, tmp_path / "pod.log",
         c.where,
     ) as pod:  # fmt: skip
-        base = _ready(pod, c, host)
+        base = _ready(pod, c, host, timeout=ready_within)
         live, live_port = c.probe("livenessProbe")
         assert httpx.get(f"http://{host.address}:{live_port}{live}", trust_env=False).is_success
         models = httpx.get(base + "/v1/models", trust_env=False).json()
@@ -119,16 +139,22 @@ def check_standin(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
 
 
 def test_standin_image_runs_as_the_local_vllm_deployment_and_serves_vllm_api_and_metrics(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
 ) -> None:
-    image, c = _standin(built_images, tmp_path)
+    image, c = _standin(built_images, rendered_local)
     check_standin(image, c, host, tmp_path)
 
 
 def test_a_flag_the_standin_does_not_know_fails_naming_the_deployment_and_the_flag(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
 ) -> None:
-    image, c = _standin(built_images, tmp_path)
+    image, c = _standin(built_images, rendered_local)
     c.spec["args"].append("--no-such-flag")  # what a template change would render
     with pytest.raises(AssertionError) as failed:
         check_standin(image, c, host, tmp_path)
@@ -137,12 +163,15 @@ def test_a_flag_the_standin_does_not_know_fails_naming_the_deployment_and_the_fl
 
 
 def test_a_port_flag_that_disagrees_with_the_container_port_fails_naming_both(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
 ) -> None:
-    image, c = _standin(built_images, tmp_path)
+    image, c = _standin(built_images, rendered_local)
     c.spec["args"] = [a if not a.startswith("--port=") else "--port=8001" for a in c.spec["args"]]
-    with pytest.raises(AssertionError) as failed:
-        check_standin(image, c, host, tmp_path)
+    with pytest.raises(AssertionError) as failed:  # the good case is ready in a few seconds
+        check_standin(image, c, host, tmp_path, ready_within=20)
     message = str(failed.value)
     assert (
         "Deployment/vllm container vllm: readinessProbe GET /v1/models on containerPort 8000"
@@ -151,9 +180,9 @@ def test_a_port_flag_that_disagrees_with_the_container_port_fails_naming_both(
     assert "--port=8001" in message
 
 
-def _gateway(built_images: dict[str, str], tmp_path: Path) -> tuple[str, Container]:
+def _gateway(built_images: dict[str, str], rendered: list[dict[str, Any]]) -> tuple[str, Container]:
     image = built_images["gateway"]
-    c = pods.container(pods.render("local", tmp_path, f"gateway.image={image}"), "gateway")
+    c = pods.container(copy.deepcopy(rendered), "gateway")
     assert c.spec["image"] == image
     return image, c
 
@@ -205,16 +234,22 @@ def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
 
 
 def test_gateway_image_runs_as_the_rendered_deployment_and_serves_page_config_and_stream(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
 ) -> None:
-    image, c = _gateway(built_images, tmp_path)
+    image, c = _gateway(built_images, rendered_local)
     check_gateway(image, c, host, tmp_path)
 
 
 def test_an_env_value_the_gateway_rejects_fails_naming_the_deployment_and_the_variable(
-    built_images: dict[str, str], host: TestHost, tmp_path: Path
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
 ) -> None:
-    image, c = _gateway(built_images, tmp_path)
+    image, c = _gateway(built_images, rendered_local)
     for item in c.spec["env"]:
         if item["name"] == "TUBEDEMO_MAX_TOKENS":
             item["value"] = "two hundred"  # what a template change would render
