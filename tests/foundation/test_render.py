@@ -173,6 +173,10 @@ def test_loadbalancer_exposure_renders_an_nlb_service_and_no_ingress() -> None:
     assert service["spec"]["type"] == "LoadBalancer"
     annotations = service["metadata"]["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+    # An NLB sends no X-Forwarded-For: the gateway sees each phone's own address only when the
+    # target group preserves it (off by default for IP targets over TCP).
+    attributes = annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+    assert "preserve_client_ip.enabled=true" in attributes.split(",")
 
 
 @pytest.mark.parametrize("store", ["local", "s3"])
