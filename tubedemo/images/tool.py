@@ -4,7 +4,8 @@
 else buildah, whichever is on PATH. Builds use the repository root as context and the recipe's
 ignore file; buildah builds with ``--isolation chroot`` (no OCI runtime needed, works in CI
 containers) unless ``BUILDAH_ISOLATION`` says otherwise, and caches layers (``--layers``), so a
-rebuild with unchanged inputs takes seconds. Pushes report the digest the registry stored.
+rebuild with unchanged inputs takes seconds; ``--force-rm`` leaves no container behind when a
+build fails. Pushes report the digest the registry stored.
 
 Every failure becomes an ImageError naming the command and the last lines of its output.
 """
@@ -86,11 +87,12 @@ class ImageTool:
                     "-t", ref, str(repo)]  # fmt: skip
         ignore = f"--ignorefile={repo / recipe.ignorefile}"
         if self.name == "podman":
-            return [self.exe, "build", "--layers", f"--platform={platform}", "-f", dockerfile,
-                    ignore, *args, "-t", ref, str(repo)]  # fmt: skip
+            return [self.exe, "build", "--layers", "--force-rm", f"--platform={platform}",
+                    "-f", dockerfile, ignore, *args, "-t", ref, str(repo)]  # fmt: skip
         isolation = [] if os.environ.get("BUILDAH_ISOLATION") else ["--isolation=chroot"]
-        return [self.exe, "bud", *isolation, "--layers", f"--platform={platform}", "-f",
-                dockerfile, ignore, *args, "-t", ref, str(repo)]  # fmt: skip
+        return [self.exe, "bud", *isolation, "--layers", "--force-rm",
+                f"--platform={platform}", "-f", dockerfile, ignore, *args, "-t", ref,
+                str(repo)]  # fmt: skip
 
     def build(
         self,
