@@ -20,7 +20,8 @@ TITLE = "Simulator: fast-forward of the default talk"
 
 NOTES = """
 Workload: `tubedemo simulate` with the built-in defaults — the 30-minute timeline (warm-up,
-audience joins with 150 people, steady, survey) plus the 10-minute tail, 1 s frames. *simulate*
+burst with 150 people joining, steady, cooldown, survey; 32 slots per replica) plus the
+10-minute tail, 1 s frames. *simulate*
 is the model run alone; *with recording* adds turning every frame into a Snapshot and its JSON
 line (what `--record`/`-o` write). *Baseline*: a bare heapq loop with the same number of
 events and no model. Best of N runs; the target (≤ 1 s for the talk) is the issue's. On this
@@ -65,6 +66,11 @@ def run(quick: bool) -> list[Row]:
     result = simulate(config)
     events = result.events_processed
     sim_s = _best(runs, lambda: simulate(config))
+    cpu_s = float("inf")
+    for _ in range(runs):
+        began = time.process_time()
+        simulate(config)
+        cpu_s = min(cpu_s, time.process_time() - began)
 
     def recorded() -> None:
         r = simulate(config)
@@ -77,6 +83,11 @@ def run(quick: bool) -> list[Row]:
     return [
         Row("events processed", f"{events:,}", note=f"{horizon / 60:.0f} min simulated"),
         Row("simulate (model run)", f"{sim_s:.3f} s", "≤ 1 s", sim_s <= 1.0),
+        Row(
+            "simulate (model run), CPU time",
+            f"{cpu_s:.3f} s",
+            note="this process's CPU seconds: what the wall figure is on an idle core",
+        ),
         Row("simulate + snapshot recording", f"{rec_s:.3f} s", note="what --record adds"),
         Row("baseline: bare heapq loop, same events", f"{base_s:.4f} s"),
         Row("simulate / baseline", f"{sim_s / base_s:.0f}×", note="cost of the models per event"),
