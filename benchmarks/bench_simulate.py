@@ -24,9 +24,12 @@ burst with 150 people joining, steady, cooldown, survey; 32 slots per replica) p
 10-minute tail, 1 s frames. *simulate*
 is the model run alone; *with recording* adds turning every frame into a Snapshot and its JSON
 line (what `--record`/`-o` write). *Baseline*: a bare heapq loop with the same number of
-events and no model. Best of N runs; the target (≤ 1 s for the talk) is the issue's. On this
-shared 2-core machine (load average ~3 from other builds) the model run measured 0.09–0.22 s
-and the ratio 29–112× across runs of the same code: read the ratio as an order of magnitude.
+events and no model. Best of N runs; the target (≤ 1 s for the talk) is the issue's. The
+original load profile (50 VUs in the burst, 30 steady) doubles the work of the earlier 2–8 VU
+timeline (12.7k events, 2,140 requests vs 6.3k and 977). This run had the shared 2-core machine
+at load average ~23 (eight engineers' builds): wall 1.02 s for 0.30 s of the process's own CPU
+time, which is what the wall figure comes to on an idle core (the earlier timeline measured
+0.09–0.22 s wall at load ~3). Read the ratio as an order of magnitude.
 """
 
 
