@@ -66,6 +66,7 @@ def quick(scale_down_window: str = "0s", **twin: Any) -> DemoConfig:
         {
             "model": {"max_num_seqs": 2},
             "scaling": {
+                "target": 2,  # one replica per two requests in flight (its two slots)
                 "scale_down": {
                     "stabilization": scale_down_window,
                     "policies": [{"type": "Percent", "value": 100, "period": "15s"}],
