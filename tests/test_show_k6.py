@@ -473,8 +473,8 @@ def test_a_wrong_admin_token_stops_the_show_before_anything_changes(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 7
     assert err.strip().splitlines() == [
-        "error: the gateway refused the admin token (401); pass --admin-token or set "
-        "TUBEDEMO_ADMIN_TOKEN"
+        f"error: the gateway at {gateway.url} refused the admin token (401); pass "
+        "--admin-token or set TUBEDEMO_ADMIN_TOKEN"
     ]
     assert gateway.flips == [] and gateway.vllm.requests == [] and "pid" not in out
 

@@ -1,4 +1,8 @@
-"""A small typed client for the gateway's admin and public API (docs/api.md).
+"""The one typed client for the gateway's admin and public API (docs/api.md).
+
+Every command and loop that speaks to the gateway uses it: the audience commands (draw,
+sessions, export, /config), the show's mode flips (``talk.modes.GatewayModeSwitcher``) and the
+rehearsal's status strip (``rehearsal.rehearse.StatusPublisher``).
 
 It reaches the gateway one of two ways, both giving the same `GatewayClient`:
 
@@ -20,7 +24,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -173,15 +177,21 @@ class Route:
 
 
 def direct_route(
-    base_url: str, admin_token: str | None, *, timeout: float = DEFAULT_TIMEOUT
+    base_url: str,
+    admin_token: str | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    token_hint: str | None = None,
 ) -> Route:
-    """A route straight to a gateway's base URL (rehearsal, or a port-forward)."""
+    """A route straight to a gateway's base URL (rehearsal, or a port-forward); no token means
+    the rehearsal gateway's local one. ``token_hint``: what to say when the token is refused."""
     url = base_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise GatewayError(f"gateway URL {base_url!r} must start with http:// or https://")
     token = admin_token or LOCAL_ADMIN_TOKEN
     http = httpx.Client(base_url=url, timeout=timeout, follow_redirects=False, trust_env=False)
-    return Route(http=http, where=url, admin_headers={"Authorization": f"Bearer {token}"})
+    route = Route(http=http, where=url, admin_headers={"Authorization": f"Bearer {token}"})
+    return route if token_hint is None else replace(route, token_hint=token_hint)
 
 
 class GatewayClient:
@@ -219,6 +229,23 @@ class GatewayClient:
         resp = self._admin("POST", "/api/admin/session", json={"name": name})
         return _parse(TalkSession, resp, "session")
 
+    def check_admin(self) -> None:
+        """One harmless admin request: the gateway answers and takes the token (before a show)."""
+        self._admin("GET", "/api/admin/sessions")
+
+    def set_mode(self, mode: str) -> None:
+        """Flip the audience page (quiz | survey)."""
+        resp = self._admin("POST", "/api/admin/mode", json={"mode": mode}, accept=(409,))
+        if resp.status_code == 409:
+            raise GatewayRefused(
+                f"the gateway follows the mode ConfigMap and refused the flip to {mode}; "
+                "flip through the cluster instead"
+            )
+
+    def post_status(self, body: Mapping[str, object]) -> None:
+        """The phones' status strip (POST /api/admin/status)."""
+        self._admin("POST", "/api/admin/status", json=body)
+
     def sessions(self) -> list[TalkSession]:
         """Every talk session, oldest first."""
         data = _json(self._admin("GET", "/api/admin/sessions"), "sessions")
@@ -249,7 +276,10 @@ class GatewayClient:
     def _admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return self._send(method, path, headers=dict(self.route.admin_headers), **kw)
 
-    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, accept: tuple[int, ...] = (), **kw: Any
+    ) -> httpx.Response:
+        """The response when 2xx (or a status in ``accept``); else one-line GatewayErrors."""
         try:
             resp = self.route.http.request(method, path, **kw)
         except httpx.TimeoutException as exc:
@@ -262,7 +292,7 @@ class GatewayClient:
                 f"cannot reach the gateway at {self.where} ({_reason(exc)}); start it "
                 "(rehearsal) or check `tubedemo status` (cluster), or pass --gateway-url"
             ) from exc
-        if resp.is_success:
+        if resp.is_success or resp.status_code in accept:
             return resp
         raise _refusal(resp, method, path, self.where, self.route.token_hint)
 

@@ -161,7 +161,7 @@ def show(
     runner = Show(cfg, options, switcher, console=console)
     if dashboard:
         from tubedemo.commands.live import live_sources
-        from tubedemo.talk.show_dashboard import ShowDashboard, k6_state
+        from tubedemo.talk.show_dashboard import k6_state, show_board
 
         # On a cluster the board reads what `watch` reads: replicas, nodes, HPA, pod scrapes.
         sources = live_sources(
@@ -171,7 +171,7 @@ def show(
             context=context,
             gateway_url=base_url if gateway else None,
         )
-        runner.board = ShowDashboard(
+        runner.board = show_board(
             cfg,
             gateway_url=base_url,
             vllm_urls=list(vllm_url or []),

@@ -114,7 +114,9 @@ def watch(
         return
 
     from tubedemo.commands.live import live_sources
+    from tubedemo.screen.board import LiveBoard
     from tubedemo.telemetry.assembler import Assembler, MetricsTarget
+    from tubedemo.telemetry.recording import Recorder
 
     sources = live_sources(
         cfg,
@@ -127,31 +129,24 @@ def watch(
     )
     static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))
     twin_feed = sources.twin
-    assembler = Assembler(
-        multiplier=cfg.scaling.multiplier,
-        prices=cfg.prices,
-        timeline=cfg.timeline,
-        talk_duration=cfg.talk.duration,
+    assembler = Assembler.for_talk(
+        cfg,
         talk_start=_parse_start(start),
-        stale_after=cfg.dashboard.stale_after,
         kube=sources.kube,
         metrics=sources.metrics,
-        static_targets=static,
         gateway=sources.gateway,
-        max_replicas=cfg.scaling.max_replicas,
+        static_targets=static,
         talk_time=twin_feed.talk_time if twin_feed is not None and start is None else None,
     )
-    try:
-        result = watch_live(
-            assembler.tick,
-            console=console,
-            options=options,
-            tick_s=cfg.dashboard.tick,
-            record=record,
-            frames=frames,
-        )
-    finally:
-        sources.close()
+    board = LiveBoard(
+        lambda: assembler.tick(datetime.now(UTC)),
+        Recorder(record) if record is not None else None,
+        options,
+        period=cfg.dashboard.tick,
+        closing=[sources],
+        strict=True,
+    )
+    result = watch_live(board, console=console, frames=frames)
     if record is not None:
         Console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
 

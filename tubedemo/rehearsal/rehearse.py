@@ -17,23 +17,21 @@ from __future__ import annotations
 import secrets
 import socket
 import sys
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from rich.console import Console, RenderableType
+from rich.console import Console
 
+from tubedemo.audience.gateway_client import GatewayClient, direct_route
 from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
-from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.core.errors import ExternalToolError, GatewayError, TubedemoError
 from tubedemo.core.signals import sigterm_as_interrupt
-from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.screen.dashboard import DashboardOptions
 from tubedemo.talk.k6 import K6Result
 from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import Snapshot
@@ -129,83 +127,17 @@ class StatusPublisher:
     """Feeds the gateway's /api/status (phones' status strip) from the rehearsal's snapshots."""
 
     def __init__(self, base_url: str, token: str, timeout: float = 2.0) -> None:
-        self.url = base_url.rstrip("/") + "/api/admin/status"
-        self._headers = {"Authorization": f"Bearer {token}"}
-        self._http = httpx.Client(timeout=timeout)
+        self._client = GatewayClient(direct_route(base_url, token, timeout=timeout))
         self.failures = 0
 
     def __call__(self, snapshot: Snapshot) -> None:
         try:
-            response = self._http.post(self.url, json=status_body(snapshot), headers=self._headers)
-            response.raise_for_status()
-        except httpx.HTTPError:
+            self._client.post_status(status_body(snapshot))
+        except GatewayError:
             self.failures += 1  # the page then says "live status unavailable": not fatal
 
     def close(self) -> None:
-        self._http.close()
-
-
-class RehearsalBoard:
-    """The show's dashboard slot in a rehearsal (``tubedemo.talk.show.Board``): assembles from the
-    twin's state on a thread, in talk time, records every snapshot, renders the newest."""
-
-    def __init__(
-        self,
-        tick: Callable[[datetime], Snapshot],
-        recording: Path,
-        talk_start: datetime,
-        speed: float,
-        period: float,
-        options: DashboardOptions,
-        publish: Callable[[Snapshot], None] | None = None,
-    ) -> None:
-        self._tick = tick
-        self._publish = publish
-        self._recorder = Recorder(recording)
-        self._start_wall = time.monotonic()
-        self._talk_start = talk_start
-        self._speed = speed
-        self._period = period
-        self.options = options
-        self.history: deque[Snapshot] = deque(
-            maxlen=int(options.history_s / (period * speed)) * 2 + 16
-        )
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rehearsal-board", daemon=True)
-
-    def now(self) -> datetime:
-        elapsed = (time.monotonic() - self._start_wall) * self._speed
-        return self._talk_start + timedelta(seconds=elapsed)
-
-    def start(self) -> RehearsalBoard:
-        self._recorder.__enter__()
-        self._start_wall = time.monotonic()
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._period):
-            try:
-                snapshot = self._tick(self.now())
-            except Exception as exc:  # the dashboard must never take the rehearsal down
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            self.history.append(snapshot)
-            self._recorder.write(snapshot)
-            if self._publish is not None:
-                self._publish(snapshot)
-
-    def stop(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-        self._recorder.__exit__(None, None, None)
-
-    def renderable(self, width: int, height: int) -> RenderableType:
-        return render(list(self.history), width, height, self.options)
+        self._client.close()
 
 
 class Rehearsal:
@@ -280,6 +212,7 @@ class Rehearsal:
         return local, audience_url
 
     def run(self) -> RehearsalResult:
+        from tubedemo.screen.board import LiveBoard
         from tubedemo.talk.keys import KeyReader
         from tubedemo.talk.modes import GatewayModeSwitcher
         from tubedemo.talk.show import Show, ShowOptions
@@ -293,7 +226,7 @@ class Rehearsal:
         recording = opt.out_dir / "rehearse.jsonl"
         recording.unlink(missing_ok=True)
         results: list[K6Result] = []
-        board: RehearsalBoard | None = None
+        board: LiveBoard | None = None
         feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed | StatusPublisher] = []
         codes: dict[str, int | None] = {}
         audience_url = ""
@@ -327,28 +260,31 @@ class Rehearsal:
                     GatewayModeSwitcher(gateway_url, self.token),
                     console=self.console,
                 )
-                assembler = Assembler(
-                    multiplier=cfg.scaling.multiplier,
-                    prices=cfg.prices,
-                    timeline=cfg.timeline,
-                    talk_duration=cfg.talk.duration,
+                assembler = Assembler.for_talk(
+                    cfg,
                     talk_start=talk_start,
-                    stale_after=cfg.dashboard.stale_after * opt.speed,
-                    rate_window=10.0 * opt.speed,
+                    speed=opt.speed,
                     kube=twin_feed,
                     metrics=metrics,
                     gateway=gateway_feed,
                     k6=lambda: k6_state(show.state.stats, show.k6_active(), time.time()),
-                    max_replicas=cfg.scaling.max_replicas,
                 )
-                board = RehearsalBoard(
-                    assembler.tick,
-                    recording,
-                    talk_start,
-                    opt.speed,
-                    period=max(cfg.dashboard.tick / opt.speed, 0.25),
-                    options=DashboardOptions.from_config(cfg.dashboard),
+
+                def snapshot() -> Snapshot:
+                    # Talk time: wall time since the board started, x speed.
+                    assert board is not None and board.started_at is not None
+                    elapsed = (time.monotonic() - board.started_at) * opt.speed
+                    return assembler.tick(talk_start + timedelta(seconds=elapsed))
+
+                period = max(cfg.dashboard.tick / opt.speed, 0.25)
+                board = LiveBoard(
+                    snapshot,
+                    Recorder(recording),
+                    DashboardOptions.from_config(cfg.dashboard),
+                    period=period,
+                    tick_s=period * opt.speed,
                     publish=publisher,
+                    name="rehearsal-board",
                 )
                 show.board = board
                 with KeyReader() as keys:

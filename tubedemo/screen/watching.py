@@ -1,30 +1,26 @@
-"""The thin side-effect layer of the dashboard: ticks, Rich Live, recording and replay.
+"""The thin side-effect layer of ``watch``: ticks, Rich Live, and replay.
 
 Everything that decides what the screen shows is in ``tubedemo.screen.dashboard.render``
-(pure); this module only keeps time, keeps a bounded history, writes the recording and hands
-frames to Rich.
+(pure); the live board (``tubedemo.screen.board``) keeps the history and writes the recording;
+this module only keeps time and hands frames to Rich.
 On a terminal the frames go through Rich Live on the alternate screen (fixed layout, explicit
 refresh: no flicker); without one (pipes, CI) only the final frame is printed.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 
+from tubedemo.screen.board import LiveBoard, history_length
 from tubedemo.screen.dashboard import DashboardOptions, render
-from tubedemo.telemetry.recording import Recorder, replay_schedule
+from tubedemo.telemetry.recording import replay_schedule
 from tubedemo.telemetry.snapshot import Snapshot
-
-Tick = Callable[[datetime], Snapshot]
 
 
 @dataclass(frozen=True)
@@ -35,8 +31,7 @@ class WatchResult:
 
 
 def _history(history_s: float, tick_s: float) -> deque[Snapshot]:
-    # enough for the load graph's window plus slack for irregular ticks
-    return deque(maxlen=max(16, math.ceil(history_s / max(tick_s, 0.05)) * 2))
+    return deque(maxlen=history_length(history_s, tick_s))
 
 
 class _Screen:
@@ -79,32 +74,26 @@ class _Screen:
 
 
 def watch_live(
-    tick: Tick,
+    board: LiveBoard,
     *,
     console: Console,
-    options: DashboardOptions,
-    tick_s: float,
-    record: Path | None = None,
     frames: int = 0,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> WatchResult:
-    """Assemble, record and draw one snapshot per ``tick_s`` until Ctrl-C or ``frames`` frames."""
-    history = _history(options.history_s, tick_s)
+    """Step, record and draw ``board`` once per its period until Ctrl-C or ``frames`` frames.
+
+    ``watch`` runs the board from this loop (no thread): a frame per snapshot, on time."""
+    tick_s = board.period
     count = 0
-    recorder = Recorder(record) if record is not None else None
     last: Snapshot | None = None
     try:
-        if recorder is not None:
-            recorder.__enter__()
-        with _Screen(console, options) as screen:
+        board.open()
+        with _Screen(console, board.options) as screen:
             deadline = time.monotonic()
             while frames <= 0 or count < frames:
-                snapshot = tick(clock())
-                last = snapshot
-                history.append(snapshot)
-                if recorder is not None:
-                    recorder.write(snapshot)
-                screen.show(history)
+                snapshot = board.step()
+                if snapshot is not None:  # None: a non-strict board's source failed
+                    last = snapshot
+                    screen.show(board.history)
                 count += 1
                 if frames > 0 and count >= frames:
                     break
@@ -117,9 +106,8 @@ def watch_live(
     except KeyboardInterrupt:
         pass
     finally:
-        if recorder is not None:
-            recorder.__exit__(None, None, None)
-    return WatchResult(count, recorder.count if recorder else 0, last)
+        board.stop()
+    return WatchResult(count, board.recorded, last)
 
 
 def watch_replay(

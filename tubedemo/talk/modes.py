@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
+from tubedemo.audience.gateway_client import GatewayClient, direct_route
 from tubedemo.core.config import DemoConfig, Mode
-from tubedemo.core.errors import ClusterError, GatewayError
+from tubedemo.core.errors import ClusterError
 
 
 class ModeSwitcher(Protocol):
@@ -28,54 +27,32 @@ class ModeSwitcher(Protocol):
 
 
 class GatewayModeSwitcher:
-    """POST /api/admin/mode on the gateway with the admin bearer token."""
+    """POST /api/admin/mode on the gateway with the admin bearer token (the gateway client)."""
 
     def __init__(self, base_url: str, token: str | None, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         # One kept-alive connection: a flip is one small request on an open socket.
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._client = GatewayClient(
+            direct_route(
+                self.base_url,
+                token,
+                timeout=timeout,
+                token_hint="pass --admin-token or set TUBEDEMO_ADMIN_TOKEN",
+            )
+        )
 
     def describe(self) -> str:
         return f"gateway {self.base_url}"
 
-    def _request(
-        self, method: str, path: str, what: str, body: dict[str, str] | None = None
-    ) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                f"cannot reach the gateway at {self.base_url} to {what}: {type(exc).__name__}; "
-                "is it running? (--gateway URL)"
-            ) from exc
-        if response.status_code == 401:
-            raise GatewayError(
-                "the gateway refused the admin token (401); pass --admin-token or set "
-                "TUBEDEMO_ADMIN_TOKEN"
-            )
-        return response
-
     def prepare(self) -> None:
         """Check that the gateway answers and takes the token before the clock starts."""
-        response = self._request("GET", "/api/admin/sessions", "check the admin token")
-        if response.status_code >= 400:
-            raise GatewayError(
-                f"the gateway at {self.base_url} answered HTTP {response.status_code} to an "
-                "admin request; is this tubedemo's gateway?"
-            )
+        self._client.check_admin()
 
     def set_mode(self, mode: Mode) -> None:
-        response = self._request("POST", "/api/admin/mode", f"flip to {mode}", {"mode": mode})
-        if response.status_code == 409:
-            raise GatewayError(
-                f"the gateway follows the mode ConfigMap and refused the flip to {mode}; "
-                "flip through the cluster instead"
-            )
-        if response.status_code >= 400:
-            raise GatewayError(
-                f"the gateway refused the flip to {mode} (HTTP {response.status_code})"
-            )
+        self._client.set_mode(mode)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class NoModeSwitcher:

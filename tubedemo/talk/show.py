@@ -198,7 +198,7 @@ class KeySource(Protocol):
 
 
 class Board(Protocol):
-    """The live dashboard as the show uses it (tubedemo.talk.show_dashboard.ShowDashboard)."""
+    """The live dashboard as the show uses it (tubedemo.screen.board.LiveBoard)."""
 
     def start(self) -> Any: ...
 

@@ -1,25 +1,22 @@
-"""The live dashboard inside ``tubedemo show``: snapshots on their own thread, recorded.
+"""The live dashboard inside ``tubedemo show`` (and a rehearsal's): a live board on a thread.
 
 The show's clock loop must never wait on a slow source (a gateway that times out would delay a
-mode flip), so the telemetry Assembler ticks on a background thread every ``dashboard.tick``;
-the clock loop only reads the newest history when it draws. Each snapshot carries the show's
-talk time (so --from and --speed are right on screen and in the recording) and k6's figures.
+mode flip), so the board (``tubedemo.screen.board.LiveBoard``) ticks the telemetry Assembler on
+a background thread every ``dashboard.tick``; the clock loop only reads the newest history when
+it draws. Each snapshot carries the show's talk time (so --from and --speed are right on screen
+and in the recording) and k6's figures.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from rich.console import RenderableType
-
 from tubedemo.core.config import DemoConfig
-from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.screen.board import Closable, LiveBoard
+from tubedemo.screen.dashboard import DashboardOptions
 from tubedemo.talk.k6_series import LoadStats
 from tubedemo.telemetry.assembler import Assembler, KubeFeed, MetricsTarget
 from tubedemo.telemetry.clock import talk_clock
@@ -44,89 +41,48 @@ def k6_state(stats: LoadStats, active: bool, now: float) -> K6State:
     )
 
 
-class ShowDashboard:
-    """Assembles, records and renders snapshots; ``start``/``stop`` own the ticking thread."""
+def show_board(
+    cfg: DemoConfig,
+    *,
+    gateway_url: str,
+    vllm_urls: list[str],
+    recording: Path,
+    talk_time: Callable[[], float],
+    k6: Callable[[], K6State],
+    kube: KubeSource | None = None,
+    metrics: MetricsFeed | None = None,
+    gateway: GatewayFeed | None = None,
+) -> LiveBoard:
+    """The show's live board. `kube`, `metrics`, `gateway`: the cluster's feeds
+    (commands.live.live_sources), owned and closed by the board from then on; without them only
+    the URLs are read."""
+    timeout = cfg.dashboard.metrics_timeout
+    metrics = metrics or MetricsFeed(timeout=timeout)
+    gateway = gateway or GatewayFeed(gateway_url, timeout=timeout)
+    assembler = Assembler.for_talk(
+        cfg,
+        talk_start=datetime.now(UTC) - timedelta(seconds=talk_time()),
+        kube=kube,
+        metrics=metrics,
+        gateway=gateway,
+        k6=k6,
+        static_targets=tuple(
+            MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_urls)
+        ),
+    )
 
-    def __init__(
-        self,
-        cfg: DemoConfig,
-        *,
-        gateway_url: str,
-        vllm_urls: list[str],
-        recording: Path,
-        talk_time: Callable[[], float],
-        k6: Callable[[], K6State],
-        kube: KubeSource | None = None,
-        metrics: MetricsFeed | None = None,
-        gateway: GatewayFeed | None = None,
-    ) -> None:
-        """`kube`, `metrics`, `gateway`: the cluster's feeds (commands.live.live_sources), owned
-        and closed by this board from then on; without them only the URLs are read."""
-        self.cfg = cfg
-        self._talk_time = talk_time
-        self.options = DashboardOptions.from_config(cfg.dashboard)
-        timeout = cfg.dashboard.metrics_timeout
-        self._kube = kube
-        self._metrics = metrics or MetricsFeed(timeout=timeout)
-        self._gateway = gateway or GatewayFeed(gateway_url, timeout=timeout)
-        self._assembler = Assembler(
-            multiplier=cfg.scaling.multiplier,
-            prices=cfg.prices,
-            timeline=cfg.timeline,
-            talk_duration=cfg.talk.duration,
-            talk_start=datetime.now(UTC) - timedelta(seconds=talk_time()),
-            stale_after=cfg.dashboard.stale_after,
-            kube=kube,
-            metrics=self._metrics,
-            static_targets=tuple(
-                MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_urls)
-            ),
-            gateway=self._gateway,
-            k6=k6,
-            max_replicas=cfg.scaling.max_replicas,
-        )
-        self._recorder = Recorder(recording)
-        self.history: deque[Snapshot] = deque(
-            maxlen=max(16, int(self.options.history_s / max(cfg.dashboard.tick, 0.05)) * 2)
-        )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="show-dashboard", daemon=True)
-
-    def _snapshot(self) -> Snapshot:
-        snap = self._assembler.tick(datetime.now(UTC))
-        clock = talk_clock(self.cfg.timeline, self.cfg.talk.duration, self._talk_time())
+    def snapshot() -> Snapshot:
+        snap = assembler.tick(datetime.now(UTC))
+        clock = talk_clock(cfg.timeline, cfg.talk.duration, talk_time())
         return snap.model_copy(update={"talk": clock})
 
-    def _run(self) -> None:
-        tick = self.cfg.dashboard.tick
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                snapshot = self._snapshot()
-            except Exception:  # a broken source must never take the show down
-                snapshot = None
-            if snapshot is not None and not self._stop.is_set():
-                self.history.append(snapshot)
-                self._recorder.write(snapshot)
-            self._stop.wait(max(0.0, tick - (time.monotonic() - started)))
-
-    def start(self) -> ShowDashboard:
-        self._recorder.__enter__()
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.cfg.dashboard.metrics_timeout * 3 + 2)
-        self._recorder.__exit__(None, None, None)
-        if self._kube is not None:
-            self._kube.close()
-        self._metrics.close()
-        self._gateway.close()
-
-    @property
-    def recorded(self) -> int:
-        return self._recorder.count
-
-    def renderable(self, width: int, height: int) -> RenderableType:
-        return render(list(self.history), width, height, self.options)
+    closing: list[Closable] = [*([kube] if kube is not None else []), metrics, gateway]
+    return LiveBoard(
+        snapshot,
+        Recorder(recording),
+        DashboardOptions.from_config(cfg.dashboard),
+        period=cfg.dashboard.tick,
+        closing=closing,
+        join_timeout=cfg.dashboard.metrics_timeout * 3 + 2,
+        name="show-dashboard",
+    )

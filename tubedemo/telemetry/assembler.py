@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from tubedemo.core.config import PriceTable, TimelineConfig
+from tubedemo.core.config import DemoConfig, PriceTable, TimelineConfig
 from tubedemo.telemetry.clock import talk_clock
 from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events
@@ -142,6 +142,40 @@ class Assembler:
     _gateway_sample: tuple[datetime, GatewaySample] | None = None
     _gateway_state: GatewayState = field(default_factory=GatewayState)
     _audience: AudienceState = field(default_factory=AudienceState)
+
+    @classmethod
+    def for_talk(
+        cls,
+        cfg: DemoConfig,
+        *,
+        talk_start: datetime,
+        speed: float = 1.0,
+        kube: KubeFeed | None = None,
+        metrics: MetricsFeed | None = None,
+        gateway: GatewayFeed | None = None,
+        k6: Callable[[], K6State] | None = None,
+        static_targets: tuple[MetricsTarget, ...] = (),
+        talk_time: Callable[[datetime], float] | None = None,
+    ) -> Assembler:
+        """The Assembler of a talk configured by ``cfg`` (the one place that wires the config
+        in, for ``watch``, ``show`` and ``rehearse``). ``speed``: talk seconds per wall second;
+        staleness and rate windows are talk time, so a sped-up rehearsal scales them."""
+        return cls(
+            multiplier=cfg.scaling.multiplier,
+            prices=cfg.prices,
+            timeline=cfg.timeline,
+            talk_duration=cfg.talk.duration,
+            talk_start=talk_start,
+            stale_after=cfg.dashboard.stale_after * speed,
+            rate_window=cls.rate_window * speed,
+            kube=kube,
+            metrics=metrics,
+            static_targets=static_targets,
+            gateway=gateway,
+            k6=k6,
+            max_replicas=cfg.scaling.max_replicas,
+            talk_time=talk_time,
+        )
 
     def __post_init__(self) -> None:
         self._kube_fresh = Freshness(self.stale_after)
