@@ -72,9 +72,9 @@ def test_a_strict_board_raises_what_its_source_raised() -> None:
     def source() -> Snapshot:
         raise ValueError("broken feed")
 
-    with LiveBoard(source, None, OPTIONS, period=1.0, strict=True) as board:
-        with pytest.raises(ValueError, match="broken feed"):
-            board.step()
+    board = LiveBoard(source, None, OPTIONS, period=1.0, strict=True)
+    with board, pytest.raises(ValueError, match="broken feed"):
+        board.step()
 
 
 def test_started_board_snapshots_on_its_thread_until_stopped(tmp_path: Path) -> None:
