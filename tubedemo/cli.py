@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except TubedemoError as exc:
         _, *chain = error_lines(exc, debug=debug_enabled())
-        _err.print(f"[bold red]error:[/] {exc.message}")
+        # the message is text, not markup: a value like "[/path]" in it must print as typed
+        _err.print(f"[bold red]error:[/] {escape(exc.message)}")
         for line in chain:  # only with TUBEDEMO_DEBUG=1
             _err.print(line, markup=False)
         sys.exit(exc.exit_code)

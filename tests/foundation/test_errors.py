@@ -84,6 +84,8 @@ def test_config_errors_are_usage_errors_exit_2() -> None:
         (("report", "missing.jsonl"), 8, "no such recording"),
         (("simulate", "--set", "twin.engine.kv_cache_tokens=1024"), 10, "max_model_len"),
         (("qr", "--url", "https://x.example", "--png", "no/such/dir/qr.png"), 12, "does not"),
+        # a message echoing a value with Rich markup in it prints it as typed
+        (("images", "push", "--registry", "https://x[/y]"), 2, "'https://x[/y]' is not a"),
     ],
 )
 def test_a_failing_command_exits_with_its_familys_code_and_one_line(
