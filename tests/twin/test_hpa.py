@@ -202,3 +202,34 @@ def test_external_per_pod_proposal_like_replica_calculator(
 ) -> None:
     model = HpaModel(1, 100, target, FAST_UP, NO_STAB_DOWN, tolerances)
     assert model.proposal(metric, current) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "recommendations", "current", "proposal", "expected", "up_window", "down_window"),
+    [
+        # horizontal_test.go TestNormalizeDesiredReplicasWithBehavior (ages in seconds ago).
+        ("empty recommendations for scaling down", [], 100, 5, 5, 0, 0),
+        ("simple scale down stabilization", [(4, 120), (5, 60)], 100, 3, 5, 0, 180),
+        ("simple scale up stabilization", [(4, 120), (5, 60)], 1, 7, 4, 300, 0),
+        ("no scale down stabilization", [(1, 120), (2, 60)], 100, 3, 3, 300, 0),
+        ("no scale up stabilization", [(4, 120), (5, 60)], 1, 3, 3, 0, 300),
+        ("no scale down stabilization, reuse element", [(10, 600), (9, 540)], 100, 3, 3, 0, 0),
+        ("no scale up stabilization, reuse element", [(10, 600), (9, 540)], 1, 100, 100, 0, 0),
+    ],
+)
+def test_stabilization_like_upstreams_normalize_table(
+    name: str,
+    recommendations: list[tuple[int, float]],
+    current: int,
+    proposal: int,
+    expected: int,
+    up_window: float,
+    down_window: float,
+) -> None:
+    now = 1000.0
+    model = hpa(
+        up=Rules(up_window, FAST_UP.policies), down=Rules(down_window, NO_STAB_DOWN.policies)
+    )
+    model.recommendations = [(now - age, value) for value, age in recommendations]
+    assert model._stabilize(now, current, proposal) == expected, name
+    assert model.recommendations[-1] == (now, proposal)
