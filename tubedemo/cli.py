@@ -56,6 +56,10 @@ def _register() -> None:
 
     images.register(app)
 
+    from tubedemo.commands import lab
+
+    lab.register(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tubedemo`` console script."""

@@ -1,0 +1,224 @@
+"""What the lab installs besides the processes: pure functions, no side effects.
+
+- the instance types Karpenter's KWOK provider may launch (the g5 family with
+  ``nvidia.com/gpu``, spot and on-demand offerings priced from ``DemoConfig.prices``);
+- KWOK stages giving pods the start-up delays of ``twin.startup`` (image pull, model load);
+- the objects that wire KEDA into the API server (the ``external.metrics.k8s.io`` APIService and
+  the admission webhooks, taken from KEDA's own config in its module) and the CRDs of both
+  controllers, read from the pinned modules the binaries were built from.
+
+Every delay is divided by ``speed``, the lab's one compression factor.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tubedemo.core.config import PriceTable, StartupModel
+
+Manifest = dict[str, Any]
+
+KEDA_NAMESPACE = "keda"
+METRICS_SERVICE = "keda-metrics-apiserver"
+WEBHOOK_SERVICE = "keda-admission-webhooks"
+EXTERNAL_METRICS_APISERVICE = "v1beta1.external.metrics.k8s.io"
+ZONE = "us-west-2a"
+VLLM_SELECTOR = '.metadata.labels."app.kubernetes.io/name"'
+
+
+@dataclass(frozen=True)
+class G5:
+    """One EC2 g5 size: vCPUs, memory (GiB), NVIDIA A10G GPUs; on-demand $/h (us-west-2)."""
+
+    name: str
+    cpu: int
+    memory_gib: int
+    gpus: int
+    on_demand: float
+
+
+# AWS's published g5 sizes up to the first multi-GPU one (g5.16xlarge still has one GPU).
+G5_FAMILY: tuple[G5, ...] = (
+    G5("g5.xlarge", 4, 16, 1, 1.006),
+    G5("g5.2xlarge", 8, 32, 1, 1.212),
+    G5("g5.4xlarge", 16, 64, 1, 1.624),
+    G5("g5.8xlarge", 32, 128, 1, 2.448),
+    G5("g5.12xlarge", 48, 192, 4, 5.672),
+)
+SPOT_DISCOUNT = 0.45
+"""Spot price as a share of on-demand where demo.yaml's price table names no spot price."""
+
+
+def instance_types(prices: PriceTable) -> list[dict[str, Any]]:
+    """Karpenter KWOK provider's instance-types file (its ``InstanceTypesFilePath`` JSON):
+    every g5 size offered as spot and on-demand in one zone. Prices come from demo.yaml's
+    ``prices`` where it names the type, so Karpenter's cheapest-first choice and the
+    dashboard's $/h use the same numbers."""
+    out = []
+    for it in G5_FAMILY:
+        on_demand = prices.on_demand.get(it.name, it.on_demand)
+        spot = prices.spot.get(it.name, round(on_demand * SPOT_DISCOUNT, 4))
+        offerings = [
+            {
+                "Price": price,
+                "Available": True,
+                "Requirements": [
+                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [kind]},
+                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [ZONE]},
+                ],
+            }
+            for kind, price in (("spot", spot), ("on-demand", on_demand))
+        ]
+        out.append(
+            {
+                "name": it.name,
+                "offerings": offerings,
+                "architecture": "amd64",
+                "operatingSystems": ["linux"],
+                "resources": {
+                    "cpu": str(it.cpu),
+                    "memory": f"{it.memory_gib}Gi",
+                    "nvidia.com/gpu": str(it.gpus),
+                    "pods": "110",
+                },
+            }
+        )
+    return out
+
+
+def _not_vllm(stage: Manifest) -> Manifest:
+    stage = copy.deepcopy(stage)
+    expressions = stage["spec"].setdefault("selector", {}).setdefault("matchExpressions", [])
+    expressions.append({"key": VLLM_SELECTOR, "operator": "NotIn", "values": ["vllm"]})
+    return stage
+
+
+def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -> list[Manifest]:
+    """KWOK stages: upstream's ``fast`` set for everything but vLLM pods, and for vLLM pods
+    two delayed stages: Pending -> Running (not Ready) after ``image_pull``, then Ready after
+    ``model_load`` — as a pod looks on EKS while it pulls the image and loads the weights."""
+    stages = []
+    pod_ready: Manifest | None = None
+    for stage in upstream:
+        ref = stage["spec"]["resourceRef"]
+        if ref["kind"] == "Pod" and stage["metadata"]["name"] == "pod-ready":
+            pod_ready = stage
+            stages.append(_not_vllm(stage))
+        else:
+            stages.append(stage)
+    if pod_ready is None:
+        raise ValueError("the upstream KWOK stages have no pod-ready stage")
+    pull_ms = round(startup.image_pull / speed * 1000)
+    load_ms = round(startup.model_load / speed * 1000)
+    vllm = {"key": VLLM_SELECTOR, "operator": "In", "values": ["vllm"]}
+    template = pod_ready["spec"]["next"]["statusTemplate"]
+    started = copy.deepcopy(pod_ready)
+    started["metadata"]["name"] = "vllm-pod-started"
+    started["spec"]["selector"]["matchExpressions"].append(vllm)
+    started["spec"]["delay"] = {"durationMilliseconds": pull_ms}
+    # Running with containers started but not ready: the weights are still loading.
+    not_ready = re.sub(
+        r'status: "True"(\s+)type: (Ready|ContainersReady)\b',
+        r'status: "False"\1type: \2',
+        template,
+    )
+    started["spec"]["next"]["statusTemplate"] = not_ready.replace("ready: true", "ready: false")
+    ready = copy.deepcopy(pod_ready)
+    ready["metadata"]["name"] = "vllm-pod-ready"
+    ready["spec"]["selector"]["matchExpressions"] = [
+        {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+        {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+        {
+            "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+            "operator": "NotIn",
+            "values": ["True"],
+        },
+        vllm,
+    ]
+    ready["spec"]["delay"] = {"durationMilliseconds": load_ms}
+    return [*stages, started, ready]
+
+
+def keda_crds(keda_module: Path) -> list[Manifest]:
+    """Every CRD KEDA's operator watches (keda.sh and eventing.keda.sh), from its module."""
+    return [_load(p) for p in sorted((keda_module / "config" / "crd" / "bases").glob("*.yaml"))]
+
+
+def karpenter_crds(karpenter_module: Path) -> list[Manifest]:
+    """The KWOK provider's CRDs as its chart installs them, plus the KWOKNodeClass CRD."""
+    kwok = karpenter_module / "kwok"
+    files = sorted((kwok / "charts" / "crds").glob("*.yaml"))
+    files += sorted((kwok / "apis" / "crds").glob("*.yaml"))
+    return [_load(p) for p in files]
+
+
+def keda_wiring(
+    keda_module: Path, ca_pem: bytes, adapter_port: int, webhook_port: int
+) -> list[Manifest]:
+    """KEDA's namespace, the metrics APIService and the admission webhooks, pointed at the
+    processes on this machine.
+
+    The APIService names a Service of type ExternalName ``localhost``: the aggregation layer
+    resolves it to https://localhost:<APIService port> (an Endpoints object may not hold a
+    loopback address; an ExternalName is a name), and checks the serving certificate for
+    ``keda-metrics-apiserver.keda.svc`` against the APIService's caBundle. The webhooks come
+    from KEDA's own ValidatingWebhookConfiguration with the service reference replaced by a
+    URL (failurePolicy and rules as upstream)."""
+    bundle = base64.b64encode(ca_pem).decode()
+    upstream_api = _load(keda_module / "config" / "metrics-server" / "api_service.yaml")
+    api_service = copy.deepcopy(upstream_api)
+    api_service["spec"]["service"]["port"] = adapter_port
+    api_service["spec"]["caBundle"] = bundle
+    api_service["spec"].pop("insecureSkipTLSVerify", None)
+    webhooks = _load(keda_module / "config" / "webhooks" / "validation_webhooks.yaml")
+    for hook in webhooks["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        url = f"https://127.0.0.1:{webhook_port}{path}"
+        hook["clientConfig"] = {"url": url, "caBundle": bundle}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KEDA_NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": METRICS_SERVICE, "namespace": KEDA_NAMESPACE},
+            "spec": {
+                "type": "ExternalName",
+                "externalName": "localhost",
+                "ports": [{"name": "https", "port": adapter_port}],
+            },
+        },
+        api_service,
+        webhooks,
+    ]
+
+
+def keda_server_names() -> list[str]:
+    """DNS names KEDA's serving certificate must carry (as its cert rotation would issue)."""
+    names = []
+    for service in (METRICS_SERVICE, WEBHOOK_SERVICE, "keda-operator"):
+        host = f"{service}.{KEDA_NAMESPACE}.svc"
+        names += [host, f"{host}.cluster.local"]
+    return names
+
+
+def _load(path: Path) -> Manifest:
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path} is not one YAML object")
+    return dict(data)
+
+
+def load_all(paths: list[Path]) -> list[Manifest]:
+    """Every document of every file (KWOK's stage files hold one each)."""
+    docs: list[Manifest] = []
+    for path in paths:
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
