@@ -65,6 +65,15 @@ def _actionlint(session: nox.Session) -> str:
 
 
 @nox.session(python=PYTHON)
+def lab(session: nox.Session) -> None:
+    """Build (or reuse) the lab's controllers (KEDA, Karpenter's KWOK provider) and the control
+    plane, then run the lab's tests (tests/lab)."""
+    _install(session)
+    _prepare(session, "control-plane", "lab", "crds")
+    session.run("pytest", "tests/lab", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check + format check + the import contracts (lint-imports, pyproject.toml) +
     actionlint on the GitHub workflows."""

@@ -1,0 +1,83 @@
+"""Fixtures for the lab's integration tests: one lab (control plane, KEDA, Karpenter with its
+KWOK provider) per session at speed 10, from the binaries scripts/build-controlplane and
+scripts/build-lab made. Missing binaries: skip outside `make test`, fail inside it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.prepared import unavailable
+from tubedemo.cluster.api import Api, connect
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import TubedemoError
+from tubedemo.lab import binaries
+from tubedemo.lab.lab import Lab, LabOptions
+
+SPEED = 10.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and "objects" not in item.name:
+            item.add_marker(pytest.mark.integration)
+
+
+def require_built() -> None:
+    if binaries.control_plane_dir() is None:
+        unavailable("control plane not built", "control-plane")
+    if binaries.lab_dir() is None:
+        unavailable("KEDA and Karpenter for the lab not built", "lab")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    require_built()
+    cfg = DemoConfig()
+    running = Lab(
+        LabOptions(
+            workdir=tmp_path_factory.mktemp("lab"),
+            speed=SPEED,
+            startup=cfg.twin.startup,
+            prices=cfg.prices,
+            hpa=cfg.twin.hpa,
+        )
+    )
+    try:
+        running.start()
+    except TubedemoError as exc:
+        pytest.fail(exc.message, pytrace=False)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def api(lab: Lab) -> Api:
+    return connect(lab.kubeconfig)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def tubedemo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
+    env["COLUMNS"] = "160"
+    return subprocess.run(
+        [sys.executable, "-m", "tubedemo", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

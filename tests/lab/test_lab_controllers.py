@@ -1,0 +1,173 @@
+"""The rendered objects, admitted and acted on by the real KEDA and Karpenter in the lab.
+
+KEDA reads the queue through its built-in ``metrics-api`` scaler from a Prometheus-format
+endpoint this test serves on loopback (the lab's stand-in for the Kedify OTEL scaler; the
+render variant's trigger swap belongs to `rehearse --lab`): everything after that is the real
+chain — the operator creates the HPA, the HPA controller reads ``external.metrics.k8s.io``
+through the API server's aggregation layer from KEDA's metrics server, Karpenter turns the
+pending GPU pods into NodeClaims of g5 types and KWOK nodes, the scheduler binds the pods,
+KWOK runs them through the start-up delays.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_until
+from tubedemo.cluster.api import Api
+from tubedemo.cluster.plan import Ref
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
+from tubedemo.manifests.lab import render_lab
+
+from .conftest import SPEED
+
+pytestmark = pytest.mark.timeout(420)
+
+
+class QueueEndpoint:
+    """vLLM's queue as one aggregated Prometheus series, value set by the test."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = f"vllm_num_requests_waiting {outer.waiting}\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def queue() -> Iterator[QueueEndpoint]:
+    endpoint = QueueEndpoint()
+    yield endpoint
+    endpoint.server.shutdown()
+
+
+def _config(namespace: str, **scaling: Any) -> DemoConfig:
+    cfg = DemoConfig()
+    return cfg.model_copy(
+        update={
+            "cluster": cfg.cluster.model_copy(update={"namespace": namespace}),
+            "gpu_pool": cfg.gpu_pool.model_copy(update={"name": f"gpu-{namespace}"}),
+            "scaling": cfg.scaling.model_copy(update=scaling),
+        }
+    )
+
+
+def _pick(manifests: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    return next(m for m in manifests if m["kind"] == kind and name in (None, m["metadata"]["name"]))
+
+
+def _metrics_api_trigger(scaled_object: dict[str, Any], url: str) -> dict[str, Any]:
+    trigger = scaled_object["spec"]["triggers"][0]
+    trigger.update(
+        type="metrics-api",
+        metadata={
+            "url": url,
+            "format": "prometheus",
+            "valueLocation": "vllm_num_requests_waiting",
+            "targetValue": trigger["metadata"]["targetValue"],
+        },
+    )
+    return scaled_object
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
+    api: Api, namespace: str, queue: QueueEndpoint
+) -> None:
+    cfg = _config(namespace)
+    manifests = render_lab(cfg, speed=SPEED)
+    for obj in (
+        _pick(manifests, "Namespace"),
+        _pick(manifests, "KWOKNodeClass"),
+        _pick(manifests, "NodePool"),
+        _pick(manifests, "Deployment", "vllm"),
+    ):
+        api.apply(obj)
+    queue.waiting = 3  # formula max(3 * 50, 1) = 150, target 50 -> 3 replicas
+    api.apply(_metrics_api_trigger(_pick(manifests, "ScaledObject"), queue.url))
+
+    hpa_ref = Ref("autoscaling/v2", "HorizontalPodAutoscaler", namespace, "vllm")
+    hpa = wait_until("KEDA to create the HPA", lambda: api.get(hpa_ref), timeout=60)
+    assert hpa["metadata"]["ownerReferences"][0]["kind"] == "ScaledObject"
+    wait_until(
+        "the HPA controller to want 3 replicas from KEDA's external metric",
+        lambda: (api.get(hpa_ref) or {}).get("status", {}).get("desiredReplicas") == 3,
+        timeout=120,
+    )
+
+    pool = cfg.gpu_pool.name
+    claims = wait_until(
+        "Karpenter to launch NodeClaims for the pending GPU pods",
+        lambda: [
+            c
+            for c in api.list(
+                "karpenter.sh/v1", "NodeClaim", selector=f"karpenter.sh/nodepool={pool}"
+            )
+            if c.get("status", {}).get("nodeName")
+        ],
+        timeout=120,
+    )
+    for claim in claims:
+        instance_type = claim["metadata"]["labels"]["node.kubernetes.io/instance-type"]
+        assert instance_type in cfg.gpu_pool.instance_types
+        assert claim["metadata"]["labels"]["karpenter.sh/capacity-type"] == "spot"
+    pods = wait_until(
+        "the scheduler to place 3 vLLM pods on the pool's nodes and KWOK to make them Ready",
+        lambda: (lambda ps: ps if len(ps) == 3 and all(_ready(p) for p in ps) else None)(
+            api.list("v1", "Pod", namespace, "app.kubernetes.io/name=vllm")
+        ),
+        timeout=180,
+    )
+    nodes = {
+        n["metadata"]["name"]: n
+        for n in api.list("v1", "Node", selector=f"karpenter.sh/nodepool={pool}")
+    }
+    for pod in pods:
+        node = nodes[pod["spec"]["nodeName"]]
+        assert int(node["status"]["allocatable"]["nvidia.com/gpu"]) >= 1
+
+
+def test_a_formula_keda_cannot_compile_is_refused_by_kedas_webhook(
+    api: Api, namespace: str
+) -> None:
+    manifests = render_lab(_config(namespace, formula="clamp_min(queue * 50, 1)"), speed=SPEED)
+    api.apply(_pick(manifests, "Namespace"))
+    api.apply(_pick(manifests, "Deployment", "vllm"))
+    with pytest.raises(ClusterError) as refused:
+        api.apply(_metrics_api_trigger(_pick(manifests, "ScaledObject"), "http://127.0.0.1:1/"))
+    message = refused.value.message
+    assert 'admission webhook "vscaledobject.kb.io" denied the request' in message
+    assert "clamp_min" in message
+
+
+def test_a_budget_schedule_without_duration_is_refused_by_karpenters_crd(api: Api) -> None:
+    pool = _pick(render_lab(DemoConfig(), speed=SPEED), "NodePool")
+    pool["metadata"]["name"] = "broken-budget"
+    pool["spec"]["disruption"]["budgets"] = [{"nodes": "0", "schedule": "0 9 * * *"}]
+    with pytest.raises(ClusterError) as refused:
+        api.apply(pool)
+    assert "'schedule' must be set with 'duration'" in refused.value.message

@@ -1,0 +1,103 @@
+"""The lab's pure parts: the lab render variant, Karpenter's instance types, KWOK stages."""
+
+from __future__ import annotations
+
+import copy
+
+from tubedemo.core.config import DemoConfig, PriceTable, StartupModel
+from tubedemo.lab.objects import instance_types, kwok_stages
+from tubedemo.manifests.lab import render_lab
+from tubedemo.manifests.render import render
+
+
+def _by_kind(manifests: list[dict[str, object]], kind: str) -> dict[str, object]:
+    return next(m for m in manifests if m["kind"] == kind)
+
+
+def test_lab_render_at_speed_one_differs_from_eks_only_in_the_node_class() -> None:
+    cfg = DemoConfig()
+    eks, lab = render(cfg), render_lab(cfg)
+    assert [m["kind"] for m in lab] == [
+        "KWOKNodeClass" if m["kind"] == "EC2NodeClass" else m["kind"] for m in eks
+    ]
+    assert _by_kind(lab, "ScaledObject") == _by_kind(eks, "ScaledObject")
+    pool, eks_pool = copy.deepcopy(_by_kind(lab, "NodePool")), _by_kind(eks, "NodePool")
+    ref = pool["spec"]["template"]["spec"]["nodeClassRef"]  # type: ignore[index]
+    assert ref == {"group": "karpenter.kwok.sh", "kind": "KWOKNodeClass", "name": "tubedemo-gpu"}
+    ref.update(eks_pool["spec"]["template"]["spec"]["nodeClassRef"])  # type: ignore[index]
+    assert pool == eks_pool
+
+
+def test_lab_render_divides_every_interval_by_the_speed() -> None:
+    cfg = DemoConfig()
+    lab = render_lab(cfg, speed=10)
+    so = _by_kind(lab, "ScaledObject")["spec"]  # type: ignore[index]
+    assert so["pollingInterval"] == 1  # 10 s
+    assert so["cooldownPeriod"] == 30  # 300 s
+    behavior = so["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 12  # 120 s
+    assert {p["periodSeconds"] for p in behavior["scaleUp"]["policies"]} == {2}  # 15 s, rounded
+    assert behavior["scaleDown"]["policies"][0]["periodSeconds"] == 6  # 60 s
+    pool = _by_kind(lab, "NodePool")["spec"]  # type: ignore[index]
+    assert pool["disruption"]["consolidateAfter"] == "3s"  # 30 s
+    node_class = _by_kind(lab, "KWOKNodeClass")["spec"]  # type: ignore[index]
+    # node_launch 45 s counts from the pending pod; Karpenter's 1 s batch window is its own
+    assert node_class == {"nodeRegistrationDelay": "4s"}
+    assert (
+        so["advanced"]["scalingModifiers"]
+        == _by_kind(render(cfg), "ScaledObject")[
+            "spec"  # type: ignore[index]
+        ]["advanced"]["scalingModifiers"]
+    )
+
+
+def test_instance_types_are_the_g5_family_with_gpus_spot_and_on_demand() -> None:
+    prices = PriceTable(spot={"g5.2xlarge": 0.5}, on_demand={"g5.2xlarge": 1.2})
+    types = {t["name"]: t for t in instance_types(prices)}
+    assert list(types) == ["g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.12xlarge"]
+    assert types["g5.12xlarge"]["resources"]["nvidia.com/gpu"] == "4"
+    assert types["g5.2xlarge"]["resources"] == {
+        "cpu": "8",
+        "memory": "32Gi",
+        "nvidia.com/gpu": "1",
+        "pods": "110",
+    }
+    offers = {
+        o["Requirements"][0]["values"][0]: o["Price"] for o in types["g5.2xlarge"]["offerings"]
+    }
+    assert offers == {"spot": 0.5, "on-demand": 1.2}
+
+
+UPSTREAM_POD_READY = {
+    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+    "kind": "Stage",
+    "metadata": {"name": "pod-ready"},
+    "spec": {
+        "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+        "selector": {
+            "matchExpressions": [
+                {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+            ]
+        },
+        "next": {
+            "statusTemplate": 'conditions:\n- status: "True"\n  type: Ready\n'
+            '- status: "True"\n  type: ContainersReady\ncontainerStatuses:\n- ready: true\n'
+            "phase: Running\n"
+        },
+    },
+}
+
+
+def test_vllm_pods_start_after_image_pull_and_turn_ready_after_model_load() -> None:
+    startup = StartupModel(image_pull=60, model_load=100)
+    stages = {s["metadata"]["name"]: s for s in kwok_stages([UPSTREAM_POD_READY], startup, 10)}
+    vllm_only = {"key": '.metadata.labels."app.kubernetes.io/name"', "operator": "In"}
+    others = stages["pod-ready"]["spec"]["selector"]["matchExpressions"]
+    assert {**vllm_only, "operator": "NotIn", "values": ["vllm"]} in others
+    started, ready = stages["vllm-pod-started"]["spec"], stages["vllm-pod-ready"]["spec"]
+    assert started["delay"] == {"durationMilliseconds": 6000}
+    assert ready["delay"] == {"durationMilliseconds": 10000}
+    template = started["next"]["statusTemplate"]
+    assert 'status: "True"' not in template and "ready: true" not in template
+    assert "phase: Running" in template
+    assert ready["next"]["statusTemplate"] == UPSTREAM_POD_READY["spec"]["next"]["statusTemplate"]
