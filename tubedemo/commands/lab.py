@@ -52,13 +52,24 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def _summary(state: dict[str, Any], console: Console) -> None:
     table = Table(title="tubedemo lab", title_justify="left")
-    for col in ("component", "pid", "ports", "state"):
+    for col in ("component", "pid", "ports", "RSS", "state"):
         table.add_column(col)
+    total = 0.0
     for name, comp in state["components"].items():
         ports = ", ".join(f"{k} {v}" for k, v in comp.get("ports", {}).items())
         alive = comp.get("alive", True)
-        table.add_row(name, str(comp["pid"]), ports or "-", "running" if alive else "[red]gone")
+        rss = comp.get("rss_mib")
+        total += rss or 0.0
+        table.add_row(
+            name,
+            str(comp["pid"]),
+            ports or "-",
+            f"{rss:.0f} MiB" if rss is not None else "-",
+            "running" if alive else "[red]gone",
+        )
     console.print(table)
+    if total:
+        console.print(f"memory:     {total:.0f} MiB resident in all")
     console.print(f"speed:      {state['speed']:g}x")
     if state.get("started_in") is not None:
         console.print(f"started in: {state['started_in']:.1f}s")
@@ -93,6 +104,7 @@ def register(app: typer.Typer) -> None:
         """Start the lab, print what runs where and the kubeconfig; runs until Ctrl-C or
         `tubedemo lab down` (with --detach: in the background)."""
         from tubedemo.lab.lab import Lab, LabOptions, default_home
+        from tubedemo.lab.lab import status as lab_status
 
         if speed <= 0:
             raise LabUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
@@ -114,7 +126,7 @@ def register(app: typer.Typer) -> None:
         previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             lab.start(progress=lambda what: console.print(f"starting {what} ..."))
-            _summary(lab.state(ready=True), console)
+            _summary(lab_status(home) or lab.state(ready=True), console)
             console.print("running; Ctrl-C or `tubedemo lab down` stops it", style="dim")
             sys.stdout.flush()
             while True:

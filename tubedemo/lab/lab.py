@@ -281,7 +281,8 @@ class Lab:
         batch_idle = o.startup.provisioning_batch / o.speed
         self.components["karpenter"] = Component(
             "karpenter",
-            [str(lab_dir / "karpenter-kwok"), f"--kubeconfig={kc}"],
+            # configured by environment only (its own flag set knows no --kubeconfig)
+            [str(lab_dir / "karpenter-kwok")],
             self.workdir / "logs" / "karpenter.log",
             env={
                 "KUBECONFIG": str(kc),
@@ -292,7 +293,6 @@ class Lab:
                 "BATCH_MAX_DURATION": f"{max(1, round(batch_max * 1000))}ms",
                 "BATCH_IDLE_DURATION": f"{max(1, round(batch_idle * 1000))}ms",
                 "LOG_LEVEL": "info",
-                "SYSTEM_NAMESPACE": "kube-system",
             },
             ports={"metrics": metrics, "probe": probe},
         )
@@ -468,7 +468,19 @@ def status(workdir: Path) -> dict[str, Any] | None:
     state["owner_alive"] = pid_alive(int(state["owner"]))
     for comp in state.get("components", {}).values():
         comp["alive"] = bool(comp.get("pid")) and runs_binary(int(comp["pid"]), comp["binary"])
+        comp["rss_mib"] = rss_mib(int(comp["pid"])) if comp["alive"] else None
     return state
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of ``pid`` (MiB) from /proc, or None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def _http_ok(port: int, path: str) -> bool:
