@@ -70,7 +70,7 @@ def lab(session: nox.Session) -> None:
     plane, then run the lab's tests (tests/lab)."""
     _install(session)
     _prepare(session, "control-plane", "lab", "crds")
-    session.run("pytest", "tests/lab", *session.posargs)
+    session.run("pytest", "tests/lab", *session.posargs, env={"TUBEDEMO_REQUIRE_LAB": "1"})
 
 
 @nox.session(python=PYTHON)
