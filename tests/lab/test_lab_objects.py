@@ -30,25 +30,34 @@ def test_lab_render_at_speed_one_differs_from_eks_only_in_the_node_class() -> No
 
 def test_lab_render_divides_every_interval_by_the_speed() -> None:
     cfg = DemoConfig()
-    lab = render_lab(cfg, speed=10)
+    s, speed = cfg.scaling, 10
+    lab = render_lab(cfg, speed=speed)
     so = _by_kind(lab, "ScaledObject")["spec"]  # type: ignore[index]
-    assert so["pollingInterval"] == 1  # 10 s
-    assert so["cooldownPeriod"] == 30  # 300 s
+    assert so["pollingInterval"] == max(1, round(s.polling_interval / speed))
+    assert so["cooldownPeriod"] == round(s.cooldown / speed)
     behavior = so["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 12  # 120 s
-    assert {p["periodSeconds"] for p in behavior["scaleUp"]["policies"]} == {2}  # 15 s, rounded
-    assert behavior["scaleDown"]["policies"][0]["periodSeconds"] == 6  # 60 s
+    for direction, rules in (("scaleUp", s.scale_up), ("scaleDown", s.scale_down)):
+        assert behavior[direction]["stabilizationWindowSeconds"] == round(
+            rules.stabilization / speed
+        )
+        assert [p["periodSeconds"] for p in behavior[direction]["policies"]] == [
+            max(1, round(p.period / speed)) for p in rules.policies
+        ]
     pool = _by_kind(lab, "NodePool")["spec"]  # type: ignore[index]
-    assert pool["disruption"]["consolidateAfter"] == "3s"  # 30 s
+    consolidate = round(cfg.gpu_pool.consolidate_after / speed)
+    assert pool["disruption"]["consolidateAfter"] == f"{consolidate}s"
     node_class = _by_kind(lab, "KWOKNodeClass")["spec"]  # type: ignore[index]
-    # node_launch 45 s counts from the pending pod; Karpenter's 1 s batch window is its own
-    assert node_class == {"nodeRegistrationDelay": "4s"}
+    # node_launch counts from the pending pod; Karpenter's batch window is its own
+    st = cfg.twin.startup
+    launch = round((st.node_launch - st.provisioning_batch) / speed)
+    assert node_class == {"nodeRegistrationDelay": f"{launch}s"}
     assert (
         so["advanced"]["scalingModifiers"]
         == _by_kind(render(cfg), "ScaledObject")[
             "spec"  # type: ignore[index]
         ]["advanced"]["scalingModifiers"]
     )
+    assert so["pollingInterval"] < s.polling_interval  # the speed really compressed it
 
 
 def test_instance_types_are_the_g5_family_with_gpus_spot_and_on_demand() -> None:
