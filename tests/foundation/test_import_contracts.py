@@ -87,3 +87,15 @@ def test_a_wrong_import_breaks_its_contract_by_name(
     broken = [line for line in done.stdout.splitlines() if line.endswith("BROKEN")]
     assert len(broken) == 1 and broken[0].startswith(contract), done.stdout
     assert culprit in done.stdout
+
+
+def test_every_tubedemo_package_has_its_place_in_the_layers() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["id"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    packages = {f"tubedemo.{p.parent.name}" for p in (ROOT / "tubedemo").glob("*/__init__.py")} | {
+        "tubedemo.cli"
+    }
+    assert packages - placed == set(), "a new package needs its layer in pyproject.toml"
