@@ -83,6 +83,7 @@ def running_gateway(
     probe: bool = True,
     timeout: float = 30.0,
     wrap: Callable[[list[str]], list[str]] | None = None,
+    upstream: str = "http://127.0.0.1:9",
 ) -> Iterator[GatewayProcess]:
     """Start `python -m gateway` (rehearsal settings, no rate limits), stop it afterwards.
 
@@ -107,8 +108,8 @@ def running_gateway(
         f"--store={store}",
         f"--mode={mode}",
         f"--admin-token={ADMIN_TOKEN}",
-        # Nothing listens there: these tests never ask the model anything.
-        "--upstream=http://127.0.0.1:9",
+        # By default nothing listens there: most tests never ask the model anything.
+        f"--upstream={upstream}",
         "--log-level=info",
     ]
     if wrap is not None:

@@ -72,9 +72,10 @@ class LabFleet:
 
     def queue(self) -> float:
         text = self.get("/metrics").text
-        (family,) = [f for f in text_string_to_metric_families(text)]
-        assert family.name == "vllm_num_requests_waiting"
-        (sample,) = family.samples
+        (family,) = [
+            f for f in text_string_to_metric_families(text) if f.name == "vllm_num_requests_waiting"
+        ]
+        (sample,) = family.samples  # one series: the sum over the serving replicas
         assert sample.labels == {"model_name": "llama-3.1-8b"}
         return float(sample.value)
 

@@ -186,6 +186,10 @@ def register(app: typer.Typer) -> None:
         if not state["owner_alive"] or not all(c["alive"] for c in state["components"].values()):
             raise typer.Exit(1)
 
+    from tubedemo.commands import lab_compare
+
+    lab_compare.register(lab_app)
+
 
 def _detach(
     home: Path, config: Path | None, overrides: list[str] | None, speed: float, console: Console

@@ -296,8 +296,25 @@ def register(app: typer.Typer) -> None:
             ),
         ] = True,
         report: Annotated[bool, typer.Option("--report/--no-report")] = True,
+        lab: Annotated[
+            bool,
+            typer.Option(
+                "--lab",
+                help="Let the real controllers decide: start the lab (control plane, KEDA, "
+                "Karpenter with KWOK; `tubedemo lab up` builds nothing, scripts/build-lab does), "
+                "`up` the lab render of our manifests into it, serve one simulated engine per "
+                "Ready pod, feed the dashboard from the real watches. --speed N then divides "
+                "every interval consistently: HPA sync period and stabilization windows, KEDA "
+                "polling, Karpenter batch windows and consolidateAfter, KWOK node launch, "
+                "image pull and model load, and the fleet's clock.",
+            ),
+        ] = False,
     ) -> None:
-        """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard."""
+        """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard.
+
+        --speed N compresses time N-fold: the timeline, k6, the simulated engines and, with
+        --lab, every controller interval (HPA sync and stabilization, KEDA polling, Karpenter
+        batching and consolidation, KWOK start-up delays)."""
         from datetime import UTC, datetime
 
         from tubedemo.rehearsal.rehearse import Rehearsal, RehearseOptions
@@ -314,6 +331,7 @@ def register(app: typer.Typer) -> None:
             overrides=list(overrides or []),
             audience=audience,
             report=report,
+            lab=lab,
         )
         result = Rehearsal(cfg, options, console).run()
         console.print(

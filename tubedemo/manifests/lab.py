@@ -11,15 +11,21 @@ Every difference from what `tubedemo up` applies to EKS lives here, in one place
   cooldownPeriod, the HPA behaviour's stabilization windows and policy periods, the NodePool's
   consolidateAfter), rounded to whole seconds as the APIs require (periods and polling at
   least 1 s); at speed 1 they are byte-identical to the EKS render;
-- (the ScaledObject's trigger, which the lab cannot serve with the Kedify OTEL scaler, is the
-  next difference to add here.)
+- the ScaledObject's triggers: the Kedify OTEL scaler cannot be built here (its module is
+  not on the Go module proxy), so the lab's KEDA reads the same metric with its built-in
+  ``metrics-api`` scaler in the Prometheus format, from the fleet simulator's ``/metrics``
+  (``queue_url``), where each trigger's metric (the queue, the running requests) is one series
+  summed over the serving replicas (the scaler takes the FIRST matching series, it does not
+  sum). Trigger names and metricType,
+  the formula, target, pollingInterval, fallback and the HPA behaviour stay the EKS render's.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tubedemo.core.config import DemoConfig, HpaRules, StartupModel
+from tubedemo.core.config import DemoConfig, HpaRules, ScalingConfig, StartupModel
 from tubedemo.manifests.render import Manifest, render
 
 KWOK_NODE_CLASS_GROUP = "karpenter.kwok.sh"
@@ -82,11 +88,45 @@ def compress(cfg: DemoConfig, speed: float) -> DemoConfig:
     return cfg.model_copy(update={"scaling": scaling, "gpu_pool": pool})
 
 
-def render_lab(cfg: DemoConfig, *, speed: float = 1.0) -> list[Manifest]:
-    """The manifests `tubedemo up` would apply to EKS, changed only as the module says."""
+def series_selector(scaling: ScalingConfig, metric: str) -> str:
+    """The PromQL series selector of the EKS ``metricQuery`` (``sum(metric{k=v})``) without the
+    sum: what ``metrics-api``'s ``valueLocation`` takes in the Prometheus format."""
+    labels = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(scaling.metric_labels.items()))
+    return f"{metric}{{{labels}}}" if labels else metric
+
+
+def metrics_api_triggers(scaling: ScalingConfig, queue_url: str) -> list[dict[str, Any]]:
+    """The lab's triggers: one KEDA built-in metrics-api scaler per EKS trigger (same name, so
+    the formula reads them alike), each on its metric summed by the fleet."""
+    return [
+        {
+            "name": name,
+            "type": "metrics-api",
+            "metricType": "AverageValue",
+            "metadata": {
+                "url": queue_url,
+                "format": "prometheus",
+                "valueLocation": series_selector(scaling, metric),
+                "targetValue": str(scaling.target),
+            },
+        }
+        for name, metric in scaling.triggers.items()
+    ]
+
+
+def render_lab(
+    cfg: DemoConfig, *, speed: float = 1.0, queue_url: str | None = None
+) -> list[Manifest]:
+    """The manifests `tubedemo up` would apply to EKS, changed only as the module says.
+
+    ``queue_url``: where the lab's KEDA reads the queue (the fleet simulator's ``/metrics``);
+    None leaves the EKS trigger in place (to inspect the render; the lab's KEDA cannot serve it).
+    """
     eks = compress(cfg, speed).model_copy(update={"profile": "eks"})
     out: list[Manifest] = []
     for obj in render(eks):
+        if obj.get("kind") == "ScaledObject" and queue_url is not None:
+            obj["spec"]["triggers"] = metrics_api_triggers(eks.scaling, queue_url)
         if obj.get("kind") == "EC2NodeClass":
             node_class = kwok_node_class(obj["metadata"]["name"], cfg.twin.startup, speed)
             node_class["metadata"]["labels"] = dict(obj["metadata"].get("labels", {}))

@@ -155,20 +155,33 @@ class ClusterDrivenWorld(World):
                     self.log("info", f"{name} draining ({why})")
 
 
-class _QueueCollector(Collector):
-    def __init__(self, config: DemoConfig, waiting: float) -> None:
+_SUMMED_SOURCES = {
+    "num_requests_waiting": "waiting",
+    "num_requests_running": "running",
+    "kv_cache_usage_perc": "kv_usage",
+}
+"""vLLM gauge (after vllm: / vllm_) -> the engine gauge the fleet sums for it."""
+
+
+class _SummedCollector(Collector):
+    def __init__(self, config: DemoConfig, sums: Mapping[str, float]) -> None:
         self.labels = {"model_name": config.model.served_name, **config.scaling.metric_labels}
-        self.name = config.scaling.metric
-        self.waiting = waiting
+        self.metrics = sorted(set(config.scaling.triggers.values()))
+        self.sums = sums
 
     def collect(self) -> Iterable[Metric]:
-        gauge = GaugeMetricFamily(
-            self.name,
-            "Requests waiting, summed over the serving replicas (the scaler's input).",
-            labels=list(self.labels),
-        )
-        gauge.add_metric(list(self.labels.values()), self.waiting)
-        yield gauge
+        for name in self.metrics:
+            base = name.replace("vllm:", "").replace("vllm_", "")
+            source = _SUMMED_SOURCES.get(base)
+            if source is None:
+                continue  # not a gauge the fleet's engines have: KEDA reports it missing
+            gauge = GaugeMetricFamily(
+                name,
+                f"vLLM {base}, summed over the serving replicas (a scaler trigger's input).",
+                labels=list(self.labels),
+            )
+            gauge.add_metric(list(self.labels.values()), self.sums[source])
+            yield gauge
 
 
 class Fleet:
@@ -280,19 +293,24 @@ class Fleet:
             lab.desired = desired
 
     def queue_metrics_text(self) -> bytes:
-        """The queue as ONE aggregated series, in the Prometheus text format.
+        """Each trigger's metric (``scaling.triggers``: the queue, the running requests) as ONE
+        series summed over the serving replicas, in the Prometheus text format.
 
         Stands in for the EKS path's collector (which renames ``vllm:num_requests_waiting`` to
-        ``scaling.metric``) and the OTEL scaler's ``sum(...)``: KEDA's ``metrics-api`` scaler
-        returns the first series matching its selector instead of summing, so the sum over the
-        serving replicas is taken here. Labels are ``scaling.metric_labels`` plus
+        ``vllm_num_requests_waiting``) and the OTEL scaler's ``sum(...)``: KEDA's
+        ``metrics-api`` scaler returns the first series matching its selector instead of
+        summing, so the sum is taken here. Labels are ``scaling.metric_labels`` plus
         ``model_name``, so the EKS query's matchers select it.
         """
-        waiting = sum(
-            p.engine.gauges().waiting for p in self.world.pods if p.serving and p.engine is not None
-        )
+        sums = {"waiting": 0.0, "running": 0.0, "kv_usage": 0.0}
+        for pod in self.world.pods:
+            if pod.serving and pod.engine is not None:
+                g = pod.engine.gauges()
+                sums["waiting"] += g.waiting
+                sums["running"] += g.running
+                sums["kv_usage"] += g.kv_usage
         registry = CollectorRegistry(auto_describe=True)
-        registry.register(_QueueCollector(self.config, float(waiting)))
+        registry.register(_SummedCollector(self.config, sums))
         return generate_latest(registry)
 
     # -- metrics ------------------------------------------------------------------------------

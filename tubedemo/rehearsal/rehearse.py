@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -56,6 +57,10 @@ class RehearseOptions:
     """Also simulate the room's phones inside the fleet (twin.audience): k6 alone, at 2-8 VUs,
     never fills max_num_seqs, so without them a lone rehearsal would never scale."""
     report: bool = True
+    lab: bool = False
+    """The real controllers decide (``tubedemo.rehearsal.lab``): the lab starts at ``speed``,
+    our manifests go up into it, the fleet serves one engine per Ready pod, the dashboard reads
+    the real watches. Default: the twin's models decide."""
 
 
 @dataclass
@@ -227,12 +232,28 @@ class Rehearsal:
         recording.unlink(missing_ok=True)
         results: list[K6Result] = []
         board: LiveBoard | None = None
-        feeds: list[TwinStateFeed | MetricsFeed | GatewayFeed | StatusPublisher] = []
+        feeds: list[Any] = []
+        session: Any = None
         codes: dict[str, int | None] = {}
         audience_url = ""
         try:
             with sigterm_as_interrupt():
-                fleet_url = self._start_fleet()
+                if opt.lab:
+                    from tubedemo.rehearsal.lab import LabKubeFeed, LabSession, SessionOptions
+
+                    session = LabSession(
+                        cfg,
+                        SessionOptions(
+                            speed=opt.speed,
+                            workdir=opt.out_dir / "lab-run",
+                            out_dir=opt.out_dir,
+                            audience=opt.audience,
+                        ),
+                        report=lambda line: self.console.print(f"[dim]{line}[/]"),
+                    ).start()
+                    fleet_url = session.fleet_url
+                else:
+                    fleet_url = self._start_fleet()
                 gateway_url, audience_url = self._start_gateway(fleet_url)
                 self.console.print(
                     f"[bold]Audience page:[/] {audience_url}/   presenter screen: "
@@ -243,7 +264,12 @@ class Rehearsal:
                         "[yellow]web page not built: run `npm ci && npm run build` in web/ "
                         "to serve it (the API works without it)[/]"
                     )
-                twin_feed = TwinStateFeed(fleet_url)
+                twin_feed: Any
+                if session is not None:
+                    twin_feed = LabKubeFeed(session, stale_after=cfg.dashboard.stale_after)
+                    twin_feed.wait_synced()
+                else:
+                    twin_feed = TwinStateFeed(fleet_url)
                 metrics = MetricsFeed(timeout=cfg.dashboard.metrics_timeout)
                 gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
                 publisher = StatusPublisher(gateway_url, self.token)
@@ -288,6 +314,8 @@ class Rehearsal:
                 )
                 show.board = board
                 with KeyReader() as keys:
+                    if session is not None:
+                        session.start_talk()  # talk second 0 for the fleet's simulated room
                     results = show.run(keys)
         except KeyboardInterrupt:
             self.console.print("interrupted: stopping every child process")
@@ -298,6 +326,8 @@ class Rehearsal:
                 feed.close()
             for child in reversed(self.children):
                 codes[child.name] = child.stop()
+            if session is not None:
+                codes.update(session.close())
         report_dir: Path | None = None
         count = _count_lines(recording)
         if opt.report and count >= 2:

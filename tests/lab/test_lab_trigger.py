@@ -1,0 +1,80 @@
+"""The lab render's one trigger difference: KEDA's metrics-api scaler on the fleet's summed
+queue series, everything else of the ScaledObject as the EKS render has it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.manifests.crds import load_crds
+from tubedemo.manifests.lab import render_lab
+from tubedemo.manifests.render import render
+from tubedemo.manifests.validate import validate_manifests
+from tubedemo.rehearsal.fleet import Fleet
+
+URL = "http://127.0.0.1:41234/metrics"
+
+
+def _scaled_object(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    (found,) = [m for m in manifests if m["kind"] == "ScaledObject"]
+    return found
+
+
+def test_at_speed_one_only_the_trigger_differs_from_the_eks_render() -> None:
+    cfg = DemoConfig()
+    eks = _scaled_object(render(cfg))
+    lab = _scaled_object(render_lab(cfg, speed=1, queue_url=URL))
+    assert {k: v for k, v in lab["spec"].items() if k != "triggers"} == {
+        k: v for k, v in eks["spec"].items() if k != "triggers"
+    }
+    assert lab["metadata"] == eks["metadata"]
+    assert {t["type"] for t in eks["spec"]["triggers"]} == {"kedify-otel"}
+    assert lab["spec"]["triggers"] == [
+        {
+            "name": name,
+            "type": "metrics-api",
+            "metricType": "AverageValue",
+            "metadata": {
+                "url": URL,
+                "format": "prometheus",
+                "valueLocation": metric,
+                "targetValue": str(cfg.scaling.target),
+            },
+        }
+        for name, metric in (
+            ("queue", "vllm_num_requests_waiting"),
+            ("running", "vllm_num_requests_running"),
+        )
+    ]
+    # the formula reads the same trigger names on both
+    assert [t["name"] for t in lab["spec"]["triggers"]] == [
+        t["name"] for t in eks["spec"]["triggers"]
+    ]
+    assert validate_manifests([lab], load_crds()) == []  # KEDA v2.20.2's own CRD schema
+
+
+def test_the_selectors_carry_the_queries_label_matchers_and_match_the_fleets_series() -> None:
+    cfg = config_from_dict({"scaling": {"metric_labels": {"model_name": "llama-3.1-8b"}}})
+    triggers = _scaled_object(render_lab(cfg, queue_url=URL))["spec"]["triggers"]
+    selectors = [t["metadata"]["valueLocation"] for t in triggers]
+    assert selectors == [
+        'vllm_num_requests_waiting{model_name="llama-3.1-8b"}',
+        'vllm_num_requests_running{model_name="llama-3.1-8b"}',
+    ]
+    # the fleet exposes exactly one series per metric, with those labels
+    fleet = Fleet(cfg, lambda: 0.0, pods_from_cluster=True)
+    families = list(text_string_to_metric_families(fleet.queue_metrics_text().decode()))
+    assert sorted(f.name for f in families) == [
+        "vllm_num_requests_running",
+        "vllm_num_requests_waiting",
+    ]
+    for family in families:
+        (sample,) = family.samples
+        assert sample.labels == {"model_name": "llama-3.1-8b"} and sample.value == 0
+
+
+def test_without_a_queue_url_the_eks_trigger_stays() -> None:
+    cfg = DemoConfig()
+    assert _scaled_object(render_lab(cfg)) == _scaled_object(render(cfg))

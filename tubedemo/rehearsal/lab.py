@@ -1,0 +1,440 @@
+"""The talk's autoscaling loop on the lab: the real KEDA, HPA controller, Karpenter (KWOK
+provider) and scheduler decide, the fleet simulator serves one engine per Ready pod.
+
+``LabSession`` is the shared part of ``tubedemo rehearse --lab``, ``tubedemo lab compare`` and
+the lab's tests:
+
+1. the lab (``tubedemo.lab.lab.Lab``) starts at ``speed`` N: the control plane, KEDA,
+   Karpenter, KWOK stages with ``twin.startup``'s delays, all divided by N;
+2. the fleet simulator starts as a child (``python -m tubedemo.rehearsal.server --kubeconfig``)
+   at the same speed, watching the vLLM pods; its ``/metrics`` is the queue series KEDA's
+   ``metrics-api`` trigger reads;
+3. ``support_objects`` (a node for the non-GPU pods, a volume for the gateway's claim) and the
+   ``lab`` render (``tubedemo.manifests.lab.render_lab``: the EKS render, KWOKNodeClass and
+   the metrics-api trigger, intervals divided by N) are applied with ``tubedemo up``'s own
+   code, which waits for the rollouts, the first vLLM replica on a Karpenter node included;
+4. ``start_talk()`` makes "now" talk second 0 for the fleet's simulated load.
+
+``LabKubeFeed`` is the dashboard's Kubernetes feed for the lab (the real watches), with the
+replicas' /metrics read from the fleet and every age in talk seconds.
+``compare`` runs one timeline through the twin and the lab and measures their agreement.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tubedemo.core.children import Child
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.durations import check_speed
+from tubedemo.core.errors import ExternalToolError, TubedemoError
+from tubedemo.rehearsal.agreement import Agreement, ScaleSample, agree, twin_samples
+from tubedemo.telemetry.assembler import KubeReading, MetricsTarget
+from tubedemo.telemetry.snapshot import GpuNode, NodeClaimState, NodeState, PodState
+
+READY_TIMEOUT = 60.0
+"""Seconds the fleet simulator may take to answer (cold imports)."""
+
+SYSTEM_NODE = "lab-system"
+"""The lab's node for the pods that need no GPU (gateway, collector): on EKS they run on the
+cluster's managed node group, which Karpenter does not own either."""
+
+
+def support_objects(cfg: DemoConfig) -> list[dict[str, Any]]:
+    """What an EKS cluster has before `tubedemo up` that the lab must provide. Pure.
+
+    - a KWOK node outside the GPU NodePool (untainted, no ``karpenter.sh/nodepool`` label) for
+      the gateway and the collector, like EKS's managed node group;
+    - a PersistentVolume pre-bound to the gateway's claim, as the EBS CSI driver would provision
+      (the lab has no storage provisioner).
+    """
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": SYSTEM_NODE,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": SYSTEM_NODE,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "status": {
+            "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+            "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+        },
+    }
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"{cfg.cluster.namespace}-gateway-data"},
+        "spec": {
+            "capacity": {"storage": cfg.storage.volume_size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": "",
+            "hostPath": {"path": f"/var/lib/tubedemo-lab/{cfg.cluster.namespace}/gateway-data"},
+            "claimRef": {"namespace": cfg.cluster.namespace, "name": "gateway-data"},
+        },
+    }
+    return [node, volume]
+
+
+@dataclass
+class SessionOptions:
+    speed: float = 10.0
+    """Every interval of the lab and of the fleet's clock is divided by this."""
+    workdir: Path = Path("out/lab/run")
+    """The lab's run folder (kubeconfig, logs, etcd)."""
+    out_dir: Path = Path("out/lab")
+    audience: bool = True
+    """The room's phones simulated inside the fleet (as `rehearse`)."""
+    k6_model: bool = False
+    """The timeline's k6 load simulated inside the fleet (as `simulate`): no k6 process."""
+    up_timeout: float = 300.0
+    """Wall seconds `up` may wait for each rollout (the first replica needs a node)."""
+
+
+class LabSession:
+    """Lab + fleet + our manifests, up and warm; ``close()`` stops everything it started."""
+
+    def __init__(
+        self,
+        cfg: DemoConfig,
+        options: SessionOptions,
+        report: Callable[[str], None] = print,
+        lab: Any = None,
+    ) -> None:
+        """``lab``: a running ``tubedemo.lab.lab.Lab`` to use (its speed must be
+        ``options.speed``); it is left running on ``close()``. None: start (and stop) one."""
+        check_speed(options.speed)
+        self.cfg = cfg
+        self.opt = options
+        self.report = report
+        self._own_lab = lab is None
+        self.lab: Any = lab
+        self.fleet: Child | None = None
+        self.fleet_url = ""
+        self.kubeconfig: Path | None = None
+        self.talk_started: float | None = None
+        """time.monotonic() at talk second 0."""
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(self) -> LabSession:
+        from tubedemo.lab.lab import Lab, LabOptions
+
+        cfg, opt = self.cfg, self.opt
+        opt.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.lab is None:
+                self.lab = Lab(
+                    LabOptions(
+                        workdir=opt.workdir,
+                        speed=opt.speed,
+                        startup=cfg.twin.startup,
+                        prices=cfg.prices,
+                        hpa=cfg.twin.hpa,
+                    )
+                )
+                self.report(f"lab: starting at speed {opt.speed:g}x in {opt.workdir}")
+                self.lab.start(progress=lambda what: self.report(f"lab: {what}"))
+                self.report(f"lab: up in {self.lab.started_in:.0f}s")
+            elif self.lab.options.speed != opt.speed:
+                raise TubedemoError(
+                    f"the lab runs at {self.lab.options.speed:g}x, not {opt.speed:g}x"
+                )
+            self.kubeconfig = Path(self.lab.kubeconfig)
+            self.report(f"lab: kubeconfig {self.kubeconfig}")
+            self._start_fleet()
+            self._up()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_fleet(self) -> None:
+        opt = self.opt
+        assert self.kubeconfig is not None
+        argv = [
+            sys.executable,
+            "-m",
+            "tubedemo.rehearsal.server",
+            "--port",
+            "0",
+            "--speed",
+            f"{opt.speed:g}",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--namespace",
+            self.cfg.cluster.namespace,
+            # the effective config (file + --set, or one built in code), so the fleet's
+            # engines, load and metric names are the ones this session renders
+            "--config",
+            str(self._write_config()),
+            *(["--audience"] if opt.audience else []),
+            *(["--k6-model"] if opt.k6_model else []),
+        ]
+        fleet = Child("fleet simulator", argv, opt.out_dir / "fleet.log").start()
+        self.fleet = fleet
+        port = int(fleet.read_line("PORT ", READY_TIMEOUT).split()[1])
+        self.fleet_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if not fleet.alive():
+                raise ExternalToolError(f"fleet simulator exited: {fleet.last_error()}")
+            try:
+                if httpx.get(f"{self.fleet_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ExternalToolError(f"fleet simulator did not answer {self.fleet_url}")
+            time.sleep(0.1)
+        self.report(f"fleet: {self.fleet_url} (queue for KEDA at {self.queue_url})")
+
+    def _write_config(self) -> Path:
+        path = self.opt.out_dir / "lab-config.yaml"
+        path.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
+        return path
+
+    @property
+    def queue_url(self) -> str:
+        return f"{self.fleet_url}/metrics"
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """The lab render, its trigger pointed at this session's fleet."""
+        from tubedemo.manifests.lab import render_lab
+
+        return render_lab(self.cfg, speed=self.opt.speed, queue_url=self.queue_url)
+
+    def _up(self) -> None:
+        from tubedemo.cluster.api import connect
+        from tubedemo.cluster.up import up
+
+        assert self.kubeconfig is not None
+        api = connect(self.kubeconfig, None)
+        for obj in support_objects(self.cfg):
+            api.apply(obj, force=True)
+        began = time.monotonic()
+        up(
+            api,
+            self.manifests(),
+            self.cfg.cluster.namespace,
+            report=lambda line: self.report(f"up: {line}"),
+            timeout=self.opt.up_timeout,
+        )
+        self.report(
+            f"up: done in {time.monotonic() - began:.0f}s wall "
+            f"({(time.monotonic() - began) * self.opt.speed:.0f}s of talk time)"
+        )
+        self._wait_serving(self.cfg.scaling.min_replicas)
+
+    def _wait_serving(self, count: int) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if len(self.fleet_state().get("targets") or []) >= count:
+                return
+            time.sleep(0.1)
+        raise ExternalToolError(f"the fleet did not get {count} engine(s) for the lab's pods")
+
+    def fleet_state(self) -> dict[str, Any]:
+        body = httpx.get(f"{self.fleet_url}/twin/state", timeout=5).json()
+        return body if isinstance(body, dict) else {}
+
+    def start_talk(self) -> None:
+        """Talk second 0 is now (the fleet's simulated load starts from the beginning)."""
+        response = httpx.post(f"{self.fleet_url}/twin/start", timeout=10)
+        if response.status_code != 200:
+            raise ExternalToolError(f"fleet refused to start the talk: {response.text}")
+        self.talk_started = time.monotonic()
+
+    def talk_time(self) -> float:
+        """Talk seconds since ``start_talk`` (wall seconds x speed)."""
+        if self.talk_started is None:
+            return 0.0
+        return (time.monotonic() - self.talk_started) * self.opt.speed
+
+    # -- stop ----------------------------------------------------------------------------------
+
+    def close(self) -> dict[str, int | None]:
+        codes: dict[str, int | None] = {}
+        if self.fleet is not None:
+            codes[self.fleet.name] = self.fleet.stop()
+            self.fleet = None
+        if self.lab is not None and self._own_lab:
+            self.lab.stop()
+            self.lab = None
+        return codes
+
+    def __enter__(self) -> LabSession:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+# --- the dashboard's feed ---------------------------------------------------------------------
+
+
+def _in_talk_seconds(reading: KubeReading, speed: float) -> KubeReading:
+    """Ages and start-up times from the API server's wall clock, as talk seconds. Pure."""
+
+    def pod(p: PodState) -> PodState:
+        return p.model_copy(
+            update={
+                "created_s_ago": p.created_s_ago * speed,
+                "scheduled_to_ready_s": None
+                if p.scheduled_to_ready_s is None
+                else p.scheduled_to_ready_s * speed,
+                "created_to_ready_s": None
+                if p.created_to_ready_s is None
+                else p.created_to_ready_s * speed,
+            }
+        )
+
+    def node(n: GpuNode) -> GpuNode:
+        return n.model_copy(
+            update={
+                "age_s": n.age_s * speed,
+                "launch_s": None if n.launch_s is None else n.launch_s * speed,
+            }
+        )
+
+    def claim(c: NodeClaimState) -> NodeClaimState:
+        return c.model_copy(update={"age_s": c.age_s * speed})
+
+    replicas = reading.replicas.model_copy(
+        update={"pods": tuple(pod(p) for p in reading.replicas.pods)}
+    )
+    nodes: NodeState = reading.nodes.model_copy(
+        update={
+            "nodes": tuple(node(n) for n in reading.nodes.nodes),
+            "launching": tuple(claim(c) for c in reading.nodes.launching),
+        }
+    )
+    return replace(reading, replicas=replicas, nodes=nodes)
+
+
+class LabKubeFeed:
+    """The real watches (``tubedemo.cluster.watch.KubeWatchFeed``) of the lab, with each Ready
+    pod's /metrics read from the fleet (pods on KWOK nodes have no process) and durations in
+    talk seconds."""
+
+    def __init__(self, session: LabSession, stale_after: float = 5.0) -> None:
+        from tubedemo.cluster.watch import KubeWatchFeed, api_client
+
+        assert session.kubeconfig is not None
+        self.session = session
+        self.speed = session.opt.speed
+        self.watches = KubeWatchFeed(
+            api_client(session.kubeconfig, None),
+            namespace=session.cfg.cluster.namespace,
+            nodepool=session.cfg.gpu_pool.name,
+            max_replicas=session.cfg.scaling.max_replicas,
+            stale_after=stale_after,
+            backoff_max=2.0,
+        ).start()
+
+    def wait_synced(self, timeout: float = 30.0) -> None:
+        for w in self.watches.watches:
+            if not w.wait_synced(timeout):
+                raise ExternalToolError(f"lab watch {w.path} did not sync: {w.view().error}")
+
+    def read(self, now: datetime) -> KubeReading:
+        # the watches compare with the API server's clock: ask at wall time, report talk time
+        reading = self.watches.read(datetime.now(UTC))
+        base = self.session.fleet_url
+        targets = tuple(
+            MetricsTarget(name=t.name, url=f"{base}/pods/{t.name}/metrics") for t in reading.targets
+        )
+        return _in_talk_seconds(replace(reading, targets=targets), self.speed)
+
+    def sample(self) -> ScaleSample:
+        """The lab now, as the agreement counts it."""
+        reading = self.watches.read(datetime.now(UTC))
+        return ScaleSample(
+            time=self.session.talk_time(),
+            desired=reading.replicas.desired,  # spec.replicas: what the HPA set, as world.desired
+            ready=reading.replicas.ready,
+            nodes=tuple(sorted(n.instance_type or "?" for n in reading.nodes.nodes if n.ready)),
+            launching=len(reading.nodes.launching),
+        )
+
+    def close(self) -> None:
+        self.watches.close()
+
+
+# --- twin vs lab ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    speed: float
+    twin: list[ScaleSample]
+    lab: list[ScaleSample]
+    agreement: Agreement
+    setup_s: float
+    """Wall seconds from the lab's start to talk second 0 (lab, fleet, up, first replica)."""
+    run_s: float
+    """Wall seconds the talk and its tail took on the lab."""
+
+
+def lab_samples(
+    feed: LabKubeFeed, horizon: float, every: float, stop: Callable[[], bool] = lambda: False
+) -> list[ScaleSample]:
+    """Sample the lab every ``every`` talk seconds until talk second ``horizon``."""
+    session = feed.session
+    samples = [feed.sample()]
+    k = 1
+    while k * every <= horizon and not stop():
+        due = session.talk_started + k * every / feed.speed if session.talk_started else 0.0
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        samples.append(feed.sample())
+        k += 1
+    return samples
+
+
+def compare(
+    cfg: DemoConfig,
+    options: SessionOptions,
+    report: Callable[[str], None] = print,
+    every: float = 1.0,
+) -> Comparison:
+    """The timeline (talk + ``twin.tail``) through the twin (``simulate``) and the lab, with
+    the same load model in both (the fleet runs the twin's k6 VUs and audience), sampled every
+    ``every`` talk seconds."""
+    from tubedemo.twin.simulate import simulate
+
+    options = replace(options, k6_model=True, audience=True)
+    horizon = cfg.talk.duration + cfg.twin.tail
+    began = time.monotonic()
+    with LabSession(cfg, options, report) as session:
+        feed = LabKubeFeed(session)
+        try:
+            feed.wait_synced()
+            session.start_talk()
+            setup = time.monotonic() - began
+            report(
+                f"talk started on the lab after {setup:.0f}s; running {horizon:.0f}s of talk "
+                f"time in {horizon / options.speed:.0f}s"
+            )
+            lab = lab_samples(feed, horizon, every)
+            run = time.monotonic() - began - setup
+        finally:
+            feed.close()
+    twin = twin_samples(simulate(cfg))
+    return Comparison(options.speed, twin, lab, agree(cfg, twin, lab), setup, run)
