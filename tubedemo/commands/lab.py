@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import TubedemoError
 
 SPEED_HELP = (
@@ -36,10 +37,6 @@ LabDir = Annotated[
         show_default=False,
     ),
 ]
-
-
-class LabUsageError(TubedemoError):
-    exit_code = 2
 
 
 class _Stop(Exception):
@@ -106,8 +103,7 @@ def register(app: typer.Typer) -> None:
         from tubedemo.lab.lab import Lab, LabOptions, default_home
         from tubedemo.lab.lab import status as lab_status
 
-        if speed <= 0:
-            raise LabUsageError("--speed must be positive (1 = real time, 10 = 10x faster)")
+        check_speed(speed)
         cfg = config_from(config, overrides)
         home = (workdir or default_home()).resolve()
         console = Console(highlight=False)

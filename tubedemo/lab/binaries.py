@@ -14,17 +14,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import ExternalToolError
 from tubedemo.core.resources import repo_root
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 LAB = ("keda-operator", "keda-adapter", "keda-webhooks", "karpenter-kwok")
 
 
-class LabNotBuilt(TubedemoError):
+class LabNotBuilt(ExternalToolError):
     """The control plane or the lab controllers have not been built on this machine."""
-
-    exit_code = 6
 
 
 def _script(name: str) -> ModuleType:

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import ExternalToolError
 from tubedemo.lab.pki import (
     CertificateAuthority,
     pem_key,
@@ -39,10 +39,8 @@ NOBODY_CN = "tubedemo-test-nobody"
 FRONT_PROXY_CN = "front-proxy-client"
 
 
-class ControlPlaneError(TubedemoError):
+class ControlPlaneError(ExternalToolError):
     """The control plane could not start; the message carries the component logs."""
-
-    exit_code = 6
 
 
 def go_duration(seconds: float) -> str:

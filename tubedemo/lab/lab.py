@@ -38,7 +38,7 @@ import yaml
 from tubedemo.cluster.api import Api, connect
 from tubedemo.cluster.plan import Ref
 from tubedemo.core.config import HpaModel, PriceTable, StartupModel
-from tubedemo.core.errors import TubedemoError
+from tubedemo.core.errors import ExternalToolError, TubedemoError
 from tubedemo.lab import binaries, objects
 from tubedemo.lab.controlplane import ControlPlane, ControlPlaneError, kwok_module_dir
 from tubedemo.lab.controlplane import kwok_stage_files as upstream_stage_files
@@ -47,10 +47,8 @@ from tubedemo.lab.processes import Component, free_port
 STATE_FILE = "state.json"
 
 
-class LabError(TubedemoError):
+class LabError(ExternalToolError):
     """The lab could not start, or is in a state the command cannot act on."""
-
-    exit_code = 6
 
 
 def default_home() -> Path:

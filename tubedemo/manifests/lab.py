@@ -26,6 +26,7 @@ import json
 from typing import Any
 
 from tubedemo.core.config import DemoConfig, HpaRules, ScalingConfig, StartupModel
+from tubedemo.core.durations import check_speed
 from tubedemo.manifests.render import Manifest, render
 
 KWOK_NODE_CLASS_GROUP = "karpenter.kwok.sh"
@@ -55,8 +56,7 @@ def kwok_node_class(name: str, startup: StartupModel, speed: float) -> Manifest:
 
 def compress(cfg: DemoConfig, speed: float) -> DemoConfig:
     """``cfg`` with every interval the rendered objects carry divided by ``speed``."""
-    if speed <= 0:
-        raise ValueError("speed must be positive")
+    check_speed(speed)
     if speed == 1:
         return cfg
 
