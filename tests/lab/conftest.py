@@ -48,12 +48,19 @@ def require_built() -> None:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     require_built()
-    cfg = DemoConfig()
+    # The EKS path as the README prepares it (image on a snapshot, weights streamed from S3):
+    # the twin's start-up follows the render, so the lab's KWOK delays follow it too.
+    cfg = DemoConfig.model_validate(
+        {
+            "gpu_pool": {"image_snapshot_id": "snap-0123456789abcdef0"},
+            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
+        }
+    )
     running = Lab(
         LabOptions(
             workdir=tmp_path_factory.mktemp("lab"),
             speed=SPEED,
-            startup=cfg.twin.startup,
+            startup=cfg.resolved_startup,
             prices=cfg.prices,
             hpa=cfg.twin.hpa,
         )

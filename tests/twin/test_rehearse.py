@@ -152,7 +152,13 @@ def test_a_lone_rehearsal_of_the_default_talk_scales_with_the_simulated_room(
     tmp_path: Path,
 ) -> None:
     # Default demo.yaml, nobody's phone: k6's 2-8 VUs alone never fill max_num_seqs, so the
-    # simulated room (on by default) is what makes the first rehearsal show scaling.
+    # simulated room (on by default) is what makes the first rehearsal show scaling. The EKS
+    # path as the README prepares it (image snapshot, weights in S3): the twin's start-up
+    # follows the render, and a cold hub pull would not be ready inside the burst.
+    (tmp_path / "demo.yaml").write_text(
+        "gpu_pool:\n  image_snapshot_id: snap-0123456789abcdef0\n"
+        "model:\n  weights_uri: s3://weights/llama-3.1-8b-instruct/\n"
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "tubedemo", "rehearse", "--speed", "30", "--host", "127.0.0.1",
          "--port", "0", "-o", str(tmp_path / "out"), "--no-report"],

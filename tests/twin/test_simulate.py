@@ -12,6 +12,13 @@ from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.telemetry.snapshot import Snapshot
 from tubedemo.twin.simulate import direction_changes, simulate, snapshots
 
+# The EKS path as the README prepares it (image on a snapshot, weights streamed from S3): the
+# twin's start-up follows the render, and these tests are about scaling, not a cold hub pull.
+PREPARED: dict[str, Any] = {
+    "gpu_pool": {"image_snapshot_id": "snap-0123456789abcdef0"},
+    "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
+}
+
 
 def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -26,13 +33,16 @@ def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_default_talk_scales_beyond_one_replica_and_reports_the_reaction_time() -> None:
-    result = simulate(DemoConfig())
+    config = config_from_dict(PREPARED)
+    result = simulate(config)
     assert result.max_replicas > 1
     assert result.peak_queue > 0
     assert result.reaction is not None
-    startup = DemoConfig().twin.startup
+    startup = config.twin.startup
     # No replica can answer the queue faster than a node, the image and the model allow.
-    assert result.reaction >= startup.node_launch + startup.image_pull + startup.model_load
+    assert result.reaction >= (
+        startup.node_launch + config.image_pull_seconds + config.model_load_seconds
+    )
     audience = next(p for p in result.phases if p.phase == "burst")
     warm = next(p for p in result.phases if p.phase == "warm-up")
     assert audience.ttft_p95 is not None and warm.ttft_p95 is not None
@@ -51,14 +61,16 @@ def test_same_seed_gives_the_same_summary() -> None:
 
 
 def test_faster_cold_start_shortens_the_reaction() -> None:
-    slow = simulate(DemoConfig())
-    fast = simulate(config_from_dict({"twin": {"startup": {"image_pull": 0}}}))
+    slow = simulate(config_from_dict({**PREPARED, "twin": {"startup": {"image_pull": 60}}}))
+    fast = simulate(config_from_dict(PREPARED))  # the image on a snapshot: 0 s
     assert fast.reaction is not None and slow.reaction is not None
     assert fast.reaction < slow.reaction
 
 
 def test_recording_is_one_snapshot_per_tick_the_dashboard_can_read() -> None:
-    config = config_from_dict({"talk": {"duration": "10m"}, "twin": {"tail": "1m"}, **_short()})
+    config = config_from_dict(
+        {"talk": {"duration": "10m"}, "twin": {"tail": "1m"}, **_short(), **PREPARED}
+    )
     result = simulate(config)
     lines = [s.to_json() for s in snapshots(config, result)]
     assert len(lines) == 660
@@ -286,3 +298,26 @@ def test_direction_changes_count_turns_not_steps() -> None:
     assert direction_changes([4, 4, 4]) == 0
     assert direction_changes([1, 5, 2, 6, 3]) == 3
     assert direction_changes([6, 4, 4, 1]) == 0
+
+
+def test_the_twin_start_up_follows_the_render_and_simulate_says_which_case_in_one_line(
+    tmp_path: Path,
+) -> None:
+    cold = DemoConfig()
+    assert (cold.image_pull_seconds, cold.model_load_seconds) == (270.0, 260.0)
+    prepared = config_from_dict(PREPARED)
+    assert (prepared.image_pull_seconds, prepared.model_load_seconds) == (0.0, 100.0)
+    pinned = config_from_dict({**PREPARED, "twin": {"startup": {"image_pull": 42}}})
+    assert pinned.image_pull_seconds == 42.0  # an explicit figure wins
+    (tmp_path / "demo.yaml").write_text(
+        "gpu_pool:\n  image_snapshot_id: snap-0123456789abcdef0\n"
+        "timeline:\n  phases: [{name: a, at: 0, duration: 60, vus: 1}]\n"
+        "talk:\n  duration: 2m\ntwin:\n  tail: 30s\n"
+    )
+    result = tubedemo("simulate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("start-up:")]
+    assert lines == [
+        "start-up: node + 0 s image (image on snapshot snap-0123456789abcdef0) + 260 s to ready "
+        "(weights downloaded from the hub per pod (no model.weights_uri))"
+    ]

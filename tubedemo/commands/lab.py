@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
             LabOptions(
                 workdir=home,
                 speed=speed,
-                startup=cfg.twin.startup,
+                startup=cfg.resolved_startup,
                 prices=cfg.prices,
                 hpa=cfg.twin.hpa,
             )

@@ -249,6 +249,9 @@ def register(app: typer.Typer) -> None:
             )
             typer.echo(json.dumps(document, indent=2))
             return
+        cases = {cfg.startup_case for _, cfg, _ in results}
+        for case in sorted(cases):  # one line unless a --sweep changes the start-up case
+            console.print(case, soft_wrap=True)
         console.print(summary_table(results))
         for label, r in runs:
             for line in r.warnings:

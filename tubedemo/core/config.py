@@ -588,10 +588,13 @@ class StartupModel(Section):
     provisioning_batch_max: Duration = 10.0
     """Karpenter's BATCH_MAX_DURATION (s): a batch closes after this long however many pods
     keep coming (Karpenter's default 10 s)."""
-    image_pull: Duration = 60.0
-    """vLLM image pull on a new node (s): 0 from an EBS snapshot, 4-5 min cold."""
-    model_load: Duration = 100.0
-    """Container start -> /v1/models ready (s): init ~32 s + weights ~50 s + compile."""
+    image_pull: Duration | None = None
+    """vLLM image pull on a new node (s); None follows the render: 0 with
+    gpu_pool.image_snapshot_id (the image is on the snapshot), else 270 (4-5 min measured)."""
+    model_load: Duration | None = None
+    """Container start -> /v1/models ready (s); None follows the render: 100 with weights
+    streamed from S3 (init ~32 + weights ~50 + compile, measured), else 260 (+ ~16 GB from the
+    Hugging Face hub at an assumed ~100 MB/s)."""
     gpus_per_node: dict[str, int] = {"g5.2xlarge": 1, "g5.4xlarge": 1, "g5.12xlarge": 4}
     """GPUs per instance type (one vLLM replica per GPU)."""
     spot_interruptions: list[Duration] = []
@@ -689,6 +692,15 @@ class PrerequisitesConfig(Section):
     cluster that is not on AWS (the checks are then reported as skipped)."""
 
 
+IMAGE_FROM_SNAPSHOT = 0.0
+"""Image pull (s) when the node's data volume comes from a snapshot with the image: measured 0."""
+IMAGE_PULLED = 270.0
+"""Image pull (s) of the ~10 GB vLLM image on a new node: 4-5 min measured in the original talk."""
+WEIGHTS_STREAMED = 100.0
+"""Container start -> ready (s) with weights streamed from S3: init + weights + compile."""
+WEIGHTS_FROM_HUB = 260.0
+"""The same plus ~16 GB downloaded from the Hugging Face hub at an assumed ~100 MB/s."""
+
 ACCOUNT_PLACEHOLDER = "${AWS_ACCOUNT_ID}"
 """Stands for the account id in an offline render; `up` always renders with the real one."""
 
@@ -759,6 +771,48 @@ class DemoConfig(Section):
     def interruption_queue(self) -> str:
         """Karpenter's interruption queue: configured, else named after the cluster."""
         return self.gpu_pool.interruption_queue or self.cluster.name
+
+    @property
+    def image_pull_seconds(self) -> float:
+        """Image pull on a new GPU node (s) the twin assumes: set, else what the render does."""
+        pull = self.twin.startup.image_pull
+        if pull is not None:
+            return pull
+        return IMAGE_FROM_SNAPSHOT if self.gpu_pool.image_snapshot_id else IMAGE_PULLED
+
+    @property
+    def model_load_seconds(self) -> float:
+        """Container start -> ready (s) the twin assumes: set, else what the render does."""
+        load = self.twin.startup.model_load
+        if load is not None:
+            return load
+        return WEIGHTS_STREAMED if self.model.weights_uri else WEIGHTS_FROM_HUB
+
+    @property
+    def resolved_startup(self) -> StartupModel:
+        """twin.startup with the image pull and model load the render implies filled in."""
+        return self.twin.startup.model_copy(
+            update={"image_pull": self.image_pull_seconds, "model_load": self.model_load_seconds}
+        )
+
+    @property
+    def startup_case(self) -> str:
+        """One line: which start-up case the twin assumes, and why."""
+        pull = self.image_pull_seconds
+        load = self.model_load_seconds
+        if self.twin.startup.image_pull is not None:
+            image = "twin.startup.image_pull"
+        elif self.gpu_pool.image_snapshot_id:
+            image = f"image on snapshot {self.gpu_pool.image_snapshot_id}"
+        else:
+            image = "image pulled per node (no gpu_pool.image_snapshot_id)"
+        if self.twin.startup.model_load is not None:
+            weights = "twin.startup.model_load"
+        elif self.model.weights_uri:
+            weights = f"weights streamed from {self.model.weights_uri}"
+        else:
+            weights = "weights downloaded from the hub per pod (no model.weights_uri)"
+        return f"start-up: node + {pull:.0f} s image ({image}) + {load:.0f} s to ready ({weights})"
 
     def role_arn(self, role: str) -> str:
         """ARN of an IAM role of this account (the gateway's or vLLM's IRSA role)."""

@@ -9,7 +9,7 @@ scripts/build-lab).
 Python API (for `rehearse --lab`, `lab compare`, tests)::
 
     from tubedemo.lab.lab import Lab, LabOptions
-    with Lab(LabOptions(workdir=Path(".lab"), speed=10, startup=cfg.twin.startup,
+    with Lab(LabOptions(workdir=Path(".lab"), speed=10, startup=cfg.resolved_startup,
                         instance_types=..., prices=...)).running() as lab:
         lab.kubeconfig        # cluster-admin kubeconfig (Path)
         lab.speed             # the compression factor every interval was divided by

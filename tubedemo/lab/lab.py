@@ -10,7 +10,7 @@ kills any component still recorded there (checking the pid still runs that binar
 
 Python API (``rehearse --lab`` and tests)::
 
-    lab = Lab(LabOptions(workdir=Path("/tmp/lab"), speed=10, startup=cfg.twin.startup,
+    lab = Lab(LabOptions(workdir=Path("/tmp/lab"), speed=10, startup=cfg.resolved_startup,
                          prices=cfg.prices, hpa=cfg.twin.hpa))
     with lab.running():            # start() ... stop(), even on error
         api = tubedemo.cluster.api.connect(lab.kubeconfig)

@@ -116,6 +116,10 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
             stages.append(stage)
     if pod_ready is None:
         raise ValueError("the upstream KWOK stages have no pod-ready stage")
+    if startup.image_pull is None or startup.model_load is None:
+        raise ValueError(
+            "pass DemoConfig.resolved_startup: image_pull/model_load follow the render"
+        )
     pull_ms = round(startup.image_pull / speed * 1000)
     load_ms = round(startup.model_load / speed * 1000)
     vllm = {"key": VLLM_SELECTOR, "operator": "In", "values": ["vllm"]}

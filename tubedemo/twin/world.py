@@ -413,11 +413,10 @@ class World:
         pod.scheduled_at = self.now
         node.pods.append(pod)
         node.empty_since = None
-        startup = self.config.twin.startup
         if node.image_ready_at is None:
-            node.image_ready_at = self.now + startup.image_pull
+            node.image_ready_at = self.now + self.config.image_pull_seconds
         if ready_at is None:
-            ready_at = max(self.now, node.image_ready_at) + startup.model_load
+            ready_at = max(self.now, node.image_ready_at) + self.config.model_load_seconds
         pod.ready_at = ready_at
         if ready_at > self.now:
             self.at(ready_at, lambda: self._pod_ready(pod))
