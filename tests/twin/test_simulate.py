@@ -33,7 +33,9 @@ def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_default_talk_scales_beyond_one_replica_and_reports_the_reaction_time() -> None:
-    config = config_from_dict(PREPARED)
+    # the prepared path with a 60 s pull (a snapshot not yet hydrated): the figures this bound
+    # was written for
+    config = config_from_dict({**PREPARED, "twin": {"startup": {"image_pull": 60}}})
     result = simulate(config)
     assert result.max_replicas > 1
     assert result.peak_queue > 0
@@ -221,7 +223,12 @@ def test_sweep_labels_keep_values_with_dots(tmp_path: Path) -> None:
 
 
 def _phases(tmp_path: Path, *sets: str) -> dict[str, dict[str, Any]]:
-    args = [a for s in sets for a in ("--set", s)]
+    # the prepared EKS path (snapshot + S3 weights): the twin's start-up follows the render
+    prepared = (
+        "gpu_pool.image_snapshot_id=snap-0123456789abcdef0",
+        "model.weights_uri=s3://weights/llama-3.1-8b-instruct/",
+    )
+    args = [a for s in (*prepared, *sets) for a in ("--set", s)]
     done = tubedemo("simulate", "--json", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
@@ -283,6 +290,9 @@ def test_flapping_desired_replicas_print_a_warning_line(tmp_path: Path) -> None:
         "scaling.scale_down={stabilization: 0s, "
         "policies: [{type: Percent, value: 100, period: 15s}]}",
         "twin.audience.size=0",
+        # the prepared EKS path: the twin's start-up follows the render
+        "gpu_pool.image_snapshot_id=snap-0123456789abcdef0",
+        "model.weights_uri=s3://weights/llama-3.1-8b-instruct/",
     )
     args = [a for s in flapping for a in ("--set", s)]
     done = tubedemo("simulate", *args, cwd=tmp_path)

@@ -68,10 +68,10 @@ def test_run_is_the_same_whatever_the_step_of_the_driver() -> None:
 def burst(**extra: Any) -> DemoConfig:
     raw: dict[str, Any] = {
         # Eight slots per replica: 200 phones build a queue that outlives the cold start.
-        "model": {"max_num_seqs": 8},
+        "model": {"max_num_seqs": 8, **PREPARED["model"]},
+        "gpu_pool": dict(PREPARED["gpu_pool"]),
         "twin": {"audience": {"size": 200, "join_at": "10s", "join_over": "30s"}},
         "timeline": {"phases": [{"name": "idle", "at": 0, "duration": 60, "vus": 0}]},
-        **PREPARED,
     }
     for key, value in extra.items():
         section, name = key.split("__")
