@@ -143,7 +143,7 @@ class LabSession:
                     LabOptions(
                         workdir=opt.workdir,
                         speed=opt.speed,
-                        startup=cfg.twin.startup,
+                        startup=cfg.resolved_startup,
                         prices=cfg.prices,
                         hpa=cfg.twin.hpa,
                     )
