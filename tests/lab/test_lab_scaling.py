@@ -37,13 +37,15 @@ def _config(namespace: str) -> DemoConfig:
     return config_from_dict(
         {
             "cluster": {"namespace": namespace},
-            "model": {"max_num_seqs": 2},
+            # the prepared EKS path (snapshot + S3 weights), as the lab fixture's KWOK delays
+            "model": {"max_num_seqs": 2, "weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
             "gateway": {"max_tokens": 60},
             "scaling": {"max_replicas": 4},
             "gpu_pool": {
                 "name": f"gpu-{namespace}",
                 "gpu_limit": 4,
                 "instance_types": ["g5.2xlarge"],
+                "image_snapshot_id": "snap-0123456789abcdef0",
             },
         }
     )
