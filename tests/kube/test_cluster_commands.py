@@ -403,8 +403,9 @@ def test_rollout_timeout_names_the_stuck_workload_and_why(demo: Demo) -> None:
 def test_a_gateway_that_cannot_start_is_named_and_keda_still_gets_its_scaled_object(
     demo: Demo,
 ) -> None:
-    # As on an EKS cluster without a default StorageClass: the gateway's volume never binds,
-    # so its pod is never scheduled.
+    # As on an EKS cluster whose gp3 class has no running provisioner (a missing class is
+    # refused by preflight first): the gateway's volume is never provisioned, so its pod stays
+    # pending.
     core = client.CoreV1Api(demo.kube.api_client())
     core.delete_persistent_volume(f"gateway-data-{demo.namespace}")
     result = demo.run("up", "--timeout", "10")
@@ -412,7 +413,7 @@ def test_a_gateway_that_cannot_start_is_named_and_keda_still_gets_its_scaled_obj
     assert_one_line_error(
         result,
         f"Deployment {ns}/gateway not ready after 10s (0/1 ready): pod gateway-",
-        "unbound immediate PersistentVolumeClaims",
+        "pending",
         f"scaling is set up all the same (ScaledObject {ns}/vllm applied)",
     )
     scaled = next(m for m in demo.manifests() if m["kind"] == "ScaledObject")
