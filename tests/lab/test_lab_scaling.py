@@ -79,8 +79,14 @@ class Cluster:
         self.custom = client.CustomObjectsApi(api)
 
     def desired(self) -> int:
-        status = self.hpa.read_namespaced_horizontal_pod_autoscaler("vllm", self.ns).status
-        return int(status.desired_replicas or 0)
+        """The HPA's desiredReplicas; 0 until KEDA has created the HPA."""
+        try:
+            hpa = self.hpa.read_namespaced_horizontal_pod_autoscaler("vllm", self.ns)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return 0
+            raise
+        return int(hpa.status.desired_replicas or 0)
 
     def replicas(self) -> int:
         return int(self.apps.read_namespaced_deployment("vllm", self.ns).spec.replicas or 0)

@@ -148,6 +148,12 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
         vllm,
     ]
     ready["spec"]["delay"] = {"durationMilliseconds": load_ms}
+    # The started stage already gave the pod its IPs; allocating them again here would add a
+    # second podIP of the same family, which the API server refuses (the pod never got Ready).
+    body = ready["spec"]["next"]["statusTemplate"]
+    cut_from, cut_to = body.find("{{ $hostIPs"), body.find("phase: Running")
+    if cut_from != -1 and cut_to > cut_from:
+        ready["spec"]["next"]["statusTemplate"] = body[:cut_from] + body[cut_to:]
     return [*stages, started, ready]
 
 
