@@ -47,6 +47,7 @@ class ModeWatch:
         name: str,
         on_mode: Callable[[str], None],
         *,
+        on_audience_url: Callable[[str], None] | None = None,
         token_file: Path | None,
         ca_file: Path | None,
         watch_timeout_s: int = 300,
@@ -56,6 +57,7 @@ class ModeWatch:
         self.namespace = namespace
         self.name = name
         self.on_mode = on_mode
+        self.on_audience_url = on_audience_url
         self.token_file = token_file
         self.ca_file = ca_file
         self.watch_timeout_s = watch_timeout_s
@@ -85,7 +87,11 @@ class ModeWatch:
     def _apply(self, obj: dict[str, Any]) -> None:
         # No `mode` key means quiz: `tubedemo up` creates the ConfigMap without data and
         # `tubedemo mode` owns the key.
-        mode = str((obj.get("data") or {}).get("mode") or "quiz").strip()
+        data = obj.get("data") or {}
+        url = str(data.get("audience_url") or "").strip()
+        if url and self.on_audience_url is not None:
+            self.on_audience_url(url)  # recorded by `tubedemo up` from the load balancer
+        mode = str(data.get("mode") or "quiz").strip()
         if mode in MODES:
             self.on_mode(mode)
         else:

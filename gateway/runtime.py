@@ -43,6 +43,9 @@ class Gateway:
         self.address = ClientAddress(settings.trusted_proxies)
         self.upstream: Upstream | None = None
         self.mode: str = settings.mode or "quiz"
+        # the audience URL `tubedemo up` recorded in the mode ConfigMap (the load balancer's
+        # address); TUBEDEMO_AUDIENCE_URL, when set, wins over it
+        self.recorded_audience_url: str = ""
         self.loaded = False
         self.watch: ModeWatch | None = None
         self.watch_task: asyncio.Task[None] | None = None
@@ -81,6 +84,7 @@ class Gateway:
                 namespace,
                 name,
                 self._set_mode_from_cluster,
+                on_audience_url=self._set_audience_url_from_cluster,
                 token_file=s.kube_token_file,
                 ca_file=s.kube_ca_file,
             )
@@ -95,6 +99,16 @@ class Gateway:
         if self.upstream is not None:
             await self.upstream.close()
         await self.store.close()
+
+    def _set_audience_url_from_cluster(self, url: str) -> None:
+        if url != self.recorded_audience_url:
+            log.info("audience URL %s (ConfigMap)", url)
+        self.recorded_audience_url = url
+
+    @property
+    def audience_url(self) -> str:
+        """What the page and the presenter screen show: the env's, else the recorded one."""
+        return self.settings.audience_url or self.recorded_audience_url
 
     def _set_mode_from_cluster(self, mode: str) -> None:
         if mode != self.mode:

@@ -44,7 +44,7 @@ async def config(request: Request) -> dict[str, Any]:
     return {
         "mode": gw.mode,
         "title": s.title,
-        "audience_url": s.audience_url,
+        "audience_url": gw.audience_url,
         "session": gw.state.current,
         "model": s.model,
         "quiz": {

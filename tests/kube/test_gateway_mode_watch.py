@@ -133,3 +133,31 @@ def test_gateway_without_rbac_stays_unready_and_keeps_serving(kube, namespace, t
         assert "403" in ready.json()["mode_error"]
     finally:
         server.stop()
+
+
+def test_the_audience_url_up_records_in_the_configmap_reaches_the_presenter_screen(  # type: ignore[no-untyped-def]
+    kube, namespace, tmp_path
+) -> None:
+    _set_mode(kube, namespace, None, create=True)
+    creds = _service_account(kube, namespace, tmp_path)
+    server = _gateway(tmp_path, namespace, creds)
+    core = client.CoreV1Api(kube.api_client())
+    url = "http://k8s-tubedemo-gateway-0123456789.us-west-2.elb.amazonaws.com/"
+    try:
+        http = httpx.Client(base_url=server.url, timeout=5)
+        assert _wait(lambda: http.get("/readyz").status_code == 200, 10) is not None
+        assert http.get("/config").json()["audience_url"] == ""
+        # what `tubedemo up` writes once the load balancer has its address
+        core.patch_namespaced_config_map(CM, namespace, {"data": {"audience_url": url}})
+        took = _wait(lambda: http.get("/config").json()["audience_url"] == url, 5)
+        assert took is not None, http.get("/config").json()
+        assert http.get("/config").json()["mode"] == "quiz"  # the mode is untouched
+    finally:
+        server.stop()
+    explicit = _gateway(tmp_path, namespace, creds, audience_url="https://tube.example.com/")
+    try:
+        http = httpx.Client(base_url=explicit.url, timeout=5)
+        assert _wait(lambda: http.get("/readyz").status_code == 200, 10) is not None
+        assert http.get("/config").json()["audience_url"] == "https://tube.example.com/"
+    finally:
+        explicit.stop()
