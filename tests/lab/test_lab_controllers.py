@@ -31,15 +31,16 @@ pytestmark = pytest.mark.timeout(420)
 
 
 class QueueEndpoint:
-    """vLLM's queue as one aggregated Prometheus series, value set by the test."""
+    """vLLM's gauges as one aggregated Prometheus series each, values set by the test."""
 
     def __init__(self) -> None:
-        self.waiting = 0
+        self.values: dict[str, float] = {}
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = f"vllm_num_requests_waiting {outer.waiting}\n".encode()
+                lines = [f"{name} {value}" for name, value in sorted(outer.values.items())]
+                body = ("\n".join(lines) + "\n").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -76,18 +77,31 @@ def _pick(manifests: list[dict[str, Any]], kind: str, name: str | None = None) -
     return next(m for m in manifests if m["kind"] == kind and name in (None, m["metadata"]["name"]))
 
 
-def _metrics_api_trigger(scaled_object: dict[str, Any], url: str) -> dict[str, Any]:
-    trigger = scaled_object["spec"]["triggers"][0]
-    trigger.update(
-        type="metrics-api",
-        metadata={
-            "url": url,
-            "format": "prometheus",
-            "valueLocation": "vllm_num_requests_waiting",
-            "targetValue": trigger["metadata"]["targetValue"],
-        },
-    )
+def _metrics_api_triggers(scaled_object: dict[str, Any], url: str) -> dict[str, Any]:
+    """Each rendered trigger read by KEDA's metrics-api scaler from ``url`` instead (same
+    name, metric and target; the formula is untouched)."""
+    for trigger in scaled_object["spec"]["triggers"]:
+        query = trigger["metadata"]["metricQuery"]  # sum(vllm_...{...})
+        metric = query.removeprefix("sum(").removesuffix(")").split("{")[0]
+        trigger.update(
+            type="metrics-api",
+            metadata={
+                "url": url,
+                "format": "prometheus",
+                "valueLocation": metric,
+                "targetValue": trigger["metadata"]["targetValue"],
+            },
+        )
     return scaled_object
+
+
+def _hf_token(cfg: DemoConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": cfg.model.hf_token_secret, "namespace": cfg.cluster.namespace},
+        "stringData": {"token": "hf_lab_not_a_real_token"},
+    }
 
 
 def _ready(pod: dict[str, Any]) -> bool:
@@ -100,15 +114,20 @@ def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
 ) -> None:
     cfg = _config(namespace)
     manifests = render_lab(cfg, speed=SPEED)
+    api.apply(_pick(manifests, "Namespace"))
+    # As on EKS (the preflight checks it): KEDA resolves the scale target's secret env vars.
+    api.apply(_hf_token(cfg))
     for obj in (
-        _pick(manifests, "Namespace"),
         _pick(manifests, "KWOKNodeClass"),
         _pick(manifests, "NodePool"),
         _pick(manifests, "Deployment", "vllm"),
     ):
         api.apply(obj)
-    queue.waiting = 3  # formula max(3 * 50, 1) = 150, target 50 -> 3 replicas
-    api.apply(_metrics_api_trigger(_pick(manifests, "ScaledObject"), queue.url))
+    # 3 x target waiting, none running: the default formula (queue + running) over the
+    # AverageValue target -> 3 replicas
+    queue.values = {"vllm_num_requests_waiting": 3 * cfg.scaling.target}
+    queue.values["vllm_num_requests_running"] = 0
+    api.apply(_metrics_api_triggers(_pick(manifests, "ScaledObject"), queue.url))
 
     hpa_ref = Ref("autoscaling/v2", "HorizontalPodAutoscaler", namespace, "vllm")
     hpa = wait_until("KEDA to create the HPA", lambda: api.get(hpa_ref), timeout=60)
@@ -158,7 +177,7 @@ def test_a_formula_keda_cannot_compile_is_refused_by_kedas_webhook(
     api.apply(_pick(manifests, "Namespace"))
     api.apply(_pick(manifests, "Deployment", "vllm"))
     with pytest.raises(ClusterError) as refused:
-        api.apply(_metrics_api_trigger(_pick(manifests, "ScaledObject"), "http://127.0.0.1:1/"))
+        api.apply(_metrics_api_triggers(_pick(manifests, "ScaledObject"), "http://127.0.0.1:1/"))
     message = refused.value.message
     assert 'admission webhook "vscaledobject.kb.io" denied the request' in message
     assert "error validating formula in ScalingModifiers" in message

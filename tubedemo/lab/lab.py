@@ -490,10 +490,10 @@ def _http_ok(port: int, path: str) -> bool:
 
 
 def _established(crd: dict[str, Any] | None) -> bool:
-    conditions = (crd or {}).get("status", {}).get("conditions", [])
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def _available(api_service: dict[str, Any] | None) -> bool:
-    conditions = (api_service or {}).get("status", {}).get("conditions", [])
+    conditions = ((api_service or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
