@@ -31,7 +31,10 @@ SPEED = 10.0
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents and "objects" not in item.name:
+        if here not in Path(str(item.fspath)).parents:
+            continue
+        # integration: everything that runs a lab (the session fixture, or `tubedemo lab`)
+        if "lab" in getattr(item, "fixturenames", ()) or item.fspath.basename == "test_lab_cli.py":
             item.add_marker(pytest.mark.integration)
 
 
