@@ -1,12 +1,12 @@
 """The rendered objects, admitted and acted on by the real KEDA and Karpenter in the lab.
 
-KEDA reads the queue through its built-in ``metrics-api`` scaler from a Prometheus-format
-endpoint this test serves on loopback (the lab's stand-in for the Kedify OTEL scaler; the
-render variant's trigger swap belongs to `rehearse --lab`): everything after that is the real
-chain — the operator creates the HPA, the HPA controller reads ``external.metrics.k8s.io``
-through the API server's aggregation layer from KEDA's metrics server, Karpenter turns the
-pending GPU pods into NodeClaims of g5 types and KWOK nodes, the scheduler binds the pods,
-KWOK runs them through the start-up delays.
+KEDA reads the queue through its built-in ``metrics-api`` scaler (the lab render variant's
+stand-in for the Kedify OTEL scaler, ``render_lab(queue_url=...)``) from a Prometheus-format
+endpoint this test serves on loopback: everything after that is the real chain — the
+operator creates the HPA, the HPA controller reads ``external.metrics.k8s.io`` through the
+API server's aggregation layer from KEDA's metrics server, Karpenter turns the pending GPU
+pods into NodeClaims of g5 types and KWOK nodes, the scheduler binds the pods, KWOK runs them
+through the start-up delays.
 """
 
 from __future__ import annotations
@@ -77,24 +77,6 @@ def _pick(manifests: list[dict[str, Any]], kind: str, name: str | None = None) -
     return next(m for m in manifests if m["kind"] == kind and name in (None, m["metadata"]["name"]))
 
 
-def _metrics_api_triggers(scaled_object: dict[str, Any], url: str) -> dict[str, Any]:
-    """Each rendered trigger read by KEDA's metrics-api scaler from ``url`` instead (same
-    name, metric and target; the formula is untouched)."""
-    for trigger in scaled_object["spec"]["triggers"]:
-        query = trigger["metadata"]["metricQuery"]  # sum(vllm_...{...})
-        metric = query.removeprefix("sum(").removesuffix(")").split("{")[0]
-        trigger.update(
-            type="metrics-api",
-            metadata={
-                "url": url,
-                "format": "prometheus",
-                "valueLocation": metric,
-                "targetValue": trigger["metadata"]["targetValue"],
-            },
-        )
-    return scaled_object
-
-
 def _hf_token(cfg: DemoConfig) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -113,7 +95,7 @@ def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
     api: Api, namespace: str, queue: QueueEndpoint
 ) -> None:
     cfg = _config(namespace)
-    manifests = render_lab(cfg, speed=SPEED)
+    manifests = render_lab(cfg, speed=SPEED, queue_url=queue.url)
     api.apply(_pick(manifests, "Namespace"))
     # As on EKS (the preflight checks it): KEDA resolves the scale target's secret env vars.
     api.apply(_hf_token(cfg))
@@ -127,7 +109,7 @@ def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
     # AverageValue target -> 3 replicas
     queue.values = {"vllm_num_requests_waiting": 3 * cfg.scaling.target}
     queue.values["vllm_num_requests_running"] = 0
-    api.apply(_metrics_api_triggers(_pick(manifests, "ScaledObject"), queue.url))
+    api.apply(_pick(manifests, "ScaledObject"))
 
     hpa_ref = Ref("autoscaling/v2", "HorizontalPodAutoscaler", namespace, "vllm")
     hpa = wait_until("KEDA to create the HPA", lambda: api.get(hpa_ref), timeout=60)
@@ -173,11 +155,12 @@ def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
 def test_a_formula_keda_cannot_compile_is_refused_by_kedas_webhook(
     api: Api, namespace: str
 ) -> None:
-    manifests = render_lab(_config(namespace, formula="clamp_min(queue * 50, 1)"), speed=SPEED)
+    cfg = _config(namespace, formula="clamp_min(queue * 50, 1)")
+    manifests = render_lab(cfg, speed=SPEED, queue_url="http://127.0.0.1:1/metrics")
     api.apply(_pick(manifests, "Namespace"))
     api.apply(_pick(manifests, "Deployment", "vllm"))
     with pytest.raises(ClusterError) as refused:
-        api.apply(_metrics_api_triggers(_pick(manifests, "ScaledObject"), "http://127.0.0.1:1/"))
+        api.apply(_pick(manifests, "ScaledObject"))
     message = refused.value.message
     assert 'admission webhook "vscaledobject.kb.io" denied the request' in message
     assert "error validating formula in ScalingModifiers" in message
