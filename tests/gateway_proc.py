@@ -84,6 +84,7 @@ def running_gateway(
     timeout: float = 30.0,
     wrap: Callable[[list[str]], list[str]] | None = None,
     upstream: str = "http://127.0.0.1:9",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[GatewayProcess]:
     """Start `python -m gateway` (rehearsal settings, no rate limits), stop it afterwards.
 
@@ -99,6 +100,7 @@ def running_gateway(
     )
     if audience_url is not None:
         env["TUBEDEMO_AUDIENCE_URL"] = audience_url
+    env.update(extra_env or {})
     argv = [
         sys.executable,
         "-m",

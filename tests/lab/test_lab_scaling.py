@@ -166,7 +166,12 @@ def test_load_through_the_gateway_makes_the_real_controllers_scale_out_and_back(
     session.start_talk()
     fleet = session.fleet_url
 
-    with running_gateway(tmp_path / "store", mode="quiz", upstream=fleet) as gateway:
+    with running_gateway(
+        tmp_path / "store",
+        mode="quiz",
+        upstream=fleet,
+        extra_env={"TUBEDEMO_MODEL": cfg.model.served_name},
+    ) as gateway:
         with Load(gateway.url, clients=20, limit_s=240) as load:
             # KEDA reads the fleet's queue; the HPA controller raises desired replicas
             wait_until("the HPA to want more than one replica", lambda: kube.desired() > 1, 120)
