@@ -74,6 +74,25 @@ def lab(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def vllm(session: nox.Session) -> None:
+    """Re-check the vLLM pin: build its env, parse the rendered args, check the metric names."""
+    _install(session)
+    _prepare(session, "vllm-env")
+    session.run(
+        "pytest", "tests/vllm", "-v", *session.posargs, env={"TUBEDEMO_REQUIRE_PREPARED": "1"}
+    )
+
+
+@nox.session(python=PYTHON)
+def otelcol(session: nox.Session) -> None:
+    """Re-check the collector pin: build it, validate and run the rendered config."""
+    _install(session)
+    _prepare(session, "otelcol", "control-plane", "crds")
+    tests = ["tests/otel", "tests/kube/test_otel_collector_run.py"]
+    session.run("pytest", *tests, "-v", *session.posargs, env={"TUBEDEMO_REQUIRE_PREPARED": "1"})
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check + format check + the import contracts (lint-imports, pyproject.toml) +
     actionlint on the GitHub workflows."""

@@ -94,7 +94,11 @@ class ModelConfig(Section):
     """Hugging Face model id that vLLM loads."""
     served_name: str = "llama-3.1-8b"
     """Model name the OpenAI API exposes; also the `model_name` label of vLLM's metrics."""
-    image: str = "vllm/vllm-openai:v0.11.0"
+    # v0.33.0: the newest vLLM on PyPI (`pip index versions vllm`, Nov 2026); vLLM's release
+    # publishes vllm/vllm-openai:v<release> for each PyPI release. The tests parse the rendered
+    # args with this release's own parser (scripts/build-vllm-env installs the same wheel), and
+    # it knows --shutdown-timeout (since v0.18.0).
+    image: str = "vllm/vllm-openai:v0.33.0"
     """vLLM container image, pinned: a surprise upgrade on stage is not a demo."""
     max_model_len: int = Field(8192, ge=512, le=131072)
     """Context cap (tokens); Llama 3.1 8B on a 24 GB A10G needs it well below 131072."""
@@ -373,7 +377,10 @@ class WebConfig(Section):
 
 
 class OtelConfig(Section):
-    collector_image: str = "otel/opentelemetry-collector-contrib:0.115.1"
+    # 0.161.0: the newest release whose modules the Go module proxy serves whole; the tests
+    # build this same release with the collector's builder from tools/otelcol/manifest.yaml
+    # (which says why not 0.165) and run its `validate` and the config itself.
+    collector_image: str = "otel/opentelemetry-collector-contrib:0.161.0"
     """OpenTelemetry Collector (contrib: Prometheus receiver + transform processor), pinned."""
 
 

@@ -1,0 +1,181 @@
+"""The rendered vLLM container args are parsed by the pinned vLLM release's own parser.
+
+scripts/build-vllm-env installs the `vllm` wheel of the image tag we render into a cached
+virtualenv; tools/vllm/serve_args.py runs there and parses the args exactly as `vllm serve`
+does (FlexibleArgumentParser + make_arg_parser, the subcommand's validate, and the engine
+arguments built from them). vLLM runs only in the eks profile (local renders the stand-in).
+The metric names we read are checked against the same release's metrics code.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import prepared
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.manifests import render as render_module
+from tubedemo.manifests.render import render
+from tubedemo.telemetry import prometheus
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SERVE_ARGS = REPO / "tools" / "vllm" / "serve_args.py"
+
+# Both shapes of the eks profile a presenter renders: the defaults, and every model value moved
+# plus extra args, so a value that renders differently (a float, a list) is parsed too.
+EKS_CONFIGS: dict[str, dict[str, Any]] = {
+    "eks-defaults": {"profile": "eks"},
+    "eks-tuned": {
+        "profile": "eks",
+        "model": {
+            "name": "Qwen/Qwen3-0.6B",
+            "served_name": "qwen3",
+            "port": 8080,
+            "max_model_len": 4096,
+            "gpu_memory_utilization": 0.85,
+            "max_num_seqs": 16,
+            "shutdown_timeout": "45s",
+            "prestop_sleep": "5s",
+            "extra_args": ["--enable-prefix-caching", "--dtype=bfloat16"],
+        },
+    },
+}
+
+
+def _vllm_python() -> Path:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "build-vllm-env"), "--print-python"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path = Path(out.stdout.strip())
+    if not path.is_file():
+        prepared.unavailable("the pinned vLLM environment is not built", "vllm-env")
+    return path
+
+
+def _container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    deployment = next(
+        o for o in manifests if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _vllm_parse(container: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    assert container["command"] == ["vllm", "serve"], container["command"]
+    return subprocess.run(
+        [str(_vllm_python()), str(SERVE_ARGS), *container["args"]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@functools.cache
+def _parsed(name: str) -> dict[str, Any]:
+    """EKS_CONFIGS[name] rendered and parsed by vLLM (once per session: vLLM imports slowly)."""
+    result = _vllm_parse(_container(render(config_from_dict(EKS_CONFIGS[name]))))
+    assert result.returncode == 0, (
+        f"vLLM's parser refused the rendered args:\n{result.stderr[-3000:]}"
+    )
+    parsed: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return parsed
+
+
+@pytest.mark.parametrize("name", sorted(EKS_CONFIGS))
+def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: str) -> None:
+    cfg = config_from_dict(EKS_CONFIGS[name])
+    m = cfg.model
+    parsed = _parsed(name)
+    assert parsed["model"] == m.name
+    assert parsed["served_model_name"] == [m.served_name]
+    assert parsed["port"] == m.port
+    assert parsed["max_model_len"] == m.max_model_len
+    assert parsed["gpu_memory_utilization"] == m.gpu_memory_utilization
+    assert parsed["max_num_seqs"] == m.max_num_seqs
+    assert parsed["shutdown_timeout"] == int(m.shutdown_timeout)
+
+
+@pytest.mark.parametrize("name", sorted(EKS_CONFIGS))
+def test_grace_period_covers_prestop_sleep_and_vllms_shutdown_timeout(name: str) -> None:
+    cfg = config_from_dict(EKS_CONFIGS[name])
+    manifests = render(cfg)
+    deployment = next(
+        o for o in manifests if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    prestop = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+    shutdown = _parsed(name)["shutdown_timeout"]  # as vLLM itself reads the flag
+    assert shutdown == int(cfg.model.shutdown_timeout) > 0
+    assert pod["terminationGracePeriodSeconds"] >= prestop + shutdown
+
+
+def test_an_unknown_flag_in_the_template_fails_with_vllms_own_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    vllm = templates / "vllm.yaml.j2"
+    line = "            - --shutdown-timeout={{ m.shutdown_timeout | int }}\n"
+    assert line in vllm.read_text()
+    vllm.write_text(vllm.read_text().replace(line, line + "            - --no-such-flag\n"))
+    monkeypatch.setattr(render_module, "resource_dir", lambda name: tmp_path / name)
+    container = _container(render(config_from_dict({"profile": "eks"})))
+    assert "--no-such-flag" in container["args"]
+    result = _vllm_parse(container)
+    assert result.returncode == 2
+    assert "unrecognized arguments: --no-such-flag" in result.stderr
+
+
+def test_an_invalid_value_fails_with_vllms_own_message() -> None:
+    cfg = config_from_dict({"profile": "eks", "model": {"extra_args": ["--dtype=float7"]}})
+    result = _vllm_parse(_container(render(cfg)))
+    assert result.returncode == 2
+    assert "invalid choice: 'float7'" in result.stderr
+
+
+def _vllm_metric_names() -> set[str]:
+    """Every `vllm:*` metric name the pinned release defines in its v1 metrics code."""
+    where = subprocess.run(
+        [
+            str(_vllm_python()),
+            "-c",
+            "import importlib.util as u; print(u.find_spec('vllm').submodule_search_locations[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    names: set[str] = set()
+    for source in sorted((Path(where) / "v1" / "metrics").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "name":
+                value = node.value
+                if isinstance(value, ast.Constant) and str(value.value).startswith("vllm:"):
+                    names.add(str(value.value))
+    assert "vllm:num_requests_waiting" in names, f"no metric names found under {where}"
+    return names
+
+
+def test_metric_names_we_read_and_scale_on_exist_in_the_pinned_vllm() -> None:
+    defined = _vllm_metric_names()
+    read = {*prometheus._GAUGES, *prometheus._COUNTERS, *prometheus._HISTOGRAMS}
+    read.add("vllm:kv_cache_usage_perc")
+    # The ScaledObject's query reads the collector's rename of vllm:* to vllm_* (DESIGN.md).
+    scaled_on = DemoConfig().scaling.metric
+    assert scaled_on.startswith("vllm_")
+    read.add("vllm:" + scaled_on.removeprefix("vllm_"))
+    assert read - defined == set(), f"not defined by the pinned vLLM: {sorted(read - defined)}"
