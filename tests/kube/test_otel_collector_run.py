@@ -268,7 +268,7 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
                 str(run_root),
                 str(binary),
                 f"--config=file:{config}",
-                f"--set=exporters::otlp/kedify::endpoint=127.0.0.1:{sink_port}",
+                f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
                 f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
                 "--set=service::telemetry::metrics::level=none",
             ],
