@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,6 +28,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _default_tag() -> str:
+    # importlib.metadata takes ~0.02 s (0.1 s on a loaded machine) to import: only when a
+    # command needs the tag, never for --help
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("tubedemo")
     except PackageNotFoundError:  # pragma: no cover - a checkout without an install
