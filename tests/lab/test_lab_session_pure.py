@@ -21,14 +21,18 @@ def test_support_objects_are_a_node_outside_the_gpu_pool_and_a_volume_for_the_ga
     None
 ):
     cfg = config_from_dict({"cluster": {"namespace": "talk"}, "storage": {"volume_size": "2Gi"}})
-    node, volume = support_objects(cfg)
+    node, volume, namespace, *secrets = support_objects(cfg)
+    assert namespace["metadata"]["name"] == "talk"
+    assert sorted(x["metadata"]["name"] for x in secrets) == ["hf-token", "tubedemo-admin"]
     assert node["metadata"]["name"] == SYSTEM_NODE
     assert "karpenter.sh/nodepool" not in node["metadata"]["labels"]  # Karpenter leaves it alone
     assert "taints" not in node.get("spec", {})  # the gateway and collector land here
     assert node["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
     assert volume["spec"]["claimRef"] == {"namespace": "talk", "name": "gateway-data"}
     assert volume["spec"]["capacity"] == {"storage": "2Gi"}
-    assert validate_manifests([node, volume], []) == []  # Kubernetes 1.34's strict schema
+    assert (
+        validate_manifests([node, volume, namespace, *secrets], []) == []
+    )  # Kubernetes 1.34's strict schema
 
 
 def test_ages_and_start_up_times_are_reported_in_talk_seconds() -> None:

@@ -55,7 +55,8 @@ def support_objects(cfg: DemoConfig) -> list[dict[str, Any]]:
     - a KWOK node outside the GPU NodePool (untainted, no ``karpenter.sh/nodepool`` label) for
       the gateway and the collector, like EKS's managed node group;
     - a PersistentVolume pre-bound to the gateway's claim, as the EBS CSI driver would provision
-      (the lab has no storage provisioner).
+      (the lab has no storage provisioner);
+    - the namespace with the Hugging Face token and admin token Secrets (stand-in values).
     """
     node = {
         "apiVersion": "v1",
@@ -88,7 +89,20 @@ def support_objects(cfg: DemoConfig) -> list[dict[str, Any]]:
             "claimRef": {"namespace": cfg.cluster.namespace, "name": "gateway-data"},
         },
     }
-    return [node, volume]
+    ns = cfg.cluster.namespace
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    # The Secrets a presenter creates before `up` (README, cluster prerequisites); KEDA resolves
+    # the scale target's env from them before it creates the HPA, so they must exist.
+    secrets = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns},
+            "stringData": {"token": "lab-stand-in"},
+        }
+        for name in (cfg.model.hf_token_secret, cfg.gateway.admin_token_secret)
+    ]
+    return [node, volume, namespace, *secrets]
 
 
 @dataclass
