@@ -26,32 +26,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import socket
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tubedemo.core.config import DemoConfig, load_config
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
+from tubedemo.rehearsal import openai_api
 from tubedemo.rehearsal.fleet import Fleet
-from tubedemo.twin.engine import Request
+from tubedemo.rehearsal.openai_api import error as _error
 
 PodSource = Callable[[], "tuple[dict[str, str | None], int | None] | None"]
 """Returns (Ready pod -> node, the Deployment's spec.replicas) now, or None until synced."""
-
-POLL = 0.01
-"""Wall seconds between looks at a stream's progress (tokens are sent as the model makes them)."""
 
 _WORDS = [
     "Mind",
@@ -93,19 +88,6 @@ _WORDS = [
     "top.",
     "Cheers!",
 ]
-
-
-def _error(status: int, message: str, kind: str = "BadRequestError") -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": status}},
-        status_code=status,
-    )
-
-
-def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """~4 characters per token plus the chat template's few tokens per message."""
-    chars = sum(len(str(m.get("content", ""))) for m in messages)
-    return max(1, chars // 4 + 8 * len(messages))
 
 
 def _word(index: int) -> str:
@@ -151,9 +133,7 @@ class FleetApp:
 
     async def queue_metrics(self, _: HttpRequest) -> Response:
         self.fleet.advance()
-        return Response(
-            self.fleet.queue_metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return Response(self.fleet.queue_metrics_text(), media_type=openai_api.METRICS_TYPE)
 
     async def start_talk(self, _: HttpRequest) -> Response:
         if self.fleet.world.sent:
@@ -169,166 +149,31 @@ class FleetApp:
         self.fleet.advance()
         if not any(p.serving for p in self.fleet.world.pods):
             return _error(503, "no replica is ready", "ServiceUnavailableError")
-        model = self.fleet.model_name
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": model,
-                        "object": "model",
-                        "created": 0,
-                        "owned_by": "vllm",
-                        "root": self.fleet.config.model.name,
-                        "max_model_len": self.fleet.config.model.max_model_len,
-                    }
-                ],
-            }
-        )
+        model = self.fleet.config.model
+        return openai_api.models_response(self.fleet.model_name, model.name, model.max_model_len)
 
     async def metrics(self, request: HttpRequest) -> Response:
         self.fleet.advance()
         found = self.fleet.replica_metrics(request.path_params["name"])
         if found is None:
             return _error(404, f"no replica {request.path_params['name']!r}", "NotFoundError")
-        return Response(found.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(found.text(), media_type=openai_api.METRICS_TYPE)
 
     async def state(self, _: HttpRequest) -> Response:
         self.fleet.advance()
         return JSONResponse(self.fleet.state(lambda name: f"{self.base_url}/pods/{name}/metrics"))
 
     async def chat(self, http: HttpRequest) -> Response:
-        try:
-            body = json.loads(await http.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return _error(400, "request body must be a JSON object")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return _error(400, "messages must be a non-empty list")
-        if not all(isinstance(m, dict) for m in messages):
-            return _error(400, "every message must be an object")
-        model = body.get("model", self.fleet.model_name)
-        if model != self.fleet.model_name:
-            return _error(404, f"The model `{model}` does not exist.", "NotFoundError")
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool):
-            return _error(400, "stream must be a boolean")
-        cap = body.get("max_completion_tokens", body.get("max_tokens"))
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            return _error(400, "max_tokens must be a positive integer")
+        ask = await openai_api.parse_chat(http, self.fleet.model_name)
+        if isinstance(ask, Response):
+            return ask
         self.fleet.advance()
-        request = self.fleet.submit(estimate_prompt_tokens(messages), cap)
+        request = self.fleet.submit(ask.prompt_tokens, ask.max_tokens)
         if request.status == "failed":
             return _error(503, "no replica is ready", "ServiceUnavailableError")
-        rid = f"chatcmpl-{uuid.uuid4().hex}"
-        if stream:
-            options = body.get("stream_options")
-            usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            return StreamingResponse(
-                self._stream(request, rid, usage),
-                media_type="text/event-stream",
-                headers={"cache-control": "no-cache"},
-            )
-        return await self._complete(http, request, rid)
-
-    async def _complete(self, http: HttpRequest, request: Request, rid: str) -> Response:
-        try:
-            while request.status in ("waiting", "running"):
-                if await http.is_disconnected():
-                    self.fleet.abort(request)
-                    return Response(status_code=499)
-                await asyncio.sleep(POLL)
-                self.fleet.advance()
-        except asyncio.CancelledError:
-            self.fleet.abort(request)
-            raise
-        if request.status != "done":
-            return _error(502, f"replica stopped ({request.reason})", "InternalServerError")
-        text = "".join(_word(i) for i in range(request.generated))
-        return JSONResponse(
-            {
-                "id": rid,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": self.fleet.model_name,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": request.finish_reason,
-                    }
-                ],
-                "usage": _usage(request),
-            }
+        return await openai_api.respond(
+            http, self.fleet, request, ask, self.fleet.model_name, _word
         )
-
-    async def _stream(self, request: Request, rid: str, usage: bool) -> AsyncIterator[bytes]:
-        created = int(time.time())
-        model = self.fleet.model_name
-
-        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-            payload = {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            return b"data: " + json.dumps(payload).encode() + b"\n\n"
-
-        sent = 0
-        try:
-            # vLLM sends the role chunk with the engine's first output, i.e. after prefill, not
-            # on arrival (vllm/entrypoints/openai/serving_chat.py, chat_completion_stream_generator:
-            # the role chunk is yielded inside ``async for res in result_generator`` on the first
-            # iteration). So a request queued behind a full engine gets no body byte until it is
-            # scheduled and its prompt is prefilled, and a client's first byte is its TTFT.
-            while request.status in ("waiting", "running") and (
-                self.fleet.tokens_so_far(request) == 0
-            ):
-                await asyncio.sleep(POLL)
-                self.fleet.advance()
-            if request.status in ("failed", "aborted") and request.generated == 0:
-                # The replica went away before the first token: the stream ends with no data.
-                return
-            yield chunk({"role": "assistant", "content": ""}, None)
-            while True:
-                self.fleet.advance()
-                have = self.fleet.tokens_so_far(request)
-                while sent < have:
-                    last = request.status == "done" and sent + 1 == request.generated
-                    yield chunk({"content": _word(sent)}, request.finish_reason if last else None)
-                    sent += 1
-                if request.status == "done":
-                    if usage:
-                        tail = {
-                            "id": rid,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": _usage(request),
-                        }
-                        yield b"data: " + json.dumps(tail).encode() + b"\n\n"
-                    yield b"data: [DONE]\n\n"
-                    return
-                if request.status in ("failed", "aborted"):
-                    # vLLM's process went away: the connection ends without [DONE].
-                    return
-                await asyncio.sleep(POLL)
-        finally:
-            if request.status in ("waiting", "running"):
-                self.fleet.abort(request)
-
-
-def _usage(request: Request) -> dict[str, int]:
-    return {
-        "prompt_tokens": request.prompt_tokens,
-        "completion_tokens": request.generated,
-        "total_tokens": request.prompt_tokens + request.generated,
-    }
 
 
 async def serve(

@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import random
 import socket
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -42,18 +39,15 @@ from prometheus_client.registry import Collector
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from tubedemo.core.config import DemoConfig, ModelConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ConfigError, TubedemoError
+from tubedemo.rehearsal import openai_api
 from tubedemo.rehearsal.fleet import E2E_BUCKETS, TTFT_BUCKETS
-from tubedemo.rehearsal.server import estimate_prompt_tokens
 from tubedemo.twin.engine import Engine, EngineParams, Request
-
-POLL = 0.01
-"""Wall seconds between looks at a stream's progress (tokens are sent as the engine makes them)."""
 
 _ANSWER = (
     "Mind the gap! This is a simulated vLLM replica, so every answer is the same Tube trivia: "
@@ -66,14 +60,6 @@ _WORDS = _ANSWER.split(" ")
 
 def _word(index: int) -> str:
     return _WORDS[index % len(_WORDS)] + " "
-
-
-def _error(status: int, message: str, kind: str = "BadRequestError") -> JSONResponse:
-    """vLLM's error body."""
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": status}},
-        status_code=status,
-    )
 
 
 class Replica:
@@ -239,14 +225,6 @@ class ReplicaMetrics:
         return generate_latest(self.registry)
 
 
-def _usage(request: Request) -> dict[str, int]:
-    return {
-        "prompt_tokens": request.prompt_tokens,
-        "completion_tokens": request.generated,
-        "total_tokens": request.prompt_tokens + request.generated,
-    }
-
-
 class StandinApp:
     """vLLM's HTTP surface around one Replica."""
 
@@ -266,127 +244,20 @@ class StandinApp:
 
     async def models(self, _: HttpRequest) -> Response:
         model = self.replica.config.model
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": self.replica.model_name,
-                        "object": "model",
-                        "created": 0,
-                        "owned_by": "vllm",
-                        "root": model.name,
-                        "max_model_len": model.max_model_len,
-                    }
-                ],
-            }
-        )
+        return openai_api.models_response(self.replica.model_name, model.name, model.max_model_len)
 
     async def metrics(self, _: HttpRequest) -> Response:
         self.replica.advance()
-        return Response(
-            self.replica.metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return Response(self.replica.metrics.text(), media_type=openai_api.METRICS_TYPE)
 
     async def chat(self, http: HttpRequest) -> Response:
-        try:
-            body = json.loads(await http.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return _error(400, "request body must be a JSON object")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return _error(400, "messages must be a non-empty list")
-        if not all(isinstance(m, dict) for m in messages):
-            return _error(400, "every message must be an object")
-        model = body.get("model", self.replica.model_name)
-        if model != self.replica.model_name:
-            return _error(404, f"The model `{model}` does not exist.", "NotFoundError")
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool):
-            return _error(400, "stream must be a boolean")
-        cap = body.get("max_completion_tokens", body.get("max_tokens"))
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            return _error(400, "max_tokens must be a positive integer")
-        request = self.replica.submit(estimate_prompt_tokens(messages), cap)
-        rid = f"chatcmpl-{uuid.uuid4().hex}"
-        if stream:
-            options = body.get("stream_options")
-            usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            return StreamingResponse(
-                self._stream(request, rid, usage),
-                media_type="text/event-stream",
-                headers={"cache-control": "no-cache"},
-            )
-        return await self._complete(http, request, rid)
-
-    async def _complete(self, http: HttpRequest, request: Request, rid: str) -> Response:
-        try:
-            while request.status in ("waiting", "running"):
-                if await http.is_disconnected():
-                    self.replica.abort(request)
-                    return Response(status_code=499)
-                await asyncio.sleep(POLL)
-                self.replica.advance()
-        except asyncio.CancelledError:
-            self.replica.abort(request)
-            raise
-        text = "".join(_word(i) for i in range(request.generated))
-        return JSONResponse(
-            {
-                "id": rid,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": self.replica.model_name,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": request.finish_reason,
-                    }
-                ],
-                "usage": _usage(request),
-            }
+        ask = await openai_api.parse_chat(http, self.replica.model_name)
+        if isinstance(ask, Response):
+            return ask
+        request = self.replica.submit(ask.prompt_tokens, ask.max_tokens)
+        return await openai_api.respond(
+            http, self.replica, request, ask, self.replica.model_name, _word
         )
-
-    async def _stream(self, request: Request, rid: str, usage: bool) -> AsyncIterator[bytes]:
-        created = int(time.time())
-        model = self.replica.model_name
-
-        def chunk(payload: dict[str, Any]) -> bytes:
-            base = {"id": rid, "object": "chat.completion.chunk", "created": created}
-            return b"data: " + json.dumps({**base, "model": model, **payload}).encode() + b"\n\n"
-
-        def delta(content: dict[str, Any], finish: str | None) -> bytes:
-            return chunk({"choices": [{"index": 0, "delta": content, "finish_reason": finish}]})
-
-        sent = 0
-        try:
-            # vLLM yields the role chunk with the engine's first output (after prefill), so a
-            # client's first byte is its time to first token (serving_chat.py).
-            while request.status in ("waiting", "running") and (
-                self.replica.tokens_so_far(request) == 0
-            ):
-                await asyncio.sleep(POLL)
-                self.replica.advance()
-            yield delta({"role": "assistant", "content": ""}, None)
-            while True:
-                self.replica.advance()
-                have = self.replica.tokens_so_far(request)
-                while sent < have:
-                    last = request.status == "done" and sent + 1 == request.generated
-                    yield delta({"content": _word(sent)}, request.finish_reason if last else None)
-                    sent += 1
-                if request.status == "done":
-                    if usage:
-                        yield chunk({"choices": [], "usage": _usage(request)})
-                    yield b"data: [DONE]\n\n"
-                    return
-                await asyncio.sleep(POLL)
-        finally:
-            if request.status in ("waiting", "running"):
-                self.replica.abort(request)
 
 
 _FLAGS = {"served_name": "--served-model-name", "port": "--port", "max_num_seqs": "--max-num-seqs"}
