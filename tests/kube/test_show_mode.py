@@ -32,7 +32,10 @@ def test_show_flips_the_mode_configmap_at_the_scheduled_offsets(
         yaml.safe_dump(
             {
                 "cluster": {"namespace": namespace},
-                "talk": {"duration": 3},
+                # show needs the audience URL on a cluster (k6 and the presenter's burst keys
+                # use it); this cluster's gateway Service has no load balancer address, so the
+                # URL is given, as a presenter with their own DNS name would
+                "talk": {"duration": 3, "audience_url": "https://talk.example.org"},
                 "timeline": {
                     "phases": [
                         {"name": "quiz", "at": 0, "duration": 2, "mode": "quiz"},
