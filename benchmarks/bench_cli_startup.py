@@ -25,8 +25,10 @@ NOTES = """
 Workload: each command run as a new process (stdout discarded, COLUMNS=100), round-robin,
 N times; median and min wall time per command. `tubedemo` is the console script of the
 environment running the benchmark. What remains above `python -c pass` is mostly Typer's own
-start-up (Typer 0.29 builds a pydantic TypeAdapter per parameter and imports rich's Markdown
-for the help); tubedemo's command modules import their heavy dependencies (config models,
+start-up (its command tree built from the functions' signatures). Typer is pinned to 0.28 (0.29
+builds a pydantic TypeAdapter per parameter of the helped command) and help is Click's plain
+formatter (Typer's Rich help imports markdown-it and rich.traceback); Rich itself is imported
+only when something is printed (`commands/options.lazy_console`). tubedemo's command modules import their heavy dependencies (config models,
 jsonschema, httpx, Jinja, the gateway client, kubernetes) only inside the commands, which
 `tests/foundation/test_cli_startup.py` checks. Under heavy load the absolute figures scale with
 the machine's load average: compare with the `python -c pass` row of the same run.

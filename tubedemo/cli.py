@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import typer
-from rich.console import Console
-from rich.markup import escape
-
+from tubedemo.commands.options import command_group, lazy_console
 from tubedemo.core.errors import TubedemoError, debug_enabled, error_lines
 
-app = typer.Typer(
+app = command_group(
+    "Conduct a live talk about autoscaling LLM inference on Kubernetes.",
     name="tubedemo",
-    help="Conduct a live talk about autoscaling LLM inference on Kubernetes.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -24,7 +20,7 @@ def _root() -> None:
     """Conduct a live talk about autoscaling LLM inference on Kubernetes."""
 
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_err = lazy_console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
@@ -68,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         # standalone mode: click prints usage errors itself and exits 2; ours arrive here.
         app(args=argv, standalone_mode=True)
     except TubedemoError as exc:
+        from rich.markup import escape
+
         _, *chain = error_lines(exc, debug=debug_enabled())
         # the message is text, not markup: a value like "[/path]" in it must print as typed
         _err.print(f"[bold red]error:[/] {escape(exc.message)}")

@@ -21,6 +21,8 @@ HEAVY = (
     "jinja2",
     "yaml",
     "kubernetes",
+    "pydantic",  # Typer 0.29+ imports it for every --help: the pin in pyproject says why 0.28
+    "rich",  # ~60 ms; help is Click's formatter and our consoles are lazy_console(...)
 )
 
 PROBE = """

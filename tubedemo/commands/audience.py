@@ -4,8 +4,6 @@ Each command reaches the gateway one of two ways: --gateway-url (or gateway.url;
 directly, else the cluster's gateway through the API server's service proxy.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import tempfile
@@ -14,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from tubedemo.commands.options import (
     AdminToken,
@@ -23,7 +20,9 @@ from tubedemo.commands.options import (
     GatewayUrl,
     Kubeconfig,
     Overrides,
+    command_group,
     config_from,
+    lazy_console,
 )
 from tubedemo.core.errors import ClusterError, ExportError, GatewayError
 
@@ -31,9 +30,9 @@ if TYPE_CHECKING:
     from tubedemo.audience.gateway_client import GatewayClient
     from tubedemo.core.config import DemoConfig
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-session_app = typer.Typer(help="Talk sessions: archive, list, export.", no_args_is_help=True)
+console = lazy_console(highlight=False)
+err = lazy_console(stderr=True, highlight=False)
+session_app = command_group("Talk sessions: archive, list, export.")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,12 +42,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _gateway(
-    cfg: DemoConfig,
+    cfg: "DemoConfig",
     url: str | None,
     token: str | None,
     kubeconfig: Path | None,
     context: str | None,
-) -> GatewayClient:
+) -> "GatewayClient":
     from tubedemo.commands.wiring import open_gateway
 
     return open_gateway(cfg, url=url, admin_token=token, kubeconfig=kubeconfig, context=context)
@@ -58,7 +57,7 @@ def _gateway(
 
 
 def resolve_audience_url(
-    cfg: DemoConfig,
+    cfg: "DemoConfig",
     url: str | None,
     gateway_url: str | None,
     kubeconfig: Path | None,

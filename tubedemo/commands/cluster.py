@@ -1,13 +1,10 @@
 """up, diff, mode, status, teardown: the commands that touch a cluster (via tubedemo.cluster)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from tubedemo.commands.options import (
     AdminToken,
@@ -17,6 +14,7 @@ from tubedemo.commands.options import (
     Kubeconfig,
     Overrides,
     config_from,
+    lazy_console,
 )
 from tubedemo.core.errors import Cancelled, ClusterError, ConfigError, TubedemoError, UsageError
 
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from tubedemo.cluster.api import Api
     from tubedemo.cluster.plan import DiffEntry
 
-console = Console(highlight=False)
+console = lazy_console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,13 +41,13 @@ def register(app: typer.Typer) -> None:
     app.command()(teardown)
 
 
-def _connect(cfg: DemoConfig, kubeconfig: Path | None, context: str | None) -> Api:
+def _connect(cfg: "DemoConfig", kubeconfig: Path | None, context: str | None) -> "Api":
     from tubedemo.cluster.api import connect
 
     return connect(kubeconfig, context or cfg.cluster.context)
 
 
-def _manifests(cfg: DemoConfig) -> list[dict[str, Any]]:
+def _manifests(cfg: "DemoConfig") -> list[dict[str, Any]]:
     from tubedemo.manifests import crds
     from tubedemo.manifests.render import render
     from tubedemo.manifests.validate import ensure_valid
@@ -138,7 +136,7 @@ def up(
 
 
 def _audience_address(
-    cfg: DemoConfig, api: Api, manifests: list[dict[str, Any]], *, wait: bool, timeout: float
+    cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], *, wait: bool, timeout: float
 ) -> None:
     """Wait for the load balancer, record the audience URL for the gateway, print it."""
     from tubedemo.audience.audience_url import discovered
@@ -168,7 +166,7 @@ def _audience_address(
     console.print(f"audience URL: [bold]{url}[/] (from {source}; `tubedemo qr` shows it)")
 
 
-def _with_aws(cfg: DemoConfig) -> tuple[DemoConfig, aws_ops.Aws | None]:
+def _with_aws(cfg: "DemoConfig") -> "tuple[DemoConfig, aws_ops.Aws | None]":
     """The config with the account id from STS (EKS), and the AWS clients preflight uses."""
     if cfg.profile != "eks" or not cfg.prerequisites.aws_checks:
         return cfg, None
@@ -187,7 +185,7 @@ def _with_aws(cfg: DemoConfig) -> tuple[DemoConfig, aws_ops.Aws | None]:
 
 
 def _preflight(
-    cfg: DemoConfig, api: Api, manifests: list[dict[str, Any]], aws: aws_ops.Aws | None
+    cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], aws: "aws_ops.Aws | None"
 ) -> int:
     from tubedemo.cluster import preflight as checks
 
@@ -263,7 +261,7 @@ def policy(
     typer.echo(json.dumps(document, indent=2))
 
 
-def _print_diff(entries: list[DiffEntry], heading: str) -> None:
+def _print_diff(entries: "list[DiffEntry]", heading: str) -> None:
     changes = [e for e in entries if e.action != "unchanged"]
     console.print(f"[bold]{heading}[/]")
     for e in changes:
@@ -318,7 +316,7 @@ def mode(
 
 
 def _survey_line(
-    cfg: DemoConfig,
+    cfg: "DemoConfig",
     gateway_url: str | None,
     admin_token: str | None,
     kubeconfig: Path | None,

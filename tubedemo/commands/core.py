@@ -1,20 +1,23 @@
 """init, config show, render, validate, crds fetch: the offline commands."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import (
+    ConfigPath,
+    Overrides,
+    command_group,
+    config_from,
+    lazy_console,
+)
 from tubedemo.core import DEFAULT_CONFIG_PATH
 from tubedemo.core.errors import ConfigError
 
-console = Console(highlight=False)
-config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-crds_app = typer.Typer(help="Upstream CRD schemas used by validate.", no_args_is_help=True)
+console = lazy_console(highlight=False)
+config_app = command_group("Inspect the effective configuration.")
+crds_app = command_group("Upstream CRD schemas used by validate.")
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +83,7 @@ def render_cmd(
         typer.echo(to_yaml(manifests), nl=False)
         return
     files = write_files(manifests, Path(output))
-    Console(stderr=True, highlight=False).print(
+    lazy_console(stderr=True, highlight=False).print(
         f"wrote {len(files)} objects ({cfg.profile} profile) to [bold]{output}[/]"
     )
 

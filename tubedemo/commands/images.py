@@ -1,13 +1,11 @@
 """`tubedemo images build|push`: our images from this checkout, into a registry, into demo.yaml."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from tubedemo.commands.options import command_group, lazy_console
 from tubedemo.core import DEFAULT_CONFIG_PATH
 from tubedemo.core.errors import ImageError, UsageError
 from tubedemo.images import plan
@@ -15,12 +13,11 @@ from tubedemo.images import plan
 if TYPE_CHECKING:
     from tubedemo.images.tool import ImageTool
 
-images_app = typer.Typer(
-    help="Build and push tubedemo's own images (gateway with the page, vLLM stand-in). "
-    "Platform linux/amd64 by default: the GPU nodes.",
-    no_args_is_help=True,
+images_app = command_group(
+    "Build and push tubedemo's own images (gateway with the page, vLLM stand-in). "
+    "Platform linux/amd64 by default: the GPU nodes."
 )
-console = Console(highlight=False, soft_wrap=True)
+console = lazy_console(highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +55,7 @@ Tool = Annotated[
 Tag = Annotated[str | None, typer.Option("--tag", help="Image tag (default: tubedemo's version).")]
 
 
-def _tool(name: str | None) -> ImageTool:
+def _tool(name: str | None) -> "ImageTool":
     from tubedemo.images import tool
 
     if name is not None and name not in tool.TOOLS:

@@ -1,7 +1,5 @@
 """tubedemo lab up | down | status: the real controllers on this machine (tubedemo.lab)."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 import signal
@@ -10,15 +8,22 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import (
+    ConfigPath,
+    Overrides,
+    command_group,
+    config_from,
+    lazy_console,
+)
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import TubedemoError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SPEED_HELP = (
     "Compress the lab's time N-fold, consistently: the HPA controller's sync period (twin.hpa), "
@@ -47,7 +52,9 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _summary(state: dict[str, Any], console: Console) -> None:
+def _summary(state: dict[str, Any], console: "Console") -> None:
+    from rich.table import Table
+
     table = Table(title="tubedemo lab", title_justify="left")
     for col in ("component", "pid", "ports", "RSS", "state"):
         table.add_column(col)
@@ -76,10 +83,9 @@ def _summary(state: dict[str, Any], console: Console) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    lab_app = typer.Typer(
-        help="The talk's autoscaling loop with the real controllers on this machine: the "
-        "pinned control plane, KEDA and Karpenter (KWOK provider), no Docker, no GPU.",
-        no_args_is_help=True,
+    lab_app = command_group(
+        "The talk's autoscaling loop with the real controllers on this machine: the "
+        "pinned control plane, KEDA and Karpenter (KWOK provider), no Docker, no GPU."
     )
     app.add_typer(lab_app, name="lab")
 
@@ -106,7 +112,7 @@ def register(app: typer.Typer) -> None:
         check_speed(speed)
         cfg = config_from(config, overrides)
         home = (workdir or default_home()).resolve()
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         if detach:
             _detach(home, config, overrides, speed, console)
             return
@@ -146,7 +152,7 @@ def register(app: typer.Typer) -> None:
 
         home = (workdir or default_home()).resolve()
         report = lab_down(home)
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         if report is None:
             console.print(f"no lab running from {home}")
             return
@@ -167,7 +173,7 @@ def register(app: typer.Typer) -> None:
 
         home = (workdir or default_home()).resolve()
         state = lab_status(home)
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         if state is None:
             console.print(f"no lab running from {home}")
             raise typer.Exit(1)
@@ -188,7 +194,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _detach(
-    home: Path, config: Path | None, overrides: list[str] | None, speed: float, console: Console
+    home: Path, config: Path | None, overrides: list[str] | None, speed: float, console: "Console"
 ) -> None:
     """Run `lab up` in its own session, wait until its state says ready (or it died)."""
     from tubedemo.lab.lab import read_state

@@ -1,16 +1,12 @@
 """tubedemo lab compare: the same timeline through the twin and through the lab, side by side."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from tubedemo.commands.lab import SPEED_HELP
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, config_from, lazy_console
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import UsageError
 
@@ -48,7 +44,7 @@ def register(lab_app: typer.Typer) -> None:
         if every <= 0:
             raise UsageError("--every must be positive (talk seconds between table rows)")
         cfg = config_from(config, overrides)
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         result = compare(
             cfg,
             SessionOptions(
@@ -58,6 +54,8 @@ def register(lab_app: typer.Typer) -> None:
             ),
             report=lambda line: console.print(f"[dim]{line}[/]"),
         )
+        from rich.table import Table
+
         table = Table(title=f"twin vs lab at {speed:g}x", title_justify="left")
         for col in ("t", "twin desired/ready", "lab desired/ready", "twin nodes", "lab nodes"):
             table.add_column(col, justify="right" if col == "t" else "left")

@@ -2,8 +2,6 @@
 pod-proxy scrapes, the gateway Service through the API server), a rehearsal's fleet simulator,
 or bare URLs. Heavy imports stay inside the function (commands import only what they use)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,10 +17,10 @@ if TYPE_CHECKING:
 class LiveSources:
     """The feeds an Assembler reads; `close` releases every one."""
 
-    kube: KubeWatchFeed | TwinStateFeed | None
-    twin: TwinStateFeed | None
-    metrics: MetricsFeed
-    gateway: GatewayFeed
+    kube: "KubeWatchFeed | TwinStateFeed | None"
+    twin: "TwinStateFeed | None"
+    metrics: "MetricsFeed"
+    gateway: "GatewayFeed"
 
     def close(self) -> None:
         if self.kube is not None:

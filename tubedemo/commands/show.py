@@ -1,7 +1,5 @@
 """show (the talk's clock: k6 phases, mode flips, cues, live dashboard) and load (a k6 burst)."""
 
-from __future__ import annotations
-
 import json
 import os
 import time
@@ -10,13 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from, lazy_console
 from tubedemo.core.durations import format_duration, parse_duration
 from tubedemo.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tubedemo.core.config import DemoConfig
 
 
@@ -31,7 +30,7 @@ def _token(explicit: str | None) -> str | None:
     return explicit or os.environ.get("TUBEDEMO_ADMIN_TOKEN") or None
 
 
-def print_plan(cfg: DemoConfig, start_at: float, speed: float, console: Console) -> None:
+def print_plan(cfg: "DemoConfig", start_at: float, speed: float, console: "Console") -> None:
     """The schedule as a table: wall time, talk time, phase, load, mode flip, cue."""
     from rich.table import Table
 
@@ -125,7 +124,7 @@ def show(
 
     cfg = config_from(config, set_)
     start_at = _duration(start_from, "--from")
-    console = Console()
+    console = lazy_console()
     if dry_run:
         base_url = gateway or cfg.talk.audience_url or "(the cluster's load balancer address)"
         print_plan(cfg, start_at, speed, console)
@@ -193,7 +192,7 @@ def show(
 
 
 def _base_url(
-    cfg: DemoConfig, gateway: str | None, kubeconfig: Path | None, context: str | None
+    cfg: "DemoConfig", gateway: str | None, kubeconfig: Path | None, context: str | None
 ) -> str:
     """Where k6 and the mode flips go: --gateway, else the audience URL (explicit, or the
     address the cluster's load balancer advertises), the same one the QR code shows."""

@@ -1,7 +1,5 @@
 """simulate (fast-forward the talk through the twin) and rehearse (the whole talk locally)."""
 
-from __future__ import annotations
-
 import itertools
 import json
 import time
@@ -11,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from, lazy_console
 from tubedemo.core.durations import format_duration
 from tubedemo.core.errors import UsageError
 
@@ -54,7 +51,7 @@ def _seconds(value: float | None) -> str:
     return f"{value:.2f}s" if value < 10 else format_duration(round(value))
 
 
-def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
+def summary_table(results: "list[tuple[str, DemoConfig, object]]") -> "Table":
     """One column per variant; rows are the figures the presenter tunes by."""
     from rich.table import Table
     from rich.text import Text
@@ -91,7 +88,7 @@ def summary_table(results: list[tuple[str, DemoConfig, object]]) -> Table:
         shapes = [r.phases[index] if index < len(r.phases) else None for _, r in runs]
 
         def cells(
-            fmt: Callable[[PhaseShape], str], shapes: list[PhaseShape | None] = shapes
+            fmt: "Callable[[PhaseShape], str]", shapes: "list[PhaseShape | None]" = shapes
         ) -> list[str]:
             return [fmt(p) if p is not None else "-" for p in shapes]
 
@@ -162,7 +159,7 @@ def _recording_for(
     return record.with_name(f"{record.stem}-{_slug(label)}{record.suffix}")
 
 
-def _write_recording(path: Path, stream: Iterable[Snapshot]) -> None:
+def _write_recording(path: Path, stream: "Iterable[Snapshot]") -> None:
     """A fresh recording (a re-run replaces it rather than appending a second talk)."""
     from tubedemo.telemetry.recording import Recorder
 
@@ -217,7 +214,7 @@ def register(app: typer.Typer) -> None:
         from tubedemo.twin.simulate import simulate as run
         from tubedemo.twin.simulate import snapshots
 
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         variants = parse_sweeps(sweep or [])
         results: list[tuple[str, DemoConfig, object]] = []
         wall = 0.0
@@ -324,7 +321,7 @@ def register(app: typer.Typer) -> None:
 
         cfg = config_from(config, overrides)
         out = output or Path("out") / f"rehearse-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-        console = Console(highlight=False)
+        console = lazy_console(highlight=False)
         options = RehearseOptions(
             speed=speed,
             host=host,

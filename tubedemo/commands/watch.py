@@ -1,22 +1,19 @@
 """watch (live, record, replay) and report: the dashboard's commands."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from, lazy_console
 from tubedemo.core.errors import UsageError
 
 if TYPE_CHECKING:
     from tubedemo.core.config import DemoConfig
     from tubedemo.screen.dashboard import DashboardOptions
 
-console = Console(highlight=False)
+console = lazy_console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command()(report)
 
 
-def _options(cfg: DemoConfig, plain: bool, high_contrast: bool) -> DashboardOptions:
+def _options(cfg: "DemoConfig", plain: bool, high_contrast: bool) -> "DashboardOptions":
     from tubedemo.screen.dashboard import DashboardOptions
 
     base = DashboardOptions.from_config(cfg.dashboard)
@@ -110,7 +107,7 @@ def watch(
         result = watch_replay(recording.snapshots, console=console, options=options, speed=speed)
         damaged = len(recording.damaged_lines)
         note = f" ({damaged} damaged line{'s' if damaged > 1 else ''} skipped)" if damaged else ""
-        Console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
+        lazy_console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
         return
 
     from tubedemo.commands.live import live_sources
@@ -148,7 +145,7 @@ def watch(
     )
     result = watch_live(board, console=console, frames=frames)
     if record is not None:
-        Console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
+        lazy_console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
 
 
 def report(

@@ -7,8 +7,6 @@ gateway client. It lives here, above both packages, so that ``tubedemo.cluster``
 the kubernetes client is slow to import.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
