@@ -28,8 +28,9 @@ environment running the benchmark. What remains above `python -c pass` is mostly
 start-up (its command tree built from the functions' signatures). Typer is pinned to 0.28 (0.29
 builds a pydantic TypeAdapter per parameter of the helped command) and help is Click's plain
 formatter (Typer's Rich help imports markdown-it and rich.traceback); Rich itself is imported
-only when something is printed (`commands/options.lazy_console`). tubedemo's command modules import their heavy dependencies (config models,
-jsonschema, httpx, Jinja, the gateway client, kubernetes) only inside the commands, which
+only when something is printed (`commands/options.lazy_console`). tubedemo's command modules
+import their heavy dependencies (config models, jsonschema, httpx, Jinja, the gateway client,
+kubernetes) only inside the commands, which
 `tests/foundation/test_cli_startup.py` checks. Under heavy load the absolute figures scale with
 the machine's load average: compare with the `python -c pass` row of the same run.
 """
