@@ -143,11 +143,16 @@ class Api:
         return list(objects)
 
     def apply(
-        self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False
+        self,
+        manifest: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        field_manager: str = FIELD_MANAGER,
     ) -> dict[str, Any]:
-        """Server-side apply with field manager `tubedemo`."""
+        """Server-side apply, by default with field manager `tubedemo`."""
         ref = Ref.of(manifest)
-        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
         try:
@@ -163,6 +168,17 @@ class Api:
                 f"{ref}: {exc.message}; another tool changed these fields — re-run with "
                 f"--force-conflicts to take them over, or undo that change"
             ) from exc
+
+    def apply_configmap_key(self, ref: Ref, key: str, value: str, *, field_manager: str) -> None:
+        """Own one key of a ConfigMap under its own field manager (server-side apply, forced):
+        `up` re-applying the ConfigMap then never resets a value set mid-talk."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": ref.name, "namespace": ref.namespace},
+            "data": {key: value},
+        }
+        self.apply(body, force=True, field_manager=field_manager)
 
     def patch_merge(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         return self.request(

@@ -74,19 +74,7 @@ def wait_for_address(
 
 def record_audience_url(api: Api, mode_configmap: Ref, url: str) -> None:
     """Write data.audience_url of the mode ConfigMap under its own field manager."""
-    body = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": mode_configmap.name, "namespace": mode_configmap.namespace},
-        "data": {AUDIENCE_URL_KEY: url},
-    }
-    api.request(
-        "PATCH",
-        api.path(mode_configmap),
-        body=body,
-        query={"fieldManager": FIELD_MANAGER, "force": "true"},
-        content_type="application/apply-patch+yaml",
-    )
+    api.apply_configmap_key(mode_configmap, AUDIENCE_URL_KEY, url, field_manager=FIELD_MANAGER)
 
 
 def recorded_audience_url(api: Api, mode_configmap: Ref) -> str | None:

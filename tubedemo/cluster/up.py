@@ -210,19 +210,7 @@ def get_mode(api: Api, ref: Ref) -> str:
 
 def set_mode(api: Api, ref: Ref, mode: str) -> None:
     """Own data.mode with a separate field manager, so `up` never resets it mid-talk."""
-    body = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": ref.name, "namespace": ref.namespace},
-        "data": {MODE_KEY: mode},
-    }
-    api.request(
-        "PATCH",
-        api.path(ref),
-        body=body,
-        query={"fieldManager": MODE_FIELD_MANAGER, "force": "true"},
-        content_type="application/apply-patch+yaml",
-    )
+    api.apply_configmap_key(ref, MODE_KEY, mode, field_manager=MODE_FIELD_MANAGER)
 
 
 def wait_ready(
