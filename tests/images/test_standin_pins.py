@@ -7,36 +7,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from tests.pins import closure, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "images" / "standin-requirements.txt"
-ENV = {
-    "python_version": "3.11",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "platform_machine": "x86_64",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "os_name": "posix",
-    "extra": "",
-}
 OPTIONAL = {"watchfiles", "setuptools"}
 """Loaded only because they are in this venv: uvicorn imports watchfiles when present (reload
 support), and setuptools' _distutils_hack comes from a site .pth file, not from our imports."""
-
-
-def pinned() -> dict[str, str]:
-    pins = {}
-    for line in REQUIREMENTS.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, version = line.strip().split("==")
-            pins[canonicalize_name(name)] = version
-    return pins
 
 
 def imported_distributions() -> set[str]:
@@ -54,33 +36,13 @@ def imported_distributions() -> set[str]:
     return found - OPTIONAL
 
 
-def closure(roots: set[str]) -> set[str]:
-    seen: set[str] = set()
-    todo = [Requirement(r) for r in roots]
-    while todo:
-        req = todo.pop()
-        name = canonicalize_name(req.name)
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = distribution(name).requires or []
-        except PackageNotFoundError:
-            continue
-        for raw in requires:
-            sub = Requirement(raw)
-            if sub.marker is None or sub.marker.evaluate(ENV):
-                todo.append(sub)
-    return seen
-
-
 def test_every_distribution_the_standin_imports_is_pinned_for_its_image() -> None:
     needed = closure(imported_distributions())
-    missing = sorted(needed - set(pinned()))
+    missing = sorted(needed - set(read_pins(REQUIREMENTS)))
     assert not missing, f"add to images/standin-requirements.txt: {missing}"
 
 
 def test_the_pins_are_the_versions_the_suite_runs_with() -> None:
-    for name, version in pinned().items():
+    for name, version in read_pins(REQUIREMENTS).items():
         assert distribution(name).version == version, name
         assert re.fullmatch(r"[0-9][0-9a-z.]*", version), version

@@ -13,13 +13,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config, dynamic
 
-from tests import prepared
+from tests import netns, prepared
 from tubedemo.core.errors import CrdCacheError
 from tubedemo.manifests.crds import load_crds
 
@@ -170,3 +171,54 @@ def namespace(kube: Kube) -> Iterator[str]:
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def test_host(kube: Kube) -> Iterator[netns.TestHost]:
+    """A host of the test's own (tests/netns.py) that the API server can proxy to, as it would
+    to a pod (it refuses loopback endpoints): for servers a Pod object points at."""
+    if kube.control_plane is None:
+        pytest.skip("needs the local control plane: an external cluster cannot reach this host")
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        prepared.unavailable(f"cannot make a test host: {reason}", "iproute2")
+    with netns.test_host() as host:
+        yield host
+
+
+def ready_pod_at(
+    core: client.CoreV1Api,
+    namespace: str,
+    name: str,
+    labels: dict[str, str],
+    address: str,
+    container: dict[str, Any] | None = None,
+) -> None:
+    """A Pod object nobody schedules, its status saying Running and Ready at ``address`` (as a
+    kubelet would report it), so the API server's proxy and our watches reach a test host."""
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "schedulerName": "tubedemo-test-nobody-schedules-this",
+                "containers": [container or {"name": "c", "image": "registry.invalid/c:0"}],
+            },
+        },
+    )
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "podIP": address,
+                "podIPs": [{"ip": address}],
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                ],
+            }
+        },
+    )

@@ -20,7 +20,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent import futures
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,13 @@ from opentelemetry.proto.collector.metrics.v1 import (
     metrics_service_pb2_grpc,
 )
 
-from tests import netns, prepared
+from tests import netns
 from tests.conftest import wait_until
 from tests.otel.collector import otelcol, rendered_config
 from tubedemo.core.config import config_from_dict
 from tubedemo.manifests.render import render
 
-from .conftest import Kube
+from .conftest import Kube, ready_pod_at
 from .controlplane import free_port
 
 MAX_NUM_SEQS = 1
@@ -85,17 +84,6 @@ def sink() -> Iterator[tuple[OtlpSink, int]]:
     server.stop(grace=None)
 
 
-@pytest.fixture
-def test_host(kube: Kube) -> Iterator[netns.TestHost]:
-    if kube.control_plane is None:
-        pytest.skip("needs the local control plane: an external cluster cannot reach this host")
-    reason = netns.unavailable_reason()
-    if reason is not None:
-        prepared.unavailable(f"cannot make the stand-in's test host: {reason}", "iproute2")
-    with netns.test_host() as host:
-        yield host
-
-
 LOAD = """
 import sys, threading, urllib.request, json
 url, n = sys.argv[1], int(sys.argv[2])
@@ -137,42 +125,6 @@ def _waiting_reported(host: netns.TestHost, base: str) -> float | None:
         ):
             return float(line.rsplit(" ", 1)[1])
     return None
-
-
-def _vllm_pod(core: client.CoreV1Api, namespace: str, address: str, port: int) -> None:
-    """A Ready vLLM pod nobody schedules, at the test host's address (as a kubelet reports)."""
-    core.create_namespaced_pod(
-        namespace,
-        {
-            "metadata": {"name": "vllm-0", "labels": {"app.kubernetes.io/name": "vllm"}},
-            "spec": {
-                "schedulerName": "tubedemo-test-nobody-schedules-this",
-                "containers": [
-                    {
-                        "name": "vllm",
-                        "image": "registry.invalid/standin:0",
-                        "ports": [{"name": "http", "containerPort": port}],
-                    }
-                ],
-            },
-        },
-    )
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    core.patch_namespaced_pod_status(
-        "vllm-0",
-        namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "podIP": address,
-                "podIPs": [{"ip": address}],
-                "conditions": [
-                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                ],
-            }
-        },
-    )
 
 
 def _service_account_dir(kube: Kube, namespace: str, root: Path) -> Path:
@@ -239,7 +191,18 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
         assert line.startswith("PORT "), line
         port = int(line.split()[1])
         base = f"http://{test_host.address}:{port}"
-        _vllm_pod(client.CoreV1Api(kube.api_client()), namespace, test_host.address, port)
+        ready_pod_at(
+            client.CoreV1Api(kube.api_client()),
+            namespace,
+            "vllm-0",
+            {"app.kubernetes.io/name": "vllm"},
+            test_host.address,
+            {
+                "name": "vllm",
+                "image": "registry.invalid/standin:0",
+                "ports": [{"name": "http", "containerPort": port}],
+            },
+        )
         load = subprocess.Popen(
             test_host.wrap([sys.executable, "-c", LOAD, base, str(HELD_REQUESTS)]),
             stdout=subprocess.DEVNULL,

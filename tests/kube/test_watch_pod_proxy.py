@@ -14,19 +14,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests import netns, prepared
+from tests import netns
+from tests.conftest import wait_until
 from tubedemo.cluster.watch import KubeWatchFeed
 from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.assembler import Assembler
 from tubedemo.telemetry.http_sources import MetricsFeed
 from tubedemo.telemetry.recording import read_recording
 
-from .conftest import Kube
+from .conftest import Kube, ready_pod_at
 
 # vLLM's metric names on the test host: 4 waiting, 8 running, a few finished requests.
 EXPORTER = """
@@ -48,49 +48,6 @@ while True:
 
 
 @pytest.fixture
-def test_host(kube: Kube) -> Iterator[netns.TestHost]:
-    if kube.control_plane is None:
-        pytest.skip("needs the local control plane: an external cluster cannot reach this host")
-    reason = netns.unavailable_reason()
-    if reason is not None:
-        prepared.unavailable(f"cannot make the exporter's test host: {reason}", "iproute2")
-    with netns.test_host() as host:
-        yield host
-
-
-def _running_pod(
-    core: client.CoreV1Api, namespace: str, name: str, labels: dict[str, str], address: str
-) -> None:
-    """A Pod object nobody schedules, its status saying Ready at ``address`` (as a kubelet)."""
-    core.create_namespaced_pod(
-        namespace,
-        {
-            "metadata": {"name": name, "labels": labels},
-            "spec": {
-                "schedulerName": "tubedemo-test-nobody-schedules-this",
-                "containers": [{"name": "c", "image": "registry.invalid/c:0"}],
-            },
-        },
-    )
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    core.patch_namespaced_pod_status(
-        name,
-        namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "podIP": address,
-                "podIPs": [{"ip": address}],
-                "conditions": [
-                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                ],
-            }
-        },
-    )
-
-
-@pytest.fixture
 def pod_on_test_host(kube: Kube, namespace: str, test_host: netns.TestHost) -> Iterator[int]:
     """A Ready vLLM pod whose IP is the test host's, with an exporter listening there."""
     core = client.CoreV1Api(kube.api_client())
@@ -102,7 +59,7 @@ def pod_on_test_host(kube: Kube, namespace: str, test_host: netns.TestHost) -> I
     try:
         assert exporter.stdout is not None
         port = int(exporter.stdout.readline())
-        _running_pod(
+        ready_pod_at(
             core, namespace, "vllm-0", {"app.kubernetes.io/name": "vllm"}, test_host.address
         )
         yield port
@@ -123,7 +80,7 @@ def gateway_service(
     with running_gateway(
         tmp_path / "store", host=test_host.address, probe=False, wrap=test_host.wrap
     ) as gw:
-        _running_pod(
+        ready_pod_at(
             core, namespace, "gateway-0", {"app.kubernetes.io/name": "gateway"}, test_host.address
         )
         core.create_namespaced_service(
@@ -157,17 +114,6 @@ def gateway_service(
         yield
 
 
-def _until(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
 def test_queue_and_latency_arrive_through_the_pod_proxy(
     kube: Kube, namespace: str, pod_on_test_host: int
 ) -> None:
@@ -184,7 +130,7 @@ def test_queue_and_latency_arrive_through_the_pod_proxy(
             kube=feed,
             metrics=metrics,
         )
-        snap = _until(
+        snap = wait_until(
             "the queue through the proxy",
             lambda: (x := assembler.tick(datetime.now(UTC))).queue.waiting == 4 and x,
         )
