@@ -53,6 +53,15 @@ def first_line(text: str) -> str:
     return stripped.splitlines()[0] if stripped else ""
 
 
+def one_line(text: str, limit: int = 600) -> str:
+    """All of a message on one line (whitespace collapsed), cut at ``limit`` characters.
+
+    For refusals whose later lines carry the reason: an admission webhook (KEDA's, Karpenter's
+    CRD validation) lists each problem on a line of its own after "denied the request:"."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def root_reason(exc: BaseException) -> str:
     """The innermost ``reason`` of a transport error, shortened to what a person acts on."""
     seen: BaseException = exc
@@ -87,7 +96,7 @@ def api_error(
 ) -> ClusterError:
     """One line for an API server's refusal of ``what`` (e.g. ``GET /api/v1/...``)."""
     status = status_body(exc)
-    message = first_line(str(status.get("message") or exc.reason or ""))
+    message = one_line(str(status.get("message") or exc.reason or ""))
     if exc.status == 401:
         return CredentialsRejected(
             f"the API server at {server} rejected the credentials of user {user} "
