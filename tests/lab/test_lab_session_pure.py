@@ -60,3 +60,24 @@ def test_ages_and_start_up_times_are_reported_in_talk_seconds() -> None:
     assert (talk.nodes.nodes[0].age_s, talk.nodes.nodes[0].launch_s) == (40.0, 5.0)
     assert talk.nodes.launching[0].age_s == 2.5
     assert talk.replicas.desired == 2 and talk.hpa == reading.hpa
+
+
+def test_the_twin_in_lab_compare_runs_the_intervals_the_lab_really_runs_at() -> None:
+    from tubedemo.core.config import DemoConfig
+    from tubedemo.rehearsal.lab import twin_at_lab_speed
+
+    cfg = DemoConfig()
+    assert twin_at_lab_speed(cfg, 1.0) is cfg
+    at20 = twin_at_lab_speed(cfg, 20.0)
+    # Karpenter's Go constants are wall-clock: 20x longer in talk seconds
+    startup = at20.twin.startup
+    assert (startup.disruption_poll, startup.consolidation_validation) == (200.0, 300.0)
+    assert startup.pod_event_dedupe == 200.0
+    # what the render compresses comes back rounded: KEDA polls 10 s / 20 -> 1 s -> 20 s
+    assert cfg.scaling.polling_interval == 10.0
+    assert at20.scaling.polling_interval == 20.0
+    assert at20.gpu_pool.consolidate_after == 40.0  # 30 s / 20 = 1.5 -> 2 s
+    periods = [p.period for p in at20.scaling.scale_down.policies]
+    assert periods == [max(1, round(p.period / 20)) * 20 for p in cfg.scaling.scale_down.policies]
+    # untouched: the start-up delays (the lab's KWOK stages divide them exactly)
+    assert startup.node_launch == cfg.twin.startup.node_launch

@@ -608,6 +608,15 @@ class StartupModel(Section):
     """Talk offsets (s) at which the oldest spot GPU node gets an interruption notice."""
     spot_notice: Duration = 120.0
     """Spot interruption notice (s): EC2 gives two minutes before reclaiming the instance."""
+    disruption_poll: Duration = 10.0
+    """Karpenter's disruption loop period when it finds nothing to do (s): the constant
+    pollingPeriod of sigs.k8s.io/karpenter pkg/controllers/disruption/controller.go (10 s)."""
+    consolidation_validation: Duration = 15.0
+    """Karpenter's wait between choosing empty nodes and deleting them (s): the constant
+    commandValidationDelay of pkg/controllers/disruption/consolidation.go (15 s)."""
+    pod_event_dedupe: Duration = 10.0
+    """A NodeClaim's lastPodEventTime (which consolidateAfter counts from) is not moved again
+    within this long (s): dedupeTimeout of pkg/controllers/nodeclaim/podevents (10 s)."""
 
 
 class HpaModel(Section):

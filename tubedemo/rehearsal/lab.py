@@ -34,7 +34,7 @@ import httpx
 import yaml
 
 from tubedemo.core.children import Child
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, HpaRules
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ExternalToolError, TubedemoError
 from tubedemo.rehearsal.agreement import Agreement, ScaleSample, agree, twin_samples
@@ -405,6 +405,57 @@ class Comparison:
     """Wall seconds the talk and its tail took on the lab."""
 
 
+KARPENTER_FIXED_TIMERS = ("disruption_poll", "consolidation_validation", "pod_event_dedupe")
+"""``twin.startup`` fields that are Go constants in Karpenter (the disruption loop's 10 s poll,
+the 15 s validation wait, the 10 s pod-event dedupe): the lab cannot divide them by its speed."""
+
+
+def twin_at_lab_speed(cfg: DemoConfig, speed: float) -> DemoConfig:
+    """The config the twin runs in ``compare``: the intervals the lab really runs at ``speed``,
+    in talk seconds. Pure.
+
+    - what the lab render divides by ``speed`` is rounded to whole seconds on the way
+      (``tubedemo.manifests.lab.compress``: KEDA polling, the HPA behaviour's windows and
+      periods, consolidateAfter), so it comes back as ``rounded x speed``, not the original;
+    - Karpenter's disruption timers (``KARPENTER_FIXED_TIMERS``) stay at their wall-clock
+      value, i.e. ``speed`` times longer in talk time.
+    At speed 1 it is ``cfg``.
+    """
+    from tubedemo.manifests.lab import compress
+
+    if speed == 1:
+        return cfg
+    lab = compress(cfg, speed)
+
+    def back(rules: HpaRules) -> HpaRules:
+        return rules.model_copy(
+            update={
+                "stabilization": rules.stabilization * speed,
+                "policies": [
+                    p.model_copy(update={"period": p.period * speed}) for p in rules.policies
+                ],
+            }
+        )
+
+    s = lab.scaling
+    scaling = s.model_copy(
+        update={
+            "polling_interval": s.polling_interval * speed,
+            "cooldown": s.cooldown * speed,
+            "scale_up": back(s.scale_up),
+            "scale_down": back(s.scale_down),
+        }
+    )
+    pool = lab.gpu_pool.model_copy(
+        update={"consolidate_after": lab.gpu_pool.consolidate_after * speed}
+    )
+    startup = cfg.twin.startup.model_copy(
+        update={k: getattr(cfg.twin.startup, k) * speed for k in KARPENTER_FIXED_TIMERS}
+    )
+    twin = cfg.twin.model_copy(update={"startup": startup})
+    return cfg.model_copy(update={"scaling": scaling, "gpu_pool": pool, "twin": twin})
+
+
 def lab_samples(
     feed: LabKubeFeed, horizon: float, every: float, stop: Callable[[], bool] = lambda: False
 ) -> list[ScaleSample]:
@@ -450,5 +501,7 @@ def compare(
             run = time.monotonic() - began - setup
         finally:
             feed.close()
-    twin = twin_samples(simulate(cfg))
+    # The twin with the intervals the lab ran at (Karpenter's fixed timers included), so a
+    # difference is the models', not an artefact of --speed.
+    twin = twin_samples(simulate(twin_at_lab_speed(cfg, options.speed)))
     return Comparison(options.speed, twin, lab, agree(cfg, twin, lab), setup, run)

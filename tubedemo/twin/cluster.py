@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +33,10 @@ class Node:
     """When the vLLM image is on the node; None until the first pod pulls it."""
     pods: list[Pod] = field(default_factory=list)
     empty_since: float | None = None
+    last_pod_event: float | None = None
+    """The NodeClaim's status.lastPodEventTime: a pod bound to it or began terminating on it."""
+    terminating_at: float | None = None
+    """Karpenter deleted its NodeClaim; it goes once its draining pods are gone."""
     interrupted_at: float | None = None
     gone_at: float | None = None
     disruption: str | None = None
@@ -67,6 +74,8 @@ class Pod:
     drain_deadline: float | None = None
     gone_at: float | None = None
     engine: Engine | None = None
+    uid: str = ""
+    """metadata.uid: random in a cluster, where it breaks the ReplicaSet's scale-down ties."""
 
     @property
     def live(self) -> bool:
@@ -172,3 +181,95 @@ def pack(
         claims.append(NodeClaimPlan(1, fitting))
         remaining -= max(o.gpus for o in fitting)
     return claims, unplaced
+
+
+# --- kube-controller-manager's ReplicaSet: which pods go first on scale-down ------------------
+
+
+def _k8s_phase_ordinal(pod: Pod, now: float) -> int:
+    """podPhaseToOrdinal: Pending 0 < Unknown 1 < Running 2. A bound pod stays Pending until
+    its container starts (the image is on the node), then Running (loading the model)."""
+    node = pod.node
+    if node is None or (node.image_ready_at is not None and now < node.image_ready_at):
+        return 0
+    return 2
+
+
+def _log2_bucket(since: float, now: float) -> int:
+    """int64(math.Log2(float64(d))) of a time.Duration in nanoseconds; -1 when d <= 0."""
+    d = (now - since) * 1e9
+    return int(math.log2(d)) if d > 0 else -1
+
+
+def _scale_down_less(a: Pod, b: Pod, rank: dict[int, int], now: float) -> bool:
+    """``ActivePodsWithRanks.Less`` of Kubernetes v1.34 pkg/controller/controller_utils.go (with
+    LogarithmicScaleDown, on by default; no pod-deletion-cost annotations and no restarts in
+    the twin, so rules 4 and 7 never decide). True: ``a`` is deleted before ``b``."""
+    a_node = a.node.name if a.node else ""
+    b_node = b.node.name if b.node else ""
+    # 1. unassigned < assigned
+    if a_node != b_node and (not a_node or not b_node):
+        return not a_node
+    # 2. Pending < Unknown < Running
+    pa, pb = _k8s_phase_ordinal(a, now), _k8s_phase_ordinal(b, now)
+    if pa != pb:
+        return pa < pb
+    # 3. not ready < ready
+    if a.is_ready != b.is_ready:
+        return not a.is_ready
+    # 5. doubled up < not doubled up: more colocated pods of the Deployment first
+    if rank[id(a)] != rank[id(b)]:
+        return rank[id(a)] > rank[id(b)]
+    # 6. ready more recently first, in log2 buckets of the time since Ready; a tie in the bucket
+    # goes by UID (random: the twin draws its pods' UIDs from the seed)
+    both_ready = a.is_ready and b.is_ready
+    if (
+        both_ready
+        and a.ready_at is not None
+        and b.ready_at is not None
+        and a.ready_at != b.ready_at
+    ):
+        diff = _log2_bucket(a.ready_at, now) - _log2_bucket(b.ready_at, now)
+        if diff == 0:
+            return _uid(a) < _uid(b)
+        return diff < 0
+    # 8. newer creation first, in log2 buckets, then UID
+    if a.created_at != b.created_at:
+        diff = _log2_bucket(a.created_at, now) - _log2_bucket(b.created_at, now)
+        if diff == 0:
+            return _uid(a) < _uid(b)
+        return diff < 0
+    return False
+
+
+def _uid(pod: Pod) -> tuple[str, str]:
+    return (pod.uid, pod.name)
+
+
+def scale_down_order(pods: Sequence[Pod], now: float) -> list[Pod]:
+    """The ReplicaSet's live pods in the order it deletes them when it scales down. Pure.
+
+    Ported from Kubernetes v1.34 pkg/controller/replicaset/replica_set.go (``getPodsToDelete``,
+    ``getPodsRankedByRelatedPodsOnSameNode``) and pkg/controller/controller_utils.go
+    (``ActivePodsWithRanks.Less``): unscheduled, then not started, then not Ready pods go first;
+    among Ready pods, those on the node with the most live pods of the Deployment ("doubled
+    up") go first, and only then the most recently Ready. So a scale-down thins the fullest
+    nodes and keeps one pod on each node as long as it can: the pods stay spread and no node
+    empties until replicas drop below the node count (what the lab's real controller does;
+    "most recently Ready first" alone would empty the newest nodes instead).
+    """
+    live = [p for p in pods if p.live]
+    on_node: dict[str, int] = {}
+    for pod in live:
+        key = pod.node.name if pod.node else ""
+        on_node[key] = on_node.get(key, 0) + 1
+    rank = {id(p): on_node[p.node.name if p.node else ""] for p in live}
+
+    def compare(a: Pod, b: Pod) -> int:
+        if _scale_down_less(a, b, rank, now):
+            return -1
+        if _scale_down_less(b, a, rank, now):
+            return 1
+        return 0
+
+    return sorted(live, key=functools.cmp_to_key(compare))

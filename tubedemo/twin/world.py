@@ -12,7 +12,8 @@ What happens, in the order Kubernetes does it:
   the last scraped trigger values (or, when it cannot read them, applies its ``fallback``), the
   HPA decides (``tubedemo.twin.hpa``) and sets spec.replicas;
 - the ReplicaSet creates pods (bound at once to a Ready node with a free GPU, else Pending) or
-  deletes them (unscheduled first, then not ready, then the most recently ready);
+  deletes them (``tubedemo.twin.cluster.scale_down_order``: unscheduled, then not ready, then
+  from the node with the most replicas, then the most recently ready);
 - Karpenter batches Pending pods (idle ``provisioning_batch``, at most ``provisioning_batch_max``)
   and packs the batch onto NodeClaims (``tubedemo.twin.cluster.pack``: several instance-type
   options each, the cheapest one that fits is launched) within ``gpu_pool.gpu_limit``; a node is
@@ -21,7 +22,9 @@ What happens, in the order Kubernetes does it:
   router (round-robin over ready endpoints) sends it requests;
 - a deleted Ready pod leaves the endpoints at once, sleeps ``prestop_sleep``, then drains for up
   to ``shutdown_timeout``; what is still running then fails;
-- an empty node is consolidated after ``consolidate_after``, except inside the talk's
+- Karpenter's disruption loop (every ``disruption_poll``) deletes a node with no live pod
+  ``consolidate_after`` after its last pod event, once it has waited
+  ``consolidation_validation`` and found it still empty, except inside the talk's
   no-disruption window; a spot interruption drains its node and kills it after the notice.
 """
 
@@ -43,6 +46,7 @@ from tubedemo.twin.cluster import (
     Pod,
     instance_options,
     pack,
+    scale_down_order,
 )
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
 from tubedemo.twin.hpa import HpaModel, Tolerances
@@ -79,6 +83,8 @@ class World:
     def __init__(self, config: DemoConfig, seed: int | None = None) -> None:
         self.config = config
         self.rng = random.Random(config.twin.seed if seed is None else seed)
+        self._uids = random.Random(f"pod-uids-{config.twin.seed if seed is None else seed}")
+        """Pods' UIDs (the ReplicaSet's tie-break), apart from the request stream's draws."""
         self.params = EngineParams.from_config(config)
         self.now = 0.0
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
@@ -144,6 +150,7 @@ class World:
         self._every(sync, sync, self._hpa_sync)
         for offset in config.twin.startup.spot_interruptions:
             self.at(offset, self._spot_interruption)
+        self.at(0.0, self._disruption_loop)
 
     # -- clock --------------------------------------------------------------------------------
 
@@ -373,7 +380,11 @@ class World:
     # -- ReplicaSet and scheduling ------------------------------------------------------------
 
     def _new_pod(self) -> Pod:
-        pod = Pod(name=f"vllm-{next(self._names)}", created_at=self.now)
+        pod = Pod(
+            name=f"vllm-{next(self._names)}",
+            created_at=self.now,
+            uid=f"{self._uids.getrandbits(128):032x}",
+        )
         self.pods.append(pod)
         return pod
 
@@ -388,19 +399,15 @@ class World:
                 else:
                     self._want_nodes(pod)
         elif len(live) > self.desired:
-
-            def rank(pod: Pod) -> tuple[int, float]:
-                if pod.node is None:
-                    return (0, 0.0)
-                if not pod.is_ready:
-                    return (1, 0.0)
-                return (2, -(pod.ready_at or 0.0))
-
-            for pod in sorted(live, key=rank)[: len(live) - self.desired]:
+            for pod in scale_down_order(live, self.now)[: len(live) - self.desired]:
                 self._delete_pod(pod, "scaled down")
 
     def _free_ready_node(self) -> Node | None:
-        candidates = [n for n in self.nodes if n.alive and n.is_ready and n.interrupted_at is None]
+        candidates = [
+            n
+            for n in self.nodes
+            if n.alive and n.is_ready and n.interrupted_at is None and n.terminating_at is None
+        ]
         # Fill partly used nodes first so empty ones can be consolidated.
         candidates = [n for n in candidates if n.free_gpus > 0]
         if not candidates:
@@ -413,6 +420,7 @@ class World:
         pod.scheduled_at = self.now
         node.pods.append(pod)
         node.empty_since = None
+        self._pod_event(node)
         if node.image_ready_at is None:
             node.image_ready_at = self.now + self.config.image_pull_seconds
         if ready_at is None:
@@ -432,6 +440,8 @@ class World:
 
     def _delete_pod(self, pod: Pod, why: str) -> None:
         pod.deleting_at = self.now
+        if pod.node is not None:
+            self._pod_event(pod.node)
         if not pod.is_ready or pod.engine is None:
             self._pod_gone(pod)
             return
@@ -471,7 +481,8 @@ class World:
             node.pods.remove(pod)
             if not node.pods and node.alive:
                 node.empty_since = self.now
-                self._consolidate_later(node)
+                if node.terminating_at is not None:
+                    self._node_gone(node)
         self._schedule_pending()
 
     def _schedule_pending(self) -> None:
@@ -580,7 +591,6 @@ class World:
         replacing = node.replaces is not None and node.replaces.alive
         if not node.pods and not replacing:
             node.empty_since = self.now
-            self._consolidate_later(node)
         for pod in self.pods:
             if pod.live and pod.node is None:
                 self._want_nodes(pod)
@@ -592,23 +602,80 @@ class World:
         # The twin's clock starts at window_start: the talk begins when the window opens.
         return talk.window
 
-    def _consolidate_later(self, node: Node) -> None:
-        since = node.empty_since
-        due = self.now + self.config.gpu_pool.consolidate_after
+    def _pod_event(self, node: Node) -> None:
+        """A pod bound to the node or began terminating on it: the NodeClaim's lastPodEventTime
+        moves, unless it moved within ``pod_event_dedupe`` (Karpenter
+        pkg/controllers/nodeclaim/podevents/controller.go)."""
+        last = node.last_pod_event
+        if last is None or self.now - last >= self.config.twin.startup.pod_event_dedupe:
+            node.last_pod_event = self.now
+
+    def _empty_candidates(self) -> list[Node]:
+        """The nodes Karpenter's Emptiness method would delete now, as
+        pkg/controllers/disruption/emptiness.go and nodeclaim/disruption/consolidation.go decide:
+        no live pod on it (a terminating pod is not reschedulable, so it does not count), the
+        NodeClaim Consolidatable (consolidateAfter elapsed since its lastPodEventTime, or since
+        it was initialized), and the NodePool's budget for Empty not 0 (the talk window)."""
         blocked = self._disruption_blocked_until()
-        if blocked is not None:
-            due = max(due, blocked)
-
-        def check() -> None:
-            if not node.alive or node.pods or node.empty_since != since:
-                return
+        if blocked is not None and self.now < blocked:
+            return []
+        after = self.config.gpu_pool.consolidate_after
+        out = []
+        for node in self.nodes:
+            if not node.alive or not node.is_ready or node.terminating_at is not None:
+                continue
             if node.interrupted_at is not None:
-                return
-            node.gone_at = self.now
-            node.disruption = "consolidated"
-            self.log("node_removed", f"{node.name} consolidated (empty)")
+                continue
+            if node.replaces is not None and node.replaces.alive:
+                continue
+            if any(p.live for p in node.pods):
+                continue
+            since = node.last_pod_event if node.last_pod_event is not None else node.ready_at
+            if self.now < since + after - 1e-9:
+                continue
+            out.append(node)
+        return out
 
-        self.at(due, check)
+    def _disruption_loop(self) -> None:
+        """One pass of Karpenter's disruption controller over empty nodes.
+
+        sigs.k8s.io/karpenter v1.14 pkg/controllers/disruption/controller.go ``Reconcile``: when
+        no method acts it requeues after ``pollingPeriod`` (10 s); Emptiness
+        (emptiness.go ``ComputeCommands``) takes every empty consolidatable node the budget
+        allows, then waits ``commandValidationDelay`` (15 s, consolidation.go) and validates
+        them again (validation.go ``EmptinessValidator``): the nodes still empty are deleted,
+        and if none is, the attempt is abandoned ("pod churn"). After a command the loop runs
+        again at once. So an empty node goes consolidateAfter + up to 10 s + 15 s after its last
+        pod event, not after consolidateAfter alone.
+        """
+        startup = self.config.twin.startup
+        poll = max(startup.disruption_poll, 1e-3)
+        chosen = self._empty_candidates()
+        if not chosen:
+            self.at(self.now + poll, self._disruption_loop)
+            return
+
+        def validate() -> None:
+            still = self._empty_candidates()
+            valid = [n for n in chosen if n in still]
+            if not valid:
+                self.at(self.now + poll, self._disruption_loop)
+                return
+            for node in valid:
+                node.disruption = "consolidated"
+                node.terminating_at = self.now
+                if not node.pods:
+                    self._node_gone(node)
+            self._disruption_loop()
+
+        self.at(self.now + startup.consolidation_validation, validate)
+
+    def _node_gone(self, node: Node) -> None:
+        """A consolidated node's instance is terminated once its draining pods are gone."""
+        if not node.alive:
+            return
+        node.gone_at = self.now
+        self.log("node_removed", f"{node.name} consolidated (empty)")
 
     def _spot_interruption(self) -> None:
         candidates = [
@@ -642,7 +709,6 @@ class World:
             for spare in self.nodes:
                 if spare.replaces is node and spare.alive and spare.is_ready and not spare.pods:
                     spare.empty_since = self.now
-                    self._consolidate_later(spare)
 
         self.at(self.now + self.config.twin.startup.spot_notice, terminate)
 
