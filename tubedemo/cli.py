@@ -36,6 +36,10 @@ def _register() -> None:
 
     cluster.register(app)
 
+    from tubedemo.commands import prepare
+
+    prepare.register(app)
+
     from tubedemo.commands import show
 
     show.register(app)

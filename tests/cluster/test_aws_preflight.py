@@ -249,5 +249,11 @@ def test_the_eks_profile_checks_the_account_in_the_order_a_new_account_meets_it(
         "interruption-queue",
         "bucket",
         "irsa",
+        "prepared",  # image_snapshot_id is auto by default
         "irsa",
     ]
+    explicit = _cfg(
+        model={"weights_uri": "s3://w/llama/"},
+        gpu_pool={"image_snapshot_id": "snap-0123456789abcdef0"},
+    )
+    assert "prepared" not in [c.subject for c in aws_checks(explicit)]

@@ -364,7 +364,10 @@ def test_eks_preflight_checks_crds_secret_and_the_scaler_service() -> None:
         in checks
     )
     assert Check("api", "NodePool (karpenter.sh/v1)", ("karpenter.sh/v1", "NodePool")) in checks
-    assert Check("secret", "hf-token", ("tubedemo", "token")) in checks
+    # the default (auto) streams the weights from S3: no hub token; the cold path needs it
+    assert not any(c.subject == "hf-token" for c in checks)
+    cold = config_from_dict({"profile": "eks", "model": {"weights_uri": ""}})
+    assert Check("secret", "hf-token", ("tubedemo", "token")) in required_checks(cold, render(cold))
     assert Check("secret", "tubedemo-admin", ("tubedemo", "token")) in checks
     assert Check("service", "keda-otel-scaler.keda", ("keda", "keda-otel-scaler")) in checks
 
@@ -477,7 +480,8 @@ def test_preflight_finds_every_secret_a_rendered_pod_reads_from_the_manifests() 
     from tubedemo.core.config import DemoConfig
     from tubedemo.manifests.render import render
 
-    found = pod_secrets(render(DemoConfig()))
+    cold = DemoConfig().with_prepared(None, "")  # weights from the hub: the token Secret
+    found = pod_secrets(render(cold))
     assert found == {("tubedemo", "hf-token"): {"token"}, ("tubedemo", "tubedemo-admin"): {"token"}}
     extra = {
         "apiVersion": "apps/v1",

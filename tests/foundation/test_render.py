@@ -350,9 +350,24 @@ def test_gpu_nodes_start_from_the_image_snapshot_when_one_is_configured() -> Non
         nc = next(o for o in render(config_from_dict(raw)) if o["kind"] == "EC2NodeClass")
         return next(b for b in nc["spec"]["blockDeviceMappings"] if b["deviceName"] == "/dev/xvdb")
 
-    assert "snapshotID" not in data_volume({})["ebs"]
+    assert "snapshotID" not in data_volume({"gpu_pool": {"image_snapshot_id": ""}})["ebs"]
     snap = {"gpu_pool": {"image_snapshot_id": "snap-0123456789abcdef0"}}
     assert data_volume(snap)["ebs"]["snapshotID"] == "snap-0123456789abcdef0"
+    # auto, unresolved (an offline render): a visible placeholder; `up` renders the real id
+    assert data_volume({})["ebs"]["snapshotID"] == "${PREPARED_IMAGE_SNAPSHOT}"
+
+
+def test_auto_weights_render_the_prepared_copy_in_the_per_account_bucket() -> None:
+    cfg = config_from_dict({"cluster": {"account_id": "123456789012"}})
+    args = _pod(render(cfg), "vllm")["containers"][0]["args"]
+    assert args[:2] == [
+        "s3://tubedemo-123456789012-us-west-2/models/meta-llama/Llama-3.1-8B-Instruct/main/",
+        "--load-format=runai_streamer",
+    ]
+    cold = config_from_dict({"model": {"weights_uri": ""}})
+    assert _pod(render(cold), "vllm")["containers"][0]["args"][0] == (
+        "meta-llama/Llama-3.1-8B-Instruct"
+    )
 
 
 def test_weights_in_s3_are_streamed_by_vllm_with_its_own_irsa_role_and_no_hub_token() -> None:

@@ -145,7 +145,11 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
             "ebs_csi_namespace": namespace,
             "aws_checks": False,
         },
-        "gpu_pool": {"name": pool},
+        # the cold path, chosen explicitly: `auto` would need the AWS account (`tubedemo
+        # prepare`; tests/cluster/test_prepare.py covers it against moto), and these tests
+        # check the hub token Secret the cold path reads
+        "gpu_pool": {"name": pool, "image_snapshot_id": ""},
+        "model": {"weights_uri": ""},
         # as after `tubedemo images push --write` (no image is pulled here: KWOK nodes)
         "gateway": {"image": "registry.invalid/tubedemo/gateway:test"},
         "scaling": {

@@ -222,18 +222,33 @@ def test_sweep_labels_keep_values_with_dots(tmp_path: Path) -> None:
 # -- the talk's shape (issue #15 "Done when"), read from `simulate --json` ------------------------
 
 
-def _phases(tmp_path: Path, *sets: str) -> dict[str, dict[str, Any]]:
-    # the prepared EKS path (snapshot + S3 weights): the twin's start-up follows the render
-    prepared = (
-        "gpu_pool.image_snapshot_id=snap-0123456789abcdef0",
-        "model.weights_uri=s3://weights/llama-3.1-8b-instruct/",
-    )
-    args = [a for s in (*prepared, *sets) for a in ("--set", s)]
+def _document(tmp_path: Path, *sets: str) -> dict[str, Any]:
+    # The DEFAULT demo.yaml as `tubedemo init` writes it: snapshot and weights are `auto`, the
+    # prepared path (`up` refuses to go on stage without what `tubedemo prepare` made).
+    if not (tmp_path / "demo.yaml").exists():
+        init = tubedemo("init", cwd=tmp_path)
+        assert init.returncode == 0, init.stderr
+    args = [a for s in sets for a in ("--set", s)]
     done = tubedemo("simulate", "--json", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
-    phases: dict[str, dict[str, Any]] = document["phases"]
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def _phases(tmp_path: Path, *sets: str) -> dict[str, dict[str, Any]]:
+    phases: dict[str, dict[str, Any]] = _document(tmp_path, *sets)["phases"]
     return phases
+
+
+def test_simulate_json_states_the_prepared_start_up_it_assumes_for_the_default_config(
+    tmp_path: Path,
+) -> None:
+    document = _document(tmp_path, "twin.audience.size=0")
+    assert list(document)[0] == "startup"
+    assert document["startup"].startswith("start-up: node + 0 s image (image on the snapshot")
+    assert "100 s to ready (weights streamed from the S3 copy `tubedemo prepare`" in (
+        document["startup"]
+    )
 
 
 def test_default_talk_without_the_room_has_the_original_talks_shape(tmp_path: Path) -> None:
@@ -290,9 +305,6 @@ def test_flapping_desired_replicas_print_a_warning_line(tmp_path: Path) -> None:
         "scaling.scale_down={stabilization: 0s, "
         "policies: [{type: Percent, value: 100, period: 15s}]}",
         "twin.audience.size=0",
-        # the prepared EKS path: the twin's start-up follows the render
-        "gpu_pool.image_snapshot_id=snap-0123456789abcdef0",
-        "model.weights_uri=s3://weights/llama-3.1-8b-instruct/",
     )
     args = [a for s in flapping for a in ("--set", s)]
     done = tubedemo("simulate", *args, cwd=tmp_path)
@@ -313,14 +325,19 @@ def test_direction_changes_count_turns_not_steps() -> None:
 def test_the_twin_start_up_follows_the_render_and_simulate_says_which_case_in_one_line(
     tmp_path: Path,
 ) -> None:
-    cold = DemoConfig()
+    cold = config_from_dict({"gpu_pool": {"image_snapshot_id": ""}, "model": {"weights_uri": ""}})
     assert (cold.image_pull_seconds, cold.model_load_seconds) == (270.0, 260.0)
+    # auto (the default on eks) is the prepared path: `up` refuses to deploy without it
+    assert (DemoConfig().image_pull_seconds, DemoConfig().model_load_seconds) == (0.0, 100.0)
+    local = DemoConfig.model_validate({"profile": "local"})
+    assert (local.image_pull_seconds, local.model_load_seconds) == (270.0, 260.0)
     prepared = config_from_dict(PREPARED)
     assert (prepared.image_pull_seconds, prepared.model_load_seconds) == (0.0, 100.0)
     pinned = config_from_dict({**PREPARED, "twin": {"startup": {"image_pull": 42}}})
     assert pinned.image_pull_seconds == 42.0  # an explicit figure wins
     (tmp_path / "demo.yaml").write_text(
         "gpu_pool:\n  image_snapshot_id: snap-0123456789abcdef0\n"
+        "model:\n  weights_uri: ''\n"
         "timeline:\n  phases: [{name: a, at: 0, duration: 60, vus: 1}]\n"
         "talk:\n  duration: 2m\ntwin:\n  tail: 30s\n"
     )

@@ -34,7 +34,10 @@ SERVE_ARGS = REPO / "tools" / "vllm" / "serve_args.py"
 # Both shapes of the eks profile a presenter renders: the defaults, and every model value moved
 # plus extra args, so a value that renders differently (a float, a list) is parsed too.
 EKS_CONFIGS: dict[str, dict[str, Any]] = {
+    # the prepared talk (auto): the S3 copy through the Run:ai streamer
     "eks-defaults": {"profile": "eks"},
+    # the cold path, chosen explicitly: the hub model id
+    "eks-cold": {"profile": "eks", "model": {"weights_uri": ""}},
     "eks-tuned": {
         "profile": "eks",
         "model": {
@@ -100,7 +103,10 @@ def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: 
     cfg = config_from_dict(EKS_CONFIGS[name])
     m = cfg.model
     parsed = _parsed(name)
-    assert parsed["model"] == m.name
+    # the prepared copy in S3 (read by the Run:ai streamer), else the hub id
+    assert parsed["model"] == (cfg.weights_location or m.name)
+    if cfg.weights_location:
+        assert parsed["load_format"] == "runai_streamer"
     assert parsed["served_model_name"] == [m.served_name]
     assert parsed["port"] == m.port
     assert parsed["max_model_len"] == m.max_model_len

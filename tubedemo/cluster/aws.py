@@ -94,7 +94,7 @@ def gateway_policy(config: DemoConfig) -> dict[str, Any]:
 
 def weights_policy(config: DemoConfig) -> dict[str, Any]:
     """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs)."""
-    bucket, _, prefix = (config.model.weights_uri or "s3://").removeprefix("s3://").partition("/")
+    bucket, _, prefix = (config.weights_location or "s3://").removeprefix("s3://").partition("/")
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -250,7 +250,9 @@ def aws_checks(config: DemoConfig) -> list[Check]:
             Check("aws", "bucket"),
             Check("aws", "irsa", (config.storage.iam_role, "gateway")),
         ]
-    if config.model.weights_uri:
+    if config.snapshot_is_auto or config.weights_are_auto:
+        checks.append(Check("aws", "prepared"))
+    if config.weights_location:
         checks.append(Check("aws", "irsa", (config.model.iam_role, "vllm")))
     return checks
 
@@ -432,4 +434,23 @@ def _aws(aws: aws_ops.Aws, config: DemoConfig, check: Check) -> str:
     if check.subject == "irsa":
         role, service_account = check.detail
         return aws_ops.check_irsa_role(aws, config, role, service_account)
+    if check.subject == "prepared":
+        return _prepared(aws, config)
     raise AssertionError(check.subject)
+
+
+def _prepared(aws: aws_ops.Aws, config: DemoConfig) -> str:
+    """auto snapshot / weights: what `tubedemo prepare` made is there (up would resolve it)."""
+    from tubedemo.cluster import prepare as prepare_ops
+    from tubedemo.core.errors import NotPrepared, PrepareError
+
+    try:
+        resolved = prepare_ops.resolve(aws, config)
+    except (NotPrepared, PrepareError) as exc:
+        raise PreflightFailed(exc.message) from exc
+    found = []
+    if config.snapshot_is_auto:
+        found.append(f"image snapshot {resolved.gpu_pool.image_snapshot_id}")
+    if config.weights_are_auto:
+        found.append(f"weights {resolved.model.weights_uri}")
+    return f"prepared (auto): {', '.join(found)}"

@@ -94,6 +94,9 @@ def up(
     # Checked first: it needs nothing but the config (no AWS, no cluster).
     own_images.require_deployable(cfg)
     cfg, aws = _with_aws(cfg)
+    # auto -> the snapshot and weights `tubedemo prepare` made; refuses (NotPrepared) without
+    # them, so the talk never goes on stage cold by accident. The render gets concrete ids.
+    cfg = _prepared(cfg, aws)
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
     _preflight(cfg, api, manifests, aws)
@@ -184,6 +187,23 @@ def _with_aws(cfg: "DemoConfig") -> "tuple[DemoConfig, aws_ops.Aws | None]":
         ) from exc
 
 
+def _prepared(cfg: DemoConfig, aws: aws_ops.Aws | None) -> DemoConfig:
+    """The config with `auto` resolved (tubedemo.cluster.prepare.resolve), with a line saying
+    what was found."""
+    if not (cfg.snapshot_is_auto or cfg.weights_are_auto):
+        return cfg
+    from tubedemo.cluster import prepare as prepare_ops
+
+    resolved = prepare_ops.resolve(aws, cfg)
+    found = []
+    if cfg.snapshot_is_auto:
+        found.append(f"image snapshot {resolved.gpu_pool.image_snapshot_id}")
+    if cfg.weights_are_auto:
+        found.append(f"weights {resolved.model.weights_uri}")
+    console.print(f"prepared (auto): {', '.join(found)}")
+    return resolved
+
+
 def _preflight(
     cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], aws: "aws_ops.Aws | None"
 ) -> int:
@@ -240,8 +260,10 @@ def policy(
     cfg = config_from(config, set_)
     if role not in ("gateway", "vllm"):
         raise UsageError(f"policy {role!r}: choose gateway or vllm")
-    if role == "vllm" and not cfg.model.weights_uri:
-        raise ConfigError("model.weights_uri is not set: vLLM needs no AWS role without it")
+    if role == "vllm" and not cfg.weights_location:
+        raise ConfigError(
+            "model.weights_uri is empty (weights from the hub): vLLM needs no AWS role without it"
+        )
     if trust:
         if not oidc_issuer:
             raise UsageError(
@@ -283,7 +305,8 @@ def diff_cmd(
     """What `up` would change (server-side dry run against the cluster)."""
     from tubedemo.cluster import up as up_ops
 
-    cfg, _ = _with_aws(config_from(config, set_))
+    cfg, aws = _with_aws(config_from(config, set_))
+    cfg = _prepared(cfg, aws)
     manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
     _print_diff(up_ops.diff(api, manifests, cfg.cluster.namespace), heading=f"diff {api.context}")
@@ -451,4 +474,9 @@ def teardown(
     td.execute(api, cfg, plan, report=_line, node_timeout=timeout)
     for ref in plan.kept:
         console.print(f"  kept {ref} (your Secrets and survey data; --purge-data deletes it)")
+    if cfg.profile == "eks" and (cfg.gpu_pool.image_snapshot_id or cfg.model.weights_uri):
+        console.print(
+            "  kept the prepared image snapshot and S3 weights (reused by the next talk; "
+            "`tubedemo prepare --delete` removes them)"
+        )
     console.print("[green]torn down[/]: no tubedemo GPU node remains")

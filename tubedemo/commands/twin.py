@@ -218,8 +218,13 @@ def register(app: typer.Typer) -> None:
         variants = parse_sweeps(sweep or [])
         results: list[tuple[str, DemoConfig, object]] = []
         wall = 0.0
-        for extra in variants:
-            cfg = config_from(config, [*(overrides or []), *extra])
+        configs = [config_from(config, [*(overrides or []), *extra]) for extra in variants]
+        if not as_json:
+            # first line: the start-up case every figure rests on (auto = what `tubedemo
+            # prepare` makes; `up` refuses without it); one line unless a --sweep changes it
+            for case in sorted({cfg.startup_case for cfg in configs}):
+                console.print(case, soft_wrap=True)
+        for extra, cfg in zip(variants, configs, strict=True):
             label = ", ".join(_short_label(e) for e in extra) or "default"
             started = time.perf_counter()
             result = run(cfg, label=label, seed=seed)
@@ -239,16 +244,19 @@ def register(app: typer.Typer) -> None:
 
         runs = [(label, r) for label, _, r in results if isinstance(r, SimulationResult)]
         if as_json:
+            # the start-up case first: every figure below rests on it (auto = prepared)
+            startup = {label: cfg.startup_case for label, cfg, _ in results}
             document: dict[str, object] = (
-                runs[0][1].as_json()
+                {"startup": startup[runs[0][0]], **runs[0][1].as_json()}
                 if len(runs) == 1
-                else {"variants": {label: r.as_json() for label, r in runs}}
+                else {
+                    "variants": {
+                        label: {"startup": startup[label], **r.as_json()} for label, r in runs
+                    }
+                }
             )
             typer.echo(json.dumps(document, indent=2))
             return
-        cases = {cfg.startup_case for _, cfg, _ in results}
-        for case in sorted(cases):  # one line unless a --sweep changes the start-up case
-            console.print(case, soft_wrap=True)
         console.print(summary_table(results))
         for label, r in runs:
             for line in r.warnings:

@@ -36,6 +36,10 @@ Duration = Annotated[
 ]
 """Seconds, written in demo.yaml as 90s / 2m / 1h30m."""
 
+AUTO = "auto"
+"""gpu_pool.image_snapshot_id / model.weights_uri: what `tubedemo prepare` made for this config
+(`up` resolves it to concrete ids before rendering, and refuses while it does not exist)."""
+
 Mode = Literal["quiz", "survey"]
 Profile = Literal["eks", "local"]
 
@@ -107,13 +111,19 @@ class ModelConfig(Section):
     max_num_seqs: int = Field(32, ge=1, le=1024)
     """Concurrent sequences per replica: room for the burst while new replicas cold-start (32
     mean answers use ~9k of the A10G's ~20k KV-cache tokens); README: tuned with the sweep."""
+    revision: str = Field("main", pattern=r"^[A-Za-z0-9._-]+$")
+    """Hub revision (branch, tag or commit) `tubedemo prepare` copies; names the S3 key of the
+    prepared weights, so a new revision is a new copy rather than a silent overwrite."""
     hf_token_secret: str = "hf-token"
-    """Secret (key `token`) with the Hugging Face token; only used when weights_uri is None."""
-    weights_uri: str | None = None
-    """s3://bucket/prefix with the model's safetensors, config and tokenizer, streamed into GPU
-    memory by vLLM's Run:ai streamer (no per-pod hub download); None: download from the hub."""
+    """Secret (key `token`) with the Hugging Face token; only used when weights come from the
+    hub (weights_uri empty)."""
+    weights_uri: str | None = Field(AUTO, pattern=r"^(auto|s3://[^/]+/.*)?$")
+    """Where vLLM's Run:ai streamer reads the weights (safetensors, config, tokenizer) straight
+    into GPU memory: auto (the copy `tubedemo prepare` put in the per-account bucket, ~100 s to
+    Ready; `up` refuses until it exists), s3://bucket/prefix, or empty: each pod downloads
+    ~16 GB from the hub (~260 s). Default auto on eks, empty on local."""
     iam_role: str = "tubedemo-vllm"
-    """IAM role (IRSA) of vLLM's ServiceAccount, read access to weights_uri; used with it only."""
+    """IAM role (IRSA) of vLLM's ServiceAccount, read access to the weights; used with S3 only."""
     shutdown_timeout: Duration = 30.0
     """vLLM --shutdown-timeout (s): in-flight requests finish instead of being aborted."""
     prestop_sleep: Duration = 10.0
@@ -156,9 +166,14 @@ class GpuPoolConfig(Section):
     """IAM role name for the GPU nodes (needs an EKS access entry of type EC2_LINUX)."""
     data_volume: str = "120Gi"
     """Bottlerocket data volume; holds the ~10 GB vLLM image (and the snapshot's contents)."""
-    image_snapshot_id: str | None = Field(None, pattern=r"^snap-[0-9a-f]+$")
-    """EBS snapshot of a Bottlerocket data volume with the vLLM image pulled (README: make the
-    snapshot); new GPU nodes start with the image in place. None: pull it per node (4-5 min)."""
+    image_snapshot_id: str | None = Field(AUTO, pattern=r"^(auto|snap-[0-9a-f]+)?$")
+    """EBS snapshot of a Bottlerocket data volume with model.image pulled, so a new GPU node
+    starts with the ~10 GB image in place (0 s instead of a 4-5 min pull): auto (the snapshot
+    `tubedemo prepare` made for exactly model.image, found by its tags; `up` refuses until it
+    exists), snap-..., or empty: pull per node. Default auto on eks, empty on local."""
+    snapshot_builder_type: str = "m6i.xlarge"
+    """EC2 instance type `tubedemo prepare` pulls model.image on for the snapshot (x86_64 like
+    the g5 nodes; 4 vCPUs unpack the ~10 GB image in minutes; ~$0.19/h for ~15 min)."""
     interruption_queue: str | None = None
     """SQS queue Karpenter reads spot interruption notices from; None: the cluster name."""
     taint: bool = True
@@ -719,6 +734,11 @@ WEIGHTS_FROM_HUB = 260.0
 
 ACCOUNT_PLACEHOLDER = "${AWS_ACCOUNT_ID}"
 """Stands for the account id in an offline render; `up` always renders with the real one."""
+SNAPSHOT_PLACEHOLDER = "${PREPARED_IMAGE_SNAPSHOT}"
+"""Stands for the snapshot `tubedemo prepare` made (image_snapshot_id: auto) in an offline
+render; `up` renders the real snap-... id or refuses."""
+WEIGHTS_PREFIX = "models"
+"""Top-level S3 prefix of prepared weights in the per-account bucket."""
 
 
 class DemoConfig(Section):
@@ -784,6 +804,51 @@ class DemoConfig(Section):
         return self.storage.s3_bucket or f"tubedemo-{self.account}-{self.cluster.region}"
 
     @property
+    def snapshot_is_auto(self) -> bool:
+        """image_snapshot_id: auto on the eks profile (`up` must resolve it)."""
+        return self.profile == "eks" and self.gpu_pool.image_snapshot_id == AUTO
+
+    @property
+    def weights_are_auto(self) -> bool:
+        """model.weights_uri: auto on the eks profile (`up` must check the prepared copy)."""
+        return self.profile == "eks" and self.model.weights_uri == AUTO
+
+    @property
+    def image_snapshot(self) -> str | None:
+        """The snapshot the EC2NodeClass names: explicit, a placeholder for an unresolved auto
+        (offline render), None when cold."""
+        snap = self.gpu_pool.image_snapshot_id
+        if not snap or self.profile != "eks":
+            return None
+        return SNAPSHOT_PLACEHOLDER if snap == AUTO else snap
+
+    @property
+    def prepared_weights_key(self) -> str:
+        """S3 key prefix (ends in /) of the weights `tubedemo prepare` copies: model and
+        revision, so two models or revisions never share one."""
+        return f"{WEIGHTS_PREFIX}/{self.model.name}/{self.model.revision}/"
+
+    @property
+    def prepared_weights_uri(self) -> str:
+        """s3:// URI of the prepared weights in the per-account bucket."""
+        return f"s3://{self.s3_bucket}/{self.prepared_weights_key}"
+
+    @property
+    def weights_location(self) -> str | None:
+        """Where vLLM streams the weights from: explicit URI, the prepared copy (auto), None:
+        the hub. Pure; `up` has checked the prepared copy exists before it renders."""
+        uri = self.model.weights_uri
+        if not uri or self.profile != "eks":
+            return None
+        return self.prepared_weights_uri if uri == AUTO else uri
+
+    def with_prepared(self, snapshot_id: str | None, weights_uri: str | None) -> DemoConfig:
+        """This config with auto replaced by what was found (`up` and `preflight`)."""
+        pool = self.gpu_pool.model_copy(update={"image_snapshot_id": snapshot_id})
+        model = self.model.model_copy(update={"weights_uri": weights_uri})
+        return self.model_copy(update={"gpu_pool": pool, "model": model})
+
+    @property
     def interruption_queue(self) -> str:
         """Karpenter's interruption queue: configured, else named after the cluster."""
         return self.gpu_pool.interruption_queue or self.cluster.name
@@ -818,12 +883,19 @@ class DemoConfig(Section):
         load = self.model_load_seconds
         if self.twin.startup.image_pull is not None:
             image = "twin.startup.image_pull"
+        elif self.gpu_pool.image_snapshot_id == AUTO:
+            image = "image on the snapshot `tubedemo prepare` makes; `up` refuses without it"
         elif self.gpu_pool.image_snapshot_id:
             image = f"image on snapshot {self.gpu_pool.image_snapshot_id}"
         else:
             image = "image pulled per node (no gpu_pool.image_snapshot_id)"
         if self.twin.startup.model_load is not None:
             weights = "twin.startup.model_load"
+        elif self.model.weights_uri == AUTO:
+            weights = (
+                "weights streamed from the S3 copy `tubedemo prepare` makes; `up` refuses "
+                "without it"
+            )
         elif self.model.weights_uri:
             weights = f"weights streamed from {self.model.weights_uri}"
         else:
@@ -840,6 +912,23 @@ class DemoConfig(Section):
             return self
         cluster = self.cluster.model_copy(update={"account_id": account_id})
         return self.model_copy(update={"cluster": cluster})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cold_on_local(cls, data: Any) -> Any:
+        """The local profile renders neither a snapshot nor S3 weights: unset, they are empty
+        (cold) there, so the local twin and render stay as they were; auto is eks's default."""
+        if not isinstance(data, dict) or data.get("profile") != "local":
+            return data
+        data = dict(data)
+        for section, field in (("gpu_pool", "image_snapshot_id"), ("model", "weights_uri")):
+            given = data.get(section)
+            if isinstance(given, dict):
+                if field not in given:
+                    data[section] = {**given, field: ""}
+            elif given is None:
+                data[section] = {field: ""}
+        return data
 
     @model_validator(mode="after")
     def _timeline_fits_talk(self) -> DemoConfig:

@@ -134,6 +134,19 @@ class ImageError(TubedemoError):
     exit_code = 16
 
 
+class NotPrepared(TubedemoError):
+    """What the talk starts from (the image snapshot, the weights in S3) is not there yet:
+    run `tubedemo prepare`, or choose the cold path explicitly."""
+
+    exit_code = 17
+
+
+class PrepareError(TubedemoError):
+    """`tubedemo prepare` failed (the hub, S3, the snapshot builder instance)."""
+
+    exit_code = 18
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     **{
@@ -155,6 +168,8 @@ EXIT_CODES: dict[int, str] = {
             InstallError,
             ImageNotSet,
             ImageError,
+            NotPrepared,
+            PrepareError,
         )
     },
 }

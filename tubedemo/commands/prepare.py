@@ -1,0 +1,113 @@
+"""prepare: make what the prepared talk starts from (S3 weights, image snapshot), or delete it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.core.errors import Cancelled, UsageError
+
+console = Console(highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(prepare)
+
+
+def _line(text: str) -> None:
+    console.print(f"  {text}", soft_wrap=True)
+
+
+def prepare(
+    config: ConfigPath = None,
+    set_: Overrides = None,
+    weights: Annotated[
+        bool, typer.Option("--weights/--no-weights", help="Copy the model's weights to S3.")
+    ] = True,
+    snapshot: Annotated[
+        bool,
+        typer.Option("--snapshot/--no-snapshot", help="Make the EBS snapshot with model.image."),
+    ] = True,
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete",
+            help="Delete this config's prepared snapshot(s) and S3 weights (and the builder's "
+            "IAM role) instead; `teardown` keeps them for the next talk.",
+        ),
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Where the hub download goes (default: the Hugging Face cache, HF_HOME).",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --delete.")] = False,
+) -> None:
+    """Prepare the talk once per account, region and image: weights in S3, image on a snapshot.
+
+    `up` with the default `auto` finds both and starts a GPU pod in ~3 min instead of ~10;
+    run again any time: what exists is reused (idempotent)."""
+    from tubedemo.cluster import aws as aws_ops
+    from tubedemo.cluster import prepare as ops
+    from tubedemo.core.signals import sigterm_as_interrupt
+
+    cfg = config_from(config, set_)
+    if cfg.profile != "eks":
+        raise UsageError(
+            "prepare is for the eks profile (GPU nodes, S3); the local profile needs nothing"
+        )
+    aws = aws_ops.Aws(cfg.cluster.region)
+    cfg = aws_ops.with_account(cfg, aws)
+    where = f"account {cfg.cluster.account_id}, {cfg.cluster.region}"
+    if delete:
+        console.print(
+            f"[bold]prepare --delete[/] in {where}: snapshots of {cfg.model.image}, weights at "
+            f"{cfg.prepared_weights_uri}, IAM role tubedemo-snapshot-builder"
+        )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("refusing to delete without --yes (no terminal to ask)")
+            if not typer.confirm("Delete them?", default=False):
+                raise Cancelled("nothing was deleted")
+        gone = ops.delete_prepared(aws, cfg, _line)
+        console.print(f"[green]deleted[/] {gone} prepared item(s)" if gone else "nothing to delete")
+        return
+    console.print(f"[bold]prepare[/] the talk in {where}")
+    made: list[str] = []
+    with sigterm_as_interrupt():
+        if weights and cfg.weights_are_auto:
+            console.print(f"[bold]weights[/] {cfg.model.name}@{cfg.model.revision}")
+            folder, commit = ops.download_weights(cfg, cache_dir, _line)
+            result = ops.upload_weights(aws, cfg, folder, commit, _line)
+            _line(
+                f"weights: {result.uri} ({result.uploaded} uploaded, {result.skipped} already "
+                "there)"
+            )
+            made.append(f"weights {result.uri}")
+        elif weights:
+            _line(
+                f"weights: model.weights_uri is {cfg.model.weights_uri or 'empty'!r}, not auto: "
+                "nothing to copy"
+            )
+        if snapshot and cfg.snapshot_is_auto:
+            console.print(f"[bold]image snapshot[/] {cfg.model.image}")
+            snap = ops.make_snapshot(aws, cfg, _line)
+            made.append(f"image snapshot {snap}")
+        elif snapshot:
+            _line(
+                f"snapshot: gpu_pool.image_snapshot_id is "
+                f"{cfg.gpu_pool.image_snapshot_id or 'empty'!r}, not auto: nothing to make"
+            )
+    if made:
+        console.print(
+            f"[green]prepared[/]: {', '.join(made)}; `up` finds them (auto). `teardown` keeps "
+            "them for the next talk; `tubedemo prepare --delete` removes them"
+        )
