@@ -244,10 +244,11 @@ def test_simulate_json_states_the_prepared_start_up_it_assumes_for_the_default_c
     tmp_path: Path,
 ) -> None:
     document = _document(tmp_path, "twin.audience.size=0")
-    assert list(document)[0] == "startup"
+    assert next(iter(document)) == "startup"
     assert document["startup"].startswith("start-up: node + 0 s image (image on the snapshot")
-    assert "100 s to ready (weights streamed from the S3 copy `tubedemo prepare`" in (
-        document["startup"]
+    assert (
+        "100 s to ready (weights streamed from the S3 copy `tubedemo prepare`"
+        in (document["startup"])
     )
 
 

@@ -145,6 +145,8 @@ def download_weights(
     config: DemoConfig, cache_dir: Path | None, report: Report
 ) -> tuple[Path, str]:
     """Download the model's wanted files from the hub; (local folder, commit)."""
+    import sys
+
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -153,7 +155,10 @@ def download_weights(
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
+    from huggingface_hub.utils.tqdm import disable_progress_bars
 
+    if not sys.stderr.isatty():
+        disable_progress_bars()  # bars for a person watching; a log gets the report lines
     name, revision = config.model.name, config.model.revision
     endpoint = os.environ.get("HF_ENDPOINT") or None  # read now, not at huggingface_hub import
     try:

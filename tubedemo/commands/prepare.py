@@ -65,7 +65,14 @@ def prepare(
             "prepare is for the eks profile (GPU nodes, S3); the local profile needs nothing"
         )
     aws = aws_ops.Aws(cfg.cluster.region)
-    cfg = aws_ops.with_account(cfg, aws)
+    # credentials and the account first: nothing is downloaded for an account we cannot reach
+    account = aws.account_id()
+    if cfg.cluster.account_id and account != cfg.cluster.account_id:
+        raise UsageError(
+            f"AWS credentials are for account {account}, demo.yaml names "
+            f"{cfg.cluster.account_id}; switch AWS_PROFILE or fix cluster.account_id"
+        )
+    cfg = cfg.with_account(account)
     where = f"account {cfg.cluster.account_id}, {cfg.cluster.region}"
     if delete:
         console.print(
