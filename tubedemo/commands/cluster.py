@@ -187,7 +187,7 @@ def _with_aws(cfg: "DemoConfig") -> "tuple[DemoConfig, aws_ops.Aws | None]":
         ) from exc
 
 
-def _prepared(cfg: DemoConfig, aws: aws_ops.Aws | None) -> DemoConfig:
+def _prepared(cfg: "DemoConfig", aws: "aws_ops.Aws | None") -> "DemoConfig":
     """The config with `auto` resolved (tubedemo.cluster.prepare.resolve), with a line saying
     what was found."""
     if not (cfg.snapshot_is_auto or cfg.weights_are_auto):

@@ -1,18 +1,15 @@
 """prepare: make what the prepared talk starts from (S3 weights, image snapshot), or delete it."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from tubedemo.commands.options import ConfigPath, Overrides, config_from
+from tubedemo.commands.options import ConfigPath, Overrides, config_from, lazy_console
 from tubedemo.core.errors import Cancelled, UsageError
 
-console = Console(highlight=False)
+console = lazy_console(highlight=False)
 
 
 def register(app: typer.Typer) -> None:
