@@ -25,11 +25,13 @@ burst with 150 people joining, steady, cooldown, survey; 32 slots per replica) p
 is the model run alone; *with recording* adds turning every frame into a Snapshot and its JSON
 line (what `--record`/`-o` write). *Baseline*: a bare heapq loop with the same number of
 events and no model. Best of N runs; the target (≤ 1 s for the talk) is the issue's. The
-original load profile (50 VUs in the burst, 30 steady) doubles the work of the earlier 2–8 VU
-timeline (12.7k events, 2,140 requests vs 6.3k and 977). This run had the shared 2-core machine
-at load average ~23 (eight engineers' builds): wall 1.02 s for 0.30 s of the process's own CPU
-time, which is what the wall figure comes to on an idle core (the earlier timeline measured
-0.09–0.22 s wall at load ~3). Read the ratio as an order of magnitude.
+defaults are the prepared talk (`auto`: image on the snapshot, weights streamed from S3, issue
+#15), so new replicas come up inside the timeline: 14.1k events and 2,296 requests (the run of
+07:45 UTC, before it, had 12.7k and 2,140). Measured on the shared 2-core machine at
+load average ~7-9 (other engineers' tests): wall 0.39-0.51 s for 0.29-0.35 s of the
+process's own CPU time (two runs), which is what the wall figure comes to on an idle core;
+an earlier run at load ~23 took 1.02 s wall for 0.30 s CPU. Read the ratio as an order of
+magnitude.
 """
 
 
