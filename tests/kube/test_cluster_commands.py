@@ -560,6 +560,18 @@ def test_teardown_waits_for_nodepool_nodes_and_leaves_no_tubedemo_object(demo: D
     assert "nothing left" in again.stdout
 
 
+def test_teardown_keeps_what_prepare_made_and_says_how_to_remove_it(demo: Demo) -> None:
+    # nothing deployed and no GPU node left (the fixture's node is Karpenter's to remove)
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
+    prepared = ("--set", "gpu_pool.image_snapshot_id=auto", "--set", "model.weights_uri=auto")
+    done = demo.run("teardown", "--yes", *prepared)
+    assert done.returncode == 0, done.stderr
+    assert "kept the prepared image snapshot and S3 weights" in done.stdout
+    assert "`tubedemo prepare --delete` removes them" in done.stdout
+    cold = demo.run("teardown", "--yes")  # the fixture's explicit cold path: nothing to keep
+    assert "kept the prepared" not in cold.stdout
+
+
 def test_teardown_deletes_the_scaled_object_before_vllm(demo: Demo) -> None:
     assert demo.run("up", "--timeout", "90").returncode == 0
     client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")

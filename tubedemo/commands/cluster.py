@@ -460,6 +460,7 @@ def teardown(
     plan = td.plan_for(api, cfg, purge_data=purge_data, rendered=rendered)
     if plan.empty:
         console.print(f"nothing left: no tubedemo objects or GPU nodes on {api.context}")
+        _kept_prepared(cfg)
         return
     console.print(f"[bold]teardown[/] on {api.context}:")
     for step in plan.steps:
@@ -474,9 +475,14 @@ def teardown(
     td.execute(api, cfg, plan, report=_line, node_timeout=timeout)
     for ref in plan.kept:
         console.print(f"  kept {ref} (your Secrets and survey data; --purge-data deletes it)")
-    if cfg.profile == "eks" and (cfg.gpu_pool.image_snapshot_id or cfg.model.weights_uri):
+    _kept_prepared(cfg)
+    console.print("[green]torn down[/]: no tubedemo GPU node remains")
+
+
+def _kept_prepared(cfg: "DemoConfig") -> None:
+    """teardown never touches what `tubedemo prepare` made: say so (the next talk reuses it)."""
+    if cfg.profile == "eks" and (cfg.snapshot_is_auto or cfg.weights_are_auto):
         console.print(
             "  kept the prepared image snapshot and S3 weights (reused by the next talk; "
             "`tubedemo prepare --delete` removes them)"
         )
-    console.print("[green]torn down[/]: no tubedemo GPU node remains")
