@@ -560,6 +560,60 @@ def test_teardown_waits_for_nodepool_nodes_and_leaves_no_tubedemo_object(demo: D
     assert "nothing left" in again.stdout
 
 
+def test_diff_resolves_auto_to_what_prepare_made_before_the_api_server_sees_the_render(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`auto` through the CLI against moto (a stand-in for EC2, S3, IAM and SSM; see
+    tests/cluster/test_prepare.py for its gaps) and this API server's server-side dry run."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.cluster.test_prepare import _publish_bottlerocket_ami
+    from tubedemo.cluster import prepare as prepare_ops
+    from tubedemo.cluster.aws import Aws
+
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        for key, value in {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        auto = (
+            "--set", "prerequisites.aws_checks=true",
+            "--set", "gpu_pool.image_snapshot_id=auto",
+            "--set", "model.weights_uri=auto",
+        )  # fmt: skip
+        refused = demo.run("diff", *auto)
+        assert refused.returncode == 17, refused.stdout + refused.stderr
+        assert "Run `tubedemo prepare`" in refused.stderr
+        # what `tubedemo prepare` leaves behind, made by its own code
+        cfg = config_from_dict(
+            {**demo.raw, "gpu_pool": {"name": demo.pool}, "model": {"weights_uri": "auto"}}
+        )
+        _publish_bottlerocket_ami(cfg)
+        aws = Aws("us-west-2")
+        snap = prepare_ops.make_snapshot(aws, cfg, lambda _: None, sleep=lambda _: None)
+        weights = tmp_path / "weights"
+        weights.mkdir()
+        (weights / "config.json").write_text("{}")
+        (weights / "model.safetensors").write_bytes(b"\0" * 1024)
+        prepare_ops.upload_weights(aws, cfg, weights, "0" * 40, lambda _: None)
+
+        done = demo.run("diff", *auto)
+        assert done.returncode == 0, done.stdout + done.stderr
+        uri = "s3://tubedemo-123456789012-us-west-2/models/meta-llama/Llama-3.1-8B-Instruct/main/"
+        assert f"prepared (auto): image snapshot {snap}, weights {uri}" in done.stdout
+        assert f"EC2NodeClass {demo.pool}" in done.stdout  # the dry run took the render
+    finally:
+        moto.stop()
+
+
 def test_teardown_keeps_what_prepare_made_and_says_how_to_remove_it(demo: Demo) -> None:
     # nothing deployed and no GPU node left (the fixture's node is Karpenter's to remove)
     client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
