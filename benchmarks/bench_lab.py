@@ -33,8 +33,12 @@ stream). The twin decides with its HPA/KEDA/Karpenter models; the lab with the r
 v2.20.2 (metrics-api trigger on the fleet's summed queue series, the EKS formula, target,
 polling and HPA behaviour), kube-controller-manager's HPA controller, Karpenter v1.14.3 (KWOK
 provider, g5 instance types and demo.yaml prices) and kube-scheduler, KWOK stages with
-`twin.startup`'s delays — every interval divided by the same speed. Samples are on the talk's
-clock every 15 s; "phase end" is the last sample at or before the phase's end.
+`twin.startup`'s delays — every interval divided by the same speed. Karpenter's disruption
+timers are Go constants the lab cannot compress (10 s poll, 15 s validation wait, 10 s
+pod-event dedupe), so the twin runs with the intervals the lab really runs at
+(`twin_at_lab_speed`: those timers × speed, the render's whole-second rounding undone × speed).
+Samples are on the talk's clock every 15 s; "phase end" is the last sample at or before the
+phase's end.
 """
 
 SPEED = float(os.environ.get("TUBEDEMO_BENCH_LAB_SPEED", "10"))

@@ -59,6 +59,14 @@ def lab_dir() -> Path | None:
     return _built("build-lab", LAB)
 
 
+def otelcol() -> Path | None:
+    """The OpenTelemetry Collector scripts/build-otelcol built (the rendered config's
+    components), or None when it has not run."""
+    script = _script("build-otelcol")
+    path: Path = script.binary()
+    return path if script.is_current() else None
+
+
 def require() -> tuple[Path, Path]:
     """(control plane folder, lab folder); LabNotBuilt naming the missing build."""
     missing = []

@@ -13,17 +13,28 @@ Every difference from what `tubedemo up` applies to EKS lives here, in one place
   least 1 s); at speed 1 they are byte-identical to the EKS render;
 - the ScaledObject's triggers: the Kedify OTEL scaler cannot be built here (its module is
   not on the Go module proxy), so the lab's KEDA reads the same metric with its built-in
-  ``metrics-api`` scaler in the Prometheus format, from the fleet simulator's ``/metrics``
-  (``queue_url``), where each trigger's metric (the queue, the running requests) is one series
-  summed over the serving replicas (the scaler takes the FIRST matching series, it does not
-  sum). Trigger names and metricType,
-  the formula, target, pollingInterval, fallback and the HPA behaviour stay the EKS render's.
+  ``metrics-api`` scaler in the Prometheus format, from ``queue_url``, where each trigger's
+  metric (the queue, the running requests) is one series summed over the pods (the scaler
+  takes the FIRST matching series, it does not sum). Trigger names and metricType,
+  the formula, target, pollingInterval, fallback and the HPA behaviour stay the EKS render's;
+- with ``collector`` (the metric path of ``tubedemo rehearse --lab`` and ``lab compare``): the
+  collector's config, run by the real collector (scripts/build-otelcol) as a process on this
+  machine, keeps the EKS pipeline (the same scrape job, keep rules, rename transform, batch,
+  OTLP exporter) and changes only where things are: pod discovery through the lab's
+  kubeconfig, each discovered pod scraped at the fleet simulator's ``/pods/<pod>/metrics``
+  (pods on KWOK nodes run no process), OTLP to the scaler stand-in
+  (``tubedemo.rehearsal.scaler_standin``, which sums per metric like the Kedify scaler and
+  serves ``queue_url``), the health check on loopback, no self-telemetry port; at speed N the
+  scrape interval and the batch timeout are divided by N like every other interval.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from tubedemo.core.config import DemoConfig, HpaRules, ScalingConfig, StartupModel
 from tubedemo.core.durations import check_speed
@@ -77,6 +88,7 @@ def compress(cfg: DemoConfig, speed: float) -> DemoConfig:
     scaling = s.model_copy(
         update={
             "polling_interval": at_least(s.polling_interval, 1),
+            "scrape_interval": at_least(s.scrape_interval, 1),
             "cooldown": at_least(s.cooldown, 0),
             "scale_up": rules(s.scale_up),
             "scale_down": rules(s.scale_down),
@@ -114,19 +126,71 @@ def metrics_api_triggers(scaling: ScalingConfig, queue_url: str) -> list[dict[st
     ]
 
 
+@dataclass(frozen=True)
+class CollectorWiring:
+    """Where the lab's collector process finds what a pod on EKS finds through the cluster."""
+
+    fleet: str
+    """host:port of the fleet simulator, whose ``/pods/<pod>/metrics`` are the pods' metrics."""
+    otlp_endpoint: str
+    """host:port of the scaler stand-in's OTLP gRPC receiver (EKS: the Kedify scaler)."""
+    kubeconfig: str
+    """The lab's kubeconfig, for the Prometheus receiver's pod discovery."""
+    health_endpoint: str
+    """host:port of the health check extension (EKS: 0.0.0.0:13133 in the pod)."""
+
+
+def lab_collector_config(config_text: str, wiring: CollectorWiring, speed: float) -> str:
+    """The rendered collector config.yaml (of the compressed config), wired for the lab. Pure."""
+    config = yaml.safe_load(config_text)
+    job = config["receivers"]["prometheus"]["config"]["scrape_configs"][0]
+    for sd in job["kubernetes_sd_configs"]:
+        sd["kubeconfig_file"] = wiring.kubeconfig
+    job["relabel_configs"] += [
+        {
+            "source_labels": ["__meta_kubernetes_pod_name"],
+            "regex": "(.+)",
+            "target_label": "__metrics_path__",
+            # $$: the collector expands $ in its config; $$1 reaches Prometheus as $1
+            "replacement": "/pods/$$1/metrics",
+        },
+        {"target_label": "__address__", "replacement": wiring.fleet},
+    ]
+    config["processors"]["batch"]["timeout"] = f"{max(1, round(1000 / speed))}ms"
+    (exporter,) = config["exporters"].values()
+    exporter["endpoint"] = wiring.otlp_endpoint
+    config["extensions"]["health_check"]["endpoint"] = wiring.health_endpoint
+    config["service"]["telemetry"] = {"metrics": {"level": "none"}}
+    return str(yaml.safe_dump(config, sort_keys=False))
+
+
 def render_lab(
-    cfg: DemoConfig, *, speed: float = 1.0, queue_url: str | None = None
+    cfg: DemoConfig,
+    *,
+    speed: float = 1.0,
+    queue_url: str | None = None,
+    collector: CollectorWiring | None = None,
 ) -> list[Manifest]:
     """The manifests `tubedemo up` would apply to EKS, changed only as the module says.
 
-    ``queue_url``: where the lab's KEDA reads the queue (the fleet simulator's ``/metrics``);
-    None leaves the EKS trigger in place (to inspect the render; the lab's KEDA cannot serve it).
+    ``queue_url``: where the lab's KEDA reads the queue (the scaler stand-in's ``/metrics``, or
+    the fleet simulator's summed ``/metrics`` without a collector); None leaves the EKS trigger
+    in place (to inspect the render; the lab's KEDA cannot serve it). ``collector``: the
+    collector's ConfigMap carries the lab's wiring (what the collector process runs).
     """
     eks = compress(cfg, speed).model_copy(update={"profile": "eks"})
     out: list[Manifest] = []
     for obj in render(eks):
         if obj.get("kind") == "ScaledObject" and queue_url is not None:
             obj["spec"]["triggers"] = metrics_api_triggers(eks.scaling, queue_url)
+        if (
+            collector is not None
+            and obj.get("kind") == "ConfigMap"
+            and obj["metadata"]["name"] == "otel-collector"
+        ):
+            obj["data"]["config.yaml"] = lab_collector_config(
+                obj["data"]["config.yaml"], collector, speed
+            )
         if obj.get("kind") == "EC2NodeClass":
             node_class = kwok_node_class(obj["metadata"]["name"], cfg.twin.startup, speed)
             node_class["metadata"]["labels"] = dict(obj["metadata"].get("labels", {}))

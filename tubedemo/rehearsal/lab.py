@@ -7,13 +7,19 @@ the lab's tests:
 1. the lab (``tubedemo.lab.lab.Lab``) starts at ``speed`` N: the control plane, KEDA,
    Karpenter, KWOK stages with ``twin.startup``'s delays, all divided by N;
 2. the fleet simulator starts as a child (``python -m tubedemo.rehearsal.server --kubeconfig``)
-   at the same speed, watching the vLLM pods; its ``/metrics`` is the queue series KEDA's
-   ``metrics-api`` trigger reads;
-3. ``support_objects`` (a node for the non-GPU pods, a volume for the gateway's claim) and the
+   at the same speed, watching the vLLM pods and serving each Ready pod's vLLM metrics;
+3. the metric path, as on EKS: the real OpenTelemetry Collector (scripts/build-otelcol) runs
+   the lab's wiring of the rendered collector config (``tubedemo.manifests.lab``): it
+   discovers the vLLM pods through the API server, scrapes each at the fleet, renames vllm:*
+   to vllm_* and ships OTLP to the scaler stand-in (``tubedemo.rehearsal.scaler_standin``, in
+   place of the Kedify scaler), whose ``/metrics`` KEDA's ``metrics-api`` trigger reads. When
+   the collector is not built, KEDA reads the fleet's own summed ``/metrics`` instead (said
+   at start-up);
+4. ``support_objects`` (a node for the non-GPU pods, a volume for the gateway's claim) and the
    ``lab`` render (``tubedemo.manifests.lab.render_lab``: the EKS render, KWOKNodeClass and
    the metrics-api trigger, intervals divided by N) are applied with ``tubedemo up``'s own
    code, which waits for the rollouts, the first vLLM replica on a Karpenter node included;
-4. ``start_talk()`` makes "now" talk second 0 for the fleet's simulated load.
+5. ``start_talk()`` makes "now" talk second 0 for the fleet's simulated load.
 
 ``LabKubeFeed`` is the dashboard's Kubernetes feed for the lab (the real watches), with the
 replicas' /metrics read from the fleet and every age in talk seconds.
@@ -22,6 +28,8 @@ replicas' /metrics read from the fleet and every age in talk seconds.
 
 from __future__ import annotations
 
+import importlib.util
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +55,12 @@ READY_TIMEOUT = 60.0
 SYSTEM_NODE = "lab-system"
 """The lab's node for the pods that need no GPU (gateway, collector): on EKS they run on the
 cluster's managed node group, which Karpenter does not own either."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def support_objects(cfg: DemoConfig) -> list[dict[str, Any]]:
@@ -118,6 +132,9 @@ class SessionOptions:
     """The timeline's k6 load simulated inside the fleet (as `simulate`): no k6 process."""
     up_timeout: float = 300.0
     """Wall seconds `up` may wait for each rollout (the first replica needs a node)."""
+    collector: bool = True
+    """Put the real collector and the scaler stand-in in KEDA's metric path (when the
+    collector is built); False: KEDA reads the fleet's summed /metrics."""
 
 
 class LabSession:
@@ -140,6 +157,11 @@ class LabSession:
         self.lab: Any = lab
         self.fleet: Child | None = None
         self.fleet_url = ""
+        self.standin: Child | None = None
+        self.collector: Child | None = None
+        self.standin_url = ""
+        """The scaler stand-in's base URL; empty when KEDA reads the fleet directly."""
+        self._wiring: Any = None
         self.kubeconfig: Path | None = None
         self.talk_started: float | None = None
         """time.monotonic() at talk second 0."""
@@ -172,6 +194,8 @@ class LabSession:
             self.kubeconfig = Path(self.lab.kubeconfig)
             self.report(f"lab: kubeconfig {self.kubeconfig}")
             self._start_fleet()
+            if opt.collector:
+                self._start_metric_path()
             self._up()
         except BaseException:
             self.close()
@@ -218,6 +242,77 @@ class LabSession:
             time.sleep(0.1)
         self.report(f"fleet: {self.fleet_url} (queue for KEDA at {self.queue_url})")
 
+    def _start_metric_path(self) -> None:
+        """Scaler stand-in, then the collector on the lab wiring of the rendered config."""
+        from tubedemo.lab import binaries
+        from tubedemo.manifests.lab import CollectorWiring
+
+        otelcol = binaries.otelcol()
+        missing = (
+            "not built (scripts/build-otelcol)"
+            if otelcol is None
+            else "without grpcio and opentelemetry-proto (pip install -e '.[lab]')"
+            if importlib.util.find_spec("grpc") is None
+            else ""
+        )
+        if otelcol is None or missing:
+            self.report(
+                f"collector: {missing}: KEDA reads the fleet's summed /metrics at "
+                f"{self.fleet_url}/metrics"
+            )
+            return
+        opt, scaling = self.opt, self.cfg.scaling
+        wall_scrape = max(1.0, round(scaling.scrape_interval / opt.speed))
+        argv = [
+            sys.executable,
+            "-m",
+            "tubedemo.rehearsal.scaler_standin",
+            *[f"--metric={m}" for m in dict.fromkeys(scaling.triggers.values())],
+            *[f"--label={k}={v}" for k, v in sorted(scaling.metric_labels.items())],
+            # a series not refreshed for 3 scrapes is gone (the staleness marker usually
+            # says so first)
+            f"--retention={3 * wall_scrape:g}",
+        ]
+        standin = Child("scaler stand-in", argv, opt.out_dir / "scaler-standin.log").start()
+        self.standin = standin
+        otlp_port, http_port = standin.read_line("PORTS ", READY_TIMEOUT).split()[1:3]
+        self.standin_url = f"http://127.0.0.1:{http_port}"
+        assert self.kubeconfig is not None
+        self._wiring = CollectorWiring(
+            fleet=self.fleet_url.removeprefix("http://"),
+            otlp_endpoint=f"127.0.0.1:{otlp_port}",
+            kubeconfig=str(self.kubeconfig),
+            health_endpoint=f"127.0.0.1:{_free_port()}",
+        )
+        config = next(
+            o["data"]["config.yaml"]
+            for o in self.manifests()
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "otel-collector"
+        )
+        path = opt.out_dir / "otel-collector.yaml"
+        path.write_text(config)
+        collector = Child(
+            "otel collector", [str(otelcol), f"--config={path}"], opt.out_dir / "otelcol.log"
+        ).start()
+        self.collector = collector
+        health = f"http://{self._wiring.health_endpoint}/"
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if not collector.alive():
+                raise ExternalToolError(f"the collector exited: {collector.last_error()}")
+            try:
+                if httpx.get(health, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ExternalToolError(f"the collector's health check did not answer {health}")
+            time.sleep(0.1)
+        self.report(
+            f"collector: {otelcol.name} scrapes the vLLM pods at the fleet, OTLP to the scaler "
+            f"stand-in (queue for KEDA at {self.queue_url})"
+        )
+
     def _write_config(self) -> Path:
         path = self.opt.out_dir / "lab-config.yaml"
         path.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
@@ -225,13 +320,18 @@ class LabSession:
 
     @property
     def queue_url(self) -> str:
-        return f"{self.fleet_url}/metrics"
+        """What KEDA's metrics-api triggers read: the scaler stand-in behind the collector, or
+        (no collector) the fleet's own sum."""
+        return f"{self.standin_url or self.fleet_url}/metrics"
 
     def manifests(self) -> list[dict[str, Any]]:
-        """The lab render, its trigger pointed at this session's fleet."""
+        """The lab render, its trigger pointed at this session's queue, the collector's config
+        wired to this session's processes."""
         from tubedemo.manifests.lab import render_lab
 
-        return render_lab(self.cfg, speed=self.opt.speed, queue_url=self.queue_url)
+        return render_lab(
+            self.cfg, speed=self.opt.speed, queue_url=self.queue_url, collector=self._wiring
+        )
 
     def _up(self) -> None:
         from tubedemo.cluster.api import connect
@@ -284,6 +384,10 @@ class LabSession:
 
     def close(self) -> dict[str, int | None]:
         codes: dict[str, int | None] = {}
+        for child in (self.collector, self.standin):
+            if child is not None:
+                codes[child.name] = child.stop()
+        self.collector = self.standin = None
         if self.fleet is not None:
             codes[self.fleet.name] = self.fleet.stop()
             self.fleet = None
@@ -441,6 +545,7 @@ def twin_at_lab_speed(cfg: DemoConfig, speed: float) -> DemoConfig:
     scaling = s.model_copy(
         update={
             "polling_interval": s.polling_interval * speed,
+            "scrape_interval": s.scrape_interval * speed,
             "cooldown": s.cooldown * speed,
             "scale_up": back(s.scale_up),
             "scale_down": back(s.scale_down),

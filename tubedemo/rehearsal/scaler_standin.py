@@ -1,0 +1,187 @@
+"""A stand-in for the Kedify OTEL scaler, in the lab only: OTLP gRPC in, KEDA ``metrics-api`` out.
+
+On EKS the collector ships the renamed vLLM gauges over OTLP to the Kedify OTEL scaler, which
+sums each trigger's metric over the pods (``sum(vllm_num_requests_waiting{...})``) and answers
+KEDA. The Kedify scaler cannot be built here (its module is not on the Go module proxy), so in
+the lab the real collector (scripts/build-otelcol) exports to this process instead. It is a
+stand-in, named as one: it keeps the newest value of every series the collector sends (a series
+is the metric name with its resource and point attributes, i.e. one pod), forgets a series on
+the collector's staleness marker (a point flagged "no recorded value", sent when a pod stops
+being a scrape target) or when it was not refreshed within ``--retention`` seconds, and serves
+``GET /metrics``: per ``--metric``, the sum over its live series whose labels match ``--label``
+(equality, a series lacking the label still matches, as the rendered query reads), in the
+Prometheus text format that KEDA's built-in ``metrics-api`` scaler reads (``format:
+prometheus``).
+
+Run: ``python -m tubedemo.rehearsal.scaler_standin --metric vllm_num_requests_waiting ...``;
+it prints ``PORTS <otlp> <http>`` once both listen on 127.0.0.1, and stops on SIGTERM/SIGINT.
+Needs ``grpcio`` and ``opentelemetry-proto`` (the ``lab`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+NO_RECORDED_VALUE = 1
+"""DataPointFlags.FLAG_NO_RECORDED_VALUE: the Prometheus receiver's staleness marker."""
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class _Point:
+    labels: dict[str, str]
+    value: float
+    seen: float
+
+
+class SeriesStore:
+    """The newest value per series, thread-safe. ``clock`` is monotonic seconds."""
+
+    def __init__(self, retention: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.retention = retention
+        self.clock = clock
+        self._series: dict[tuple[str, Labels], _Point] = {}
+        self._lock = threading.Lock()
+
+    def put(self, name: str, labels: dict[str, str], value: float, flags: int = 0) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            if flags & NO_RECORDED_VALUE:
+                self._series.pop(key, None)
+            else:
+                self._series[key] = _Point(labels, value, self.clock())
+
+    def total(self, name: str, matchers: dict[str, str]) -> float:
+        """Sum over the live series of ``name`` matching ``matchers``. Pure over the store."""
+        now = self.clock()
+        with self._lock:
+            for key in [k for k, p in self._series.items() if now - p.seen > self.retention]:
+                del self._series[key]
+            return math.fsum(
+                p.value
+                for (n, _), p in self._series.items()
+                if n == name and all(p.labels.get(k, v) == v for k, v in matchers.items())
+            )
+
+    def series(self, name: str) -> int:
+        with self._lock:
+            return sum(1 for n, _ in self._series if n == name)
+
+
+def exposition(store: SeriesStore, metrics: Sequence[str], matchers: dict[str, str]) -> str:
+    """Prometheus text: one series per metric, the sum, labelled with the matchers (so the
+    lab trigger's valueLocation, the EKS query's selector without the sum, selects it)."""
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(matchers.items()))
+    lines = []
+    for name in metrics:
+        lines.append(f"# HELP {name} {name} summed over the pods the collector scrapes.")
+        lines.append(f"# TYPE {name} gauge")
+        lines.append(f"{name}{{{labels}}} {store.total(name, matchers)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _attributes(attrs: Iterable[Any]) -> dict[str, str]:
+    out = {}
+    for a in attrs:
+        v = a.value
+        kind = v.WhichOneof("value")
+        out[a.key] = str(getattr(v, kind)) if kind else ""
+    return out
+
+
+def ingest(store: SeriesStore, request: Any) -> int:
+    """Every gauge and sum point of an ExportMetricsServiceRequest into ``store``; returns how
+    many points it took."""
+    taken = 0
+    for rm in request.resource_metrics:
+        resource = _attributes(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind not in ("gauge", "sum"):
+                    continue
+                for dp in getattr(metric, kind).data_points:
+                    value = dp.as_double if dp.WhichOneof("value") == "as_double" else dp.as_int
+                    labels = {**resource, **_attributes(dp.attributes)}
+                    store.put(metric.name, labels, float(value), dp.flags)
+                    taken += 1
+    return taken
+
+
+def serve(
+    store: SeriesStore, metrics: Sequence[str], matchers: dict[str, str]
+) -> tuple[Any, ThreadingHTTPServer]:
+    """Start the OTLP gRPC receiver and the HTTP server on 127.0.0.1, free ports."""
+    # untyped libraries (no stubs): imported as Any, and only here (the lab extra)
+    grpc: Any = importlib.import_module("grpc")
+    proto = "opentelemetry.proto.collector.metrics.v1"
+    service: Any = importlib.import_module(f"{proto}.metrics_service_pb2")
+    service_grpc: Any = importlib.import_module(f"{proto}.metrics_service_pb2_grpc")
+
+    class Receiver:
+        """The MetricsService servicer (gRPC needs only its Export method)."""
+
+        def Export(self, request: Any, context: Any) -> Any:
+            ingest(store, request)
+            return service.ExportMetricsServiceResponse()
+
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    service_grpc.add_MetricsServiceServicer_to_server(Receiver(), grpc_server)
+    grpc_server.otlp_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = exposition(store, metrics, matchers).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=http.serve_forever, name="metrics-api", daemon=True).start()
+    return grpc_server, http
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tubedemo.rehearsal.scaler_standin")
+    parser.add_argument("--metric", action="append", required=True, help="a trigger's metric")
+    parser.add_argument("--label", action="append", default=[], help="k=v matcher of the query")
+    parser.add_argument(
+        "--retention", type=float, default=30.0, help="wall s a series lives without a refresh"
+    )
+    args = parser.parse_args(argv)
+    matchers = dict(item.split("=", 1) for item in args.label)
+    store = SeriesStore(args.retention)
+    grpc_server, http = serve(store, args.metric, matchers)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"PORTS {grpc_server.otlp_port} {http.server_address[1]}", flush=True)
+    done.wait()
+    http.shutdown()
+    grpc_server.stop(grace=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
