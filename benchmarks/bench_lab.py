@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from benchmarks import Row
@@ -21,8 +22,10 @@ from tubedemo.rehearsal.agreement import (
     ScaleSample,
     at,
     scale_events,
+    twin_samples,
 )
-from tubedemo.rehearsal.lab import Comparison, SessionOptions, compare
+from tubedemo.rehearsal.lab import Comparison, SessionOptions, compare, twin_at_lab_speed
+from tubedemo.twin.simulate import simulate
 
 TITLE = "Twin vs lab: the default talk's scaling, twin models against the real controllers"
 
@@ -30,15 +33,18 @@ NOTES = """
 Both runs take the built-in default config and its load model: the timeline's k6 VUs and the
 simulated audience of 150 (the lab's fleet runs the twin's `Load`, so both see the same request
 stream). The twin decides with its HPA/KEDA/Karpenter models; the lab with the real KEDA
-v2.20.2 (metrics-api trigger on the fleet's summed queue series, the EKS formula, target,
-polling and HPA behaviour), kube-controller-manager's HPA controller, Karpenter v1.14.3 (KWOK
-provider, g5 instance types and demo.yaml prices) and kube-scheduler, KWOK stages with
+v2.20.2 (metrics-api trigger, the EKS formula, target, polling and HPA behaviour; the queue
+through the real OpenTelemetry Collector 0.161.0 scraping each pod at the fleet, OTLP to the
+Kedify-scaler stand-in that sums it), kube-controller-manager's HPA controller, Karpenter
+v1.14.3 (KWOK provider, g5 instance types and demo.yaml prices) and kube-scheduler, KWOK stages with
 `twin.startup`'s delays — every interval divided by the same speed. Karpenter's disruption
 timers are Go constants the lab cannot compress (10 s poll, 15 s validation wait, 10 s
 pod-event dedupe), so the twin runs with the intervals the lab really runs at
 (`twin_at_lab_speed`: those timers × speed, the render's whole-second rounding undone × speed).
 Samples are on the talk's clock every 15 s; "phase end" is the last sample at or before the
-phase's end.
+phase's end. The ReplicaSet breaks scale-down ties by pod UID, random in a cluster (the twin
+draws UIDs from its seed), so which node empties first varies from run to run: each phase-end
+row's note gives the twin's node counts over 20 seeds.
 """
 
 SPEED = float(os.environ.get("TUBEDEMO_BENCH_LAB_SPEED", "10"))
@@ -53,7 +59,28 @@ def _nodes(sample: ScaleSample | None) -> str:
     return f"{sample.node_count} ({', '.join(f'{n}× {k}' for k, n in sorted(kinds.items()))})"
 
 
-def rows(result: Comparison, config: DemoConfig) -> list[Row]:
+SEEDS = 20
+
+
+def seed_spread(config: DemoConfig, speed: float, times: list[float]) -> list[Counter[int]]:
+    """Node counts at ``times`` of the twin (at the lab's effective intervals) over SEEDS seeds."""
+    cfg = twin_at_lab_speed(config, speed)
+    spread: list[Counter[int]] = [Counter() for _ in times]
+    for seed in range(SEEDS):
+        samples = twin_samples(simulate(cfg, seed=seed))
+        for counter, t in zip(spread, times, strict=True):
+            sample = at(samples, t)
+            counter[sample.node_count if sample else 0] += 1
+    return spread
+
+
+def _spread(counter: Counter[int]) -> str:
+    return ", ".join(f"{n} nodes ×{k}" for n, k in sorted(counter.items(), reverse=True))
+
+
+def rows(
+    result: Comparison, config: DemoConfig, spread: list[Counter[int]] | None = None
+) -> list[Row]:
     a = result.agreement
     gap = a.first_scale_up_gap
     out = [
@@ -83,13 +110,14 @@ def rows(result: Comparison, config: DemoConfig) -> list[Row]:
             note="" if gap is None else f"{gap:.0f} s apart",
         ),
     ]
-    for end in a.phase_ends:
+    for i, end in enumerate(a.phase_ends):
         out.append(
             Row(
                 f"nodes at the end of {end.phase!r} ({end.time:.0f}s): twin / lab",
                 f"{_nodes(at(result.twin, end.time))} / {_nodes(at(result.lab, end.time))}",
                 "equal",
                 end.twin_nodes == end.lab_nodes,
+                note=f"twin over {SEEDS} seeds: {_spread(spread[i])}" if spread else "",
             )
         )
     for label, samples in (("twin", result.twin), ("lab", result.lab)):
@@ -120,4 +148,5 @@ def run(quick: bool) -> list[Row]:
             out_dir=Path(tmp),
         )
         result = compare(config, options, report=lambda line: print(f"  {line}", flush=True))
-    return rows(result, config)
+    spread = seed_spread(config, SPEED, [e.time for e in result.agreement.phase_ends])
+    return rows(result, config, spread)

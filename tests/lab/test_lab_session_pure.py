@@ -77,6 +77,7 @@ def test_the_twin_in_lab_compare_runs_the_intervals_the_lab_really_runs_at() -> 
     assert cfg.scaling.polling_interval == 10.0
     assert at20.scaling.polling_interval == 20.0
     assert at20.gpu_pool.consolidate_after == 40.0  # 30 s / 20 = 1.5 -> 2 s
+    assert at20.scaling.scrape_interval == 20.0  # the collector scrapes every 1 s at least
     periods = [p.period for p in at20.scaling.scale_down.policies]
     assert periods == [max(1, round(p.period / 20)) * 20 for p in cfg.scaling.scale_down.policies]
     # untouched: the start-up delays (the lab's KWOK stages divide them exactly)

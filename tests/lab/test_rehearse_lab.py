@@ -18,6 +18,7 @@ import pytest
 
 from tests.lab.conftest import require_built
 from tests.twin.test_rehearse import wait_gone
+from tubedemo.lab import binaries
 from tubedemo.telemetry.recording import read_recording
 
 pytestmark = pytest.mark.integration
@@ -76,6 +77,10 @@ def test_rehearse_on_the_lab_scales_with_the_real_controllers_flips_the_mode_and
     # the lab was up and our manifests went into it
     assert "lab: up in" in output, output
     assert "up: created    ScaledObject tubedemo/vllm" in output, output
+    if binaries.otelcol() is not None:
+        # KEDA's queue came through the real collector and the scaler stand-in
+        assert "OTLP to the scaler stand-in" in output, output
+        assert (out / "otel-collector.yaml").is_file()
     # the timeline flipped the audience page through the real gateway
     assert "mode → survey (calm)" in output, output
     assert "FAILED" not in output, output

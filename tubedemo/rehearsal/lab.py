@@ -240,7 +240,9 @@ class LabSession:
             if time.monotonic() > deadline:
                 raise ExternalToolError(f"fleet simulator did not answer {self.fleet_url}")
             time.sleep(0.1)
-        self.report(f"fleet: {self.fleet_url} (queue for KEDA at {self.queue_url})")
+        self.report(
+            f"fleet: {self.fleet_url} (each Ready pod's vLLM metrics at /pods/<pod>/metrics)"
+        )
 
     def _start_metric_path(self) -> None:
         """Scaler stand-in, then the collector on the lab wiring of the rendered config."""
