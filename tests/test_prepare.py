@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "prepare-tests"
@@ -80,3 +87,87 @@ def test_missing_control_plane_fails_under_make_test(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout
     assert "1 error" in result.stdout and "skipped" not in result.stdout
     assert "make test prepares it" in result.stdout
+
+
+def _script() -> Any:
+    loader = importlib.machinery.SourceFileLoader("prepare_tests", str(SCRIPT))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[loader.name] = module  # its dataclasses look their module up there
+    loader.exec_module(module)
+    return module
+
+
+def test_missing_steps_of_the_two_lanes_build_at_the_same_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Go build can only finish while the download is running: one after the other, it
+    # would time out waiting (and the download would find it never started).
+    script = _script()
+    monkeypatch.setattr(script, "LOGS", tmp_path)
+    go_started, download_done = threading.Event(), threading.Event()
+    built: set[str] = set()
+
+    def go_build(log: Path) -> None:
+        go_started.set()
+        if not download_done.wait(timeout=30):
+            raise script.StepFailed("the download never ran beside the Go build")
+        built.add("go")
+
+    def download(log: Path) -> None:
+        if not go_started.wait(timeout=30):
+            raise script.StepFailed("the Go build never ran beside the download")
+        download_done.set()
+        built.add("download")
+
+    steps = [
+        script.Step("go build", "cold ~1 s", lambda: "go" in built, go_build, "cpu"),
+        script.Step("download", "cold ~1 s", lambda: "download" in built, download, "io"),
+        script.Step("apt", "cold ~1 s", lambda: True, download, "io"),
+    ]
+    assert script.prepare(steps) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[prepare] apt: present"
+    assert lines[1].startswith("[prepare] building in two lanes")
+    assert "Go builds: go build (cold ~1 s)" in lines[1]
+    assert sorted(re.sub(r"\d+ s$", "N s", line) for line in lines[2:]) == [
+        "[prepare] download: done in N s",
+        "[prepare] go build: done in N s",
+    ]
+    assert [
+        line.split()[1] for line in (tmp_path / "prepare-times.log").read_text().splitlines()
+    ] in (
+        ["go-build", "download"],
+        ["download", "go-build"],
+    )
+
+
+def test_a_failing_step_names_itself_and_its_log_and_its_lane_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script()
+    monkeypatch.setattr(script, "LOGS", tmp_path)
+    ran: list[str] = []
+
+    def fails(log: Path) -> None:
+        script.run_logged(
+            [sys.executable, "-c", "print('no space left'); raise SystemExit(3)"], log
+        )
+
+    def other(log: Path) -> None:
+        ran.append(log.name)
+
+    steps = [
+        script.Step("otelcol", "cold ~1 s", lambda: False, fails, "cpu"),
+        script.Step("control plane", "cold ~1 s", lambda: False, other, "cpu"),
+        script.Step("web page", "cold ~1 s", lambda: bool(ran), other, "io"),
+    ]
+    assert script.prepare(steps) == 1
+    out, err = capsys.readouterr()
+    log = tmp_path / "prepare-otelcol.log"
+    assert re.search(rf"^\[prepare\] otelcol: FAILED after \d+ s \(log {log}\)$", out, re.M)
+    assert "[prepare] control plane: not started (otelcol failed)" in out.splitlines()
+    assert err.startswith("prepare-tests: otelcol: `")
+    assert "exited 3" in err and "no space left" in err
+    assert "prepare-control-plane.log" not in ran

@@ -52,9 +52,12 @@ class LabError(ExternalToolError):
 
 
 def default_home() -> Path:
-    """`tubedemo lab`'s run folder: $TUBEDEMO_LAB_HOME or ~/.cache/tubedemo/lab-run."""
+    """`tubedemo lab`'s run folder: $TUBEDEMO_LAB_HOME or ~/.cache/tubedemo/lab-run (following
+    XDG_CACHE_HOME)."""
     override = os.environ.get("TUBEDEMO_LAB_HOME")
-    return Path(override) if override else Path.home() / ".cache" / "tubedemo" / "lab-run"
+    if override:
+        return Path(override)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tubedemo" / "lab-run"
 
 
 @dataclass(frozen=True)
