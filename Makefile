@@ -25,6 +25,10 @@ render: install
 # Everything the suite needs (apt packages, control plane, CRDs, page, ...) is prepared first,
 # idempotently (scripts/prepare-tests, one line per step); then a missing prerequisite fails its
 # tests instead of skipping them (TUBEDEMO_REQUIRE_PREPARED=1, see tests/prepared.py).
+# The nox sessions run in .venv (--no-venv --no-install, its bin/ first on PATH): `install`
+# just made it from pyproject.toml's dev extra, which holds every tool the three sessions
+# install, so a fresh clone installs once instead of three times.
 test: install
 	$(PY) scripts/prepare-tests
-	TUBEDEMO_REQUIRE_PREPARED=1 $(VENV)/bin/nox -s lint typecheck tests
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TUBEDEMO_REQUIRE_PREPARED=1 \
+		$(VENV)/bin/nox --no-venv --no-install -s lint typecheck tests

@@ -49,20 +49,38 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
 
+SLOTS = 16000
+"""Test hosts that can exist at once: slot n is namespace tdhost<n> on 10.213.0.0/16's n-th /30."""
+
+
+def _claim_slot() -> int:
+    """A slot nobody holds: `ip netns add` is the lock (it fails when the name exists), so
+    parallel workers and nested test hosts in one process never share a name or a link. The
+    search starts at a place derived from the pid to keep workers from racing for slot 0."""
+    start = os.getpid() % SLOTS
+    for step in range(SLOTS):
+        slot = (start + step) % SLOTS
+        made = subprocess.run(
+            ["ip", "netns", "add", f"tdhost{slot}"], capture_output=True, text=True, timeout=20
+        )
+        if made.returncode == 0:
+            return slot
+        if "exists" not in made.stderr:
+            raise RuntimeError(f"ip netns add tdhost{slot}: {made.stderr.strip()}")
+    raise RuntimeError(f"all {SLOTS} test host slots are taken (stale tdhost* namespaces?)")
+
+
 @contextmanager
 def test_host() -> Iterator[TestHost]:
     """Create the namespace + veth link; remove both afterwards, even on failure."""
-    tag = os.getpid() % 60000
-    name = f"tdhost{tag}"
-    outside, inside = f"tdo{tag}", f"tdi{tag}"
-    # A /30 per process (10.213.0.0/16 split by pid) so parallel runs never share a link.
-    base = (tag % 16000) * 4
-    net = f"10.213.{base // 256}.{base % 256}"
-    prefix = net.rsplit(".", 1)[0]
-    last = int(net.rsplit(".", 1)[1])
-    peer, address = f"{prefix}.{last + 1}", f"{prefix}.{last + 2}"
+    slot = _claim_slot()
+    name = f"tdhost{slot}"
+    outside, inside = f"tdo{slot}", f"tdi{slot}"
+    # the slot's own /30 in 10.213.0.0/16: .1 is this machine's end, .2 the namespace's
+    base = slot * 4
+    prefix = f"10.213.{base // 256}"
+    peer, address = f"{prefix}.{base % 256 + 1}", f"{prefix}.{base % 256 + 2}"
     try:
-        _ip("netns", "add", name)
         _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
         _ip("link", "set", inside, "netns", name)
         _ip("addr", "add", f"{peer}/30", "dev", outside)

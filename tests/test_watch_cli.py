@@ -168,6 +168,7 @@ def fleet_simulator() -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.mark.wallclock  # the simulated room must ask within the run's wall-clock seconds
 def test_watching_a_rehearsal_follows_the_simulators_clock_and_fleet(
     fleet_simulator: str, tmp_path: Path
 ) -> None:

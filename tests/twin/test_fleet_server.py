@@ -22,6 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.rehearsal import server as fleet_server
 
+# Real-time pace (first byte within 1 s, replicas Ready within the burst): run alone, not
+# beside the parallel pass (make test).
+pytestmark = pytest.mark.wallclock
+
 
 class Running:
     """The real server (uvicorn on an ephemeral loopback port) in a thread with its own loop."""

@@ -23,11 +23,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.integration
 
 
-def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _npm(*args: str, timeout: float, **extra_env: str) -> subprocess.CompletedProcess[str]:
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("npm is not installed: install Node 20 and npm (see README, Web page)")
-    env = {**os.environ, "TUBEDEMO_PYTHON": sys.executable, "NO_COLOR": "1"}
+    env = {**os.environ, "TUBEDEMO_PYTHON": sys.executable, "NO_COLOR": "1", **extra_env}
     return subprocess.run(
         [npm, *args],
         cwd=WEB,
@@ -46,11 +46,15 @@ def _ok(result: subprocess.CompletedProcess[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def built_page() -> Path:
+def built_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page built by `npm run build` into a folder of this test's own: web/dist (made by
+    scripts/prepare-tests) is what the image tests copy into the gateway image on another
+    worker meanwhile, and vite empties its output folder before it writes."""
     if not (WEB / "node_modules").is_dir():
         _ok(_npm("ci", timeout=300))
-    _ok(_npm("run", "build", timeout=300))
-    return WEB / "dist"
+    dist = tmp_path_factory.mktemp("web") / "dist"
+    _ok(_npm("run", "build", "--", f"--outDir={dist}", "--emptyOutDir", timeout=300))
+    return dist
 
 
 def test_build_writes_the_page_and_a_separate_presenter_chunk(built_page: Path) -> None:
@@ -69,6 +73,6 @@ def test_unit_tests_of_the_pure_parts_pass(built_page: Path) -> None:
 def test_audience_and_presenter_end_to_end_in_headless_chromium(built_page: Path) -> None:
     if not CHROMIUM.exists():
         prepared.unavailable("chromium missing", "chromium")
-    result = _npm("run", "e2e", timeout=540)
+    result = _npm("run", "e2e", timeout=540, TUBEDEMO_E2E_DIST=str(built_page))
     sys.stdout.write(result.stdout[-4000:])
     _ok(result)

@@ -31,7 +31,8 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the real gateway serving web/dist; resolves with { url, admin(), stop() }. */
+/** Starts the real gateway serving web/dist (or $TUBEDEMO_E2E_DIST, the folder a test built the
+ * page into); resolves with { url, admin(), stop() }. */
 export async function startGateway({ upstreamPort }) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const store = mkdtempSync(path.join(os.tmpdir(), "tubedemo-e2e-store-"));
@@ -48,7 +49,7 @@ export async function startGateway({ upstreamPort }) {
       TUBEDEMO_PORT: String(port),
       TUBEDEMO_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
       TUBEDEMO_STORE: store,
-      TUBEDEMO_WEB_DIR: path.join(WEB_DIR, "dist"),
+      TUBEDEMO_WEB_DIR: process.env.TUBEDEMO_E2E_DIST || path.join(WEB_DIR, "dist"),
       TUBEDEMO_MODE: "quiz",
       TUBEDEMO_TITLE: "Mind the GPU gap",
       TUBEDEMO_AUDIENCE_URL: `${url}/`,
