@@ -368,6 +368,10 @@ def test_auto_weights_render_the_prepared_copy_in_the_per_account_bucket() -> No
     assert _pod(render(cold), "vllm")["containers"][0]["args"][0] == (
         "meta-llama/Llama-3.1-8B-Instruct"
     )
+    pinned = config_from_dict({"model": {"weights_uri": "", "revision": "0a1b2c"}})
+    assert _pod(render(pinned), "vllm")["containers"][0]["args"][1] == "--revision=0a1b2c"
+    copied = config_from_dict({"model": {"revision": "0a1b2c"}})
+    assert copied.prepared_weights_key == "models/meta-llama/Llama-3.1-8B-Instruct/0a1b2c/"
 
 
 def test_weights_in_s3_are_streamed_by_vllm_with_its_own_irsa_role_and_no_hub_token() -> None:

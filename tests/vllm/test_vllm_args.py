@@ -37,7 +37,7 @@ EKS_CONFIGS: dict[str, dict[str, Any]] = {
     # the prepared talk (auto): the S3 copy through the Run:ai streamer
     "eks-defaults": {"profile": "eks"},
     # the cold path, chosen explicitly: the hub model id
-    "eks-cold": {"profile": "eks", "model": {"weights_uri": ""}},
+    "eks-cold": {"profile": "eks", "model": {"weights_uri": "", "revision": "v1.0"}},
     "eks-tuned": {
         "profile": "eks",
         "model": {
@@ -107,6 +107,8 @@ def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: 
     assert parsed["model"] == (cfg.weights_location or m.name)
     if cfg.weights_location:
         assert parsed["load_format"] == "runai_streamer"
+    else:  # from the hub: the revision prepare would copy, so both paths load the same
+        assert parsed["revision"] == (None if m.revision == "main" else m.revision)
     assert parsed["served_model_name"] == [m.served_name]
     assert parsed["port"] == m.port
     assert parsed["max_model_len"] == m.max_model_len

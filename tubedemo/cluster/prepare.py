@@ -310,13 +310,13 @@ def make_snapshot(
     subnet = builder_subnet(aws, config)
     run = uuid.uuid4().hex[:12]
     try:
-        instance = _launch(aws, config, ami, profile, subnet, run, report, timing, sleep)
-        _pull(aws, config, instance, report, timing, sleep)
-        report(f"builder: stopping {instance}")
-        with _step(f"stopping {instance}"):
+        with _step("the snapshot builder"):
+            instance = _launch(aws, config, ami, profile, subnet, run, report, timing, sleep)
+            _pull(aws, config, instance, report, timing, sleep)
+            report(f"builder: stopping {instance}")
             aws.call("ec2", "stop_instances", InstanceIds=[instance])
-        _wait_state(aws, instance, "stopped", timing.stop, timing.poll, sleep)
-        volume = _data_volume(aws, instance)
+            _wait_state(aws, instance, "stopped", timing.stop, timing.poll, sleep)
+            volume = _data_volume(aws, instance)
         with _step(f"snapshotting {volume}"):
             snap = aws.call(
                 "ec2",
@@ -555,10 +555,18 @@ def _wait_state(
     poll: float,
     sleep: Callable[[float], None],
 ) -> None:
+    from botocore.exceptions import ClientError
+
     deadline = time.monotonic() + timeout
     while True:
-        reply = aws.call("ec2", "describe_instances", InstanceIds=[instance])
-        now = reply["Reservations"][0]["Instances"][0]["State"]["Name"]
+        try:
+            reply = aws.call("ec2", "describe_instances", InstanceIds=[instance])
+            now = reply["Reservations"][0]["Instances"][0]["State"]["Name"]
+        except ClientError as exc:
+            # EC2 is eventually consistent: a new instance may not be described yet
+            if _code(exc) != "InvalidInstanceID.NotFound" or time.monotonic() >= deadline:
+                raise
+            now = "not yet described"
         if now == state:
             return
         if state != "terminated" and now in ("terminated", "shutting-down"):
