@@ -56,6 +56,12 @@ def register(lab_app: typer.Typer) -> None:
         )
         from rich.table import Table
 
+        if speed != 1:
+            console.print(
+                f"[dim]the twin runs the intervals the lab ran at {speed:g}x: Karpenter's fixed "
+                f"disruption timers (10 s poll, 15 s validation) are {10 * speed:g} s and "
+                f"{15 * speed:g} s of talk time there[/]"
+            )
         table = Table(title=f"twin vs lab at {speed:g}x", title_justify="left")
         for col in ("t", "twin desired/ready", "lab desired/ready", "twin nodes", "lab nodes"):
             table.add_column(col, justify="right" if col == "t" else "left")
