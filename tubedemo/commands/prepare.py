@@ -113,5 +113,6 @@ def prepare(
     if made:
         console.print(
             f"[green]prepared[/]: {', '.join(made)}; `up` finds them (auto). `teardown` keeps "
-            "them for the next talk; `tubedemo prepare --delete` removes them"
+            "them for the next talk; `tubedemo prepare --delete` removes them",
+            soft_wrap=True,
         )
