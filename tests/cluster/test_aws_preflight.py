@@ -10,16 +10,14 @@ gap so the mock goes when moto grows the quota.
 from __future__ import annotations
 
 import json
-import threading
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.aws import LoopbackServer, moto_server, point_boto3_at, reset_moto
 from tubedemo.cluster import aws as aws_ops
 from tubedemo.cluster.aws import Aws, PreflightFailed
 from tubedemo.cluster.preflight import aws_checks
@@ -29,7 +27,7 @@ ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-west-2"
 
 
-class QuotaServer:
+class QuotaServer(LoopbackServer):
     """MOCK of AWS Service Quotas (moto does not serve ec2 quotas): GetServiceQuota and
     GetAWSDefaultServiceQuota over the awsJson1_1 protocol, from a dict of quota code -> value."""
 
@@ -65,37 +63,26 @@ class QuotaServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, QuotaServer]]:
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
     quotas = QuotaServer()
     quotas.thread.start()
-    try:
-        yield f"http://{host}:{port}", quotas
-    finally:
-        quotas.server.shutdown()
-        moto.stop()
+    with moto_server() as url:
+        try:
+            yield url, quotas
+        finally:
+            quotas.server.shutdown()
 
 
 @pytest.fixture
 def aws(servers: tuple[str, QuotaServer], monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     moto_url, quotas = servers
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    point_boto3_at(monkeypatch, moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
+    reset_moto(moto_url)
     quotas.applied.clear()
     quotas.defaults.clear()
     yield Aws(REGION)

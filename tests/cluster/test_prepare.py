@@ -20,17 +20,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.aws import LoopbackServer, moto_server, reset_moto
 from tubedemo.cluster import prepare as ops
 from tubedemo.cluster import prepared as plan
 from tubedemo.cluster.aws import Aws, PreflightFailed
@@ -46,7 +45,7 @@ BUCKET = f"tubedemo-{ACCOUNT}-{REGION}"
 MIB = 1024 * 1024
 
 
-class HubServer:
+class HubServer(LoopbackServer):
     """STAND-IN for the Hugging Face hub: GET /api/models/<repo>/revision/<rev> and
     /api/models/<repo>/tree/<rev> (the file list), HEAD and GET
     /<repo>/resolve/<rev>/<file>, with the headers huggingface_hub reads (X-Repo-Commit, ETag,
@@ -124,12 +123,7 @@ class HubServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
 
 @pytest.fixture(scope="module")
@@ -138,16 +132,13 @@ def servers() -> Iterator[tuple[str, HubServer]]:
         # AWS-managed policies (AmazonSSMManagedInstanceCore, ...) exist in every account;
         # moto loads them only when asked
         mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        host, port = moto.get_host_and_port()
         hub = HubServer()
         hub.thread.start()
-        try:
-            yield f"http://{host}:{port}", hub
-        finally:
-            hub.server.shutdown()
-            moto.stop()
+        with moto_server() as url:
+            try:
+                yield url, hub
+            finally:
+                hub.server.shutdown()
 
 
 @pytest.fixture
@@ -156,7 +147,7 @@ def env(
 ) -> dict[str, str]:
     """Process environment pointing boto3 at moto and huggingface_hub at the hub stand-in."""
     moto_url, hub = servers
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
+    reset_moto(moto_url)
     hub.files = {
         "config.json": b'{"architectures": ["LlamaForCausalLM"]}',
         "tokenizer.json": b'{"version": "1.0"}',

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.aws import moto_server, point_boto3_at
 from tubedemo.core.errors import ImageError
 from tubedemo.images import ecr
 from tubedemo.images.plan import ecr_registry
@@ -19,14 +19,9 @@ REGISTRY = ecr_registry(f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com")
 
 @pytest.fixture
 def moto_ecr(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    yield endpoint
-    server.stop()
+    with moto_server() as endpoint:
+        point_boto3_at(monkeypatch, endpoint)
+        yield endpoint
 
 
 def test_missing_repositories_are_created_once_and_existing_ones_kept(moto_ecr: str) -> None:

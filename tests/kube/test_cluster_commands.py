@@ -565,25 +565,14 @@ def test_diff_resolves_auto_to_what_prepare_made_before_the_api_server_sees_the_
 ) -> None:
     """`auto` through the CLI against moto (a stand-in for EC2, S3, IAM and SSM; see
     tests/cluster/test_prepare.py for its gaps) and this API server's server-side dry run."""
-    from moto.server import ThreadedMotoServer
-
+    from tests.aws import moto_server, point_boto3_at
     from tests.cluster.test_prepare import _publish_bottlerocket_ami
     from tubedemo.cluster import prepare as prepare_ops
     from tubedemo.cluster.aws import Aws
 
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    try:
-        host, port = moto.get_host_and_port()
-        for key, value in {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto_server() as url:
+        point_boto3_at(monkeypatch, url)
         auto = (
             "--set", "prerequisites.aws_checks=true",
             "--set", "gpu_pool.image_snapshot_id=auto",
@@ -610,8 +599,6 @@ def test_diff_resolves_auto_to_what_prepare_made_before_the_api_server_sees_the_
         uri = "s3://tubedemo-123456789012-us-west-2/models/meta-llama/Llama-3.1-8B-Instruct/main/"
         assert f"prepared (auto): image snapshot {snap}, weights {uri}" in done.stdout
         assert f"EC2NodeClass {demo.pool}" in done.stdout  # the dry run took the render
-    finally:
-        moto.stop()
 
 
 def test_teardown_keeps_what_prepare_made_and_says_how_to_remove_it(demo: Demo) -> None:
