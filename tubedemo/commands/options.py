@@ -24,12 +24,23 @@ class _LazyConsole:
         self._settings = settings
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _made(self) -> "Console":
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._settings)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # Python looks special methods up on the type, not through __getattr__: Rich's Live
+    # enters its console (`with self.console:`), so these are forwarded by hand.
+    def __enter__(self) -> "Console":
+        return self._made().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._made().__exit__(*exc)
 
 
 def lazy_console(**settings: Any) -> "Console":
