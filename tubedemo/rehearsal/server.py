@@ -203,6 +203,9 @@ async def serve(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before PORT is announced: uvicorn listens only once it serves, so a client
+    # that connected right after reading PORT was refused (seen under load).
+    sock.listen(2048)
     bound = sock.getsockname()[1]
     front.base_url = f"http://{host}:{bound}"
     server = uvicorn.Server(
