@@ -228,18 +228,7 @@ class LabSession:
         self.fleet = fleet
         port = int(fleet.read_line("PORT ", READY_TIMEOUT).split()[1])
         self.fleet_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if not fleet.alive():
-                raise ExternalToolError(f"fleet simulator exited: {fleet.last_error()}")
-            try:
-                if httpx.get(f"{self.fleet_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise ExternalToolError(f"fleet simulator did not answer {self.fleet_url}")
-            time.sleep(0.1)
+        _wait_healthy(fleet, f"{self.fleet_url}/health")
         self.report(
             f"fleet: {self.fleet_url} (each Ready pod's vLLM metrics at /pods/<pod>/metrics)"
         )
@@ -298,18 +287,7 @@ class LabSession:
         ).start()
         self.collector = collector
         health = f"http://{self._wiring.health_endpoint}/"
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if not collector.alive():
-                raise ExternalToolError(f"the collector exited: {collector.last_error()}")
-            try:
-                if httpx.get(health, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise ExternalToolError(f"the collector's health check did not answer {health}")
-            time.sleep(0.1)
+        _wait_healthy(collector, health)
         self.report(
             f"collector: {otelcol.name} scrapes the vLLM pods at the fleet, OTLP to the scaler "
             f"stand-in (queue for KEDA at {self.queue_url})"
@@ -612,3 +590,20 @@ def compare(
     # difference is the models', not an artefact of --speed.
     twin = twin_samples(simulate(twin_at_lab_speed(cfg, options.speed)))
     return Comparison(options.speed, twin, lab, agree(cfg, twin, lab), setup, run)
+
+
+def _wait_healthy(child: Child, url: str) -> None:
+    """Return once ``url`` answers 200; fail in one line when the child exits first or
+    READY_TIMEOUT passes (its log's last error line says why)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if not child.alive():
+            raise ExternalToolError(f"{child.name} exited: {child.last_error()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise ExternalToolError(f"{child.name} did not answer {url} within {READY_TIMEOUT:g} s")
+        time.sleep(0.1)
