@@ -304,3 +304,17 @@ def test_karpenter_batch_closes_after_one_idle_second() -> None:
     # Four pods in the first batch share one g5.12xlarge (full); the lone fifth gets the
     # cheapest type that fits it.
     assert launched == [(101.6, "g5.12xlarge"), (104.0, "g5.2xlarge")]
+
+
+def test_the_hpa_syncs_on_its_own_phase_so_scale_ups_move_with_first_sync() -> None:
+    # The HPA's 15 s rhythm starts when it was created, not when the talk starts.
+    def scale_times(first_sync: str | None) -> list[float]:
+        config = config_from_dict({**PREPARED, "twin": {"hpa": {"first_sync": first_sync}}})
+        world = run(config, 400.0)
+        return [e.time for e in world.events if e.kind == "scale"]
+
+    default, early = scale_times(None), scale_times("6s")
+    assert default and early
+    assert all(t % 15 == 0 for t in default)  # one sync period in, then every 15 s
+    assert all((t - 6) % 15 == 0 for t in early)
+    assert default[0] - early[0] == 9  # the same decision, one phase earlier

@@ -637,6 +637,10 @@ class StartupModel(Section):
 class HpaModel(Section):
     sync_period: Duration = 15.0
     """HPA resync (s): kube-controller-manager --horizontal-pod-autoscaler-sync-period default."""
+    first_sync: Duration | None = Field(None, ge=0)
+    """Talk second of the HPA's first sync (s); None: one sync_period in. The controller syncs
+    every sync_period from when the HPA was created, minutes before the talk, so on stage this
+    phase is arbitrary: it moves every scale-up by up to one period (`--sweep` it)."""
     tolerance: float = Field(0.1, ge=0, lt=1)
     """Ratio band with no change (fraction): --horizontal-pod-autoscaler-tolerance default."""
     scale_up_tolerance: float | None = Field(None, ge=0)

@@ -147,7 +147,8 @@ class World:
         self._bootstrap()
         self._every(0.0, scaling.scrape_interval, self._scrape)
         sync = config.twin.hpa.sync_period
-        self._every(sync, sync, self._hpa_sync)
+        first = config.twin.hpa.first_sync
+        self._every(sync if first is None else first, sync, self._hpa_sync)
         for offset in config.twin.startup.spot_interruptions:
             self.at(offset, self._spot_interruption)
         self.at(0.0, self._disruption_loop)
