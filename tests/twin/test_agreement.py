@@ -7,9 +7,12 @@ from tubedemo.rehearsal.agreement import (
     ScaleSample,
     agree,
     first_scale_up,
+    likely,
+    node_count_odds,
     scale_events,
     twin_samples,
 )
+from tubedemo.rehearsal.lab import twin_ensemble
 from tubedemo.twin.simulate import simulate
 
 
@@ -69,3 +72,32 @@ def test_scale_events_carry_the_delay_until_ready_replicas_caught_up() -> None:
     ]
     assert first_scale_up(samples) == 15
     assert first_scale_up(samples[:1]) is None
+
+
+def test_node_count_odds_are_the_shares_of_the_ensemble_at_each_time() -> None:
+    ensemble = [
+        _run([(0, 1, 1, 1), (100, 4, 4, 2)]),
+        _run([(0, 1, 1, 1), (100, 4, 4, 3)]),
+        _run([(0, 1, 1, 1), (90, 4, 4, 3), (110, 4, 4, 4)]),
+        _run([(0, 1, 1, 1), (100, 4, 4, 3)]),
+    ]
+    early, mark = node_count_odds(ensemble, [50, 100])
+    assert early == {1: 1.0}
+    assert mark == {2: 0.25, 3: 0.75}  # the last sample at or before the mark counts
+    assert likely(mark, 2) and likely(mark, 3)
+    assert not likely(mark, 4) and not likely(mark, 1)
+
+
+def test_a_count_the_ensemble_gives_less_than_one_time_in_ten_is_unlikely() -> None:
+    odds = node_count_odds([_run([(0, 1, 1, 4 if i == 0 else 3)]) for i in range(11)], [0])[0]
+    assert odds[4] < 0.1 and not likely(odds, 4) and likely(odds, 3)
+
+
+def test_the_twin_ensemble_covers_seeds_and_hpa_phases() -> None:
+    cfg = _config()
+    ensemble = twin_ensemble(cfg, 1, seeds=[1, 2], phases=3)
+    assert len(ensemble) == 6
+    # phases outer, seeds inner: seed 1 at first_sync 5, 10 and 15 s scales up on each rhythm
+    firsts = [first_scale_up(run) for run in ensemble[::2]]
+    assert None not in firsts
+    assert sorted(t % 15 for t in firsts if t is not None) == [0, 5, 10]

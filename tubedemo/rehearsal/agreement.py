@@ -11,6 +11,7 @@ it was served (desired reached by Ready pods).
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ TARGET_SHARE = 0.9
 """At least this share of samples with desired replicas within one replica."""
 TARGET_FIRST_SCALE_UP = 20.0
 """First scale-up of the twin and the lab at most this many seconds apart."""
+LIKELY = 0.1
+"""A node count the twin's ensemble gives at least this often is one the twin predicts: at a
+phase end inside a node launch or a scale-down the count is random in a real cluster too (when
+nodes turn Ready, the ReplicaSet's UID tie-break, the HPA's phase), so one lab run is one draw."""
 
 
 @dataclass(frozen=True)
@@ -195,3 +200,21 @@ def scale_events(samples: Sequence[ScaleSample]) -> list[ScaleEvent]:
         if now.node_count != before.node_count:
             events.append(ScaleEvent(now.time, "nodes", before.node_count, now.node_count, None))
     return events
+
+
+def node_count_odds(
+    ensemble: Sequence[Sequence[ScaleSample]], times: Sequence[float]
+) -> list[dict[int, float]]:
+    """For each of ``times``, how often each node count occurs across ``ensemble`` (twin runs
+    of the same timeline over seeds and HPA phases), as shares summing to 1."""
+    odds = []
+    for t in times:
+        counts = Counter(s.node_count if (s := at(run, t)) else 0 for run in ensemble)
+        total = sum(counts.values())
+        odds.append({n: k / total for n, k in sorted(counts.items())} if total else {})
+    return odds
+
+
+def likely(odds: dict[int, float], count: int) -> bool:
+    """Whether the twin's ensemble gives ``count`` at least ``LIKELY`` of the time."""
+    return odds.get(count, 0.0) >= LIKELY - 1e-9
