@@ -17,6 +17,13 @@ from collections.abc import Mapping
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def take_terminal() -> None:
+    """``preexec_fn`` with ``start_new_session=True``: the child's stdin (a pty) becomes the new
+    session's controlling terminal, so closing the pty's master hangs it up and the kernel sends
+    the child SIGHUP, as when a terminal window closes."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def in_terminal(
     *args: str,
     env: Mapping[str, str] | None = None,

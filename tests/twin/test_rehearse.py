@@ -7,18 +7,24 @@ directory, which all point into the test's own folder.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.terminal import take_terminal
 from tubedemo.telemetry.recording import read_recording
 
 pytestmark = pytest.mark.integration
@@ -196,8 +202,11 @@ def test_killing_the_rehearsal_outright_takes_its_children_with_it(tmp_path: Pat
     assert wait_gone(tmp_path, proc.pid) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda sig: sig.name
+)
 def test_interrupting_the_rehearsal_stops_every_child(tmp_path: Path, sig: int) -> None:
+    # Ctrl-C, a kill, a hang-up: the same way out, and the rehearsal's own ending (exit 0).
     proc = start(tmp_path, "--speed", "2", "--no-report")
     try:
         assert proc.stdout is not None
@@ -217,4 +226,66 @@ def test_interrupting_the_rehearsal_stops_every_child(tmp_path: Path, sig: int) 
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert "Traceback" not in seen + rest
+    assert proc.returncode == 0, seen + rest
     assert wait_gone(tmp_path, proc.pid) == []
+
+
+def test_a_closed_terminal_ends_the_rehearsal_like_ctrl_c_and_the_report_is_still_written(
+    tmp_path: Path,
+) -> None:
+    # The presenter's terminal window closes (or the SSH link drops): the kernel hangs the
+    # terminal up, so every later write to it fails (EIO), and sends SIGHUP. The rehearsal is a
+    # session leader on a real pty here, so closing the pty's master is that hang-up, signal
+    # included. stderr goes to a file, where a traceback from a failed print would show.
+    (tmp_path / "demo.yaml").write_text(DEMO)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    out = tmp_path / "out"
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tubedemo", "rehearse", "-c", str(tmp_path / "demo.yaml"),
+             "--host", "127.0.0.1", "--port", "0", "-o", str(out), "--speed", "2"],
+            cwd=tmp_path, stdin=slave, stdout=slave, stderr=stderr,
+            env={**env, "TERM": "xterm-256color"},
+            start_new_session=True, preexec_fn=take_terminal,
+        )  # fmt: skip
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 90
+        running = False
+        while time.monotonic() < deadline and not running:
+            # Drain the screen so the dashboard never blocks on a full pty.
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+            running = (
+                len(leftovers(tmp_path, proc.pid)) >= 3  # fleet, gateway and k6
+                and len(read_lines(out / "rehearse.jsonl")) >= 2  # enough for a report
+            )
+        assert running, (tmp_path / "stderr.txt").read_text()
+        os.close(master)  # the terminal window closes
+        master = -1
+        proc.wait(timeout=120)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    errors = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in errors and "Exception ignored" not in errors, errors
+    assert proc.returncode == 0, errors
+    assert wait_gone(tmp_path, proc.pid) == []
+    assert len(read_recording(out / "rehearse.jsonl").snapshots) >= 2
+    assert (out / "report" / "report.html").is_file()
+
+
+def read_lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return []

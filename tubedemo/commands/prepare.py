@@ -54,7 +54,7 @@ def prepare(
     run again any time: what exists is reused (idempotent)."""
     from tubedemo.cluster import aws as aws_ops
     from tubedemo.cluster import prepare as ops
-    from tubedemo.core.signals import sigterm_as_interrupt
+    from tubedemo.core.signals import term_and_hangup_as_interrupt
 
     cfg = config_from(config, set_)
     if cfg.profile != "eks":
@@ -86,7 +86,7 @@ def prepare(
         return
     console.print(f"[bold]prepare[/] the talk in {where}")
     made: list[str] = []
-    with sigterm_as_interrupt():
+    with term_and_hangup_as_interrupt():
         if weights and cfg.weights_are_auto:
             console.print(f"[bold]weights[/] {cfg.model.name}@{cfg.model.revision}")
             folder, commit = ops.download_weights(cfg, cache_dir, _line)

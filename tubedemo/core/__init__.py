@@ -1,5 +1,5 @@
 """The foundation: config model, errors, durations and clock faces, the formula language, the
-timeline plan, shipped resources, child processes and the SIGTERM helper.
+timeline plan, shipped resources, child processes and the SIGTERM and SIGHUP helper.
 
 Imports nothing else of tubedemo's (the bottom layer of the import contracts in
 pyproject.toml). ``errors``, ``durations`` and ``signals`` stay light (no pydantic, no YAML):

@@ -6,7 +6,7 @@ their own
 process groups, runs the show (``tubedemo.talk.show.Show``: k6 phases, mode flips, cues, keys) at
 ``--speed``, ticks the dashboard's Assembler from the twin's state and the replicas' /metrics,
 records every snapshot, and writes the report at the end. Whatever ends it (the talk's end,
-q, Ctrl-C, SIGTERM, an error), every child is stopped before it returns.
+q, Ctrl-C, SIGTERM, a closed terminal, an error), every child is stopped before it returns.
 
 Time: snapshots carry talk time (wall time x speed since the start), so rates, cost and the
 report read as they would on stage.
@@ -31,7 +31,7 @@ from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ExternalToolError, GatewayError, TubedemoError
-from tubedemo.core.signals import sigterm_as_interrupt
+from tubedemo.core.signals import term_and_hangup_as_interrupt
 from tubedemo.screen.dashboard import DashboardOptions
 from tubedemo.talk.k6 import K6Result
 from tubedemo.telemetry.recording import Recorder
@@ -237,7 +237,7 @@ class Rehearsal:
         codes: dict[str, int | None] = {}
         audience_url = ""
         try:
-            with sigterm_as_interrupt():
+            with term_and_hangup_as_interrupt():
                 if opt.lab:
                     from tubedemo.rehearsal.lab import LabKubeFeed, LabSession, SessionOptions
 

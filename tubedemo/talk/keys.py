@@ -1,7 +1,8 @@
 """Presenter keys: single keypresses from the terminal (or characters from a pipe), never blocking.
 
 The show polls ``KeyReader.poll()`` from its clock loop. On a terminal, cbreak mode delivers each
-key at once without echo and keeps Ctrl-C working; the terminal is restored on exit.
+key at once without echo and keeps Ctrl-C working; the terminal is restored on exit (unless it
+hung up).
 """
 
 from __future__ import annotations
@@ -43,10 +44,17 @@ class KeyReader:
         tb: TracebackType | None,
     ) -> None:
         if self._saved is not None and self._fd is not None:
+            import errno
             import termios
 
-            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
-            self._saved = None
+            saved, self._saved = self._saved, None
+            try:
+                termios.tcsetattr(self._fd, termios.TCSADRAIN, saved)
+            except termios.error as exc:
+                # EIO: the terminal hung up (window closed); there is nothing left to restore,
+                # and failing here would abort the show's cleanup.
+                if exc.args[0] != errno.EIO:
+                    raise
 
     def poll(self) -> str | None:
         """The next key pressed, or None when none is waiting (or stdin is closed)."""

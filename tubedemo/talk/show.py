@@ -30,7 +30,7 @@ from rich.text import Text
 from tubedemo.core.config import DemoConfig, Mode
 from tubedemo.core.durations import clock_face, format_duration
 from tubedemo.core.errors import TubedemoError
-from tubedemo.core.signals import sigterm_as_interrupt
+from tubedemo.core.signals import term_and_hangup_as_interrupt
 from tubedemo.core.timeline import (
     Event,
     Schedule,
@@ -449,7 +449,7 @@ class Show:
         self.switcher.prepare()  # so is an unreachable cluster; and the first flip is on time
         self.opt.recording.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with sigterm_as_interrupt():  # SIGTERM: k6 stopped, cluster left alone
+            with term_and_hangup_as_interrupt():  # k6 stopped, cluster left alone
                 self.clock.restart()
                 self._note(
                     f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
