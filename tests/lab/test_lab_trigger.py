@@ -13,6 +13,7 @@ from tubedemo.manifests.lab import render_lab
 from tubedemo.manifests.render import render
 from tubedemo.manifests.validate import validate_manifests
 from tubedemo.rehearsal.fleet import Fleet
+from tubedemo.rehearsal.scaler_standin import SeriesStore, exposition
 
 URL = "http://127.0.0.1:41234/metrics"
 
@@ -73,6 +74,20 @@ def test_the_selectors_carry_the_queries_label_matchers_and_match_the_fleets_ser
     for family in families:
         (sample,) = family.samples
         assert sample.labels == {"model_name": "llama-3.1-8b"} and sample.value == 0
+
+
+def test_the_fleet_and_the_scaler_standin_write_one_series_per_metric_alike() -> None:
+    # KEDA's metrics-api trigger reads either the fleet's own /metrics (no collector built) or
+    # the stand-in's (after the real collector): for the same sums and labels, the same text,
+    # a label value with a quote escaped so that it reads back as written.
+    cfg = config_from_dict({"scaling": {"metric_labels": {"app": 'llama "8b"'}}})
+    fleet = Fleet(cfg, lambda: 0.0, pods_from_cluster=True).queue_metrics_text().decode()
+    labels = {"model_name": cfg.model.served_name, **cfg.scaling.metric_labels}
+    metrics = sorted(set(cfg.scaling.triggers.values()))
+    assert exposition(SeriesStore(retention=10.0), metrics, labels) == fleet
+    for family in text_string_to_metric_families(fleet):
+        (sample,) = family.samples
+        assert sample.labels == labels and sample.value == 0
 
 
 def test_without_a_queue_url_the_eks_trigger_stays() -> None:

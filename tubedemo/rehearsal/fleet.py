@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
+from tubedemo.rehearsal.summed_gauges import summed_gauges
 from tubedemo.twin.cluster import Pod
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
@@ -163,27 +164,6 @@ _SUMMED_SOURCES = {
 """vLLM gauge (after vllm: / vllm_) -> the engine gauge the fleet sums for it."""
 
 
-class _SummedCollector(Collector):
-    def __init__(self, config: DemoConfig, sums: Mapping[str, float]) -> None:
-        self.labels = {"model_name": config.model.served_name, **config.scaling.metric_labels}
-        self.metrics = sorted(set(config.scaling.triggers.values()))
-        self.sums = sums
-
-    def collect(self) -> Iterable[Metric]:
-        for name in self.metrics:
-            base = name.replace("vllm:", "").replace("vllm_", "")
-            source = _SUMMED_SOURCES.get(base)
-            if source is None:
-                continue  # not a gauge the fleet's engines have: KEDA reports it missing
-            gauge = GaugeMetricFamily(
-                name,
-                f"vLLM {base}, summed over the serving replicas (a scaler trigger's input).",
-                labels=list(self.labels),
-            )
-            gauge.add_metric(list(self.labels.values()), self.sums[source])
-            yield gauge
-
-
 class Fleet:
     """The world on a clock. Call ``advance()`` before reading or submitting."""
 
@@ -300,7 +280,8 @@ class Fleet:
         ``vllm_num_requests_waiting``) and the OTEL scaler's ``sum(...)``: KEDA's
         ``metrics-api`` scaler returns the first series matching its selector instead of
         summing, so the sum is taken here. Labels are ``scaling.metric_labels`` plus
-        ``model_name``, so the EKS query's matchers select it.
+        ``model_name``, so the EKS query's matchers select it. Written by ``summed_gauges``, as
+        the scaler stand-in's is.
         """
         sums = {"waiting": 0.0, "running": 0.0, "kv_usage": 0.0}
         for pod in self.world.pods:
@@ -309,9 +290,13 @@ class Fleet:
                 sums["waiting"] += g.waiting
                 sums["running"] += g.running
                 sums["kv_usage"] += g.kv_usage
-        registry = CollectorRegistry(auto_describe=True)
-        registry.register(_SummedCollector(self.config, sums))
-        return generate_latest(registry)
+        values = {}
+        for name in sorted(set(self.config.scaling.triggers.values())):
+            source = _SUMMED_SOURCES.get(name.replace("vllm:", "").replace("vllm_", ""))
+            if source is not None:  # else not a gauge the engines have: KEDA reports it missing
+                values[name] = sums[source]
+        labels = {"model_name": self.config.model.served_name, **self.config.scaling.metric_labels}
+        return summed_gauges(values, labels).encode()
 
     # -- metrics ------------------------------------------------------------------------------
 

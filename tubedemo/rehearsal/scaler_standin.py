@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tubedemo.rehearsal.summed_gauges import summed_gauges
+
 NO_RECORDED_VALUE = 1
 """DataPointFlags.FLAG_NO_RECORDED_VALUE: the Prometheus receiver's staleness marker."""
 
@@ -83,13 +85,8 @@ class SeriesStore:
 def exposition(store: SeriesStore, metrics: Sequence[str], matchers: dict[str, str]) -> str:
     """Prometheus text: one series per metric, the sum, labelled with the matchers (so the
     lab trigger's valueLocation, the EKS query's selector without the sum, selects it)."""
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(matchers.items()))
-    lines = []
-    for name in metrics:
-        lines.append(f"# HELP {name} {name} summed over the pods the collector scrapes.")
-        lines.append(f"# TYPE {name} gauge")
-        lines.append(f"{name}{{{labels}}} {store.total(name, matchers)!r}")
-    return "\n".join(lines) + "\n"
+    totals = {name: store.total(name, matchers) for name in metrics}
+    return summed_gauges(totals, matchers)
 
 
 def _attributes(attrs: Iterable[Any]) -> dict[str, str]:
