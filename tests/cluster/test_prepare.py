@@ -363,15 +363,35 @@ def test_a_multipart_upload_is_recognised_by_its_etag_and_not_sent_twice(
     lines: list[str] = []
     first = ops.upload_weights(aws, cfg, folder, COMMIT, lines.append, part_size=5 * MIB)
     assert (first.uploaded, first.skipped) == (2, 0)
+    assert "s3: uploading model.safetensors (11.0 MiB)" in lines
+    assert "s3: uploading config.json (2 B)" in lines
     etag = _objects()[f"models/{MODEL}/main/model.safetensors"]["ETag"]
     assert etag.endswith('-3"')  # S3 (moto) computed it from three parts
     assert ops.local_etag(folder / "model.safetensors", 11 * MIB, 5 * MIB) == etag
     second = ops.upload_weights(aws, cfg, folder, COMMIT, lines.append, part_size=5 * MIB)
     assert (second.uploaded, second.skipped) == (0, 2)
+    assert "s3: model.safetensors already there (11.0 MiB, same ETag)" in lines
     # same size, other bytes: uploaded again
     (folder / "model.safetensors").write_bytes(os.urandom(11 * MIB))
     third = ops.upload_weights(aws, cfg, folder, COMMIT, lines.append, part_size=5 * MIB)
     assert (third.uploaded, third.skipped) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (MIB - 1, "1024.0 KiB"),
+        (MIB, "1.0 MiB"),
+        (16 * 1024 * MIB, "16.0 GiB"),
+        (3 * 1024 * 1024 * MIB, "3072.0 GiB"),  # GiB is the largest unit
+    ],
+)
+def test_upload_lines_show_sizes_in_binary_units(size: int, shown: str) -> None:
+    assert ops._size(size) == shown
 
 
 def test_a_gated_model_is_one_line_naming_the_licence_and_hf_token(
