@@ -7,12 +7,13 @@ from tubedemo.rehearsal.agreement import (
     ScaleSample,
     agree,
     first_scale_up,
+    hpa_phase,
     likely,
     node_count_odds,
     scale_events,
     twin_samples,
 )
-from tubedemo.rehearsal.lab import twin_ensemble
+from tubedemo.rehearsal.lab import at_hpa_phase, twin_ensemble
 from tubedemo.twin.simulate import simulate
 
 
@@ -101,3 +102,22 @@ def test_the_twin_ensemble_covers_seeds_and_hpa_phases() -> None:
     firsts = [first_scale_up(run) for run in ensemble[::2]]
     assert None not in firsts
     assert sorted(t % 15 for t in firsts if t is not None) == [0, 5, 10]
+
+
+def test_the_hpa_phase_is_read_off_the_first_change_of_desired_replicas() -> None:
+    # sampled every second: the change showed at 126, so it happened in (125, 126]
+    lab = _run([(t, 1 if t < 126 else 4, 1, 1) for t in range(0, 200)])
+    assert hpa_phase(lab, 15) == 125.5 % 15
+    assert hpa_phase(_run([(t, 1, 1, 1) for t in range(0, 60)]), 15) is None
+    on_the_beat = _run([(t, 1 if t < 135 else 3, 1, 1) for t in (0, 120, 135)])
+    assert hpa_phase(on_the_beat, 15) == 127.5 % 15
+
+
+def test_the_twin_at_the_hpa_phase_read_off_a_run_scales_up_on_that_run_s_beat() -> None:
+    cfg = _config()
+    seen = twin_samples(simulate(at_hpa_phase(cfg, 7.0)))
+    phase = hpa_phase(seen, cfg.twin.hpa.sync_period)
+    assert phase is not None and abs(phase - 7.0) <= 0.5
+    again = twin_samples(simulate(at_hpa_phase(cfg, phase)))
+    assert first_scale_up(again) is not None
+    assert abs((first_scale_up(again) or 0) - (first_scale_up(seen) or 0)) <= 1

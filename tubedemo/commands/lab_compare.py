@@ -62,6 +62,12 @@ def register(lab_app: typer.Typer) -> None:
                 f"disruption timers (10 s poll, 15 s validation) are {10 * speed:g} s and "
                 f"{15 * speed:g} s of talk time there[/]"
             )
+        if result.hpa_phase is not None:
+            console.print(
+                f"[dim]the lab's HPA synced at talk second {result.hpa_phase:.1f} of every "
+                f"{cfg.twin.hpa.sync_period:g} s (measured at its first change); the twin ran "
+                "at the same phase[/]"
+            )
         table = Table(title=f"twin vs lab at {speed:g}x", title_justify="left")
         for col in ("t", "twin desired/ready", "lab desired/ready", "twin nodes", "lab nodes"):
             table.add_column(col, justify="right" if col == "t" else "left")

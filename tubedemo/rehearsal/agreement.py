@@ -218,3 +218,15 @@ def node_count_odds(
 def likely(odds: dict[int, float], count: int) -> bool:
     """Whether the twin's ensemble gives ``count`` at least ``LIKELY`` of the time."""
     return odds.get(count, 0.0) >= LIKELY - 1e-9
+
+
+def hpa_phase(samples: Sequence[ScaleSample], sync_period: float) -> float | None:
+    """Where the HPA's rhythm fell on the talk's clock in a run, in (0, sync_period]: its
+    first change of desired replicas (every change happens at a sync), taken midway between
+    the sample before and the sample that shows it, modulo the period. None if it never
+    changed. Good to half a sampling step plus the watch's latency."""
+    for before, now in itertools.pairwise(samples):
+        if now.desired != before.desired:
+            phase = ((before.time + now.time) / 2) % sync_period
+            return phase or sync_period
+    return None

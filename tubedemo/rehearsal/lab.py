@@ -45,7 +45,13 @@ from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig, HpaRules
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ExternalToolError, TubedemoError
-from tubedemo.rehearsal.agreement import Agreement, ScaleSample, agree, twin_samples
+from tubedemo.rehearsal.agreement import (
+    Agreement,
+    ScaleSample,
+    agree,
+    hpa_phase,
+    twin_samples,
+)
 from tubedemo.telemetry.assembler import KubeReading, MetricsTarget
 from tubedemo.telemetry.snapshot import GpuNode, NodeClaimState, NodeState, PodState
 
@@ -487,6 +493,8 @@ class Comparison:
     """Wall seconds from the lab's start to talk second 0 (lab, fleet, up, first replica)."""
     run_s: float
     """Wall seconds the talk and its tail took on the lab."""
+    hpa_phase: float | None = None
+    """The lab HPA's sync phase on the talk's clock (s), measured; the twin ran at it."""
 
 
 KARPENTER_FIXED_TIMERS = ("disruption_poll", "consolidation_validation", "pod_event_dedupe")
@@ -553,10 +561,17 @@ def twin_ensemble(
     sync = base.twin.hpa.sync_period
     runs: list[list[ScaleSample]] = []
     for k in range(1, phases + 1):
-        hpa = base.twin.hpa.model_copy(update={"first_sync": sync * k / phases})
-        at_phase = base.model_copy(update={"twin": base.twin.model_copy(update={"hpa": hpa})})
+        at_phase = at_hpa_phase(base, sync * k / phases)
         runs.extend(twin_samples(simulate(at_phase, seed=seed)) for seed in seeds)
     return runs
+
+
+def at_hpa_phase(cfg: DemoConfig, first_sync: float | None) -> DemoConfig:
+    """``cfg`` with the HPA's first sync at ``first_sync`` talk seconds (None: unchanged)."""
+    if first_sync is None:
+        return cfg
+    hpa = cfg.twin.hpa.model_copy(update={"first_sync": first_sync})
+    return cfg.model_copy(update={"twin": cfg.twin.model_copy(update={"hpa": hpa})})
 
 
 def lab_samples(
@@ -604,10 +619,14 @@ def compare(
             run = time.monotonic() - began - setup
         finally:
             feed.close()
-    # The twin with the intervals the lab ran at (Karpenter's fixed timers included), so a
-    # difference is the models', not an artefact of --speed.
-    twin = twin_samples(simulate(twin_at_lab_speed(cfg, options.speed)))
-    return Comparison(options.speed, twin, lab, agree(cfg, twin, lab), setup, run)
+    # The twin with the intervals the lab ran at (Karpenter's fixed timers included) and the
+    # HPA's phase the lab's controller happened to have (it syncs every period from the
+    # HPA's creation: one sync earlier or later moves a node across a phase end), so a
+    # difference is the models', not an artefact of --speed or of the clock.
+    phase = hpa_phase(lab, cfg.twin.hpa.sync_period)
+    twin_cfg = at_hpa_phase(twin_at_lab_speed(cfg, options.speed), phase)
+    twin = twin_samples(simulate(twin_cfg))
+    return Comparison(options.speed, twin, lab, agree(cfg, twin, lab), setup, run, phase)
 
 
 def _wait_healthy(child: Child, url: str) -> None:
