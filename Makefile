@@ -4,13 +4,14 @@ PY := $(VENV)/bin/python
 
 .PHONY: rehearse render test install
 
-# The stand-in image's exact pins constrain the venv too, so the suite runs with the versions the
-# image installs (tests/images/test_standin_pins.py) and a new upstream release of one of them
-# cannot turn a fresh clone red overnight; bump them there, deliberately.
-$(VENV)/.installed: pyproject.toml images/standin-requirements.txt
+# The images' exact pins constrain the venv too, so the suite runs with the versions the gateway
+# and stand-in images install (tests/gateway/test_image_pins.py, tests/images/test_standin_pins.py)
+# and a new upstream release cannot turn a fresh clone red overnight; bump them there, deliberately.
+PINS := images/standin-requirements.txt gateway/requirements.txt
+$(VENV)/.installed: pyproject.toml $(PINS)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c images/standin-requirements.txt -e '.[dev]'
+	$(PY) -m pip install -q $(addprefix -c ,$(PINS)) -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed

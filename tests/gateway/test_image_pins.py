@@ -5,6 +5,8 @@ the image build."""
 
 from __future__ import annotations
 
+import re
+from importlib.metadata import distribution
 from pathlib import Path
 
 from tests.pins import closure, read_pins
@@ -25,3 +27,9 @@ ROOTS = [
 def test_every_runtime_dependency_of_the_gateway_is_pinned_for_the_image() -> None:
     missing = sorted(closure(ROOTS) - set(read_pins(REQUIREMENTS)))
     assert not missing, f"add to gateway/requirements.txt: {missing}"
+
+
+def test_the_pins_are_the_versions_the_suite_runs_with() -> None:
+    for name, version in read_pins(REQUIREMENTS).items():
+        assert distribution(name).version == version, name
+        assert re.fullmatch(r"[0-9][0-9a-z.]*", version), version
