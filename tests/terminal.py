@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -17,10 +18,22 @@ from collections.abc import Mapping
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def as_from_a_terminal() -> None:
+    """``preexec_fn``: the signal dispositions a shell in a terminal starts a program with,
+    SIGINT, SIGTERM and SIGHUP at their defaults. The suite itself may run under nohup (SIGHUP
+    ignored) or as a background job of a shell without job control (SIGINT ignored), and a
+    child inherits what is ignored; a test that sends one of them is about the program's own
+    handling, not about what the suite's parent chose."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def take_terminal() -> None:
     """``preexec_fn`` with ``start_new_session=True``: the child's stdin (a pty) becomes the new
     session's controlling terminal, so closing the pty's master hangs it up and the kernel sends
-    the child SIGHUP, as when a terminal window closes."""
+    the child SIGHUP, as when a terminal window closes (with the dispositions a terminal's shell
+    gives, `as_from_a_terminal`)."""
+    as_from_a_terminal()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
@@ -50,6 +63,7 @@ def in_terminal(
         stderr=slave,
         env=full,
         close_fds=True,
+        preexec_fn=as_from_a_terminal,
     )
     os.close(slave)
     chunks: list[bytes] = []

@@ -29,6 +29,7 @@ import yaml
 from gateway.app import create_app
 from gateway.fake_vllm import FakeVLLM, ServerThread
 from gateway.settings import load_settings
+from tests.terminal import as_from_a_terminal
 from tubedemo.talk.k6_series import read_points
 
 pytestmark = pytest.mark.integration
@@ -133,6 +134,7 @@ def tubedemo(*args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.Popen[st
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=as_from_a_terminal,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.terminal import take_terminal
+from tests.terminal import as_from_a_terminal, take_terminal
 
 PROGRAM = textwrap.dedent(
     """
@@ -60,6 +60,7 @@ def test_a_signal_takes_the_ctrl_c_path(
         proc = subprocess.run(
             [sys.executable, "-c", PROGRAM, nohup, sig],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE, text=True, timeout=30,
+            preexec_fn=as_from_a_terminal,
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "stdout.txt").read_text().splitlines() == stdout

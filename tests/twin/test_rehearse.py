@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.terminal import take_terminal
+from tests.terminal import as_from_a_terminal, take_terminal
 from tubedemo.telemetry.recording import read_recording
 
 pytestmark = pytest.mark.integration
@@ -96,6 +96,7 @@ def start(folder: Path, *extra: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "COLUMNS": "160"},
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
 
 
