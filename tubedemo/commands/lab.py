@@ -2,12 +2,10 @@
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,6 +19,7 @@ from tubedemo.commands.options import (
 )
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import TubedemoError
+from tubedemo.core.signals import term_and_hangup_as_interrupt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,14 +41,6 @@ LabDir = Annotated[
         show_default=False,
     ),
 ]
-
-
-class _Stop(Exception):
-    """SIGTERM/SIGHUP arrived: stop the lab in order."""
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop
 
 
 def _summary(state: dict[str, Any], console: "Console") -> None:
@@ -125,23 +116,25 @@ def register(app: typer.Typer) -> None:
                 hpa=cfg.twin.hpa,
             )
         )
-        previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-        try:
-            lab.start(progress=lambda what: console.print(f"starting {what} ..."))
-            _summary(lab_status(home) or lab.state(ready=True), console)
-            console.print("running; Ctrl-C or `tubedemo lab down` stops it", style="dim")
-            sys.stdout.flush()
-            while True:
-                for name, comp in lab.all_components().items():
-                    if not comp.alive():
-                        raise TubedemoError(f"{name} exited: see {comp.log}; the lab is stopped")
-                time.sleep(0.5)
-        except (_Stop, KeyboardInterrupt):
-            console.print("stopping the lab ...")
-        finally:
-            lab.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        # `lab down` sends SIGTERM; a closed terminal sends SIGHUP (unless nohup): both take
+        # the Ctrl-C path, and a hang-up first silences the dead terminal so the stop completes.
+        with term_and_hangup_as_interrupt():
+            try:
+                lab.start(progress=lambda what: console.print(f"starting {what} ..."))
+                _summary(lab_status(home) or lab.state(ready=True), console)
+                console.print("running; Ctrl-C or `tubedemo lab down` stops it", style="dim")
+                sys.stdout.flush()
+                while True:
+                    for name, comp in lab.all_components().items():
+                        if not comp.alive():
+                            raise TubedemoError(
+                                f"{name} exited: see {comp.log}; the lab is stopped"
+                            )
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                console.print("stopping the lab ...")
+            finally:
+                lab.stop()
         console.print("lab stopped: no process left")
 
     @lab_app.command()
