@@ -7,6 +7,7 @@ dependency closure offline (importlib.metadata), for linux/x86_64 CPython 3.11 â
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -59,3 +60,17 @@ def closure(roots: Iterable[str]) -> set[str]:
             ):
                 todo.append(sub)
     return seen
+
+
+def not_as_installed(requirements: Path) -> list[str]:
+    """The pins of ``requirements`` that are not exactly what this venv has installed (`make
+    install` takes them as constraints), or not a plain release number; one line each."""
+    wrong = []
+    for name, version in read_pins(requirements).items():
+        try:
+            installed = distribution(name).version
+        except PackageNotFoundError:
+            installed = "nothing"
+        if installed != version or not re.fullmatch(r"[0-9][0-9a-z.]*", version):
+            wrong.append(f"{name}: pinned {version}, installed {installed}")
+    return wrong

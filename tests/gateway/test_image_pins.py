@@ -5,11 +5,9 @@ the image build."""
 
 from __future__ import annotations
 
-import re
-from importlib.metadata import distribution
 from pathlib import Path
 
-from tests.pins import closure, read_pins
+from tests.pins import closure, not_as_installed, read_pins
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "gateway" / "requirements.txt"
 # What gateway/ imports (uvicorn's standard extra brings uvloop and httptools).
@@ -30,6 +28,4 @@ def test_every_runtime_dependency_of_the_gateway_is_pinned_for_the_image() -> No
 
 
 def test_the_pins_are_the_versions_the_suite_runs_with() -> None:
-    for name, version in read_pins(REQUIREMENTS).items():
-        assert distribution(name).version == version, name
-        assert re.fullmatch(r"[0-9][0-9a-z.]*", version), version
+    assert not_as_installed(REQUIREMENTS) == []

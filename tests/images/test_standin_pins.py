@@ -4,15 +4,14 @@ of the installed packages and from what `python -m tubedemo.rehearsal.standin` r
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-from importlib.metadata import distribution, packages_distributions
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from tests.pins import closure, read_pins
+from tests.pins import closure, not_as_installed, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "images" / "standin-requirements.txt"
@@ -43,6 +42,4 @@ def test_every_distribution_the_standin_imports_is_pinned_for_its_image() -> Non
 
 
 def test_the_pins_are_the_versions_the_suite_runs_with() -> None:
-    for name, version in read_pins(REQUIREMENTS).items():
-        assert distribution(name).version == version, name
-        assert re.fullmatch(r"[0-9][0-9a-z.]*", version), version
+    assert not_as_installed(REQUIREMENTS) == []
