@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,14 +16,6 @@ from tests import netns
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # A shell without job control starts background jobs with SIGINT ignored, and children
-    # inherit that: a `tubedemo show` spawned by a test would then never see the Ctrl-C the
-    # test sends. Give this process (and so every child) a terminal's Ctrl-C back.
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 SHARED_FIXTURE_FOLDERS = ("tests/kube/", "tests/images/", "tests/lab/", "tests/web/")
