@@ -31,7 +31,7 @@ formatter (Typer's Rich help imports markdown-it and rich.traceback); Rich itsel
 only when something is printed (`commands/options.lazy_console`). tubedemo's command modules
 import their heavy dependencies (config models, jsonschema, httpx, Jinja, the gateway client,
 kubernetes) only inside the commands, which
-`tests/foundation/test_cli_startup.py` checks. Under heavy load the absolute figures scale with
+`tests/commands/test_cli_startup.py` checks. Under heavy load the absolute figures scale with
 the machine's load average: compare with the `python -c pass` row of the same run.
 """
 

@@ -30,7 +30,7 @@ from rich.console import Console
 
 from benchmarks import Row
 from tubedemo.core.config import PriceTable, TimelineConfig
-from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.screen.dashboard import DashboardOptions, StartupMemo, render
 from tubedemo.telemetry.assembler import Assembler
 from tubedemo.telemetry.cost import priced
 from tubedemo.telemetry.snapshot import (
@@ -100,7 +100,10 @@ def big_snapshot(t: float, nodes: int = 100, pods: int = 500) -> Snapshot:
     )
 
 
-def _frame_ms(history: list[Snapshot], width: int, height: int, repeats: int) -> list[float]:
+def _frame_ms(
+    history: list[Snapshot], width: int, height: int, repeats: int, memo: StartupMemo
+) -> list[float]:
+    """``memo``: the caller's, as the live board keeps one across its frames."""
     options = DashboardOptions()
     out: list[float] = []
     for _ in range(repeats):
@@ -113,7 +116,7 @@ def _frame_ms(history: list[Snapshot], width: int, height: int, repeats: int) ->
             legacy_windows=False,
         )
         began = time.perf_counter()
-        console.print(render(history, width, height, options))
+        console.print(render(history, width, height, options, memo))
         out.append((time.perf_counter() - began) * 1000)
     return out
 
@@ -124,9 +127,10 @@ def render_rows(quick: bool) -> list[Row]:
     empty = [Snapshot(time=START)]
     rows = []
     for width, height in ((80, 24), (160, 48)):
-        _frame_ms(big, width, height, 3)  # warm-up: imports, caches
-        base = statistics.median(_frame_ms(empty, width, height, repeats))
-        frames = _frame_ms(big, width, height, repeats)
+        memo = StartupMemo()
+        _frame_ms(big, width, height, 3, memo)  # warm-up: imports, the memo
+        base = statistics.median(_frame_ms(empty, width, height, repeats, StartupMemo()))
+        frames = _frame_ms(big, width, height, repeats, memo)
         median, worst = statistics.median(frames), max(frames)
         rows.append(
             Row(
@@ -218,6 +222,118 @@ while True:
 """
 
 
+def _synced_feed(api: Any, namespace: str) -> Any:
+    """The real Kubernetes feed of the namespace, started and listed once."""
+    from tubedemo.cluster.watch import KubeWatchFeed
+
+    changed = threading.Event()
+    feed = KubeWatchFeed(api, namespace=namespace, on_change=changed.set).start()
+    for w in feed.watches:
+        w.wait_synced(60)
+    return feed
+
+
+def _start_exporters() -> tuple[subprocess.Popen[str], list[str]]:
+    """Ten vLLM replicas' /metrics (real prometheus_client servers with vLLM's metric names and
+    histograms), served by another process so only the dashboard's CPU is measured; their URLs."""
+    exporters = subprocess.Popen(
+        [sys.executable, "-c", EXPORTERS],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert exporters.stdout is not None
+    return exporters, exporters.stdout.readline().split()
+
+
+def _assembler(feed: Any, metrics: Any, urls: list[str]) -> Assembler:
+    """The live board's assembler over the cluster feed and the exporters' /metrics."""
+    from tubedemo.telemetry.assembler import MetricsTarget
+
+    return Assembler(
+        multiplier=50,
+        prices=PriceTable(),
+        timeline=TimelineConfig(),
+        talk_duration=1800,
+        talk_start=datetime.now(UTC),
+        kube=feed,
+        metrics=metrics,
+        static_targets=tuple(
+            MetricsTarget(name=f"vllm-{i}", url=url) for i, url in enumerate(urls)
+        ),
+    )
+
+
+class _FrameLoop:
+    """The same shape as tubedemo.screen.watching.watch_live: one frame per 1 s tick, drawn into
+    a 160x48 console; ``shown`` records when each frame was drawn and the desired count it
+    showed."""
+
+    def __init__(self, assembler: Assembler) -> None:
+        self.assembler = assembler
+        self.history: list[Snapshot] = []
+        self.shown: list[tuple[float, int]] = []  # (monotonic time a frame was drawn, desired)
+        self.console = Console(file=io.StringIO(), width=160, height=48, force_terminal=True)
+        self.memo = StartupMemo()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            snap = self.assembler.tick(datetime.now(UTC))
+            self.history.append(snap)
+            del self.history[:-300]
+            self.console.file = io.StringIO()
+            self.console.print(render(self.history, 160, 48, DashboardOptions(), self.memo))
+            self.shown.append((time.monotonic(), snap.replicas.desired))
+            next_tick += 1.0
+            self._stop.wait(max(0.0, next_tick - time.monotonic()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def _cpu_while_churning(
+    frames: _FrameLoop, apps: Any, namespace: str, pods: int, seconds: int
+) -> float:
+    """Starts the frame loop and returns this process's CPU (% of one core) over a bounded window
+    while the Deployment churns ±5 replicas every 5 s."""
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    frames.start()
+    for i in range(seconds // 5):
+        apps.patch_namespaced_deployment_scale(
+            "vllm", namespace, {"spec": {"replicas": pods - 5 * (i % 2 == 0)}}
+        )
+        time.sleep(5)
+    return (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100
+
+
+def _replica_change_latencies(
+    frames: _FrameLoop, apps: Any, namespace: str, pods: int, changes: int
+) -> list[float]:
+    """Seconds from each API write of a new desired count to the first frame showing it (inf when
+    none did within 10 s)."""
+    latencies = []
+    desired = pods
+    for _ in range(changes):
+        desired = desired + 1
+        time.sleep(0.37)  # land at varied points of the tick
+        apps.patch_namespaced_deployment_scale("vllm", namespace, {"spec": {"replicas": desired}})
+        written = time.monotonic()
+        deadline = written + 10
+        seen = None
+        while time.monotonic() < deadline and seen is None:
+            seen = next((t for t, d in list(frames.shown) if t >= written and d == desired), None)
+            time.sleep(0.02)
+        latencies.append((seen - written) if seen is not None else float("inf"))
+    return latencies
+
+
 def cluster_rows(quick: bool) -> list[Row]:
     nodes, pods = (20, 100) if quick else (100, 500)
     plane = _control_plane()
@@ -233,7 +349,7 @@ def cluster_rows(quick: bool) -> list[Row]:
         ]
     from kubernetes import client, config
 
-    from tubedemo.cluster.watch import KubeWatchFeed
+    from tubedemo.telemetry.http_sources import MetricsFeed
 
     rows: list[Row] = []
     exporters: subprocess.Popen[str] | None = None
@@ -244,66 +360,13 @@ def cluster_rows(quick: bool) -> list[Row]:
         _populate(api, namespace, nodes, pods, time.monotonic() + 600)
         setup = time.monotonic() - setup_started
         apps = client.AppsV1Api(api)
-
-        changed = threading.Event()
-        feed = KubeWatchFeed(api, namespace=namespace, on_change=changed.set).start()
-        for w in feed.watches:
-            w.wait_synced(60)
-        # ten vLLM replicas' /metrics (real prometheus_client servers with vLLM's metric names
-        # and histograms), served by another process so only the dashboard's CPU is measured
-        from tubedemo.telemetry.assembler import MetricsTarget
-        from tubedemo.telemetry.http_sources import MetricsFeed
-
-        exporters = subprocess.Popen(
-            [sys.executable, "-c", EXPORTERS],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        assert exporters.stdout is not None
-        urls = exporters.stdout.readline().split()
+        feed = _synced_feed(api, namespace)
+        exporters, urls = _start_exporters()
         metrics = MetricsFeed(timeout=2.0)
-        assembler = Assembler(
-            multiplier=50,
-            prices=PriceTable(),
-            timeline=TimelineConfig(),
-            talk_duration=1800,
-            talk_start=datetime.now(UTC),
-            kube=feed,
-            metrics=metrics,
-            static_targets=tuple(
-                MetricsTarget(name=f"vllm-{i}", url=url) for i, url in enumerate(urls)
-            ),
-        )
-        history: list[Snapshot] = []
-        shown: list[tuple[float, int]] = []  # (monotonic time a frame was drawn, desired)
-        stop = threading.Event()
-        console = Console(file=io.StringIO(), width=160, height=48, force_terminal=True)
+        frames = _FrameLoop(_assembler(feed, metrics, urls))
 
-        def loop() -> None:
-            # the same shape as tubedemo.screen.watching.watch_live: one frame per 1 s tick
-            next_tick = time.monotonic()
-            while not stop.is_set():
-                snap = assembler.tick(datetime.now(UTC))
-                history.append(snap)
-                del history[:-300]
-                console.file = io.StringIO()
-                console.print(render(history, 160, 48, DashboardOptions()))
-                shown.append((time.monotonic(), snap.replicas.desired))
-                next_tick += 1.0
-                stop.wait(max(0.0, next_tick - time.monotonic()))
-
-        # CPU: 1 frame/s for a bounded window while the Deployment churns ±5 replicas
         seconds = 10 if quick else 30
-        thread = threading.Thread(target=loop, daemon=True)
-        cpu0, wall0 = time.process_time(), time.monotonic()
-        thread.start()
-        for i in range(seconds // 5):
-            apps.patch_namespaced_deployment_scale(
-                "vllm", namespace, {"spec": {"replicas": pods - 5 * (i % 2 == 0)}}
-            )
-            time.sleep(5)
-        cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100
+        cpu = _cpu_while_churning(frames, apps, namespace, pods, seconds)
         ready = feed.read(datetime.now(UTC)).replicas
         rows.append(
             Row(
@@ -316,24 +379,8 @@ def cluster_rows(quick: bool) -> list[Row]:
             )
         )
 
-        # latency: API write -> first frame showing the new desired count
-        latencies = []
-        desired = pods
-        for _ in range(3 if quick else 6):
-            desired = desired + 1
-            time.sleep(0.37)  # land at varied points of the tick
-            apps.patch_namespaced_deployment_scale(
-                "vllm", namespace, {"spec": {"replicas": desired}}
-            )
-            written = time.monotonic()
-            deadline = written + 10
-            seen = None
-            while time.monotonic() < deadline and seen is None:
-                seen = next((t for t, d in list(shown) if t >= written and d == desired), None)
-                time.sleep(0.02)
-            latencies.append((seen - written) if seen is not None else float("inf"))
-        stop.set()
-        thread.join(5)
+        latencies = _replica_change_latencies(frames, apps, namespace, pods, 3 if quick else 6)
+        frames.stop()
         feed.close()
         metrics.close()
         worst = max(latencies)

@@ -134,6 +134,8 @@ def fake_vllm(tokens: int, delay_s: float) -> Iterator[Proc]:
 def gateway(upstream: str, client: str, store: Path, mode: str = "quiz") -> Iterator[Proc]:
     env = {
         "TUBEDEMO_LOCAL": "1",
+        # the proxy alone, as before identities and fair queueing (their cost: bench_abuse)
+        "TUBEDEMO_FAIR_SHARE": "0",
         "TUBEDEMO_UPSTREAM_CLIENT": client,
         "TUBEDEMO_RATE_CHAT_PER_MIN": "0",
         "TUBEDEMO_RATE_SURVEY_PER_MIN": "0",

@@ -27,8 +27,10 @@ from tubedemo.rehearsal.agreement import (
     likely,
     node_count_odds,
     scale_events,
+    twin_ensemble,
 )
-from tubedemo.rehearsal.lab import Comparison, SessionOptions, compare, twin_ensemble
+from tubedemo.rehearsal.lab_session import SessionOptions
+from tubedemo.rehearsal.twin_vs_lab import Comparison, compare
 
 TITLE = "Twin vs lab: the default talk's scaling, twin models against the real controllers"
 

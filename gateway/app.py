@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.errors import ApiError, default_type, error_body
+from gateway.headers import SecurityHeaders
 from gateway.limits import BodyLimit
 from gateway.metrics import RequestMetrics
-from gateway.routes import admin, chat, config, ops, page, survey
+from gateway.routes import admin, chat, config, forecast, identity, ops, page, survey
 from gateway.runtime import Gateway
 from gateway.settings import GatewaySettings
 from gateway.state import Sources
@@ -49,7 +50,16 @@ def create_app(
     app.state.gateway = gw
     app.exception_handler(HTTPException)(_http_error)
     app.exception_handler(RequestValidationError)(_invalid)
-    for router in (config.router, chat.router, survey.router, admin.router, ops.router):
+    routers = (
+        config.router,
+        identity.router,
+        chat.router,
+        survey.router,
+        admin.router,
+        ops.router,
+        forecast.router,
+    )
+    for router in routers:
         app.include_router(router)
     page.install(app, settings.web_dir)
 
@@ -59,9 +69,15 @@ def create_app(
             CORSMiddleware,
             allow_origins=[settings.cors_origin],
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["content-type", "authorization", "x-client-id", "x-tubedemo-counted"],
+            allow_headers=[
+                "content-type",
+                "authorization",
+                "x-tubedemo-identity",
+                "x-tubedemo-counted",
+            ],
             max_age=600,
         )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=gw.metrics)
     return app
 

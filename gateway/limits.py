@@ -1,4 +1,4 @@
-"""Abuse limits: who is asking (client id, real address) and how often they may ask."""
+"""Abuse limits: who is asking (real address) and how often an identity or address may ask."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.errors import ApiError, error_bytes
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+IPV6_NETWORK_BITS = 64
+"""An IPv6 phone (or laptop) owns a whole /64 and may pick any address in it; the /64 is the
+unit a limit can count on."""
 
 
 class TokenBuckets:
@@ -52,7 +55,7 @@ class TokenBuckets:
 
 
 class Limiter:
-    """Per-client buckets for chat and survey plus a generous ceiling per source address."""
+    """Per-identity buckets for chat and survey plus a generous ceiling per source address."""
 
     def __init__(
         self,
@@ -67,11 +70,11 @@ class Limiter:
         }
         self.address = TokenBuckets(address_per_min)
 
-    def check(self, kind: str, client_id: str | None, address: str) -> None:
+    def check(self, kind: str, identity: str | None, address: str) -> None:
         wait = self.address.take(address)
         if wait:
             raise _limited(f"too many requests from your network; retry in {wait:.0f} s", wait)
-        key = client_id or f"addr:{address}"
+        key = identity or f"addr:{address}"
         wait = self.buckets[kind].take(key)
         if wait:
             raise _limited(f"too many {kind} requests from this phone; retry in {wait:.0f} s", wait)
@@ -81,6 +84,20 @@ def _limited(message: str, wait: float) -> ApiError:
     return ApiError(
         429, message, code="rate_limited", headers={"Retry-After": str(max(1, round(wait)))}
     )
+
+
+@functools.lru_cache(maxsize=8192)
+def network_key(address: str) -> str:
+    """The unit limits count: the address itself for IPv4, its /64 for IPv6. Pure."""
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.ip_network((addr, IPV6_NETWORK_BITS), strict=False))
+    return str(addr)
 
 
 class ClientAddress:

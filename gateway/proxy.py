@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.errors import ApiError, error_bytes
+from gateway.fairshare import StreamGate, Ticket
 from gateway.metrics import Metrics
 from gateway.upstream import Upstream, UpstreamError
+
+log = logging.getLogger("gateway.proxy")
 
 PASS_THROUGH = (
     "temperature",
@@ -43,9 +47,19 @@ class ChatPlan:
     question: str
 
 
+def _encodable(text: str, index: int) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, f"messages[{index}].content contains characters that are not text"
+        ) from None
+    return text
+
+
 def _text(content: Any, index: int) -> str:
     if isinstance(content, str):
-        return content
+        return _encodable(content, index)
     if isinstance(content, list):
         parts = []
         for part in content:
@@ -56,7 +70,7 @@ def _text(content: Any, index: int) -> str:
             ):
                 raise ApiError(400, f"messages[{index}].content: only text parts are accepted")
             parts.append(part["text"])
-        return "".join(parts)
+        return _encodable("".join(parts), index)
     raise ApiError(400, f"messages[{index}].content must be a string or a list of text parts")
 
 
@@ -78,7 +92,10 @@ def shape_chat(
     max_prompt_chars: int,
     max_messages: int,
 ) -> ChatPlan:
-    """What to send upstream for a client's chat request (no side effects)."""
+    """What to send upstream for a client's chat request (no side effects).
+
+    Every message counts against `max_prompt_chars`, whatever its role: a client's assistant
+    turns are prefill on the GPU just like its questions."""
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     messages = body.get("messages")
@@ -87,7 +104,7 @@ def shape_chat(
     if len(messages) > max_messages:
         raise ApiError(400, f"at most {max_messages} messages per request")
     kept: list[dict[str, str]] = [{"role": "system", "content": system_prompt}]
-    user_chars = 0
+    chars = 0
     question = ""
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
@@ -96,18 +113,18 @@ def shape_chat(
         if role not in ROLES:
             raise ApiError(400, f"messages[{i}].role must be one of {', '.join(ROLES)}")
         text = _text(msg.get("content"), i)
+        chars += len(text)
         if role in ("system", "developer"):
             continue  # the configured system prompt is not the audience's to replace
         if role == "user":
-            user_chars += len(text)
             question = text
         kept.append({"role": role, "content": text})
     if not question.strip():
         raise ApiError(400, "ask a question: no user message with text")
-    if user_chars > max_prompt_chars:
+    if chars > max_prompt_chars:
         raise ApiError(
             400,
-            f"question too long: {user_chars} characters, at most {max_prompt_chars}",
+            f"question too long: {chars} characters, at most {max_prompt_chars}",
             code="prompt_too_long",
         )
     stream = body.get("stream", False)
@@ -135,19 +152,23 @@ def _upstream_error_body(status: int, raw: bytes) -> bytes:
     """Pass an upstream 4xx through when it is OpenAI-shaped, else describe it."""
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if status < 500 and isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         return raw
     if status < 500 and isinstance(parsed, dict) and "message" in parsed:  # vLLM's own shape
         return error_bytes(str(parsed["message"]), "invalid_request_error", None)
+    log.warning("model server answered %s: %.500r", status, raw)
     return error_bytes(
         f"the model server answered {status}", "upstream_error", f"upstream_{status}"
     )
 
 
 class ProxyResponse(Response):
-    """An ASGI response that runs the upstream request and stops it when the client leaves."""
+    """An ASGI response that runs the upstream request and stops it when the client leaves.
+
+    With a `ticket`, it first waits for a slot at the `gate` (the phone's wait is part of its
+    time to first token) and gives the slot back however the request ends."""
 
     def __init__(
         self,
@@ -157,7 +178,14 @@ class ProxyResponse(Response):
         payload: bytes | None,
         stream: bool,
         metrics: Metrics,
+        *,
+        gate: StreamGate | None = None,
+        ticket: Ticket | None = None,
+        queue_timeout_s: float = 60.0,
     ) -> None:
+        self.gate = gate
+        self.ticket = ticket
+        self.queue_timeout_s = queue_timeout_s
         self.upstream = upstream
         self.method = method
         self.path = path
@@ -170,6 +198,18 @@ class ProxyResponse(Response):
         self.raw_headers = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gate, ticket = self.gate, self.ticket
+        if gate is not None and ticket is not None:
+            inner = send
+
+            async def send(message: Message) -> None:
+                # The slot is free before the last byte leaves: the phone's next question
+                # (on the same connection, the moment it has this answer) must not find its
+                # identity still holding this one.
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    gate.release(ticket)
+                await inner(message)
+
         pump = asyncio.create_task(self._pump(send))
         watch = asyncio.create_task(self._watch(receive))
         try:
@@ -178,6 +218,8 @@ class ProxyResponse(Response):
             for task in (pump, watch):
                 task.cancel()
             await asyncio.gather(pump, watch, return_exceptions=True)
+            if self.gate is not None and self.ticket is not None:
+                self.gate.release(self.ticket)
         if not pump.cancelled() and pump.exception() is not None:
             raise pump.exception()  # type: ignore[misc]
 
@@ -188,11 +230,25 @@ class ProxyResponse(Response):
 
     async def _error(self, send: Send, exc: UpstreamError) -> None:
         self.metrics.upstream_errors.labels(code=exc.code).inc()
+        log.warning("upstream %s: %s", exc.code, exc)  # the details stay here, not on phones
         await send({"type": "http.response.start", "status": exc.status, "headers": JSON_HEADERS})
-        body = error_bytes(str(exc), "upstream_error", exc.code)
+        body = error_bytes(exc.public, "upstream_error", exc.code)
         await send({"type": "http.response.body", "body": body})
 
     async def _pump(self, send: Send) -> None:
+        if self.gate is not None and self.ticket is not None:
+            try:
+                await self.gate.admit(self.ticket, self.queue_timeout_s)
+            except ApiError as exc:
+                headers = [*JSON_HEADERS] + [
+                    (k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()
+                ]
+                await send(
+                    {"type": "http.response.start", "status": exc.status_code, "headers": headers}
+                )
+                body = error_bytes(exc.message, exc.type, exc.code)
+                await send({"type": "http.response.body", "body": body})
+                return
         try:
             resp = await self.upstream.open(self.method, self.path, self.payload, UPSTREAM_HEADERS)
         except UpstreamError as exc:
@@ -248,7 +304,8 @@ class ProxyResponse(Response):
                     return
                 # Headers are gone; the OpenAI way to fail now is a final SSE error event.
                 self.metrics.upstream_errors.labels(code=exc.code).inc()
-                event = error_bytes(str(exc), "upstream_error", exc.code)
+                log.warning("upstream %s mid-stream: %s", exc.code, exc)
+                event = error_bytes(exc.public, "upstream_error", exc.code)
                 sep = b"" if tail == b"\n\n" else b"\n\n"
                 body = sep + b"data: " + event + b"\n\n"
                 await send({"type": "http.response.body", "body": body, "more_body": True})

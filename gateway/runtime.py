@@ -7,6 +7,8 @@ stored first and applied to the state only once stored, so a 2xx always means pe
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from typing import Any
 
@@ -14,7 +16,9 @@ from starlette.requests import Request
 
 from gateway import state as st
 from gateway.errors import ApiError
-from gateway.limits import ClientAddress, Limiter
+from gateway.fairshare import Presence, StreamGate
+from gateway.identity import IdentityKeys, derive
+from gateway.limits import ClientAddress, Limiter, TokenBuckets
 from gateway.metrics import Metrics
 from gateway.modewatch import ModeWatch, default_api_url
 from gateway.settings import GatewaySettings
@@ -41,6 +45,18 @@ class Gateway:
             settings.rate_chat_burst,
         )
         self.address = ClientAddress(settings.trusted_proxies)
+        self.keys = IdentityKeys(settings.admin_token)
+        self.presence = Presence(settings.presence_window_s)
+        self.gate = StreamGate(
+            settings.max_streams if settings.fair_share else 0,
+            room=settings.room_size,
+            floor_fraction=settings.address_share_floor,
+            presence=self.presence,
+        )
+        self.issuance = TokenBuckets(settings.identity_per_min, settings.identity_burst)
+        self._origin_key = derive(settings.admin_token, "origin")
+        self.counted: dict[str, int] = {}
+        """Counted questions per identity in the current session (bounded with the session)."""
         self.upstream: Upstream | None = None
         self.mode: str = settings.mode or "quiz"
         # the audience URL `tubedemo up` recorded in the mode ConfigMap (the load balancer's
@@ -51,6 +67,8 @@ class Gateway:
         self.watch_task: asyncio.Task[None] | None = None
         self.status: dict[str, Any] | None = None
         self.status_at: float | None = None
+        self.forecast: list[tuple[float, int]] = []
+        """The conductor's forecast (unix seconds, replicas), sorted; GET /forecast reads it."""
         self.admin_lock = asyncio.Lock()
         self.background: set[asyncio.Task[None]] = set()
 
@@ -131,8 +149,26 @@ class Gateway:
         for rec in records:
             await self.save(rec)
 
-    def remember_question(self, text: str) -> None:
-        """Count a question at once; store it in the background (not worth failing the answer)."""
+    def origin(self, address: str) -> str:
+        """A keyed hash of a source address: groups a session's entries by where they came
+        from without keeping anyone's address (12 hex digits)."""
+        return hmac.new(self._origin_key, address.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def remember_question(self, text: str, identity: str | None) -> None:
+        """Count a question at once; store it in the background (not worth failing the answer).
+
+        An identity's questions beyond questions_per_person are answered but not kept (the page
+        counts the same), and a session keeps at most max_questions."""
+        s = self.settings
+        if identity is not None:
+            asked = self.counted.get(identity, 0)
+            if asked >= s.questions_per_person:
+                return
+            if len(self.counted) >= s.max_submissions + s.max_questions:
+                self.counted.clear()  # memory bound; the session ceiling below still holds
+            self.counted[identity] = asked + 1
+        if len(self.state.session().questions) >= s.max_questions:
+            return
         rec = self.state.question(text)
         self.state.apply(rec)
         self.metrics.questions.inc()

@@ -81,15 +81,41 @@ class GatewaySettings(BaseModel):
     trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     """CIDRs whose X-Forwarded-For is believed (the ingress); loopback by default."""
     rate_chat_per_min: float = Field(20, ge=0)
-    """Chat requests per client id per minute (token bucket); 0 disables."""
+    """Chat requests per identity per minute (token bucket); 0 disables."""
     rate_chat_burst: float | None = Field(None, ge=1)
     """Chat bucket size (questions a phone may send back to back); None = one minute's worth."""
     rate_survey_per_min: float = Field(10, ge=0)
-    """Survey submits per client id per minute (token bucket); 0 disables."""
+    """Survey submits per identity per minute (token bucket); 0 disables."""
     rate_address_per_min: float = Field(6000, ge=0)
     """Ceiling per source address; generous because a venue's phones share one public address."""
+    fair_share: bool = True
+    """Identities, the stream cap and fair queueing; false only to measure what they cost
+    (the gateway benchmark's "before" case): phones are then whoever they say they are."""
+    max_streams: int = Field(320, ge=0)
+    """Streams in flight at most (the fleet's replicas x slots at full scale); 0: no cap."""
+    room_size: int = Field(150, ge=1)
+    """People expected in the room (count): an address may hold the share of the fleet and of
+    the raffle that the rest of the room leaves it, so a venue NAT keeps working."""
+    address_share_floor: float = Field(0.1, gt=0, le=1)
+    """Fraction of max_streams any one address may always hold (the laptop's bound)."""
+    presence_window_s: float = Field(60.0, gt=0)
+    """Seconds an address counts as present after its last request (phones poll /config)."""
+    stream_queue_timeout_s: float = Field(60.0, gt=0)
+    """Seconds a question waits for a free slot before 503; the first token comes after it."""
+    identity_burst: float = Field(300, ge=1)
+    """Identities one address may obtain at once (a venue NAT's room opening the page)."""
+    identity_per_min: float = Field(30, ge=0)
+    """Identities per address per minute after the burst (token bucket); 0 disables."""
+    entries_per_address: int = Field(300, ge=1)
+    """Survey entries accepted from one address per session (a venue NAT; the draw then keeps
+    each address's room share)."""
+    max_submissions: int = Field(20_000, ge=1)
+    """Survey entries kept per session (memory bound: ~1 KiB each)."""
+    max_questions: int = Field(20_000, ge=1)
+    """Counted questions kept per session (memory bound); later ones are answered, not kept."""
     max_prompt_chars: int = Field(500, ge=1)
-    """Longest allowed question (sum of user message characters)."""
+    """Longest allowed prompt: characters of every message the client sends, whatever its
+    role (an assistant turn is prefill on the GPU too)."""
     max_messages: int = Field(16, ge=1)
     """Most messages one chat request may carry."""
     max_body_bytes: int = Field(64 * 1024, ge=1024)
@@ -167,6 +193,17 @@ ENV_FIELDS: dict[str, str] = {
     "TUBEDEMO_RATE_CHAT_BURST": "rate_chat_burst",
     "TUBEDEMO_RATE_SURVEY_PER_MIN": "rate_survey_per_min",
     "TUBEDEMO_RATE_ADDRESS_PER_MIN": "rate_address_per_min",
+    "TUBEDEMO_FAIR_SHARE": "fair_share",
+    "TUBEDEMO_MAX_STREAMS": "max_streams",
+    "TUBEDEMO_ROOM_SIZE": "room_size",
+    "TUBEDEMO_ADDRESS_SHARE_FLOOR": "address_share_floor",
+    "TUBEDEMO_PRESENCE_WINDOW_S": "presence_window_s",
+    "TUBEDEMO_STREAM_QUEUE_TIMEOUT_S": "stream_queue_timeout_s",
+    "TUBEDEMO_IDENTITY_BURST": "identity_burst",
+    "TUBEDEMO_IDENTITY_PER_MIN": "identity_per_min",
+    "TUBEDEMO_ENTRIES_PER_ADDRESS": "entries_per_address",
+    "TUBEDEMO_MAX_SUBMISSIONS": "max_submissions",
+    "TUBEDEMO_MAX_QUESTIONS": "max_questions",
     "TUBEDEMO_MAX_PROMPT_CHARS": "max_prompt_chars",
     "TUBEDEMO_MAX_BODY_BYTES": "max_body_bytes",
     "TUBEDEMO_QUESTIONS_PER_PERSON": "questions_per_person",
@@ -177,7 +214,7 @@ ENV_FIELDS: dict[str, str] = {
 def _convert(field: str, raw: str) -> object:
     if field == "trusted_proxies":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if field == "local":
+    if field in ("local", "fair_share"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if (
         field in ("cors_origin", "mode_configmap", "s3_bucket", "kube_api", "rate_chat_burst")

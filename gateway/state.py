@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.profanity import mask
+from gateway.profanity import display, fold, mask
 
 COMPANY_MAX_CHARS = 80
 """Longest company name on a survey submission (after collapsing whitespace)."""
+RAFFLE_FLOOR = 5
+"""Entries every address keeps in the draw, however many other addresses entered."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,23 @@ class Session:
     created_at: str
     archived: bool = False
     submissions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """client_id -> submission data."""
+    """identity id (the record's `client_id`) -> submission data."""
     questions: dict[str, dict[str, Any]] = field(default_factory=dict)
     draws: list[dict[str, Any]] = field(default_factory=list)
+    origins: Counter[str] = field(default_factory=Counter)
+    """Submissions per origin (a keyed hash of the source address), kept in step by `State`."""
+
+    def put_submission(self, key: str, data: dict[str, Any]) -> None:
+        old = self.submissions.get(key)
+        if old is not None:
+            self.origins[str(old.get("origin", ""))] -= 1
+        self.submissions[key] = data
+        self.origins[str(data.get("origin", ""))] += 1
+
+    def drop_submission(self, key: str) -> None:
+        old = self.submissions.pop(key, None)
+        if old is not None:
+            self.origins[str(old.get("origin", ""))] -= 1
 
 
 class Invalid(ValueError):
@@ -137,16 +153,30 @@ class NoEligible(Exception):
     """Nobody (left) to draw."""
 
 
+def encodable(text: str, what: str) -> str:
+    """`text` if it can be stored as UTF-8, else `Invalid` (a lone surrogate such as \\ud800
+    parses as JSON but breaks every later write and read of it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"{what}: contains characters that are not text (lone surrogates)") from None
+    return text
+
+
 def clean_entry(company: str, name: str | None, name_max: int) -> tuple[str, str | None]:
     """Company and display name as stored: whitespace collapsed, lengths checked (`Invalid`)."""
-    company = " ".join(company.split())
-    if not company:
+    company = " ".join(encodable(company, "company").split())
+    if name is not None:
+        encodable(name, "name")
+    if not display(company):
         raise Invalid("company: say where you work (or 'none')")
     if len(company) > COMPANY_MAX_CHARS:
         raise Invalid(f"company: at most {COMPANY_MAX_CHARS} characters")
     cleaned = " ".join(name.split()) if name else None
     if cleaned and len(cleaned) > name_max:
         raise Invalid(f"name: at most {name_max} characters")
+    if cleaned and not display(cleaned):
+        cleaned = None  # nothing visible: anonymous, as if left empty
     return company, cleaned or None
 
 
@@ -199,7 +229,7 @@ class State:
                     archived=True,
                 )
             if rec.kind == "submission":
-                sess.submissions[rec.key] = rec.data
+                sess.put_submission(rec.key, rec.data)
             elif rec.kind == "question":
                 sess.questions[rec.key] = rec.data
             elif rec.kind == "draw":
@@ -211,14 +241,14 @@ class State:
         sees its id); returns the undo for when storing fails."""
         sess = self.sessions[str(rec.session)]
         before = sess.submissions.get(rec.key)
-        sess.submissions[rec.key] = rec.data
+        sess.put_submission(rec.key, rec.data)
 
         def undo() -> None:
             if sess.submissions.get(rec.key) is rec.data:
                 if before is None:
-                    del sess.submissions[rec.key]
+                    sess.drop_submission(rec.key)
                 else:
-                    sess.submissions[rec.key] = before
+                    sess.put_submission(rec.key, before)
 
         return undo
 
@@ -268,11 +298,12 @@ class State:
         return self.record("question", self.sources.uuid_hex(), data, sess.id)
 
     def submission(
-        self, client_id: str, rating: int, company: str, name: str | None
+        self, client_id: str, rating: int, company: str, name: str | None, origin: str = ""
     ) -> tuple[Record, bool]:
         """A phone's (re)submission to the current session: (record, created).
 
-        A resubmit keeps its id and creation time; `company`/`name` come from `clean_entry`.
+        `client_id` is the phone's identity. A resubmit keeps its id, creation time and origin
+        (where it first entered from); `company`/`name` come from `clean_entry`.
         """
         sess = self.session()
         existing = sess.submissions.get(client_id)
@@ -280,6 +311,7 @@ class State:
         data = {
             "id": existing["id"] if existing else self.sources.uuid_hex(),
             "client_id": client_id,
+            "origin": str(existing.get("origin", origin)) if existing else origin,
             "rating": rating,
             "company": company,
             "company_display": mask(company),
@@ -291,27 +323,29 @@ class State:
         return self.record("submission", client_id, data, sess.id), existing is None
 
     def draw(
-        self, count: int, seed: int | None, redraw: bool
+        self, count: int, seed: int | None, redraw: bool, room: int = 150
     ) -> tuple[dict[str, Any], Record | None]:
         """Pick winners in the current session: (draw data, record to store or None).
 
         Without `redraw`, the latest draw is returned unchanged (the screen can ask again
-        safely). A redraw excludes everyone who ever won in this session. Eligible ids are
-        sorted and recorded with the seed, so `random.Random(seed).sample(eligible, k)` repeats
-        it. Without a seed one is taken from the random source.
+        safely). A redraw excludes everyone who ever won in this session. Each origin keeps
+        at most its room share of entries (`eligible_entries`); the eligible ids are sorted
+        and recorded with the seed, so `random.Random(seed).sample(eligible, k)` repeats it.
+        Without a seed one is taken from the random source.
         """
         sess = self.session()
         if sess.draws and not redraw:
             return sess.draws[-1], None
         earlier = {w for d in sess.draws for w in d["winners"]}
-        eligible = sorted(s["id"] for s in sess.submissions.values() if s["id"] not in earlier)
+        if seed is None:
+            seed = self.sources.rng.getrandbits(32)
+        entries = [s for s in sess.submissions.values() if s["id"] not in earlier]
+        eligible = eligible_entries(entries, room, seed)
         if not eligible:
             raise NoEligible(
                 "no eligible submissions to draw from"
                 + (" (everyone has already won)" if earlier else "")
             )
-        if seed is None:
-            seed = self.sources.rng.getrandbits(32)
         winners = random.Random(seed).sample(eligible, min(count, len(eligible)))
         draw_id = self.sources.token_hex(6)
         data: dict[str, Any] = {
@@ -321,6 +355,8 @@ class State:
             "redraw": redraw,
             "at": self.sources.timestamp(),
             "eligible": eligible,
+            "entries": len(entries),
+            "room": room,
             "excluded": sorted(earlier),
             "winners": winners,
         }
@@ -328,6 +364,53 @@ class State:
 
 
 # ---------------------------------------------------------------------- views (pure)
+
+
+def origin_share(entries: int, room: int, other_origins: int) -> int:
+    """Entries one origin keeps in the draw: as many people as the room can have behind it
+    once every other origin is one person, at least RAFFLE_FLOOR. Pure.
+
+    A venue NAT with the whole room behind it keeps `room`; a laptop on an address of its own,
+    while the room enters from its own addresses, keeps RAFFLE_FLOOR."""
+    return min(entries, max(RAFFLE_FLOOR, room - other_origins))
+
+
+def eligible_entries(entries: list[dict[str, Any]], room: int, seed: int) -> list[str]:
+    """Sorted ids in the draw: every origin over its share keeps a random subset of that size
+    (chosen with a generator seeded from `seed`, so the draw can be repeated). Pure."""
+    by_origin: dict[str, list[str]] = {}
+    for sub in entries:
+        by_origin.setdefault(str(sub.get("origin", "")), []).append(str(sub["id"]))
+    rng = random.Random(f"eligible-{seed}")
+    kept: list[str] = []
+    for origin in sorted(by_origin):
+        ids = sorted(by_origin[origin])
+        share = origin_share(len(ids), room, len(by_origin) - 1)
+        kept.extend(ids if share >= len(ids) else rng.sample(ids, share))
+    return sorted(kept)
+
+
+def raffle_summary(sess: Session, room: int, top: int = 5) -> dict[str, Any]:
+    """What the presenter sees before drawing: entries, eligible entries, the origins holding
+    the most entries and what each keeps (origins are keyed hashes, never addresses). Pure."""
+    earlier = {w for d in sess.draws for w in d["winners"]}
+    counts = Counter(
+        str(s.get("origin", "")) for s in sess.submissions.values() if s["id"] not in earlier
+    )
+    others = len(counts) - 1
+    largest = [
+        {"origin": origin or "unknown", "entries": n, "eligible": origin_share(n, room, others)}
+        for origin, n in counts.most_common(top)
+    ]
+    return {
+        "session": sess.id,
+        "entries": sum(counts.values()),
+        "eligible": sum(origin_share(n, room, others) for n in counts.values()),
+        "origins": len(counts),
+        "room": room,
+        "already_won": len(earlier),
+        "largest": largest,
+    }
 
 
 def session_summary(sess: Session, current: str | None) -> dict[str, Any]:
@@ -342,20 +425,38 @@ def session_summary(sess: Session, current: str | None) -> dict[str, Any]:
     }
 
 
-def results(sess: Session, top: int = 10) -> dict[str, Any]:
-    ratings = Counter(str(s["rating"]) for s in sess.submissions.values())
-    # Group case- and space-insensitively, show the most common spelling.
-    groups: dict[str, Counter[str]] = {}
+def results(sess: Session, room: int = 150, top: int = 10) -> dict[str, Any]:
+    """Ratings and top companies for the screen. Each origin weighs as much as the entries it
+    keeps in the draw (`origin_share`), so one address flooding the survey cannot choose what
+    the projector shows; counts are those weights, rounded."""
+    others = len(+sess.origins) - 1
+    weight = {
+        origin: origin_share(n, room, others) / n for origin, n in sess.origins.items() if n > 0
+    }
+    ratings: dict[str, float] = {}
+    # Group by what the text says (case, spacing, accents, look-alike letters); show the most
+    # common spelling.
+    groups: dict[str, dict[str, float]] = {}
     for sub in sess.submissions.values():
-        shown = str(sub["company_display"])
-        groups.setdefault(" ".join(shown.lower().split()), Counter())[shown] += 1
-    ranked = sorted(groups.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))
+        w = weight.get(str(sub.get("origin", "")), 1.0)
+        rating = str(sub["rating"])
+        ratings[rating] = ratings.get(rating, 0.0) + w
+        shown = mask(str(sub["company"]))
+        spellings = groups.setdefault(fold(shown) or shown, {})
+        spellings[shown] = spellings.get(shown, 0.0) + w
+
+    def commonest(spellings: dict[str, float]) -> str:
+        return min(spellings, key=lambda name: (-spellings[name], name))
+
+    ranked = sorted(groups.values(), key=lambda g: (-sum(g.values()), commonest(g)))
     return {
         "session": sess.id,
         "total": len(sess.submissions),
-        "ratings": {str(r): ratings.get(str(r), 0) for r in range(1, 6)},
+        "ratings": {str(r): round(ratings.get(str(r), 0.0)) for r in range(1, 6)},
         "top_companies": [
-            {"company": c.most_common(1)[0][0], "count": sum(c.values())} for c in ranked[:top]
+            {"company": commonest(g), "count": round(sum(g.values()))}
+            for g in ranked[:top]
+            if round(sum(g.values())) > 0
         ],
         "questions": len(sess.questions),
     }
@@ -371,13 +472,20 @@ def public_winners(sess: Session) -> dict[str, Any]:
     last = sess.draws[-1] if sess.draws else None
     winners = []
     for wid in last["winners"] if last else []:
-        sub = subs.get(wid)
-        winners.append({"id": wid, "name": (sub or {}).get("name_display") or "anonymous"})
+        sub = subs.get(wid) or {}
+        name = mask(str(sub["name"])) if sub.get("name") else ""
+        winners.append({"id": wid, "name": name or "anonymous"})
     return {"session": sess.id, "drawn": last is not None, "winners": winners}
 
 
-def draw_response(sess: Session, data: dict[str, Any]) -> dict[str, Any]:
+def draw_response(sess: Session, data: dict[str, Any], room: int = 150) -> dict[str, Any]:
+    """The draw as the presenter reveals it: names and companies through the same normaliser
+    and mask as the screen (the export keeps what people typed), and the raffle's shape."""
     subs = by_id(sess)
+
+    def shown(sub: dict[str, Any], key: str) -> str:
+        return mask(str(sub[key])) if sub.get(key) else ""
+
     return {
         "draw_id": data["draw_id"],
         "seed": data["seed"],
@@ -385,11 +493,14 @@ def draw_response(sess: Session, data: dict[str, Any]) -> dict[str, Any]:
         "winners": [
             {
                 "id": wid,
-                "name": subs.get(wid, {}).get("name") or "",
-                "company": subs.get(wid, {}).get("company") or "",
+                "name": shown(subs.get(wid, {}), "name"),
+                "company": shown(subs.get(wid, {}), "company"),
             }
             for wid in data["winners"]
         ],
+        "entries": data.get("entries", len(data["eligible"])),
+        "eligible": len(data["eligible"]),
+        "raffle": raffle_summary(sess, int(data.get("room", room))),
     }
 
 

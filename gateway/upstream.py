@@ -14,8 +14,12 @@ from typing import Any
 
 
 class UpstreamError(Exception):
+    """A failure of the model server. `str()` carries the details (host, port, the client
+    library's error) for the gateway's log; phones only ever see `public`."""
+
     status = 502
     code = "upstream_error"
+    public = "the model server failed; please try again"
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -23,6 +27,7 @@ class UpstreamUnavailable(UpstreamError):
 
     status = 503
     code = "upstream_unavailable"
+    public = "the model server is not reachable right now; please try again shortly"
 
 
 class UpstreamTimeout(UpstreamError):
@@ -30,6 +35,7 @@ class UpstreamTimeout(UpstreamError):
 
     status = 504
     code = "upstream_timeout"
+    public = "the model server took too long to answer; please try again"
 
 
 class UpstreamBroken(UpstreamError):
@@ -37,6 +43,7 @@ class UpstreamBroken(UpstreamError):
 
     status = 502
     code = "upstream_disconnected"
+    public = "the model server stopped answering; please try again"
 
 
 class UpstreamResponse(abc.ABC):

@@ -18,29 +18,75 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parent.parent
 
 
-SHARED_FIXTURE_FOLDERS = ("tests/kube/", "tests/images/", "tests/lab/", "tests/web/")
-"""Folders whose tests share one heavy fixture: one control plane per session (tests/kube, in
-the same order as a one-process run: the 410-relist test there needs a control plane old
-enough to have compacted), the images built once per session, one lab per session, the page
-built once per module. Under pytest-xdist (`make test`) each folder's tests go to one worker,
-so each is made once; every other test is scheduled on its own."""
+pytest_plugins = ("tests.kube.fixtures",)
+"""The control plane's fixtures (`kube`, `namespace`, `test_host`) serve every package's tests."""
+
+SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
+    "control plane": (
+        "tests/kube/",
+        "tests/audience/test_audience_proxy.py",
+        "tests/cluster/test_cluster_commands.py",
+        "tests/cluster/test_watch.py",
+        "tests/cluster/test_watch_pod_proxy.py",
+        "tests/eks/test_cluster_create_delete.py",
+        "tests/gateway/test_gateway_mode_watch.py",
+        "tests/otel/test_otel_collector_run.py",
+        "tests/rehearsal/test_lab_fleet.py",
+        "tests/talk/test_show_mode.py",
+    ),
+    "images": ("tests/images/",),
+    "lab": ("tests/lab/",),
+    "page": ("tests/web/",),
+}
+"""Tests that share one heavy fixture, by the files (or folders, ending in '/') that hold them:
+one control plane per session (tests/kube/fixtures.py), the images built once per session, one
+lab per session, the page built once per module. Under pytest-xdist (`make test`) each group's
+tests go to one worker in collection order (an `old_control_plane` test after all the others),
+so each is made once; every other test is scheduled on its own. A test that uses the control
+plane from a file not listed here fails collection (it would start a second control plane on
+another worker). Every test of the control-plane files is marked `integration`, as tests/kube's
+were."""
+
+
+def shared_fixture(nodeid: str) -> str | None:
+    """The SHARED_FIXTURES group a test belongs to, from its node id (all the xdist scheduler
+    sees), or None."""
+    path = nodeid.split("::", 1)[0]
+    for group, places in SHARED_FIXTURES.items():
+        if any(path == p or (p.endswith("/") and path.startswith(p)) for p in places):
+            return group
+    return None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    # The folder is the group. Not xdist_group marks: with pytest 9.2 xdist 3.8.0's loadgroup
-    # silently ignores them (it renames node ids, which pytest 9.2 no longer lets it do;
-    # pytest-dev/pytest-xdist#1386). Marks with an '@' suffix still group, should that return.
+    # The shared fixture is the group. Not xdist_group marks: with pytest 9.2 xdist 3.8.0's
+    # loadgroup silently ignores them (it renames node ids, which pytest 9.2 no longer lets it
+    # do; pytest-dev/pytest-xdist#1386). Marks with an '@' suffix still group, should that return.
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    class FolderGroups(LoadGroupScheduling):  # type: ignore[misc]
+    class SharedFixtureGroups(LoadGroupScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            folder = next((f for f in SHARED_FIXTURE_FOLDERS if nodeid.startswith(f)), None)
-            return folder or str(super()._split_scope(nodeid))
+            return shared_fixture(nodeid) or str(super()._split_scope(nodeid))
 
-    return FolderGroups(config, log)
+    return SharedFixtureGroups(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # After every other test (so after the rest of its group, in the order the group's worker
+    # runs them): a test that needs the control plane's watch cache to have moved on.
+    items.sort(key=lambda item: item.get_closest_marker("old_control_plane") is not None)
+    for item in items:
+        group = shared_fixture(item.nodeid)
+        if group == "control plane":
+            item.add_marker(pytest.mark.integration)
+        elif "kube" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the control plane: add {item.nodeid.split('::')[0]} to "
+                'SHARED_FIXTURES["control plane"] in tests/conftest.py (one control plane per run)'
+            )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

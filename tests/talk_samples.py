@@ -21,7 +21,8 @@ from tubedemo.telemetry.snapshot import (
     QueueState,
     ReplicaState,
     Snapshot,
-    TalkClock,
+    StartupMark,
+    TalkState,
 )
 
 START = datetime(2026, 11, 27, 9, 0, 0, tzinfo=UTC)
@@ -38,10 +39,10 @@ CUES = {
 }
 
 
-def _clock(t: float) -> TalkClock:
+def _clock(t: float) -> TalkState:
     current = next((p for p in PHASES if p[1] <= t < p[1] + p[2]), None)
     upcoming = next((p for p in PHASES if p[1] > t), None)
-    return TalkClock(
+    return TalkState(
         elapsed_s=t,
         duration_s=360.0,
         phase=current[0] if current else None,
@@ -125,6 +126,17 @@ def talk_history(seconds: int = 360, step: int = 2) -> list[Snapshot]:
             )
             cold = 90 + 5 * i
             ready = age >= node_ready_at + cold
+            # as the Kubernetes feed reports them: the node's and pod's conditions, vLLM's log
+            marks = (
+                StartupMark(step="node_ready", at_s=node_ready_at, source="node"),
+                StartupMark(step="scheduled", at_s=node_ready_at + 1, source="pod"),
+                StartupMark(step="container_started", at_s=node_ready_at + 15, source="pod"),
+                StartupMark(
+                    step="weights_loaded", at_s=node_ready_at + 50 + 2 * i, source="vllm_log"
+                ),
+                StartupMark(step="compiled", at_s=node_ready_at + cold - 5, source="vllm_log"),
+                StartupMark(step="ready", at_s=node_ready_at + cold, source="pod"),
+            )
             pods.append(
                 PodState(
                     name=name,
@@ -135,6 +147,7 @@ def talk_history(seconds: int = 360, step: int = 2) -> list[Snapshot]:
                     scheduled_to_ready_s=float(cold) if ready else None,
                     created_to_ready_s=float(node_ready_at + cold) if ready else None,
                     pending_reason=None if ready else "ContainerCreating",
+                    startup=tuple(m for m in marks if m.at_s <= age),
                 )
             )
         ready_pods = sum(1 for p in pods if p.ready)

@@ -24,6 +24,7 @@ async def new_session(request: Request, body: SessionIn) -> dict[str, Any]:
     async with gw.admin_lock:
         await gw.save(gw.state.archive_current())
         await gw.save_all(gw.state.open_session(body.name))
+        gw.counted.clear()  # identities belong to one session
         return st.session_summary(gw.state.session(), gw.state.current)
 
 

@@ -1,15 +1,51 @@
-"""Request checks shared by routers: the admin bearer token, the X-Client-Id header."""
+"""Request checks shared by routers: the admin bearer token, who a phone is (`caller`)."""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from gateway.errors import ApiError
-from gateway.limits import CLIENT_ID
+from gateway.fairshare import LOAD_LANE
+from gateway.identity import IDENTITY_HEADER, Identity
+from gateway.limits import network_key
 from gateway.runtime import of
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the network it came from and the identity it proved, if any."""
+
+    network: str
+    """Source address as limits count it (IPv4 address, IPv6 /64)."""
+    identity: Identity | None
+    load: bool
+    """Carries the load generator's credential (k6, the rehearsal's room)."""
+
+    @property
+    def lane(self) -> str:
+        return LOAD_LANE if self.load else self.network
+
+
+def caller(request: Request, *, need_identity: bool) -> Caller:
+    """Who is asking; marks their network present. 401 when an identity is needed and the
+    request has none that the gateway issued for the current session (the load credential
+    stands in for one where `need_identity` allows it)."""
+    gw = of(request)
+    network = network_key(gw.address(request.scope, request.headers))
+    gw.presence.seen(network)
+    headers = request.headers
+    load = gw.keys.is_load(headers.get("authorization"))
+    token = headers.get(IDENTITY_HEADER)
+    identity = None
+    if token is not None and gw.settings.fair_share:
+        identity = gw.keys.verify(token, gw.state.current)
+    elif need_identity and not load and gw.settings.fair_share:
+        gw.keys.verify("", None)  # raises the 401 that tells the page what to do
+    return Caller(network, identity, load)
 
 
 async def admin(
@@ -38,13 +74,3 @@ async def admin(
 
 Admin = Depends(admin)
 """Route dependency: 401 unless the request carries the admin token."""
-
-
-def client_id_header(x_client_id: str | None) -> str | None:
-    if x_client_id is None:
-        return None
-    if not CLIENT_ID.match(x_client_id):
-        raise ApiError(
-            400, "X-Client-Id must be 1-64 letters, digits, '-' or '_'", "invalid_client_id"
-        )
-    return x_client_id

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from gateway.errors import ApiError
 from gateway.proxy import ProxyResponse, shape_chat
-from gateway.routes.auth import client_id_header
+from gateway.routes.auth import caller
 from gateway.runtime import of
 
 router = APIRouter(tags=["audience"])
@@ -54,10 +54,11 @@ CHAT_SCHEMA: dict[str, Any] = {
             "content": {"application/json": {}, "text/event-stream": {}},
         },
         "400": {"description": "Invalid request (message says which field)"},
+        "401": {"description": "No identity the gateway issued (POST /api/identity)"},
         "413": {"description": "Body too large"},
-        "429": {"description": "Rate limited (Retry-After)"},
+        "429": {"description": "Rate limited, or this identity already has a stream (Retry-After)"},
         "502": {"description": "The model server failed"},
-        "503": {"description": "No model server reachable"},
+        "503": {"description": "No model server reachable, or no free slot in time"},
         "504": {"description": "The model server timed out"},
     },
 }
@@ -66,14 +67,15 @@ CHAT_SCHEMA: dict[str, Any] = {
 @router.post("/v1/chat/completions", openapi_extra=CHAT_SCHEMA)
 async def chat(
     request: Request,
-    x_client_id: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_tubedemo_counted: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     gw = of(request)
-    client = client_id_header(x_client_id)
+    who = caller(request, need_identity=True)
     raw = await request.body()
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply", "invalid_json") from None
     except ValueError:
         raise ApiError(400, "request body is not valid JSON", "invalid_json") from None
     s = gw.settings
@@ -85,12 +87,24 @@ async def chat(
         max_prompt_chars=s.max_prompt_chars,
         max_messages=s.max_messages,
     )
-    gw.limiter.check("chat", client, gw.address(request.scope, request.headers))
-    if (x_tubedemo_counted or "true").strip().lower() != "false":
-        gw.remember_question(plan.question)
+    ident = who.identity.id if who.identity is not None else None
+    if not who.load:
+        gw.limiter.check("chat", ident, who.network)
+    issued = who.identity.issued_at if who.identity is not None else 0
+    ticket = gw.gate.reserve(who.lane, ident, issued)
+    if not who.load and (x_tubedemo_counted or "true").strip().lower() != "false":
+        gw.remember_question(plan.question, ident)
     assert gw.upstream is not None
     return ProxyResponse(
-        gw.upstream, "POST", "/v1/chat/completions", plan.payload, plan.stream, gw.metrics
+        gw.upstream,
+        "POST",
+        "/v1/chat/completions",
+        plan.payload,
+        plan.stream,
+        gw.metrics,
+        gate=gw.gate,
+        ticket=ticket,
+        queue_timeout_s=s.stream_queue_timeout_s,
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import state as st
 from gateway.errors import ApiError
+from gateway.limits import network_key
 from gateway.routes.auth import Admin
 from gateway.runtime import of
 
@@ -40,6 +41,8 @@ class StatusIn(BaseModel):
 @router.get("/config", tags=["audience"])
 async def config(request: Request) -> dict[str, Any]:
     gw = of(request)
+    # Open pages poll this: it is how the gateway knows which networks the room is on.
+    gw.presence.seen(network_key(gw.address(request.scope, request.headers)))
     s = gw.settings
     return {
         "mode": gw.mode,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway import state as st
 from gateway.errors import ApiError
 from gateway.limits import CLIENT_ID
-from gateway.routes.auth import Admin
+from gateway.routes.auth import Admin, caller
 from gateway.runtime import of
 
 router = APIRouter()
@@ -22,7 +22,9 @@ router = APIRouter()
 
 class SurveySubmit(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    client_id: Annotated[str, Field(pattern=CLIENT_ID.pattern)]
+    client_id: Annotated[str | None, Field(pattern=CLIENT_ID.pattern)] = None
+    """Ignored when the request carries an identity (it always must, unless fair_share is
+    off): the entry belongs to the identity the gateway issued, not to a name the phone picks."""
     rating: Annotated[int, Field(ge=1, le=5, strict=True)]
     company: Annotated[str, Field(max_length=400)]
     name: Annotated[str | None, Field(max_length=400)] = None
@@ -51,12 +53,14 @@ SUBMIT_SCHEMA: dict[str, Any] = {
     "/api/survey/submit",
     tags=["survey"],
     openapi_extra=SUBMIT_SCHEMA,
-    responses={200: {"model": SubmitResult}, 400: {}, 409: {}, 429: {}, 503: {}},
+    responses={200: {"model": SubmitResult}, 400: {}, 401: {}, 409: {}, 429: {}, 503: {}},
 )
 async def submit(request: Request) -> Response:
     # Validated by hand rather than by a FastAPI body parameter: this is the hottest
     # write path (a room submitting at once) and FastAPI's dependency solving doubles it.
     gw = of(request)
+    s = gw.settings
+    who = caller(request, need_identity=True)
     try:
         body = SurveySubmit.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -64,11 +68,29 @@ async def submit(request: Request) -> Response:
     if gw.mode != "survey":
         raise ApiError(409, "the survey is not open yet", "not_survey_mode")
     try:
-        company, name = st.clean_entry(body.company, body.name, gw.settings.name_max_chars)
+        company, name = st.clean_entry(body.company, body.name, s.name_max_chars)
     except st.Invalid as exc:
         raise ApiError(400, str(exc), "invalid_field") from exc
-    gw.limiter.check("survey", body.client_id, gw.address(request.scope, request.headers))
-    rec, created = gw.state.submission(body.client_id, body.rating, company, name)
+    if who.identity is not None:
+        key = who.identity.id
+    elif not s.fair_share and body.client_id:
+        key = body.client_id
+    else:
+        raise ApiError(401, "no valid identity: open the page again", "identity_required")
+    gw.limiter.check("survey", key, who.network)
+    sess = gw.state.session()
+    origin = gw.origin(who.network)
+    if key not in sess.submissions:
+        if len(sess.submissions) >= s.max_submissions:
+            raise ApiError(429, "the raffle is full", "raffle_full", headers={"Retry-After": "60"})
+        if sess.origins[origin] >= s.entries_per_address:
+            raise ApiError(
+                429,
+                f"{s.entries_per_address} entries have come from your network already",
+                "network_entries_exhausted",
+                headers={"Retry-After": "60"},
+            )
+    rec, created = gw.state.submission(key, body.rating, company, name, origin)
     undo = gw.state.tentatively(rec)
     try:
         await gw.save(rec)
@@ -89,20 +111,29 @@ async def winners(request: Request) -> dict[str, Any]:
 
 @router.get("/api/survey/results", tags=["survey"])
 async def results(request: Request) -> dict[str, Any]:
-    return st.results(of(request).state.session())
+    gw = of(request)
+    return st.results(gw.state.session(), gw.settings.room_size)
+
+
+@router.get("/api/admin/raffle", tags=["admin"], dependencies=[Admin], responses={401: {}})
+async def raffle(request: Request) -> dict[str, Any]:
+    """Before drawing: entries, how many the draw would keep, and the origins holding most."""
+    gw = of(request)
+    return st.raffle_summary(gw.state.session(), gw.settings.room_size)
 
 
 @router.post("/api/admin/draw", tags=["admin"], dependencies=[Admin], responses={401: {}, 409: {}})
 async def draw(request: Request, body: DrawIn) -> dict[str, Any]:
     gw = of(request)
     async with gw.admin_lock:
+        room = gw.settings.room_size
         try:
-            data, rec = gw.state.draw(body.count, body.seed, body.redraw)
+            data, rec = gw.state.draw(body.count, body.seed, body.redraw, room)
         except st.NoEligible as exc:
             raise ApiError(409, str(exc), "no_eligible_submissions") from exc
         if rec is not None:
             await gw.save(rec)
-        return st.draw_response(gw.state.session(), data)
+        return st.draw_response(gw.state.session(), data, room)
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""Where survey data lives: a small interface and two real implementations.
+"""Where survey data lives: a small interface (base.py) and two real implementations (local.py,
+s3.py), chosen by make_store.
 
 `save` returns only once the record is durable (fsynced on disk, stored in S3, or fsynced in
 the S3 spool); the gateway answers 2xx after that, so nothing acknowledged is lost.
@@ -6,32 +7,11 @@ the S3 spool); the gateway answers 2xx after that, so nothing acknowledged is lo
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
-from gateway.state import Record
+from gateway.store.base import Store, StoreError
 
-
-class StoreError(Exception):
-    """The store could not make a record durable; the request must not be acknowledged."""
-
-
-class Store(abc.ABC):
-    @abc.abstractmethod
-    async def load(self) -> list[Record]:
-        """Every record saved so far (any revision order; callers keep the newest)."""
-
-    @abc.abstractmethod
-    async def save(self, rec: Record) -> None:
-        """Make one record durable before returning; raise StoreError if that is impossible."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Flush what can be flushed and release files and connections."""
-
-    @abc.abstractmethod
-    def describe(self) -> dict[str, Any]:
-        """Kind and health for /readyz (e.g. how many records wait in the S3 spool)."""
+__all__ = ["Store", "StoreError", "make_store"]
 
 
 def make_store(settings: Any) -> Store:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateway.state import Record, latest
-from gateway.store import Store, StoreError
+from gateway.store.base import Store, StoreError
 
 log = logging.getLogger("gateway.store")
 

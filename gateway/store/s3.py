@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.state import Record, latest
-from gateway.store import Store, StoreError
+from gateway.store.base import Store, StoreError
 from gateway.store.local import LocalStore
 
 log = logging.getLogger("gateway.store")

@@ -68,6 +68,29 @@ def test_asking_again_shows_the_same_winners(gateway: GatewayProcess, tubedemo: 
     assert all(wid in again.out for wid in ids)
 
 
+def test_winners_named_like_markup_or_rudely_are_revealed_escaped_and_masked(
+    gateway: GatewayProcess, tubedemo: Tubedemo
+) -> None:
+    gateway.submit("markup", 5, "[bold]ACME[/]", "[/]")
+    gateway.submit("rude", 5, "ѕhit Ltd", "f u c k")
+    run = tubedemo("winners", "--count", "2", "--instant", "--gateway-url", gateway.url)
+    assert run.code == 0, run.err
+    assert "[/] — [bold]ACME[/]" in run.out
+    assert "f * * * — ѕ*** Ltd" in run.out
+    assert "u c k" not in run.out and "hit Ltd" not in run.out
+
+
+def test_check_shows_the_raffle_before_drawing_and_draws_nothing(
+    gateway: GatewayProcess, tubedemo: Tubedemo
+) -> None:
+    _seed(gateway, 3)
+    run = tubedemo("winners", "--check", "--gateway-url", gateway.url)
+    assert run.code == 0, run.err
+    assert "raffle: 3 entries from 1 networks, 3 in the draw" in run.out
+    assert "most from one network" in run.out  # all three came from loopback
+    assert _winner_ids(gateway) == []
+
+
 def test_redraw_never_picks_an_earlier_winner(gateway: GatewayProcess, tubedemo: Tubedemo) -> None:
     people = _seed(gateway, 7)
     seen: list[str] = []
@@ -149,17 +172,28 @@ def test_csv_export_round_trips_every_submission(
     text = out.read_text(encoding="utf-8")
     # Formula-looking cells stay inert in a spreadsheet...
     raw = {r["client_id"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert raw["p-1"]["company"].startswith("'=")
+    assert raw[gateway.identity_id("p-1")]["company"].startswith("'=")
     # ...and still read back as typed.
     rows = {r.client_id: r for r in parse_export(text)}
-    assert set(rows) == set(typed)
+    assert set(rows) == {gateway.identity_id(cid) for cid in typed}
     for cid, (rating, company, name) in typed.items():
-        row = rows[cid]
+        row = rows[gateway.identity_id(cid)]
         assert (row.id, row.rating, row.company, row.name) == (ids[cid], rating, company, name)
         assert (row.winner is not None) == (row.id in drawn)
     # Without --csv the same bytes go to standard output.
     piped = tubedemo("session", "export", "--gateway-url", gateway.url)
     assert piped.code == 0 and piped.out == text
+
+
+def test_csv_export_writes_into_a_relative_folder(
+    gateway: GatewayProcess, tubedemo: Tubedemo, tmp_path: Path
+) -> None:
+    gateway.submit("p-0", 4, "Tube & Co", "Ann")
+    (tmp_path / "cwd" / "exports").mkdir()
+    run = tubedemo("session", "export", "--csv", "exports/talk.csv", "--gateway-url", gateway.url)
+    assert run.code == 0, run.err
+    (row,) = parse_export((tmp_path / "cwd" / "exports" / "talk.csv").read_text(encoding="utf-8"))
+    assert (row.client_id, row.rating, row.company) == (gateway.identity_id("p-0"), 4, "Tube & Co")
 
 
 def test_wrong_token_is_one_line_and_non_zero(gateway: GatewayProcess, tubedemo: Tubedemo) -> None:

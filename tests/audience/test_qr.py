@@ -113,6 +113,37 @@ def test_qr_command_asks_a_rehearsal_gateway_for_its_address(
     assert _scan(_grid_from_text(lines)) == ["http://192.0.2.10:8080/"]
 
 
+@pytest.mark.integration
+def test_a_rehearsals_lan_address_beats_a_localhost_audience_url_in_demo_yaml(
+    tubedemo: Tubedemo, tmp_path: Path
+) -> None:
+    # `init --profile local` writes the port-forward's http://localhost:8080; phones cannot
+    # open it, so the address the rehearsal's gateway advertises goes on the code.
+    (tmp_path / "cwd" / "demo.yaml").write_text("talk:\n  audience_url: http://localhost:8080\n")
+    with running_gateway(tmp_path / "store", audience_url="http://192.0.2.10:8080/") as gw:
+        run = tubedemo("qr", "--gateway-url", gw.url)
+    assert run.code == 0, run.err
+    lines = [line for line in run.out.splitlines() if line and set(line) <= set(" ▀▄█")]
+    assert _scan(_grid_from_text(lines)) == ["http://192.0.2.10:8080/"]
+    assert "http://192.0.2.10:8080/  (from the gateway's /config)" in run.out
+    assert "warning" not in run.err
+    # a gateway that only knows a localhost address itself: demo.yaml's stays, with its warning
+    with running_gateway(tmp_path / "store2", audience_url="http://127.0.0.1:8080/") as gw:
+        local = tubedemo("qr", "--gateway-url", gw.url)
+    assert local.code == 0, local.err
+    assert "http://localhost:8080  (from talk.audience_url)" in local.out
+    assert "phones cannot open a localhost address" in local.err
+
+
+def test_qr_command_writes_its_png_into_a_relative_folder(
+    tubedemo: Tubedemo, tmp_path: Path
+) -> None:
+    (tmp_path / "cwd" / "slides").mkdir()
+    run = tubedemo("qr", "--url", URL, "--png", "slides/qr.png")
+    assert run.code == 0, run.err
+    assert (tmp_path / "cwd" / "slides" / "qr.png").is_file()
+
+
 def test_qr_command_with_a_missing_png_folder_fails_in_one_line(
     tubedemo: Tubedemo, tmp_path: Path
 ) -> None:
@@ -149,6 +180,14 @@ def test_ingress_with_a_certificate_and_host_is_https_on_that_host() -> None:
         annotations={"alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:cert"},
     )
     assert from_ingress(ingress) == "https://tube.example.org/"
+
+
+def test_the_cloudfront_name_up_put_on_the_ingress_wins_over_the_albs_own() -> None:
+    ingress = _ingress(
+        [{"hostname": "k8s-x.elb.amazonaws.com"}],
+        annotations={"tubedemo.io/audience-url": "https://d111111abcdef8.cloudfront.net/"},
+    )
+    assert from_ingress(ingress) == "https://d111111abcdef8.cloudfront.net/"
 
 
 def test_load_balancer_service_is_used_when_there_is_no_ingress() -> None:

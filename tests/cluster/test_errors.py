@@ -6,7 +6,8 @@ import json
 
 from kubernetes.client import ApiException
 
-from tubedemo.cluster.errors import api_error, one_line
+from tubedemo.cluster.errors import api_error
+from tubedemo.core.errors import one_line
 
 WEBHOOK_DENIAL = (
     'admission webhook "vscaledobject.kb.io" denied the request:\n'

@@ -22,7 +22,12 @@ from tubedemo.cluster.plan import (
     up_plan,
     workload_health,
 )
-from tubedemo.cluster.preflight import Check, namespace_problem, required_checks
+from tubedemo.cluster.preflight import (
+    Check,
+    namespace_problem,
+    required_checks,
+    storage_class_conflict,
+)
 from tubedemo.cluster.status import gpu_nodes_of, object_health, summarise
 from tubedemo.cluster.up import mode_configmap, prepare, with_namespace
 from tubedemo.core.config import config_from_dict
@@ -370,6 +375,25 @@ def test_eks_preflight_checks_crds_secret_and_the_scaler_service() -> None:
     assert Check("secret", "hf-token", ("tubedemo", "token")) in required_checks(cold, render(cold))
     assert Check("secret", "tubedemo-admin", ("tubedemo", "token")) in checks
     assert Check("service", "keda-otel-scaler.keda", ("keda", "keda-otel-scaler")) in checks
+    # spot first, on-demand as the fallback: both quotas
+    assert [c.detail for c in checks if c.subject == "quota"] == [("spot",), ("on-demand",)]
+
+
+def test_eks_preflight_checks_the_rendered_gp3_class_can_be_applied_not_that_it_exists() -> None:
+    cfg = config_from_dict({"profile": "eks"})
+    objs = render(cfg)
+    checks = required_checks(cfg, objs)
+    assert not any(c.kind == "storageclass" for c in checks)  # `up` makes it
+    (check,) = [c for c in checks if c.kind == "storageclass-rendered"]
+    assert check.subject == "gp3"
+    (sc,) = [o for o in objs if o["kind"] == "StorageClass"]
+    assert storage_class_conflict("gp3", sc, None) is None  # missing: created
+    assert storage_class_conflict("gp3", sc, sc) is None  # the same: nothing to change
+    other = {**sc, "parameters": {"type": "gp2"}}
+    problem = storage_class_conflict("gp3", sc, other)
+    assert problem is not None
+    assert problem.startswith("StorageClass gp3 exists with parameters {'type': 'gp2'}")
+    assert "storage.create_storage_class: false" in problem
 
 
 def test_local_preflight_needs_neither_karpenter_nor_aws_nor_the_hf_token() -> None:

@@ -1,4 +1,10 @@
-"""Fixtures: a fake vLLM and the real gateway, both real HTTP servers on loopback ports."""
+"""Fixtures: a fake vLLM and the real gateway, both real HTTP servers on loopback ports.
+
+`Running.http` is a phone: it holds an identity obtained the way the page obtains one
+(`POST /api/identity`) and obtains a new one when the talk session changes, as the page does.
+`Running.phone(name)` gives the headers of another named phone; `Running.anonymous` sends
+no identity at all.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from gateway.fake_vllm import FakeVLLM, ServerThread
 from gateway.settings import load_settings
 from gateway.state import Sources
 from gateway.store import Store
+from tests.gateway.identities import IDENTITY, PhoneIdentity, obtain_identity
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -36,17 +43,28 @@ class Running:
         self.server = server
         self.app = app
         self.url = server.url
-        self.http = httpx.Client(base_url=self.url, timeout=10)
+        self.http = httpx.Client(base_url=self.url, timeout=10, auth=PhoneIdentity(self.url))
+        self.anonymous = httpx.Client(base_url=self.url, timeout=10)
+        self._phones: dict[str, str] = {}
 
     @property
     def gw(self) -> Any:
         return self.app.state.gateway
 
+    def phone(self, name: str) -> dict[str, str]:
+        """Headers of the phone called `name`: its identity is obtained once per talk session,
+        then kept, as the page keeps it."""
+        key = f"{self.gw.state.current}/{name}"
+        if key not in self._phones:
+            self._phones[key] = obtain_identity(self.anonymous)
+        return {IDENTITY: self._phones[key]}
+
     def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=ADMIN, **kw)
+        return self.anonymous.request(method, path, headers=ADMIN, **kw)
 
     def stop(self) -> None:
         self.http.close()
+        self.anonymous.close()
         self.server.stop()
 
 
@@ -67,6 +85,7 @@ def start_gateway(fake_vllm: FakeVLLM, tmp_path: Path) -> Iterator[StartGateway]
             "rate_chat_per_min": 0,
             "rate_survey_per_min": 0,
             "rate_address_per_min": 0,
+            "identity_burst": 10_000,
         }
         values.update(overrides)
         settings = load_settings(env={}, **values)

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.gateway.identities import obtain_identity
+
 PROXY = Path(__file__).resolve().parent / "forwarding_proxy.py"
 USER = [{"role": "user", "content": "Mind the gap?"}]
 CEILING = 2  # requests per source address per minute
@@ -49,13 +51,16 @@ def start_proxy() -> Iterator[Callable[[str], str]]:
 
 
 def phone(address: str, url: str) -> httpx.Client:
-    """A phone: an HTTP client whose connections come from `address`."""
-    return httpx.Client(
+    """A phone: an HTTP client whose connections come from `address`, holding an identity it
+    obtained as the page does (identities are not counted against the address ceiling)."""
+    client = httpx.Client(
         base_url=url,
         transport=httpx.HTTPTransport(local_address=address),
         timeout=10,
         trust_env=False,
     )
+    client.headers["X-Tubedemo-Identity"] = obtain_identity(client)
+    return client
 
 
 def ask(client: httpx.Client, n: int = 1, **headers: str) -> list[int]:

@@ -34,7 +34,8 @@ def test_no_operation_answers_5xx(start_gateway, fake_vllm: FakeVLLM) -> None:  
             database=None,
         )
         def check(case) -> None:  # type: ignore[no-untyped-def]
-            response = case.call(headers=ADMIN, timeout=10)
+            # the admin token and a phone's identity: every operation past its front door
+            response = case.call(headers={**ADMIN, **g.phone("fuzz")}, timeout=10)
             where = f"{case.method} {case.formatted_path} -> {response.status_code}"
             assert response.status_code < 500, (where, response.text[:300])
             if response.status_code >= 400:

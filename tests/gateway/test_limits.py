@@ -7,10 +7,10 @@ import httpx
 USER = [{"role": "user", "content": "Mind the gap?"}]
 
 
-def chat(g, client_id: str | None = None, **headers: str) -> httpx.Response:  # type: ignore[no-untyped-def]
-    if client_id:
-        headers["X-Client-Id"] = client_id
-    return g.http.post("/v1/chat/completions", json={"messages": USER}, headers=headers)
+def chat(g, phone: str, **headers: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """A question from the phone called `phone` (an identity the gateway issued to it)."""
+    headers.update(g.phone(phone))
+    return g.anonymous.post("/v1/chat/completions", json={"messages": USER}, headers=headers)
 
 
 def test_body_over_the_limit_is_413_before_it_is_read(start_gateway) -> None:
@@ -57,20 +57,27 @@ def test_chat_rate_limit_is_per_phone(start_gateway) -> None:
 
 def test_survey_rate_limit_is_per_phone(start_gateway) -> None:
     g = start_gateway(rate_survey_per_min=2, mode="survey")
-    body = {"client_id": "phone-a", "rating": 5, "company": "ACME"}
-    codes = [g.http.post("/api/survey/submit", json=body).status_code for _ in range(3)]
+    body = {"rating": 5, "company": "ACME"}
+    phone = g.phone("phone-a")
+    codes = [
+        g.anonymous.post("/api/survey/submit", json=body, headers=phone).status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
 
 
 def test_address_ceiling_applies_across_phones(start_gateway) -> None:
     g = start_gateway(rate_address_per_min=4)
+    phones = [g.phone(f"phone-{i}") for i in range(6)]  # identities first: not counted
     codes = [chat(g, f"phone-{i}").status_code for i in range(5)]
-    assert codes == [200, 200, 200, 200, 429]
-    assert "your network" in chat(g, "phone-9").json()["error"]["message"]
+    assert len(phones) == 6 and codes == [200, 200, 200, 200, 429]
+    assert "your network" in chat(g, "phone-5").json()["error"]["message"]
 
 
 def test_forwarded_for_is_believed_from_a_trusted_proxy(start_gateway) -> None:
     g = start_gateway(rate_address_per_min=1)  # loopback is trusted by default
+    for name in "abc":
+        g.phone(name)
     assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
     assert chat(g, "b", **{"X-Forwarded-For": "198.51.100.2"}).status_code == 200
     assert chat(g, "c", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 429
@@ -78,15 +85,10 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(start_gateway) -> None:
 
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(start_gateway) -> None:
     g = start_gateway(rate_address_per_min=1, trusted_proxies=("10.0.0.0/8",))
+    g.phone("a"), g.phone("b")
     assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
     # a spoofed header does not buy a fresh bucket: both count against 127.0.0.1
     assert chat(g, "b", **{"X-Forwarded-For": "198.51.100.2"}).status_code == 429
-
-
-def test_malformed_client_id_header_is_400(gateway) -> None:
-    resp = chat(gateway, "not a valid id!")
-    assert resp.status_code == 400
-    assert "X-Client-Id" in resp.json()["error"]["message"]
 
 
 def test_unknown_route_is_an_openai_style_404(gateway) -> None:

@@ -1,6 +1,6 @@
 """ModeWatch's 410 relist and reconnect paths, against a fake Kubernetes API server.
 
-The real kube-apiserver test (tests/kube/test_gateway_mode_watch.py) covers list, watch,
+The real kube-apiserver test (tests/gateway/test_gateway_mode_watch.py) covers list, watch,
 ServiceAccount auth and the 2 s target; a fresh real API server cannot be made to answer
 410 Gone on demand, so these two paths use `FakeKubeAPI` below — a fake, named as such.
 """

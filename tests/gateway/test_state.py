@@ -126,9 +126,10 @@ def test_two_gateways_with_the_same_sources_answer_the_same(start_gateway, tmp_p
         g = start_gateway(LocalStore(tmp_path / run), sources=fixed(42), mode="survey")
         session = g.http.get("/config").json()["session"]
         ids = [
-            g.http.post(
+            g.anonymous.post(
                 "/api/survey/submit",
-                json={"client_id": f"phone-{i}", "rating": 5, "company": "ACME"},
+                json={"rating": 5, "company": "ACME"},
+                headers=g.phone(f"phone-{i}"),
             ).json()["id"]
             for i in range(5)
         ]

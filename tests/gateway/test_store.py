@@ -21,9 +21,10 @@ from gateway.store.local import LocalStore
 from gateway.store.s3 import S3Store
 
 
-def submit(g, client_id: str, rating: int = 4, company: str = "ACME"):  # type: ignore[no-untyped-def]
-    body = {"client_id": client_id, "rating": rating, "company": company, "name": client_id}
-    return g.http.post("/api/survey/submit", json=body)
+def submit(g, phone: str, rating: int = 4, company: str = "ACME"):  # type: ignore[no-untyped-def]
+    """A survey answer from the phone called `phone` (its identity, obtained as the page does)."""
+    body = {"rating": rating, "company": company, "name": phone}
+    return g.anonymous.post("/api/survey/submit", json=body, headers=g.phone(phone))
 
 
 def snapshot(g) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -181,14 +182,15 @@ def test_s3_store_uses_the_documented_key_layout(start_gateway, s3, tmp_path) ->
     submit(g, "phone-1", rating=5)  # same object, updated
     draw_id = g.admin("POST", "/api/admin/draw", json={"count": 1}).json()["draw_id"]
     keys = s3_keys(endpoint, bucket)
-    assert f"talk/sessions/{sid}/submissions/phone-1.json" in keys
+    identity = g.phone("phone-1")["X-Tubedemo-Identity"].split(".")[0]
+    assert f"talk/sessions/{sid}/submissions/{identity}.json" in keys
     assert f"talk/sessions/{sid}/draws/{draw_id}.json" in keys
     assert {"talk/mode/mode.json", "talk/current/current.json", f"talk/session/{sid}.json"} <= set(
         keys
     )
     assert sum("/submissions/" in k for k in keys) == 1
     body = boto3.client("s3", endpoint_url=endpoint).get_object(
-        Bucket=bucket, Key=f"talk/sessions/{sid}/submissions/phone-1.json"
+        Bucket=bucket, Key=f"talk/sessions/{sid}/submissions/{identity}.json"
     )["Body"]
     assert json.loads(body.read())["data"]["rating"] == 5
 
@@ -226,7 +228,7 @@ def test_gateway_restart_during_s3_outage_loses_nothing(start_gateway, s3, tmp_p
     assert wait_for(lambda: second.http.get("/readyz").json()["store"]["spooled"] == 0)
     third_store = S3Store(bucket, spool_dir=tmp_path / "empty-spool", endpoint_url=endpoint)
     records = asyncio.run(third_store.load())
-    subs = {r.key: r.data["rating"] for r in records if r.kind == "submission"}
+    subs = {r.data["name"]: r.data["rating"] for r in records if r.kind == "submission"}
     assert subs == {"before-outage": 1, "during-0": 4, "during-1": 4, "during-2": 4}
 
 

@@ -3,31 +3,19 @@ with `tubedemo images build --tool buildah`, and a network namespace to run them
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from scripts import build_image_base
 from tests import netns, prepared
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def base_script() -> ModuleType:
-    path = REPO / "scripts" / "build-image-base"
-    loader = importlib.machinery.SourceFileLoader("build_image_base", str(path))
-    spec = importlib.util.spec_from_loader("build_image_base", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def _require_tools() -> None:
@@ -43,10 +31,9 @@ def _require_tools() -> None:
 def base_image() -> str:
     """localhost/tubedemo-test-base:<key>, made by scripts/build-image-base (a prepare step)."""
     _require_tools()
-    script = base_script()
-    if not script.is_current():
+    if not build_image_base.is_current():
         prepared.unavailable("the local base image is not built", "image-base")
-    return str(script.image())
+    return build_image_base.image()
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,11 @@ def _stream(base: str, model: str, path: str = "/v1/chat/completions") -> list[d
         "max_tokens": 5,
     }
     chunks: list[dict[str, object]] = []
-    headers = {"X-Client-Id": "image-test-phone"}
+    headers: dict[str, str] = {}
+    if path == "/v1/chat/completions":  # through the gateway: a phone's identity, as the page
+        issued = httpx.post(base + "/api/identity", timeout=30, trust_env=False)
+        if issued.status_code == 200:  # the vLLM stand-in has no such route and needs none
+            headers["X-Tubedemo-Identity"] = issued.json()["token"]
     with httpx.stream(
         "POST", base + path, json=body, headers=headers, timeout=30, trust_env=False
     ) as resp:
@@ -213,7 +217,7 @@ def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
             hosts={upstream.host: "127.0.0.1"},
         ) as pod:  # fmt: skip
             # Ready needs the mode ConfigMap from the API server, which is not here (its watch
-            # is tested against the real kube-apiserver in tests/kube): wait for liveness, and
+            # is tested against the real kube-apiserver in tests/gateway): wait for liveness, and
             # check that readiness says exactly that.
             base = _ready(pod, c, host, "livenessProbe")
             path, port = c.probe("readinessProbe")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tubedemo.core.processes import free_port
 from tubedemo.lab.binaries import control_plane_dir
 from tubedemo.lab.controlplane import (
     ADMIN_CN,
@@ -19,7 +20,6 @@ from tubedemo.lab.controlplane import (
     ControlPlaneError,
 )
 from tubedemo.lab.pki import CertificateAuthority, write_kubeconfig
-from tubedemo.lab.processes import Component, free_port
 
 __all__ = [
     "ADMIN_CN",
@@ -27,7 +27,6 @@ __all__ = [
     "NOBODY_CN",
     "NOT_BUILT",
     "CertificateAuthority",
-    "Component",
     "ControlPlane",
     "ControlPlaneError",
     "binary_dir",

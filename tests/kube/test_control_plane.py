@@ -6,8 +6,8 @@ import time
 
 from kubernetes import client
 
-from .conftest import FIELD_MANAGER, Kube
-from .controlplane import FAKE_NODE_ANNOTATION, fake_node
+from tests.kube.controlplane import FAKE_NODE_ANNOTATION, fake_node
+from tests.kube.fixtures import FIELD_MANAGER, Kube
 
 
 def test_server_side_apply_records_the_field_manager(kube: Kube, namespace: str) -> None:

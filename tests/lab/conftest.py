@@ -22,8 +22,8 @@ from tests.prepared import unavailable
 from tubedemo.cluster.api import Api, connect
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import TubedemoError
-from tubedemo.lab import binaries
-from tubedemo.lab.lab import Lab, LabOptions
+from tubedemo.lab import Lab, LabOptions, binaries
+from tubedemo.twin.startup import resolved_startup
 
 SPEED = 10.0
 
@@ -63,7 +63,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         LabOptions(
             workdir=tmp_path_factory.mktemp("lab"),
             speed=SPEED,
-            startup=cfg.resolved_startup,
+            startup=resolved_startup(cfg),
             prices=cfg.prices,
             hpa=cfg.twin.hpa,
         )
@@ -88,11 +88,14 @@ def namespace() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
 
-def tubedemo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def tubedemo(
+    *args: str, timeout: float = 240, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
     env["COLUMNS"] = "160"
     return subprocess.run(
         [sys.executable, "-m", "tubedemo", *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.terminal import take_terminal
-from tubedemo.lab.lab import pid_alive, port_listening, read_state
+from tubedemo.lab.state_file import pid_alive, port_listening, read_state
 
 from .conftest import require_built, tubedemo
 
@@ -104,22 +104,23 @@ def test_a_closed_terminal_stops_the_lab_in_order_and_leaves_nothing(tmp_path: P
 
 
 def test_detached_lab_reports_status_and_down_leaves_nothing(tmp_path: Path) -> None:
+    # --dir relative to the working folder, as a presenter types it
     require_built()
-    up = tubedemo("lab", "up", "--detach", "--dir", str(tmp_path), "--speed", "10")
+    up = tubedemo("lab", "up", "--detach", "--dir", "lab", "--speed", "10", cwd=tmp_path)
     assert up.returncode == 0, up.stdout + up.stderr
-    kubeconfig = tmp_path / "admin.kubeconfig"
+    kubeconfig = tmp_path / "lab" / "admin.kubeconfig"
     assert f"kubeconfig: {kubeconfig}" in up.stdout
-    state = read_state(tmp_path)
+    state = read_state(tmp_path / "lab")
     assert state is not None
     pids, ports = _pids_and_ports(state)
     try:
-        status = tubedemo("lab", "status", "--dir", str(tmp_path))
+        status = tubedemo("lab", "status", "--dir", "lab", cwd=tmp_path)
         assert status.returncode == 0, status.stdout
         for name in ("etcd", "kube-apiserver", "keda-operator", "keda-webhooks", "karpenter"):
             assert name in status.stdout
         assert "gone" not in status.stdout
 
-        down = tubedemo("lab", "down", "--dir", str(tmp_path))
+        down = tubedemo("lab", "down", "--dir", "lab", cwd=tmp_path)
         assert down.returncode == 0, down.stdout + down.stderr
         assert "no process, no port left" in down.stdout
         assert _nothing_left([int(state["owner"]), *pids], ports)

@@ -23,7 +23,7 @@ from tubedemo.cluster.api import Api
 from tubedemo.cluster.plan import Ref
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError
-from tubedemo.manifests.lab import render_lab
+from tubedemo.lab.variant import render_lab
 
 from .conftest import SPEED
 
@@ -105,10 +105,11 @@ def test_keda_hpa_and_karpenter_scale_the_rendered_vllm_onto_g5_kwok_nodes(
         _pick(manifests, "Deployment", "vllm"),
     ):
         api.apply(obj)
-    # 3 x target waiting, none running: the default formula (queue + running) over the
-    # AverageValue target -> 3 replicas
+    # 3 x target waiting, none running: the default formula (queue + running while a
+    # collector's heartbeat arrives) over the AverageValue target -> 3 replicas
     queue.values = {"vllm_num_requests_waiting": 3 * cfg.scaling.target}
     queue.values["vllm_num_requests_running"] = 0
+    queue.values['up{tubedemo_heartbeat="collector"}'] = 1
     api.apply(_pick(manifests, "ScaledObject"))
 
     hpa_ref = Ref("autoscaling/v2", "HorizontalPodAutoscaler", namespace, "vllm")

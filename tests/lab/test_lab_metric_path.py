@@ -16,8 +16,9 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from tests.otel.collector import otelcol
+from tubedemo.core import metric_query
 from tubedemo.core.config import DemoConfig, config_from_dict
-from tubedemo.manifests.lab import CollectorWiring, render_lab
+from tubedemo.lab.variant import CollectorWiring, render_lab
 from tubedemo.manifests.render import render
 from tubedemo.rehearsal.scaler_standin import SeriesStore, exposition, ingest
 
@@ -107,20 +108,22 @@ def test_the_standin_sums_the_newest_value_of_each_pod_and_forgets_stale_ones() 
     now = [0.0]
     store = SeriesStore(retention=10.0, clock=lambda: now[0])
     waiting = "vllm_num_requests_waiting"
+    total = metric_query.parse(f"sum({waiting})")
     ingest(store, gauge_request([(waiting, "a", 3, 0), (waiting, "b", 4, 0)]))
     ingest(store, gauge_request([(waiting, "a", 5, 0)]))  # a's newer value replaces its old one
-    assert store.total(waiting, {}) == 9
-    assert store.total(waiting, {"model_name": "m"}) == 9
-    assert store.total(waiting, {"model_name": "other"}) == 0
+    assert store.answer(total) == 9
+    assert store.answer(metric_query.parse(f"sum({waiting}{{model_name=m}})")) == 9
+    assert store.answer(metric_query.parse(f"sum({waiting}{{model_name=other}})")) == 0
+    assert store.answer(metric_query.parse(f"count({waiting})")) == 2  # two live pods
     # the Prometheus receiver's staleness marker: pod b is no longer a target
     ingest(
         store,
         gauge_request([(waiting, "b", 0, metrics_pb2.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK)]),
     )
-    assert store.total(waiting, {}) == 5
-    now[0] = 11.0  # a was not refreshed within the retention
-    assert store.total(waiting, {}) == 0
-    text = exposition(store, [waiting], {"model_name": "m"})
+    assert store.answer(total) == 5
+    now[0] = 11.0  # a was not refreshed within the retention: 0, not an error, as Kedify answers
+    assert store.answer(total) == 0
+    text = exposition(store, [metric_query.parse(f"sum({waiting}{{model_name=m}})")])
     assert f'{waiting}{{model_name="m"}} 0.0' in text
 
 
@@ -130,7 +133,7 @@ def test_the_standin_process_takes_otlp_grpc_and_serves_the_sum_for_metrics_api(
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "tubedemo.rehearsal.scaler_standin",
-         "--metric=vllm_num_requests_waiting", "--metric=vllm_num_requests_running"],
+         "--query=sum(vllm_num_requests_waiting)", "--query=sum(vllm_num_requests_running)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

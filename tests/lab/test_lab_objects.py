@@ -6,7 +6,7 @@ import copy
 
 from tubedemo.core.config import DemoConfig, PriceTable, StartupModel
 from tubedemo.lab.objects import instance_types, kwok_stages
-from tubedemo.manifests.lab import render_lab
+from tubedemo.lab.variant import render_lab
 from tubedemo.manifests.render import render
 
 

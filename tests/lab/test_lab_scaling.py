@@ -24,8 +24,8 @@ from kubernetes import client, config
 from tests.conftest import wait_until
 from tests.gateway_proc import running_gateway
 from tubedemo.core.config import DemoConfig, config_from_dict
-from tubedemo.lab.lab import Lab
-from tubedemo.rehearsal.lab import LabSession, SessionOptions
+from tubedemo.lab import Lab
+from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
 from .conftest import SPEED
 
@@ -130,12 +130,15 @@ class Load:
 
     def _loop(self, index: int) -> None:
         with httpx.Client(timeout=60, trust_env=False) as http:
+            # a phone: an identity obtained as the page obtains one
+            base = self.url.removesuffix("/v1/chat/completions")
+            token = http.post(f"{base}/api/identity").json()["token"]
             for n in itertools.count():
                 if self.stop.is_set() or time.monotonic() > self.deadline:
                     return
                 body = {"messages": [{"role": "user", "content": f"Oldest line? ({n})"}]}
                 try:
-                    r = http.post(self.url, json=body, headers={"X-Client-Id": f"phone-{index}"})
+                    r = http.post(self.url, json=body, headers={"X-Tubedemo-Identity": token})
                     self.ok += r.status_code == 200
                     self.failed += r.status_code != 200
                 except httpx.HTTPError:

@@ -4,8 +4,9 @@ wall-clock durations turned into talk seconds."""
 from __future__ import annotations
 
 from tubedemo.core.config import config_from_dict
+from tubedemo.lab.objects import SYSTEM_NODE, support_objects
 from tubedemo.manifests.validate import validate_manifests
-from tubedemo.rehearsal.lab import SYSTEM_NODE, _in_talk_seconds, support_objects
+from tubedemo.rehearsal.lab_feed import _in_talk_seconds
 from tubedemo.telemetry.assembler import KubeReading
 from tubedemo.telemetry.snapshot import (
     GpuNode,
@@ -64,7 +65,7 @@ def test_ages_and_start_up_times_are_reported_in_talk_seconds() -> None:
 
 def test_the_twin_in_lab_compare_runs_the_intervals_the_lab_really_runs_at() -> None:
     from tubedemo.core.config import DemoConfig
-    from tubedemo.rehearsal.lab import twin_at_lab_speed
+    from tubedemo.rehearsal.agreement import twin_at_lab_speed
 
     cfg = DemoConfig()
     assert twin_at_lab_speed(cfg, 1.0) is cfg

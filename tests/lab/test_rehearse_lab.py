@@ -2,8 +2,9 @@
 Karpenter with its KWOK provider, the scheduler) decides, the fleet serves one engine per Ready
 pod, real k6 runs the timeline through the real gateway, the timeline flips the audience mode,
 the dashboard is fed by the real watches, and the recording and report are written. A short
-talk (3 talk minutes) at speed 10, bounded by the subprocess timeout; afterwards no process it
-started (lab components included) may be left."""
+talk (3 talk minutes) at speed 10, from the talk's folder with the default run folder (relative),
+bounded by the subprocess timeout; afterwards no process it started (lab components included)
+may be left."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.conftest import require_built
-from tests.twin.test_rehearse import wait_gone
+from tests.rehearsal.test_rehearse import wait_gone
 from tubedemo.lab import binaries
 from tubedemo.telemetry.recording import read_recording
 
@@ -56,11 +57,11 @@ def test_rehearse_on_the_lab_scales_with_the_real_controllers_flips_the_mode_and
 ) -> None:
     require_built()
     (tmp_path / "demo.yaml").write_text(DEMO)
-    out = tmp_path / "out"
+    # From the talk's folder with the defaults, as the README has a presenter run it: the run
+    # folder is out/rehearse-<time>/ (relative), the lab's inside it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "tubedemo", "rehearse", "--lab", "--speed", SPEED,
-         "-c", str(tmp_path / "demo.yaml"), "--host", "127.0.0.1", "--port", "0",
-         "-o", str(out), "--no-audience"],
+         "--host", "127.0.0.1", "--port", "0", "--no-audience"],
         cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "160"},
         start_new_session=True,
@@ -73,6 +74,7 @@ def test_rehearse_on_the_lab_scales_with_the_real_controllers_flips_the_mode_and
             proc.wait()
     assert proc.returncode == 0, output
     assert wait_gone(tmp_path, proc.pid, timeout=30) == []
+    (out,) = (tmp_path / "out").glob("rehearse-*")
 
     # the lab was up and our manifests went into it
     assert "lab: up in" in output, output

@@ -139,7 +139,7 @@ def test_full_kv_cache_preempts_and_every_request_still_finishes() -> None:
         assert engine.used_blocks <= engine.params.kv_blocks
     assert all(r.status == "done" and r.generated == 300 for r in rs)
     assert sum(r.preemptions for r in rs) > 0
-    assert peak == engine.params.kv_blocks or peak > engine.params.kv_blocks * 0.9
+    assert peak == engine.params.kv_blocks  # preemption only when the cache is full
     assert engine.used_blocks == 0
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tubedemo.core.config import config_from_dict
-from tubedemo.twin.cluster import Node
+from tubedemo.twin.pods import Node
 from tubedemo.twin.world import World
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tubedemo.core.config import DemoConfig
-from tubedemo.twin.cluster import instance_options, pack
+from tubedemo.twin.karpenter import instance_options, pack
 
 OPTIONS = instance_options(DemoConfig(), "spot")
 

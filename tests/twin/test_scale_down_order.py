@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tubedemo.twin.cluster import Node, Pod, scale_down_order
+from tubedemo.twin.pods import Node, Pod
+from tubedemo.twin.replicaset import node_price_cost, scale_down_order
 
 NOW = 1000.0
 
 
-def node(name: str, gpus: int = 4, image_ready_at: float | None = 0.0) -> Node:
+def node(name: str, gpus: int = 4, image_ready_at: float | None = 0.0, price: float = 1.0) -> Node:
     return Node(
         name=name,
         instance_type="g5.12xlarge" if gpus == 4 else "g5.2xlarge",
@@ -19,7 +20,7 @@ def node(name: str, gpus: int = 4, image_ready_at: float | None = 0.0) -> Node:
         gpus=gpus,
         created_at=0.0,
         ready_at=0.0,
-        price_per_hour=1.0,
+        price_per_hour=price,
         is_ready=True,
         image_ready_at=image_ready_at,
     )
@@ -138,3 +139,40 @@ def test_pods_being_deleted_are_not_ranked_again() -> None:
     gone.deleting_at = 900.0
     stays = pod("live", a, 200.0)
     assert scale_down_order([gone, stays], NOW) == [stays]
+
+
+def test_with_node_price_costs_the_pods_of_the_dearest_node_go_before_any_doubled_up_pod() -> None:
+    # the burst's end: a g5.12xlarge ($2.40/h) holding one pod, a g5.2xlarge ($0.55/h) one and
+    # a g5.4xlarge ($0.72/h) two; rule 4 (pod-deletion-cost) comes before rule 5 (doubled up)
+    big, small, mid = (
+        node("big", 4, price=2.40),
+        node("small", 1, price=0.55),
+        node("mid", 2, price=0.72),
+    )
+    pods = [
+        pod("small-0", small, 100.0),
+        pod("big-0", big, 990.0),
+        pod("mid-0", mid, 500.0),
+        pod("mid-1", mid, 900.0),
+    ]
+    ranked = [p.name for p in scale_down_order(pods, NOW, node_price_cost)]
+    assert ranked == ["big-0", "mid-1", "mid-0", "small-0"]
+    # without the annotation the ReplicaSet thins the doubled-up node first and keeps the
+    # dearest node's pod, as the lab did
+    assert [p.name for p in scale_down_order(pods, NOW)][:2] == ["mid-1", "mid-0"]
+
+
+def test_the_cost_never_outranks_readiness() -> None:
+    # rule 3 before rule 4: a loading pod on the cheapest node still goes before a Ready pod
+    # on the dearest
+    big, small = node("big", 4, price=2.40), node("small", 1, price=0.55)
+    pods = [pod("ready-big", big, 100.0), pod("loading-small", small, None, created_at=950.0)]
+    assert [p.name for p in scale_down_order(pods, NOW, node_price_cost)] == [
+        "loading-small",
+        "ready-big",
+    ]
+
+
+def test_node_price_cost_is_minus_the_nodes_price_in_thousandths() -> None:
+    assert node_price_cost(pod("p", node("n", 1, price=0.55), 0.0)) == -550
+    assert node_price_cost(pod("unbound", None, None)) == 0

@@ -61,3 +61,28 @@ def test_simulate_and_the_fleet_give_the_same_cluster_snapshot_for_the_same_worl
         scaled |= snapshot.replicas.ready > 1
         launched |= bool(snapshot.nodes.launching)
     assert scaled and launched, "the talk must exercise scaling for the comparison to mean much"
+
+
+def test_the_view_reports_the_milestones_reached_and_a_notice_against_its_two_minutes() -> None:
+    config = config_from_dict(
+        {
+            "twin": {"startup": {"spot_interruptions": ["60s"]}, "audience": {"size": 0}},
+            "timeline": {"phases": [{"name": "load", "at": 0, "duration": 600, "vus": 2}]},
+            **PREPARED,
+        }
+    )
+    frames = list(snapshots(config, simulate(config)))
+    during = next(s for s in frames if s.talk.elapsed_s == 100.0)
+    (notice,) = during.interruptions
+    assert (notice.notice_s_ago, notice.notice_s, notice.pods) == (40.0, 120.0, 1)
+    assert notice.replaced_s is None and notice.gone_s is None
+    starting = next(p for p in during.replicas.pods if p.phase != "Terminating")
+    # created at the notice, its node launched then: nothing reached but (maybe) the node
+    assert all(m.at_s <= starting.created_s_ago for m in starting.startup)
+    assert all(m.source == "twin" for m in starting.startup)
+    after = frames[-1]
+    (done,) = after.interruptions
+    assert done.gone_s == 120.0 and done.replaced_s is not None and done.replaced_s > 120.0
+    new = next(p for p in after.replicas.pods if p.startup)
+    assert [m.step for m in new.startup] == ["node_ready", "scheduled", "ready"]
+    assert new.startup[-1].at_s == new.created_to_ready_s

@@ -4,7 +4,8 @@ scripts/build-vllm-env installs the `vllm` wheel of the image tag we render into
 virtualenv; tools/vllm/serve_args.py runs there and parses the args exactly as `vllm serve`
 does (FlexibleArgumentParser + make_arg_parser, the subcommand's validate, and the engine
 arguments built from them). vLLM runs only in the eks profile (local renders the stand-in).
-The metric names we read are checked against the same release's metrics code.
+The metric names we read, and the names and buckets our simulated replicas emit, are checked
+against the same release's metrics code.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 import pytest
 
 from tests import prepared
+from tubedemo.aws import layout
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.manifests import render as render_module
 from tubedemo.manifests.render import render
+from tubedemo.rehearsal import vllm_metrics
 from tubedemo.telemetry import prometheus
 
 pytestmark = pytest.mark.integration
@@ -104,8 +107,9 @@ def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: 
     m = cfg.model
     parsed = _parsed(name)
     # the prepared copy in S3 (read by the Run:ai streamer), else the hub id
-    assert parsed["model"] == (cfg.weights_location or m.name)
-    if cfg.weights_location:
+    location = layout.weights_location(cfg)
+    assert parsed["model"] == (location or m.name)
+    if location:
         assert parsed["load_format"] == "runai_streamer"
     else:  # from the hub: the revision prepare would copy, so both paths load the same
         assert parsed["revision"] == (None if m.revision == "main" else m.revision)
@@ -115,6 +119,15 @@ def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: 
     assert parsed["gpu_memory_utilization"] == m.gpu_memory_utilization
     assert parsed["max_num_seqs"] == m.max_num_seqs
     assert parsed["shutdown_timeout"] == int(m.shutdown_timeout)
+    # graphs only for the decode batches max_num_seqs allows (the twin's "graphs" step)
+    assert parsed["cudagraph_capture_sizes"] == m.graph_sizes
+    assert max(m.graph_sizes) == m.max_num_seqs
+    if location:  # the streamer's threads and buffer, accepted by vLLM's own loader
+        assert parsed["model_loader"] == "RunaiModelStreamerLoader"
+        assert parsed["model_loader_extra_config"] == {
+            "concurrency": cfg.streamer_concurrency,
+            "memory_limit": m.streamer_memory_gib * 1024**3,
+        }
 
 
 @pytest.mark.parametrize("name", sorted(EKS_CONFIGS))
@@ -146,6 +159,30 @@ def test_an_unknown_flag_in_the_template_fails_with_vllms_own_message(
     result = _vllm_parse(container)
     assert result.returncode == 2
     assert "unrecognized arguments: --no-such-flag" in result.stderr
+
+
+def test_a_streamer_setting_vllms_loader_does_not_know_fails_with_its_own_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    vllm = templates / "vllm.yaml.j2"
+    known = "(streamer_config | tojson)"
+    assert known in vllm.read_text()
+    vllm.write_text(vllm.read_text().replace(known, "(dict(streamer_config, bogus=1) | tojson)"))
+    monkeypatch.setattr(render_module, "resource_dir", lambda name: tmp_path / name)
+    result = _vllm_parse(_container(render(config_from_dict({"profile": "eks"}))))
+    assert result.returncode != 0
+    assert "Unexpected extra config keys for runai_streamer: {'bogus'}" in result.stderr
+
+
+def test_the_pinned_vllm_serves_with_sleep_mode_on() -> None:
+    # issue 24: a sleeping replica on warm capacity needs --enable-sleep-mode in the served
+    # image; the flag exists (its /sleep and /wake_up routes are VLLM_SERVER_DEV_MODE only)
+    cfg = config_from_dict({"profile": "eks", "model": {"extra_args": ["--enable-sleep-mode"]}})
+    result = _vllm_parse(_container(render(cfg)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1])["enable_sleep_mode"] is True
 
 
 def test_an_invalid_value_fails_with_vllms_own_message() -> None:
@@ -187,3 +224,29 @@ def test_metric_names_we_read_and_scale_on_exist_in_the_pinned_vllm() -> None:
     assert scaled_on.startswith("vllm_")
     read.add("vllm:" + scaled_on.removeprefix("vllm_"))
     assert read - defined == set(), f"not defined by the pinned vLLM: {sorted(read - defined)}"
+
+
+def test_metric_names_and_buckets_our_simulated_replicas_emit_are_the_pinned_vllms() -> None:
+    # the one exposition of the stand-in, the fleet's replicas and the tests' exporter
+    families = (*vllm_metrics.GAUGES, *vllm_metrics.COUNTERS, *vllm_metrics.HISTOGRAMS)
+    emitted = {family[0] for family in families} | {vllm_metrics.SUCCESS[0]}
+    defined = _vllm_metric_names()
+    assert emitted - defined == set(), (
+        f"not defined by the pinned vLLM: {sorted(emitted - defined)}"
+    )
+    theirs = (
+        subprocess.run(
+            [
+                str(_vllm_python()),
+                "-c",
+                "import json; from vllm.v1.metrics.buckets import histogram_buckets as b; "
+                "print(json.dumps([list(b('time_to_first_token')), list(b('request_latency'))]))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert json.loads(theirs) == [list(vllm_metrics.TTFT_BUCKETS), list(vllm_metrics.E2E_BUCKETS)]

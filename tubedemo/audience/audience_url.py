@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
+AUDIENCE_URL_ANNOTATION = "tubedemo.io/audience-url"
+"""Set by `up` on the Ingress: the https name in front of its load balancer (CloudFront)."""
 
 
 def _lb_address(obj: Mapping[str, Any] | None) -> str | None:
@@ -31,6 +33,8 @@ def from_ingress(ingress: Mapping[str, Any] | None) -> str | None:
         return None
     spec = ingress.get("spec") or {}
     annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(AUDIENCE_URL_ANNOTATION):
+        return str(annotations[AUDIENCE_URL_ANNOTATION])
     secure = bool(spec.get("tls")) or bool(annotations.get(CERTIFICATE_ANNOTATION))
     hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
     # A configured host is the name the certificate and DNS are for; the ALB name is the fallback.

@@ -69,11 +69,32 @@ class Winner(_Model):
     company: str | None = None
 
 
+class Concentration(_Model):
+    """One source address (a keyed hash, never the address) and what it keeps in the draw."""
+
+    origin: str
+    entries: int
+    eligible: int
+
+
+class Raffle(_Model):
+    """The raffle before a draw: entries, how many the draw keeps, the most concentrated
+    addresses (GET /api/admin/raffle)."""
+
+    entries: int
+    eligible: int
+    origins: int
+    room: int
+    already_won: int = 0
+    largest: tuple[Concentration, ...] = ()
+
+
 class Draw(_Model):
     draw_id: str
     seed: int
     session: str
     winners: tuple[Winner, ...]
+    raffle: Raffle | None = None
 
 
 class PublicWinner(_Model):
@@ -219,6 +240,10 @@ class GatewayClient:
         """Draw `count` winners (the session's latest draw again unless `redraw`)."""
         body = {"count": count, "seed": seed, "redraw": redraw}
         return _parse(Draw, self._admin("POST", "/api/admin/draw", json=body), "draw")
+
+    def raffle(self) -> Raffle:
+        """Entries, eligible entries and the most concentrated addresses, before a draw."""
+        return _parse(Raffle, self._admin("GET", "/api/admin/raffle"), "raffle")
 
     def export_csv(self) -> str:
         """The current session's submissions with a `winner` column, as CSV text."""

@@ -3,6 +3,10 @@
 Pure: `board_frames` computes every frame from the draw and a seed; `board` and `winners_table`
 turn a frame into Rich renderables. The command only plays them (or jumps to the last one when
 the output is not a terminal).
+
+Names and companies arrive as the gateway shows them everywhere (normalised, rude words
+masked); here they are only ever Rich `Text`, never markup, so a winner called `[/]` or
+`[red]` is printed as typed instead of crashing the reveal or styling the stage.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tubedemo.audience.gateway_client import Draw
+from tubedemo.audience.gateway_client import Draw, Raffle
 
 FLAP_GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 STEPS_PER_WINNER = 14
@@ -101,5 +105,25 @@ def winners_table(draw: Draw, *, redraw: bool) -> Table:
     table.add_column("company")
     table.add_column("id", style="dim")
     for line in winner_lines(draw):
-        table.add_row(str(line.place), line.name, line.company or "—", line.id)
+        table.add_row(str(line.place), Text(line.name), Text(line.company or "—"), line.id)
     return table
+
+
+def raffle_line(raffle: Raffle) -> Text:
+    """What the presenter reads before the draw: entries, how many the draw keeps, and the
+    address holding the most (a shared venue network or one script). Pure."""
+    text = Text(
+        f"raffle: {raffle.entries} entries from {raffle.origins} networks, "
+        f"{raffle.eligible} in the draw (room {raffle.room})"
+    )
+    if raffle.already_won:
+        text.append(f", {raffle.already_won} already won")
+    if raffle.largest and raffle.largest[0].entries > 1:
+        top = raffle.largest[0]
+        share = top.entries / max(1, raffle.entries)
+        text.append(
+            f"; most from one network ({top.origin}): {top.entries} entries ({share:.0%}), "
+            f"{top.eligible} in the draw",
+            style="yellow" if top.eligible < top.entries else "",
+        )
+    return text

@@ -28,11 +28,10 @@ from tubedemo.cluster.errors import (
     NotFound,
     Unreachable,
     WrongContext,
-    first_line,
     translate,
 )
 from tubedemo.cluster.plan import Ref
-from tubedemo.core.errors import ClusterError
+from tubedemo.core.errors import ClusterError, first_line
 
 FIELD_MANAGER = "tubedemo"
 _TIMEOUT = (5.0, 30.0)  # (connect, read) seconds: a dead endpoint fails fast, lists may be big

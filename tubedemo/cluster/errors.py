@@ -17,7 +17,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 
-from tubedemo.core.errors import ClusterError
+from tubedemo.core.errors import ClusterError, first_line, one_line
 
 
 class Unreachable(ClusterError):
@@ -46,20 +46,6 @@ class ApplyConflict(ClusterError):
 
 class NotFound(ClusterError):
     """The object does not exist."""
-
-
-def first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0] if stripped else ""
-
-
-def one_line(text: str, limit: int = 600) -> str:
-    """All of a message on one line (whitespace collapsed), cut at ``limit`` characters.
-
-    For refusals whose later lines carry the reason: an admission webhook (KEDA's, Karpenter's
-    CRD validation) lists each problem on a line of its own after "denied the request:"."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def root_reason(exc: BaseException) -> str:

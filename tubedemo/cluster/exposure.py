@@ -22,6 +22,9 @@ from tubedemo.core.errors import ClusterError
 AUDIENCE_URL_KEY = "audience_url"
 FIELD_MANAGER = "tubedemo-audience-url"
 GATEWAY = "gateway"
+AUDIENCE_URL_ANNOTATION = "tubedemo.io/audience-url"
+"""On the Ingress: the https URL in front of its load balancer (CloudFront), which every reader
+of the Ingress then advertises instead of the ALB's own plain-http name."""
 
 
 class AddressTimeout(ClusterError):
@@ -82,3 +85,18 @@ def recorded_audience_url(api: Api, mode_configmap: Ref) -> str | None:
     live = api.get(mode_configmap)
     value = ((live or {}).get("data") or {}).get(AUDIENCE_URL_KEY)
     return str(value) if value else None
+
+
+def annotate_audience_url(api: Api, namespace: str, url: str) -> None:
+    """Put the https URL in front of the load balancer on the gateway's Ingress, under its own
+    field manager, so `up` re-applying the Ingress keeps it."""
+    body = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": GATEWAY,
+            "namespace": namespace,
+            "annotations": {AUDIENCE_URL_ANNOTATION: url},
+        },
+    }
+    api.apply(body, force=True, field_manager=FIELD_MANAGER)

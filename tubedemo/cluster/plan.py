@@ -40,6 +40,7 @@ _KIND_ORDER = (
     "DaemonSet",
     "StatefulSet",
     "Deployment",
+    "CronJob",
     "PodDisruptionBudget",
     "Ingress",
     "TriggerAuthentication",

@@ -1,21 +1,27 @@
 """Preflight: decide which checks a deployment needs (pure), then run them (one API call each).
 
-Every failed check is one line that says what is wrong and how to fix it.
+Every failed check is one line that says what is wrong and how to fix it. The cluster's checks
+are here; the AWS account's run in tubedemo.aws.account, the prepared talk's (``auto``) in
+tubedemo.prepare.lookup.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tubedemo.cluster import aws as aws_ops
+from tubedemo.aws import account, errors, layout
+from tubedemo.aws.errors import AwsUnavailable
+from tubedemo.aws.session import Aws
+from tubedemo.cluster import audience_https
 from tubedemo.cluster.api import Api, CredentialsRejected, Forbidden, Unreachable
-from tubedemo.cluster.aws import AwsUnavailable, PreflightFailed
 from tubedemo.cluster.plan import MANAGED_BY, OURS, Ref
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ClusterError
+from tubedemo.core.errors import AwsError, ClusterError, NotPrepared, PreflightFailed
+from tubedemo.prepare import lookup
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Component:
+class AddOn:
     """A cluster add-on tubedemo needs, found as a Deployment, with the release we validate."""
 
     title: str
@@ -43,21 +49,21 @@ SUPPORTED_KUBERNETES = ((1, 33), (1, 35))
 alias (v1.66.0: 1.31-1.37), is in Karpenter's published compatibility range (1.29-1.35 for
 the 1.9-1.11 releases checked) and in EKS standard support (1.32 and older left it in 2026)."""
 
-KEDA = Component(
+KEDA = AddOn(
     "KEDA (Kedify build)",
     "keda-operator",
     "2.20.0",
     "the ScaledObject schema is validated against KEDA v2.20.2's CRDs",
     "install Kedify's KEDA (README: From zero to talk on EKS) or set prerequisites.keda_namespace",
 )
-KARPENTER = Component(
+KARPENTER = AddOn(
     "Karpenter",
     "karpenter",
     "1.14.0",
     "NodePool/EC2NodeClass are validated against Karpenter v1.14.3's CRDs",
     "install Karpenter (README: From zero to talk on EKS) or set prerequisites.karpenter_namespace",
 )
-LOAD_BALANCER_CONTROLLER = Component(
+LOAD_BALANCER_CONTROLLER = AddOn(
     "AWS Load Balancer Controller",
     "aws-load-balancer-controller",
     "2.14.0",
@@ -65,7 +71,7 @@ LOAD_BALANCER_CONTROLLER = Component(
     "helm install aws-load-balancer-controller eks/aws-load-balancer-controller -n kube-system "
     "(README), or set web.exposure: none",
 )
-EBS_CSI = Component(
+EBS_CSI = AddOn(
     "EBS CSI driver",
     "ebs-csi-controller",
     "1.0.0",
@@ -73,6 +79,24 @@ EBS_CSI = Component(
     "aws eks create-addon --addon-name aws-ebs-csi-driver (README), or set "
     "prerequisites.ebs_csi_namespace",
 )
+
+CLUSTER_OBJECTS: dict[str, tuple[str, str, str]] = {
+    "storageclass": (
+        "storage.k8s.io/v1",
+        "StorageClass",
+        "(the gateway volume's) does not exist; set storage.create_storage_class: true "
+        "(tubedemo renders the EBS CSI gp3 class) or storage.storage_class to one `kubectl get "
+        "storageclass` lists",
+    ),
+    "ingressclass": (
+        "networking.k8s.io/v1",
+        "IngressClass",
+        "does not exist: the AWS Load Balancer Controller creates it (helm install ... --set "
+        "createIngressClassResource=true); or set web.ingress.class_name",
+    ),
+}
+"""Cluster-scoped objects a check wants by name: kind of check -> (apiVersion, kind, what is
+wrong and what to do when it is missing)."""
 
 
 def pod_secrets(manifests: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], set[str]]:
@@ -133,6 +157,39 @@ def claimed_storage_classes(manifests: Iterable[Mapping[str, Any]]) -> set[str]:
     return named - rendered
 
 
+STORAGE_CLASS_FIXED = ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode")
+"""StorageClass fields the API server refuses to change once the class exists."""
+
+
+def rendered_storage_classes(manifests: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """name -> the fixed fields (JSON) of each StorageClass the render creates itself. Pure."""
+    return {
+        str(m["metadata"]["name"]): json.dumps(
+            {k: m.get(k) for k in STORAGE_CLASS_FIXED}, sort_keys=True
+        )
+        for m in manifests
+        if m.get("kind") == "StorageClass"
+    }
+
+
+def storage_class_conflict(
+    name: str, rendered: Mapping[str, Any], live: Mapping[str, Any] | None
+) -> str | None:
+    """Why `up` cannot apply the rendered class over the live one (a fixed field differs), or
+    None: missing (created) or the same. Pure."""
+    if live is None:
+        return None
+    differ = [k for k in STORAGE_CLASS_FIXED if live.get(k) != rendered.get(k)]
+    if not differ:
+        return None
+    shown = ", ".join(f"{k} {live.get(k)!r} (tubedemo renders {rendered.get(k)!r})" for k in differ)
+    return (
+        f"StorageClass {name} exists with {shown}, which cannot be changed; set "
+        "storage.create_storage_class: false to use it as it is, or storage.storage_class to "
+        "another name"
+    )
+
+
 def version_tuple(text: str) -> tuple[int, ...] | None:
     """(major, minor, patch) from an image tag or version like v1.14.3-eks-abc; None if none."""
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
@@ -173,27 +230,27 @@ def image_version(deployment: Mapping[str, Any]) -> str | None:
     return None
 
 
-def component_problem(component: Component, deployment: Mapping[str, Any] | None) -> str | None:
+def add_on_problem(add_on: AddOn, deployment: Mapping[str, Any] | None) -> str | None:
     """Why an add-on is not usable (absent, not ready, too old), or None. Pure."""
     if deployment is None:
-        return f"{component.title} is not installed (no Deployment {component.deployment}); " + (
-            component.fix
+        return f"{add_on.title} is not installed (no Deployment {add_on.deployment}); " + (
+            add_on.fix
         )
     meta = deployment.get("metadata", {})
     where = f"{meta.get('namespace')}/{meta.get('name')}"
     ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
     if ready < 1:
         return (
-            f"{component.title} ({where}) has no ready replica; kubectl -n {meta.get('namespace')}"
+            f"{add_on.title} ({where}) has no ready replica; kubectl -n {meta.get('namespace')}"
             f" describe deployment {meta.get('name')}"
         )
     version = image_version(deployment)
     found = version_tuple(version or "")
-    minimum = version_tuple(component.minimum)
+    minimum = version_tuple(add_on.minimum)
     if found is None or minimum is None or found < minimum:
         return (
-            f"{component.title} ({where}) runs {version or 'an unknown version'}, tubedemo needs "
-            f">= {component.minimum} ({component.why}); upgrade it"
+            f"{add_on.title} ({where}) runs {version or 'an unknown version'}, tubedemo needs "
+            f">= {add_on.minimum} ({add_on.why}); upgrade it"
         )
     return None
 
@@ -218,6 +275,8 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
         checks.append(Check("secret", name, (secret_ns, *sorted(k for k in keys if k))))
     for name in sorted(claimed_storage_classes(items)):
         checks.append(Check("storageclass", name))
+    for name, fixed in sorted(rendered_storage_classes(items).items()):
+        checks.append(Check("storageclass-rendered", name, (fixed,)))
     # Both profiles scale through the collector -> OTEL scaler path that the ScaledObject names.
     host = config.scaling.scaler_address.rpartition(":")[0] or config.scaling.scaler_address
     parts = host.split(".")
@@ -232,6 +291,8 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
             )
         if config.exposure == "ingress":
             checks.append(Check("ingressclass", config.web.ingress.class_name))
+        if config.exposure != "none" or config.talk.audience_url:
+            checks.append(Check("https", "audience"))
         if any(m.get("kind") == "PersistentVolumeClaim" for m in items):
             checks.append(Check("csidriver", "ebs.csi.aws.com", (pre.ebs_csi_namespace,)))
     if eks and pre.aws_checks:
@@ -252,7 +313,7 @@ def aws_checks(config: DemoConfig) -> list[Check]:
         ]
     if config.snapshot_is_auto or config.weights_are_auto:
         checks.append(Check("aws", "prepared"))
-    if config.weights_location:
+    if layout.weights_location(config):
         checks.append(Check("aws", "irsa", (config.model.iam_role, "vllm")))
     return checks
 
@@ -277,35 +338,39 @@ def run_checks(
     checks: Iterable[Check],
     report: Callable[[bool, str], None],
     config: DemoConfig | None = None,
-    aws: aws_ops.Aws | None = None,
+    aws: Aws | None = None,
 ) -> None:
     """Run every check, report each as one line; raise the first failure afterwards."""
-    failures: list[ClusterError] = []
+    failures: list[ClusterError | AwsError] = []
     for check in checks:
         try:
             line = _run(api, check, config, aws)
-        except ClusterError as exc:
+        except (ClusterError, AwsError) as exc:
+            report(False, exc.message)
             # Transport and credential problems make every later check fail the same way.
             if isinstance(exc, Unreachable | CredentialsRejected | Forbidden):
-                report(False, exc.message)
                 raise
-            if isinstance(exc, AwsUnavailable):
-                report(False, exc.message)
-                failures.append(exc)
-                aws = None  # the remaining AWS checks would fail the same way: skip them
-                continue
-            report(False, exc.message)
             failures.append(exc)
+            if isinstance(exc, AwsUnavailable):
+                aws = None  # the remaining AWS checks would fail the same way: skip them
         else:
             if line:
                 report(True, line)
     if failures:
         first = failures[0]
-        extra = f" (and {len(failures) - 1} more above)" if len(failures) > 1 else ""
-        raise type(first)(first.message + extra)
+        if len(failures) == 1:
+            raise first
+        raise reworded_first(first, f"{first.message} (and {len(failures) - 1} more above)")
 
 
-def _component(check: Check) -> Component:
+def reworded_first(first: ClusterError | AwsError, message: str) -> ClusterError | AwsError:
+    """The first failure again, its family kept, with the count of the others."""
+    if isinstance(first, AwsError):
+        return errors.reworded(first, message)
+    return type(first)(message)
+
+
+def _add_on(check: Check) -> AddOn:
     return {
         "keda": KEDA,
         "karpenter": KARPENTER,
@@ -314,10 +379,15 @@ def _component(check: Check) -> Component:
     }[check.subject]
 
 
-def _run(api: Api, check: Check, config: DemoConfig | None, aws: aws_ops.Aws | None) -> str:
+def _run(api: Api, check: Check, config: DemoConfig | None, aws: Aws | None) -> str:
     if check.kind == "reachable":
         version = api.request("GET", "/version").get("gitVersion", "?")
         return f"context {api.context} -> {api.server} (Kubernetes {version}, user {api.user})"
+    if check.kind == "https" and config is not None:
+        problem = audience_https.plain_http_problem(config)
+        if problem:
+            raise PreflightFailed(problem)
+        return audience_https.audience_line(config)
     if check.kind == "version":
         version = str(api.request("GET", "/version").get("gitVersion", "?"))
         problem = kubernetes_version_problem(version)
@@ -337,52 +407,43 @@ def _run(api: Api, check: Check, config: DemoConfig | None, aws: aws_ops.Aws | N
         return f"namespace {check.subject} " + ("exists" if live else "will be created")
     if check.kind == "secret":
         return _secret(api, check, config)
-    if check.kind == "storageclass":
-        if api.get(Ref("storage.k8s.io/v1", "StorageClass", "", check.subject)) is None:
-            raise PreflightFailed(
-                f"StorageClass {check.subject} (the gateway volume's) does not exist; set "
-                "storage.create_storage_class: true (tubedemo renders the EBS CSI gp3 class) or "
-                "storage.storage_class to one `kubectl get storageclass` lists"
-            )
-        return f"StorageClass {check.subject} exists"
+    if check.kind in CLUSTER_OBJECTS:
+        api_version, kind, missing = CLUSTER_OBJECTS[check.kind]
+        ref = Ref(api_version, kind, "", check.subject)
+        _must_exist(api, ref, f"{kind} {check.subject} {missing}")
+        return f"{kind} {check.subject} exists"
+    if check.kind == "storageclass-rendered":
+        live = api.get(Ref("storage.k8s.io/v1", "StorageClass", "", check.subject))
+        problem = storage_class_conflict(check.subject, json.loads(check.detail[0]), live)
+        if problem:
+            raise PreflightFailed(problem)
+        return f"StorageClass {check.subject} " + (
+            "exists as tubedemo renders it" if live else "will be created by up"
+        )
     if check.kind == "service":
         ns, name = check.detail
-        if api.get(Ref("v1", "Service", ns, name)) is None:
-            raise PreflightFailed(
-                f"service {ns}/{name} (the Kedify OTEL scaler) is missing; install it first "
-                f"(README: cluster prerequisites) or fix scaling.scaler_address"
-            )
+        _must_exist(
+            api,
+            Ref("v1", "Service", ns, name),
+            f"service {ns}/{name} (the Kedify OTEL scaler) is missing; install it first "
+            f"(README: cluster prerequisites) or fix scaling.scaler_address",
+        )
         return f"Kedify OTEL scaler service {ns}/{name} exists"
     if check.kind == "component":
-        component = _component(check)
         (ns,) = check.detail
-        live = api.get(Ref("apps/v1", "Deployment", ns, component.deployment))
-        problem = component_problem(component, live)
-        if problem:
-            raise PreflightFailed(problem)
-        assert live is not None
-        return f"{component.title} {image_version(live)} in {ns} (>= {component.minimum})"
-    if check.kind == "ingressclass":
-        if api.get(Ref("networking.k8s.io/v1", "IngressClass", "", check.subject)) is None:
-            raise PreflightFailed(
-                f"IngressClass {check.subject} does not exist: the AWS Load Balancer Controller "
-                "creates it (helm install ... --set createIngressClassResource=true); or set "
-                "web.ingress.class_name"
-            )
-        return f"IngressClass {check.subject} exists"
+        add_on = _add_on(check)
+        deployment = _ready_add_on(api, add_on, ns)
+        return f"{add_on.title} {image_version(deployment)} in {ns} (>= {add_on.minimum})"
     if check.kind == "csidriver":
         (ns,) = check.detail
-        if api.get(Ref("storage.k8s.io/v1", "CSIDriver", "", check.subject)) is None:
-            raise PreflightFailed(
-                f"CSIDriver {check.subject} is not registered: the EBS CSI driver is not "
-                f"installed; {EBS_CSI.fix}"
-            )
-        live = api.get(Ref("apps/v1", "Deployment", ns, EBS_CSI.deployment))
-        problem = component_problem(EBS_CSI, live)
-        if problem:
-            raise PreflightFailed(problem)
-        assert live is not None
-        return f"EBS CSI driver {image_version(live)} ({check.subject}) in {ns}"
+        _must_exist(
+            api,
+            Ref("storage.k8s.io/v1", "CSIDriver", "", check.subject),
+            f"CSIDriver {check.subject} is not registered: the EBS CSI driver is not "
+            f"installed; {EBS_CSI.fix}",
+        )
+        deployment = _ready_add_on(api, EBS_CSI, ns)
+        return f"EBS CSI driver {image_version(deployment)} ({check.subject}) in {ns}"
     if check.kind == "aws":
         if config is None:
             raise AssertionError("AWS checks need the config")
@@ -390,6 +451,21 @@ def _run(api: Api, check: Check, config: DemoConfig | None, aws: aws_ops.Aws | N
             return ""  # reported once already: no credentials / unreachable
         return _aws(aws, config, check)
     raise AssertionError(check.kind)
+
+
+def _ready_add_on(api: Api, add_on: AddOn, ns: str) -> Mapping[str, Any]:
+    """The add-on's Deployment, or PreflightFailed saying why it is not usable."""
+    live = api.get(Ref("apps/v1", "Deployment", ns, add_on.deployment))
+    problem = add_on_problem(add_on, live)
+    if problem or live is None:
+        raise PreflightFailed(problem or f"{add_on.title} is not installed")
+    return live
+
+
+def _must_exist(api: Api, ref: Ref, missing: str) -> None:
+    """PreflightFailed(missing) unless the object is there."""
+    if api.get(ref) is None:
+        raise PreflightFailed(missing)
 
 
 def _secret(api: Api, check: Check, config: DemoConfig | None) -> str:
@@ -418,39 +494,16 @@ def _secret(api: Api, check: Check, config: DemoConfig | None) -> str:
     return f"secret {ns}/{name} exists" + (f" (key {', '.join(keys)})" if keys else "")
 
 
-def _aws(aws: aws_ops.Aws, config: DemoConfig, check: Check) -> str:
-    if check.subject == "account":
-        return aws_ops.check_account(aws, config)
-    if check.subject == "spot-role":
-        return aws_ops.check_spot_role(aws)
-    if check.subject == "quota":
-        return aws_ops.check_gvt_quota(aws, config, check.detail[0])
-    if check.subject == "node-role":
-        return aws_ops.check_node_role(aws, config)
-    if check.subject == "interruption-queue":
-        return aws_ops.check_interruption_queue(aws, config)
-    if check.subject == "bucket":
-        return aws_ops.check_bucket(aws, config)
-    if check.subject == "irsa":
-        role, service_account = check.detail
-        return aws_ops.check_irsa_role(aws, config, role, service_account)
+def _aws(aws: Aws, config: DemoConfig, check: Check) -> str:
     if check.subject == "prepared":
         return _prepared(aws, config)
-    raise AssertionError(check.subject)
+    return account.run_check(aws, config, check.subject, check.detail)
 
 
-def _prepared(aws: aws_ops.Aws, config: DemoConfig) -> str:
+def _prepared(aws: Aws, config: DemoConfig) -> str:
     """auto snapshot / weights: what `tubedemo prepare` made is there (up would resolve it)."""
-    from tubedemo.cluster import prepare as prepare_ops
-    from tubedemo.core.errors import NotPrepared, PrepareError
-
     try:
-        resolved = prepare_ops.resolve(aws, config)
-    except (NotPrepared, PrepareError) as exc:
+        resolved = lookup.resolve(aws, config)
+    except NotPrepared as exc:
         raise PreflightFailed(exc.message) from exc
-    found = []
-    if config.snapshot_is_auto:
-        found.append(f"image snapshot {resolved.gpu_pool.image_snapshot_id}")
-    if config.weights_are_auto:
-        found.append(f"weights {resolved.model.weights_uri}")
-    return f"prepared (auto): {', '.join(found)}"
+    return lookup.found_line(config, resolved)

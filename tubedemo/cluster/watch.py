@@ -24,7 +24,7 @@ from kubernetes import client as k8s_client
 
 from tubedemo.cluster.errors import status_message
 from tubedemo.core.config import DemoConfig
-from tubedemo.core.errors import ClusterError
+from tubedemo.core.errors import ClusterError, brief
 from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
 from tubedemo.telemetry.kube_view import (
     hpa_for,
@@ -62,11 +62,10 @@ class WatchView:
     events: int
 
 
-def _one_line(exc: BaseException) -> str:
+def _failure(exc: BaseException) -> str:
     if isinstance(exc, k8s_client.ApiException):
         return f"HTTP {exc.status} {exc.reason}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+    return brief(exc, limit=160)
 
 
 class ResourceWatch:
@@ -166,7 +165,7 @@ class ResourceWatch:
                 failures += 1
                 with self._lock:
                     self._healthy = False
-                    self._error = _one_line(exc)
+                    self._error = _failure(exc)
                 self._notify()
                 delay = min(self.backoff_max, 0.2 * 2 ** min(failures, 10))
                 self._stop.wait(delay * (0.8 + 0.4 * random.random()))

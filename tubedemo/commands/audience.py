@@ -27,7 +27,7 @@ from tubedemo.commands.options import (
 from tubedemo.core.errors import ClusterError, ExportError, GatewayError
 
 if TYPE_CHECKING:
-    from tubedemo.audience.gateway_client import GatewayClient
+    from tubedemo.audience import GatewayClient
     from tubedemo.core.config import DemoConfig
 
 console = lazy_console(highlight=False)
@@ -64,19 +64,29 @@ def resolve_audience_url(
     context: str | None,
 ) -> tuple[str, str]:
     """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster's
-    load balancer (the Ingress's or the Service's status, the address `up` waited for)."""
-    from tubedemo.audience.audience_url import discovered
+    load balancer (the Ingress's or the Service's status, the address `up` waited for).
+
+    A localhost talk.audience_url (`init --profile local` writes the port-forward's) is this
+    laptop's own view: a gateway that advertises an address phones reach (a rehearsal's LAN
+    address) wins over it."""
+    from tubedemo.audience import discovered, phones_cannot_reach
     from tubedemo.commands.wiring import open_gateway
 
     if url:
         return url, "--url"
-    if cfg.talk.audience_url:
-        return cfg.talk.audience_url, "talk.audience_url"
+    configured = cfg.talk.audience_url
+    if configured and not phones_cannot_reach(configured):
+        return configured, "talk.audience_url"
     direct = gateway_url or cfg.gateway.url
     if direct:
         with open_gateway(cfg, url=direct) as gw:
             advertised = str(gw.public_config().get("audience_url") or "")
-        return (advertised, "the gateway's /config") if advertised else (direct, "--gateway-url")
+        if advertised and not (configured and phones_cannot_reach(advertised)):
+            return advertised, "the gateway's /config"
+        if not configured:
+            return direct, "--gateway-url"
+    if configured:
+        return configured, "talk.audience_url"
     from tubedemo.cluster.gateway_proxy import api_client_for, public_objects
 
     try:
@@ -111,8 +121,8 @@ def qr(
     context: Context = None,
 ) -> None:
     """Show the audience URL as a QR code (and write a PNG for the slides)."""
+    from tubedemo.audience import phones_cannot_reach
     from tubedemo.audience import qr as qrcode
-    from tubedemo.audience.audience_url import phones_cannot_reach
 
     cfg = config_from(config, set_)
     target, source = resolve_audience_url(cfg, url, gateway_url, kubeconfig, context)
@@ -161,6 +171,14 @@ def winners(
         bool, typer.Option("--redraw", help="Draw new winners; earlier winners are excluded.")
     ] = False,
     instant: Annotated[bool, typer.Option("--instant", help="Skip the reveal animation.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Show the entries, how many the draw keeps and the most concentrated "
+            "networks; draw nothing.",
+        ),
+    ] = False,
     config: ConfigPath = None,
     set_: Overrides = None,
     gateway_url: GatewayUrl = None,
@@ -169,11 +187,21 @@ def winners(
     context: Context = None,
 ) -> None:
     """Draw the raffle winners through the gateway and reveal them on stage."""
-    from tubedemo.audience.reveal import board, board_frames, winner_lines, winners_table
+    from tubedemo.audience.reveal import (
+        board,
+        board_frames,
+        raffle_line,
+        winner_lines,
+        winners_table,
+    )
 
     cfg = config_from(config, set_)
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
         before = gw.public_winners()
+        raffle = gw.raffle()
+        console.print(raffle_line(raffle))
+        if check:
+            return
         draw = gw.draw(count, seed, redraw=redraw)
     repeat = before.drawn and not redraw
     if repeat:
@@ -282,7 +310,7 @@ def session_export(
     context: Context = None,
 ) -> None:
     """Export the current session's survey responses with their winners as CSV."""
-    from tubedemo.audience.gateway_client import parse_export
+    from tubedemo.audience import parse_export
 
     cfg = config_from(config, set_)
     with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:

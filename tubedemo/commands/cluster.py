@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["Context", "Kubeconfig", "register"]  # audience.py imports the two option types
 
 if TYPE_CHECKING:
-    from tubedemo.cluster import aws as aws_ops
+    from tubedemo.aws.session import Aws
     from tubedemo.cluster.api import Api
     from tubedemo.cluster.plan import DiffEntry
+    from tubedemo.cluster.up import UpResult
 
 console = lazy_console(highlight=False)
 
@@ -87,7 +88,7 @@ def up(
 ) -> None:
     """Render, validate and server-side apply to the cluster; wait until ready; prune."""
     from tubedemo.cluster import up as up_ops
-    from tubedemo.core import images as own_images
+    from tubedemo.core import own_images
 
     cfg = config_from(config, set_)
     # Our own images must have been pushed (or set): never deploy a placeholder reference.
@@ -97,8 +98,8 @@ def up(
     # auto -> the snapshot and weights `tubedemo prepare` made; refuses (NotPrepared) without
     # them, so the talk never goes on stage cold by accident. The render gets concrete ids.
     cfg = _prepared(cfg, aws)
-    manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
+    cfg, manifests = _what_up_applies(cfg, api)
     _preflight(cfg, api, manifests, aws)
     ns = cfg.cluster.namespace
     if dry_run:
@@ -106,9 +107,9 @@ def up(
         _print_diff(entries, heading="dry run (server-side), nothing changed")
         return
     if aws is not None and cfg.storage.kind == "s3" and cfg.storage.create_bucket:
-        from tubedemo.cluster import aws as aws_ops
+        from tubedemo.aws import account
 
-        if aws_ops.create_bucket(aws, cfg.s3_bucket):
+        if account.create_bucket(aws, cfg.s3_bucket):
             console.print(f"  created    S3 bucket {cfg.s3_bucket} (versioned, not public)")
     console.print(f"[bold]apply[/] (field manager tubedemo) to {api.context}")
     with console.status("applying…") as spinner:
@@ -122,26 +123,43 @@ def up(
             wait=wait,
             progress=spinner.update,
         )
-    if result.changed:
-        counts: dict[str, int] = {}
-        for _, outcome in result.outcomes:
-            counts[outcome] = counts.get(outcome, 0) + 1
-        parts = [f"{n} {k}" for k, n in sorted(counts.items())]
-        if result.pruned:
-            parts.append(f"{len(result.pruned)} pruned")
-        done = "ready" if wait else "applied (not waited for)"
-        console.print(f"[green]{done}[/]: {', '.join(parts)}")
-    else:
-        console.print(
-            f"[green]nothing changed[/]: {len(result.outcomes)} objects already up to date"
-        )
-    _audience_address(cfg, api, manifests, wait=wait and wait_address, timeout=address_timeout)
+    console.print(_applied(result, waited=wait))
+    _audience_address(cfg, api, manifests, aws, wait=wait and wait_address, timeout=address_timeout)
+    if cfg.profile == "eks":
+        from datetime import UTC, datetime
+
+        from tubedemo.cluster import deadline
+
+        live = deadline.read(api, ns)
+        console.print(deadline.describe(live, cfg.gpu_pool.name, datetime.now(UTC)))
+
+
+def _applied(result: "UpResult", *, waited: bool) -> str:
+    """up's closing line: how many objects each outcome had (and how many were pruned), or
+    that nothing changed."""
+    if not result.changed:
+        return f"[green]nothing changed[/]: {len(result.outcomes)} objects already up to date"
+    counts: dict[str, int] = {}
+    for _, outcome in result.outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    parts = [f"{n} {k}" for k, n in sorted(counts.items())]
+    if result.pruned:
+        parts.append(f"{len(result.pruned)} pruned")
+    done = "ready" if waited else "applied (not waited for)"
+    return f"[green]{done}[/]: {', '.join(parts)}"
 
 
 def _audience_address(
-    cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], *, wait: bool, timeout: float
+    cfg: "DemoConfig",
+    api: "Api",
+    manifests: list[dict[str, Any]],
+    aws: "Aws | None",
+    *,
+    wait: bool,
+    timeout: float,
 ) -> None:
-    """Wait for the load balancer, record the audience URL for the gateway, print it."""
+    """Wait for the load balancer, put CloudFront's https name in front of it (web.https:
+    cloudfront), record the audience URL for the gateway, print it."""
     from tubedemo.audience.audience_url import discovered
     from tubedemo.cluster import exposure
     from tubedemo.cluster import up as up_ops
@@ -164,48 +182,81 @@ def _audience_address(
                 progress=spinner.update,
             )
         source = f"the {'Ingress' if cfg.exposure == 'ingress' else 'Service'}'s load balancer"
+        if cfg.audience_https == "cloudfront" and aws is not None:
+            url, source = _behind_cloudfront(cfg, api, aws, url, timeout=timeout)
     if mode_ref is not None:
         exposure.record_audience_url(api, mode_ref, url)
     console.print(f"audience URL: [bold]{url}[/] (from {source}; `tubedemo qr` shows it)")
 
 
-def _with_aws(cfg: "DemoConfig") -> "tuple[DemoConfig, aws_ops.Aws | None]":
+def _behind_cloudfront(
+    cfg: "DemoConfig", api: "Api", aws: "Aws", url: str, *, timeout: float
+) -> tuple[str, str]:
+    """The https name of the CloudFront distribution in front of the load balancer at ``url``
+    (made, found or re-pointed, then waited for until deployed), put on the Ingress."""
+    from urllib.parse import urlsplit
+
+    from tubedemo.cluster import exposure
+    from tubedemo.eks import cloudfront
+
+    already = urlsplit(url).hostname or ""
+    if already.endswith(".cloudfront.net"):  # the Ingress carries it from an earlier `up`
+        return url, "the CloudFront distribution `up` made"
+    verb, https_url = cloudfront.ensure(aws, cfg, already)
+    console.print(f"  {verb:<7} CloudFront distribution {https_url} in front of {already}")
+    found = cloudfront.find(aws, cfg)
+    if found is not None:
+        with console.status("waiting for CloudFront to deploy (~5 min)…"):
+            aws.wait("cloudfront", "distribution_deployed", timeout=max(timeout, 1200.0),
+                     poll=15.0, Id=found["Id"])  # fmt: skip
+    if cfg.exposure == "ingress":
+        exposure.annotate_audience_url(api, cfg.cluster.namespace, https_url)
+    return https_url, "CloudFront in front of the load balancer (web.https: cloudfront)"
+
+
+def _with_aws(cfg: "DemoConfig") -> "tuple[DemoConfig, Aws | None]":
     """The config with the account id from STS (EKS), and the AWS clients preflight uses."""
     if cfg.profile != "eks" or not cfg.prerequisites.aws_checks:
         return cfg, None
-    from tubedemo.cluster import aws as aws_ops
+    from tubedemo.aws import account
+    from tubedemo.aws.session import Aws
 
-    aws = aws_ops.Aws(cfg.cluster.region)
-    if cfg.cluster.account_id:
-        return cfg, aws
-    try:
-        return aws_ops.with_account(cfg, aws), aws
-    except aws_ops.AwsUnavailable as exc:
-        raise aws_ops.AwsUnavailable(
-            f"{exc.message}; the account id names the bucket and IAM roles (or set "
-            "cluster.account_id)"
-        ) from exc
+    aws = Aws(cfg.cluster.region)
+    return account.with_account(cfg, aws), aws
 
 
-def _prepared(cfg: "DemoConfig", aws: "aws_ops.Aws | None") -> "DemoConfig":
-    """The config with `auto` resolved (tubedemo.cluster.prepare.resolve), with a line saying
+def _what_up_applies(cfg: "DemoConfig", api: "Api") -> "tuple[DemoConfig, list[dict[str, Any]]]":
+    """The config and manifests `up` applies to this cluster; `up`, its dry run, `diff` and
+    `preflight` all take them from here, so `diff` shows what `up` would change (it showed the
+    deadline ConfigMap as changed after every `up` when only `up` read the live deadline).
+
+    On eks the config has the talk's end known, so the render carries the GPU deadline
+    (tubedemo.cluster.deadline.for_up: explicit, else the live one while it is ahead, else
+    now + talk.duration)."""
+    if cfg.profile == "eks":
+        from datetime import UTC, datetime
+
+        from tubedemo.cluster import deadline
+
+        live = deadline.read(api, cfg.cluster.namespace)
+        cfg = deadline.for_up(cfg, live, datetime.now(UTC))
+    return cfg, _manifests(cfg)
+
+
+def _prepared(cfg: "DemoConfig", aws: "Aws | None") -> "DemoConfig":
+    """The config with `auto` resolved (tubedemo.prepare.lookup.resolve), with a line saying
     what was found."""
     if not (cfg.snapshot_is_auto or cfg.weights_are_auto):
         return cfg
-    from tubedemo.cluster import prepare as prepare_ops
+    from tubedemo.prepare import lookup
 
-    resolved = prepare_ops.resolve(aws, cfg)
-    found = []
-    if cfg.snapshot_is_auto:
-        found.append(f"image snapshot {resolved.gpu_pool.image_snapshot_id}")
-    if cfg.weights_are_auto:
-        found.append(f"weights {resolved.model.weights_uri}")
-    console.print(f"prepared (auto): {', '.join(found)}")
+    resolved = lookup.resolve(aws, cfg)
+    console.print(lookup.found_line(cfg, resolved))
     return resolved
 
 
 def _preflight(
-    cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], aws: "aws_ops.Aws | None"
+    cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], aws: "Aws | None"
 ) -> int:
     from tubedemo.cluster import preflight as checks
 
@@ -231,8 +282,8 @@ def preflight(
 ) -> None:
     """Check everything `up` needs, in the cluster and the AWS account; one line per check."""
     cfg, aws = _with_aws(config_from(config, set_))
-    manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
+    cfg, manifests = _what_up_applies(cfg, api)
     count = _preflight(cfg, api, manifests, aws)
     console.print(f"[green]all {count} checks passed[/]: `tubedemo up` can apply")
 
@@ -255,12 +306,13 @@ def policy(
     """Print an IAM policy document (JSON) for the gateway's or vLLM's IRSA role."""
     import json
 
-    from tubedemo.cluster import aws as aws_ops
+    from tubedemo.aws import iam, layout
+    from tubedemo.core.config import ACCOUNT_PLACEHOLDER
 
     cfg = config_from(config, set_)
     if role not in ("gateway", "vllm"):
         raise UsageError(f"policy {role!r}: choose gateway or vllm")
-    if role == "vllm" and not cfg.weights_location:
+    if role == "vllm" and not layout.weights_location(cfg):
         raise ConfigError(
             "model.weights_uri is empty (weights from the hub): vLLM needs no AWS role without it"
         )
@@ -270,17 +322,22 @@ def policy(
                 "--trust needs --oidc-issuer (aws eks describe-cluster --name "
                 f"{cfg.cluster.name} --query cluster.identity.oidc.issuer --output text)"
             )
-        if not cfg.cluster.account_id:
-            raise ConfigError("set cluster.account_id: the trust policy names the OIDC provider")
         provider = oidc_issuer.removeprefix("https://").rstrip("/")
-        document = aws_ops.irsa_trust(cfg, provider, role)
+        document = iam.irsa_trust(cfg, provider, role)
+        names = "the trust policy names the OIDC provider of the account"
     else:
-        if role == "gateway" and not cfg.storage.s3_bucket and not cfg.cluster.account_id:
-            raise ConfigError(
-                "set cluster.account_id or storage.s3_bucket: the policy names the bucket"
-            )
-        document = aws_ops.gateway_policy(cfg) if role == "gateway" else aws_ops.weights_policy(cfg)
-    typer.echo(json.dumps(document, indent=2))
+        document = iam.gateway_policy(cfg) if role == "gateway" else iam.weights_policy(cfg)
+        where = "storage.s3_bucket" if role == "gateway" else "model.weights_uri"
+        names = f"the policy names the account's bucket (or set {where})"
+    text = json.dumps(document, indent=2)
+    if ACCOUNT_PLACEHOLDER in text:
+        # a document with ${AWS_ACCOUNT_ID} in it is refused by IAM, or worse, a shell expands
+        # it to an empty string; never print one
+        raise ConfigError(
+            f"set cluster.account_id (--set cluster.account_id=$(aws sts get-caller-identity "
+            f"--query Account --output text)): {names}"
+        )
+    typer.echo(text)
 
 
 def _print_diff(entries: "list[DiffEntry]", heading: str) -> None:
@@ -307,8 +364,8 @@ def diff_cmd(
 
     cfg, aws = _with_aws(config_from(config, set_))
     cfg = _prepared(cfg, aws)
-    manifests = _manifests(cfg)
     api = _connect(cfg, kubeconfig, context)
+    cfg, manifests = _what_up_applies(cfg, api)
     _print_diff(up_ops.diff(api, manifests, cfg.cluster.namespace), heading=f"diff {api.context}")
 
 
@@ -431,6 +488,13 @@ def status(
         console.print(nodes)
     else:
         console.print(f"GPU nodes: none in NodePool {cfg.gpu_pool.name}")
+    if cfg.profile == "eks":
+        from datetime import UTC, datetime
+
+        from tubedemo.cluster import deadline
+
+        live = deadline.read(api, cfg.cluster.namespace)
+        console.print(deadline.describe(live, cfg.gpu_pool.name, datetime.now(UTC)))
     console.print(f"cost now: [bold]${view.per_hour:.2f}/h[/]")
 
 

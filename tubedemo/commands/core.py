@@ -13,7 +13,7 @@ from tubedemo.commands.options import (
     lazy_console,
 )
 from tubedemo.core import DEFAULT_CONFIG_PATH
-from tubedemo.core.errors import ConfigError
+from tubedemo.core.errors import ConfigError, UsageError
 
 console = lazy_console(highlight=False)
 config_app = command_group("Inspect the effective configuration.")
@@ -34,7 +34,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented default demo.yaml."""
-    from tubedemo.manifests.init_file import default_demo_yaml
+    from tubedemo.manifests import default_demo_yaml
 
     if profile not in ("eks", "local"):
         raise ConfigError(f"--profile {profile!r}: choose eks or local")
@@ -47,7 +47,12 @@ def init(
         text = text.replace("  scaler: kedify-otel\n", "  scaler: external\n", 1)
         # kind/k3d: the page is port-forwarded to this laptop (EKS discovers the ALB instead).
         text = text.replace("  audience_url: null\n", "  audience_url: http://localhost:8080\n", 1)
-    path.write_text(text, encoding="utf-8")
+    try:
+        # a folder of its own (`init talks/berlin/demo.yaml`) is made, as `render -o` makes its
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
     console.print(f"wrote [bold]{path}[/] (profile {profile}); next: tubedemo render -o out/")
 
 
@@ -71,9 +76,8 @@ def render_cmd(
     ] = False,
 ) -> None:
     """Render the manifests (validated first) to stdout or a folder."""
-    from tubedemo.manifests import crds
-    from tubedemo.manifests.render import render, to_yaml, write_files
-    from tubedemo.manifests.validate import ensure_valid
+    from tubedemo.manifests import crds, ensure_valid, to_yaml, write_files
+    from tubedemo.manifests.render import render
 
     cfg = config_from(config, set_)
     manifests = render(cfg)
@@ -97,9 +101,14 @@ def validate(
     set_: Overrides = None,
 ) -> None:
     """Check manifests against Kubernetes and the upstream KEDA/Karpenter CRD schemas."""
-    from tubedemo.manifests import crds
-    from tubedemo.manifests.render import object_ref, render
-    from tubedemo.manifests.validate import KUBERNETES_VERSION, ensure_valid, load_manifest_files
+    from tubedemo.manifests import (
+        KUBERNETES_VERSION,
+        crds,
+        ensure_valid,
+        load_manifest_files,
+        object_ref,
+    )
+    from tubedemo.manifests.render import render
 
     if paths:
         manifests = load_manifest_files(paths)

@@ -96,7 +96,7 @@ def build(
             raise UsageError(f"--build-arg {item!r}: write KEY=VALUE")
         args[key] = value
     chosen = _tool(tool_name)
-    repo = image_tool.repo_root()
+    repo = image_tool.build_checkout()
     tag = tag or _default_tag()
     if any(r.needs_page for r in recipes) and not image_tool.page_is_current(repo):
         console.print("building the page (web/ → web/dist) …")
@@ -149,12 +149,14 @@ def push(
         )
     ecr = plan.ecr_registry(registry)
     if ecr is not None:
-        from tubedemo.images import ecr as ecr_api
+        from tubedemo.aws import ecr as ecr_api
+        from tubedemo.aws.session import Aws
 
+        aws = Aws(ecr.region)
         names = [r.repository(registry).split("/", 1)[1] for r in recipes]
-        for name in ecr_api.ensure_repositories(ecr, names):
+        for name in ecr_api.ensure_repositories(aws, ecr.account, names):
             console.print(f"created ECR repository {name}")
-        creds = ecr_api.login(ecr)
+        creds = ecr_api.login(aws, ecr.account)
         chosen.login(registry, creds.username, creds.password, tls_verify=not insecure)
         console.print(f"logged in to {registry}")
     refs: dict[str, str] = {}

@@ -2,12 +2,16 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tubedemo.commands.options import ConfigPath, Overrides, config_from, lazy_console
 from tubedemo.core.errors import Cancelled, UsageError
+
+if TYPE_CHECKING:
+    from tubedemo.aws.session import Aws
+    from tubedemo.core.config import DemoConfig
 
 console = lazy_console(highlight=False)
 
@@ -52,45 +56,65 @@ def prepare(
 
     `up` with the default `auto` finds both and starts a GPU pod in ~3 min instead of ~10;
     run again any time: what exists is reused (idempotent)."""
-    from tubedemo.cluster import aws as aws_ops
-    from tubedemo.cluster import prepare as ops
-    from tubedemo.core.signals import term_and_hangup_as_interrupt
+    from tubedemo.aws import account
+    from tubedemo.aws.session import Aws
 
     cfg = config_from(config, set_)
     if cfg.profile != "eks":
         raise UsageError(
             "prepare is for the eks profile (GPU nodes, S3); the local profile needs nothing"
         )
-    aws = aws_ops.Aws(cfg.cluster.region)
+    aws = Aws(cfg.cluster.region)
     # credentials and the account first: nothing is downloaded for an account we cannot reach
-    account = aws.account_id()
-    if cfg.cluster.account_id and account != cfg.cluster.account_id:
-        raise UsageError(
-            f"AWS credentials are for account {account}, demo.yaml names "
-            f"{cfg.cluster.account_id}; switch AWS_PROFILE or fix cluster.account_id"
-        )
-    cfg = cfg.with_account(account)
-    where = f"account {cfg.cluster.account_id}, {cfg.cluster.region}"
+    account_id = aws.account_id()
+    problem = account.account_mismatch(account_id, cfg)
+    if problem:
+        raise UsageError(problem)
+    cfg = cfg.with_account(account_id)
     if delete:
-        console.print(
-            f"[bold]prepare --delete[/] in {where}: snapshots of {cfg.model.image}, weights at "
-            f"{cfg.prepared_weights_uri}, IAM role tubedemo-snapshot-builder"
-        )
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError("refusing to delete without --yes (no terminal to ask)")
-            if not typer.confirm("Delete them?", default=False):
-                raise Cancelled("nothing was deleted")
-        gone = ops.delete_prepared(aws, cfg, _line)
-        console.print(f"[green]deleted[/] {gone} prepared item(s)" if gone else "nothing to delete")
-        return
-    console.print(f"[bold]prepare[/] the talk in {where}")
+        _delete(aws, cfg, yes)
+    else:
+        _make(aws, cfg, weights=weights, snapshot=snapshot, cache_dir=cache_dir)
+
+
+def _where(cfg: "DemoConfig") -> str:
+    return f"account {cfg.cluster.account_id}, {cfg.cluster.region}"
+
+
+def _delete(aws: "Aws", cfg: "DemoConfig", yes: bool) -> None:
+    """prepare --delete: say what goes, ask unless --yes, delete it."""
+    from tubedemo.aws import layout
+    from tubedemo.prepare.delete import delete_prepared
+
+    console.print(
+        f"[bold]prepare --delete[/] in {_where(cfg)}: snapshots of {cfg.model.image}, weights at "
+        f"{layout.weights_uri(cfg)}, IAM role tubedemo-snapshot-builder"
+    )
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete without --yes (no terminal to ask)")
+        if not typer.confirm("Delete them?", default=False):
+            raise Cancelled("nothing was deleted")
+    gone = delete_prepared(aws, cfg, _line)
+    console.print(f"[green]deleted[/] {gone} prepared item(s)" if gone else "nothing to delete")
+
+
+def _make(
+    aws: "Aws", cfg: "DemoConfig", *, weights: bool, snapshot: bool, cache_dir: Path | None
+) -> None:
+    """Copy the weights and make the snapshot (each when asked and `auto`); Ctrl-C, SIGTERM
+    and a closed terminal still terminate the builder."""
+    from tubedemo.core.signals import term_and_hangup_as_interrupt
+    from tubedemo.prepare import snapshot as snapshots
+    from tubedemo.prepare import weights as weights_ops
+
+    console.print(f"[bold]prepare[/] the talk in {_where(cfg)}")
     made: list[str] = []
     with term_and_hangup_as_interrupt():
         if weights and cfg.weights_are_auto:
             console.print(f"[bold]weights[/] {cfg.model.name}@{cfg.model.revision}")
-            folder, commit = ops.download_weights(cfg, cache_dir, _line)
-            result = ops.upload_weights(aws, cfg, folder, commit, _line)
+            folder, commit = weights_ops.download_weights(cfg, cache_dir, _line)
+            result = weights_ops.upload_weights(aws, cfg, folder, commit, _line)
             _line(
                 f"weights: {result.uri} ({result.uploaded} uploaded, {result.skipped} already "
                 "there)"
@@ -103,7 +127,7 @@ def prepare(
             )
         if snapshot and cfg.snapshot_is_auto:
             console.print(f"[bold]image snapshot[/] {cfg.model.image}")
-            snap = ops.make_snapshot(aws, cfg, _line)
+            snap = snapshots.make_snapshot(aws, cfg, _line)
             made.append(f"image snapshot {snap}")
         elif snapshot:
             _line(

@@ -2,10 +2,9 @@
 
 import json
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tubedemo.core.config import DemoConfig
+    from tubedemo.talk.modes import ModeSwitcher
+    from tubedemo.talk.show import Show
 
 
 def _duration(value: str, option: str) -> float:
@@ -69,126 +70,192 @@ def register(app: typer.Typer) -> None:
     app.command()(load)
 
 
+StartFrom = Annotated[
+    str, typer.Option("--from", help="Start mid-talk at this talk time, e.g. 4m.")
+]
+DryRun = Annotated[bool, typer.Option(help="Print the schedule and the k6 scenarios; run nothing.")]
+ModeVia = Annotated[
+    str,
+    typer.Option(
+        help="How to flip the page: auto (cluster on eks, else gateway) | gateway | cluster | none."
+    ),
+]
+ShowKubeconfig = Annotated[
+    Path | None,
+    typer.Option(help="kubeconfig for --mode-via cluster and the cluster panels."),
+]
+ClusterPanels = Annotated[
+    bool | None,
+    typer.Option(
+        help="Cluster panels on the dashboard (replicas, nodes, HPA), as `watch` draws "
+        "them (default: when the mode goes via the cluster)."
+    ),
+]
+WithDashboard = Annotated[
+    bool, typer.Option(help="Live dashboard below the show's panel, recorded.")
+]
+VllmUrls = Annotated[
+    list[str] | None,
+    typer.Option(help="Scrape this vLLM /metrics URL for the dashboard (repeatable)."),
+]
+ShowRecording = Annotated[
+    Path | None,
+    typer.Option(help="Recording file (default out/show-<time>.jsonl); k6 files beside it."),
+]
+
+
 def show(
     config: ConfigPath = None,
     set_: Overrides = None,
-    start_from: Annotated[
-        str, typer.Option("--from", help="Start mid-talk at this talk time, e.g. 4m.")
-    ] = "0s",
+    start_from: StartFrom = "0s",
     speed: Speed = 1.0,
-    dry_run: Annotated[
-        bool, typer.Option(help="Print the schedule and the k6 scenarios; run nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     gateway: Gateway = None,
     admin_token: AdminToken = None,
-    mode_via: Annotated[
-        str,
-        typer.Option(
-            help="How to flip the page: auto (cluster on eks, else gateway) | gateway | "
-            "cluster | none."
-        ),
-    ] = "auto",
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(help="kubeconfig for --mode-via cluster and the cluster panels."),
-    ] = None,
+    mode_via: ModeVia = "auto",
+    kubeconfig: ShowKubeconfig = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
-    kube: Annotated[
-        bool | None,
-        typer.Option(
-            help="Cluster panels on the dashboard (replicas, nodes, HPA), as `watch` draws "
-            "them (default: when the mode goes via the cluster)."
-        ),
-    ] = None,
-    dashboard: Annotated[
-        bool, typer.Option(help="Live dashboard below the show's panel, recorded.")
-    ] = True,
-    vllm_url: Annotated[
-        list[str] | None,
-        typer.Option(help="Scrape this vLLM /metrics URL for the dashboard (repeatable)."),
-    ] = None,
-    record: Annotated[
-        Path | None,
-        typer.Option(help="Recording file (default out/show-<time>.jsonl); k6 files beside it."),
-    ] = None,
+    kube: ClusterPanels = None,
+    dashboard: WithDashboard = True,
+    vllm_url: VllmUrls = None,
+    record: ShowRecording = None,
 ) -> None:
     """Run the talk: k6 load phases, mode flips and cues on the clock, with presenter keys."""
-    from tubedemo.core.timeline import k6_scenarios
-    from tubedemo.talk.modes import (
-        ClusterModeSwitcher,
-        GatewayModeSwitcher,
-        ModeSwitcher,
-        NoModeSwitcher,
-    )
     from tubedemo.talk.show import Show, ShowOptions, default_recording
 
     cfg = config_from(config, set_)
     start_at = _duration(start_from, "--from")
     console = lazy_console()
     if dry_run:
-        base_url = gateway or cfg.talk.audience_url or "(the cluster's load balancer address)"
-        print_plan(cfg, start_at, speed, console)
-        scenarios = k6_scenarios(
-            cfg.timeline, cfg.k6, start_at=start_at, speed=speed, end_at=cfg.talk.duration
-        )
-        typer.echo("k6 scenarios (TUBEDEMO_SCENARIOS for k6/load.js):")
-        typer.echo(json.dumps(scenarios, indent=2))
-        typer.echo(
-            f"thresholds: tubedemo_failed rate<={cfg.k6.max_error_rate:g}; "
-            f"gateway {base_url}; model {cfg.model.served_name}"
-        )
+        print_dry_run(cfg, gateway, start_at, speed, console)
         return
+    from tubedemo.commands.wiring import admin_token_for
+    from tubedemo.core.timeline import k6_scenarios
+
     base_url = _base_url(cfg, gateway, kubeconfig, context)
     via = mode_via if mode_via != "auto" else ("cluster" if cfg.profile == "eks" else "gateway")
-    switcher: ModeSwitcher
-    if via == "gateway":
-        switcher = GatewayModeSwitcher(base_url, _token(admin_token))
-    elif via == "cluster":
-        switcher = ClusterModeSwitcher(cfg, kubeconfig, context)
-    elif via == "none":
-        switcher = NoModeSwitcher()
-    else:
-        raise UsageError(f"--mode-via {mode_via!r}: use auto, gateway, cluster or none")
+    # k6 sends the load credential derived from the token (the gateway refuses load without
+    # one) and the gateway switcher flips modes with it; a talk with neither needs no Secret.
+    load = k6_scenarios(cfg.timeline, cfg.k6, start_at=start_at, end_at=cfg.talk.duration)
+    token = (
+        admin_token_for(cfg, _token(admin_token), kubeconfig=kubeconfig, context=context)
+        if load or via == "gateway"
+        else _token(admin_token)
+    )
+    switcher = _mode_switcher(cfg, via, base_url, token, kubeconfig, context)
+    if via == "cluster":
+        _extend_deadline(cfg, kubeconfig, context, start_at, console)
     recording = record or default_recording()
     options = ShowOptions(
         start_at=start_at,
         speed=speed,
         base_url=base_url,
-        admin_token=_token(admin_token),
+        admin_token=token,
         recording=recording,
     )
     runner = Show(cfg, options, switcher, console=console)
     if dashboard:
-        from tubedemo.commands.live import live_sources
-        from tubedemo.talk.show_dashboard import k6_state, show_board
-
         # On a cluster the board reads what `watch` reads: replicas, nodes, HPA, pod scrapes.
-        sources = live_sources(
-            cfg,
-            kube=kube if kube is not None else via == "cluster",
-            kubeconfig=kubeconfig,
-            context=context,
-            gateway_url=base_url if gateway else None,
-        )
-        runner.board = show_board(
-            cfg,
-            gateway_url=base_url,
-            vllm_urls=list(vllm_url or []),
-            recording=recording,
-            talk_time=runner.clock.talk,
-            k6=lambda: k6_state(runner.state.stats, runner.k6_active(), time.time()),
-            kube=sources.kube,
-            metrics=sources.metrics,
-            gateway=sources.gateway,
-        )
+        with_kube = kube if kube is not None else via == "cluster"
+        _attach_board(runner, cfg, base_url, gateway, list(vllm_url or []), with_kube, kubeconfig,
+                      context)  # fmt: skip
     from tubedemo.talk.keys import KeyReader
 
     with KeyReader() as keys:
         results = runner.run(keys)
     for result in results:
-        typer.echo(f"k6 {result.files.series}: {result.headline()}")
+        typer.echo(f"k6 {result.files.series}: {result.headline(speed)}")
     if dashboard:
         typer.echo(f"recording: {recording} (tubedemo report {recording})")
+
+
+def print_dry_run(
+    cfg: "DemoConfig", gateway: str | None, start_at: float, speed: float, console: "Console"
+) -> None:
+    """show --dry-run: the schedule, the k6 scenarios as JSON and the thresholds; runs nothing."""
+    from tubedemo.core.timeline import k6_scenarios
+
+    base_url = gateway or cfg.talk.audience_url or "(the cluster's load balancer address)"
+    print_plan(cfg, start_at, speed, console)
+    scenarios = k6_scenarios(
+        cfg.timeline, cfg.k6, start_at=start_at, speed=speed, end_at=cfg.talk.duration
+    )
+    typer.echo("k6 scenarios (TUBEDEMO_SCENARIOS for k6/load.js):")
+    typer.echo(json.dumps(scenarios, indent=2))
+    typer.echo(
+        f"thresholds: tubedemo_failed rate<={cfg.k6.max_error_rate:g}; "
+        f"gateway {base_url}; model {cfg.model.served_name}"
+    )
+
+
+def _mode_switcher(
+    cfg: "DemoConfig",
+    via: str,
+    base_url: str,
+    admin_token: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> "ModeSwitcher":
+    """What flips the audience page at a phase's mode: the gateway, the cluster's ConfigMap,
+    or nothing (--mode-via)."""
+    from tubedemo.talk.modes import ClusterModeSwitcher, GatewayModeSwitcher, NoModeSwitcher
+
+    if via == "gateway":
+        return GatewayModeSwitcher(base_url, admin_token)
+    if via == "cluster":
+        return ClusterModeSwitcher(cfg, kubeconfig, context)
+    if via == "none":
+        return NoModeSwitcher()
+    raise UsageError(f"--mode-via {via!r}: use auto, gateway, cluster or none")
+
+
+def _attach_board(
+    runner: "Show",
+    cfg: "DemoConfig",
+    base_url: str,
+    gateway: str | None,
+    vllm_urls: list[str],
+    kube: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> None:
+    """Give the show its live board, fed as `watch` feeds its own, recorded beside k6."""
+    from tubedemo.commands.live import live_sources
+    from tubedemo.talk.show_board import show_board
+    from tubedemo.telemetry.assembler import MetricsTarget
+
+    sources = live_sources(
+        cfg, kube=kube, kubeconfig=kubeconfig, context=context,
+        gateway_url=base_url if gateway else None,
+    )  # fmt: skip
+    show_board(
+        runner,
+        kube=sources.kube,
+        metrics=sources.metrics,
+        gateway=sources.gateway,
+        static_targets=tuple(
+            MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_urls)
+        ),
+    )
+
+
+def _extend_deadline(
+    cfg: "DemoConfig", kubeconfig: Path | None, context: str | None, start_at: float, console: Any
+) -> None:
+    """The talk starts now: the cluster's GPU deadline moves to its end + talk.gpu_grace (never
+    earlier), so a talk that began late is not cut, and a laptop lost mid-talk still ends it."""
+    from datetime import timedelta
+
+    from tubedemo.cluster import connect, deadline
+
+    api = connect(kubeconfig, context or cfg.cluster.context)
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=max(0.0, cfg.talk.duration - start_at) + cfg.talk.gpu_grace)
+    held = deadline.extend(api, cfg.cluster.namespace, until)
+    console.print(
+        f"GPU deadline {held:%H:%M} UTC: past it the cluster scales vLLM to 0 and removes "
+        f"NodePool {cfg.gpu_pool.name} by itself"
+    )
 
 
 def _base_url(
@@ -214,6 +281,7 @@ def load(
     out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
 ) -> None:
     """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
+    from tubedemo.commands.wiring import admin_token_for
     from tubedemo.core.timeline import burst_scenario
     from tubedemo.talk.k6 import K6Files, K6Run, load_environment, run_load
 
@@ -222,10 +290,11 @@ def load(
     scenarios = burst_scenario(vus, seconds)
     env = load_environment(
         cfg.k6,
+        answer_timeout=cfg.gateway.answer_timeout,
         base_url=_base_url(cfg, gateway, None, None),
         model=cfg.model.served_name,
         scenarios=scenarios,
-        admin_token=_token(admin_token),
+        admin_token=admin_token_for(cfg, _token(admin_token)),
     )
     files = K6Files.beside(out / f"load-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl")
     run = K6Run(files, env, binary=cfg.k6.binary)

@@ -10,6 +10,7 @@ from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from,
 from tubedemo.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from tubedemo.commands.live import LiveSources
     from tubedemo.core.config import DemoConfig
     from tubedemo.screen.dashboard import DashboardOptions
 
@@ -95,25 +96,14 @@ def watch(
     high_contrast: Annotated[bool, typer.Option(help="High-contrast theme.")] = False,
 ) -> None:
     """The live dashboard: watch the cluster, record the talk, or replay a recording."""
-    from tubedemo.screen.watching import watch_live, watch_replay
-    from tubedemo.telemetry.recording import read_recording
-
     cfg = config_from(config, set_)
     options = _options(cfg, plain, high_contrast)
     if replay is not None:
         if record is not None:
             raise UsageError("--record and --replay together: a replay is already recorded")
-        recording = read_recording(replay)
-        result = watch_replay(recording.snapshots, console=console, options=options, speed=speed)
-        damaged = len(recording.damaged_lines)
-        note = f" ({damaged} damaged line{'s' if damaged > 1 else ''} skipped)" if damaged else ""
-        lazy_console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
+        _replay(replay, options, speed)
         return
-
     from tubedemo.commands.live import live_sources
-    from tubedemo.screen.board import LiveBoard
-    from tubedemo.telemetry.assembler import Assembler, MetricsTarget
-    from tubedemo.telemetry.recording import Recorder
 
     sources = live_sources(
         cfg,
@@ -124,7 +114,41 @@ def watch(
         namespace=namespace,
         gateway_url=gateway,
     )
-    static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_url or []))
+    _watch_live(cfg, sources, options, record, list(vllm_url or []), start, frames)
+
+
+def _replay(replay: Path, options: "DashboardOptions", speed: float) -> None:
+    """watch --replay: play a recording at --speed, then say how much of it was readable."""
+    from tubedemo.screen.watching import watch_replay
+    from tubedemo.talk.keys import KeyReader
+    from tubedemo.telemetry.recording import read_recording
+
+    recording = read_recording(replay)
+    with KeyReader() as keys:  # q ends the replay, as it ends the show
+        result = watch_replay(
+            recording.snapshots, console=console, options=options, speed=speed, keys=keys.poll
+        )
+    damaged = len(recording.damaged_lines)
+    note = f" ({damaged} damaged line{'s' if damaged > 1 else ''} skipped)" if damaged else ""
+    lazy_console(stderr=True).print(f"replayed {result.frames} snapshots from {replay}{note}")
+
+
+def _watch_live(
+    cfg: "DemoConfig",
+    sources: "LiveSources",
+    options: "DashboardOptions",
+    record: Path | None,
+    vllm_urls: list[str],
+    start: str | None,
+    frames: int,
+) -> None:
+    """One snapshot per tick from the live sources, drawn (and recorded with --record)."""
+    from tubedemo.screen.board import LiveBoard
+    from tubedemo.screen.watching import watch_live
+    from tubedemo.telemetry.assembler import Assembler, MetricsTarget
+    from tubedemo.telemetry.recording import Recorder
+
+    static = tuple(MetricsTarget(name=f"url-{i}", url=url) for i, url in enumerate(vllm_urls))
     twin_feed = sources.twin
     assembler = Assembler.for_talk(
         cfg,
@@ -143,7 +167,10 @@ def watch(
         closing=[sources],
         strict=True,
     )
-    result = watch_live(board, console=console, frames=frames)
+    from tubedemo.talk.keys import KeyReader
+
+    with KeyReader() as keys:  # q ends the watch (recording kept), as it ends the show
+        result = watch_live(board, console=console, frames=frames, keys=keys.poll)
     if record is not None:
         lazy_console(stderr=True).print(f"recorded {result.recorded} snapshots to {record}")
 
@@ -159,7 +186,9 @@ def report(
     ] = None,
 ) -> None:
     """Charts and one self-contained HTML page of a recorded talk, for the blog post."""
-    from tubedemo.screen.report import write_report
+    from tubedemo.screen.report import k6_figures, write_report
 
     result = write_report(recording, output, k6_json=k6_json)
     console.print(f"wrote {result.html} and {len(result.charts)} charts")
+    if result.k6 is not None:
+        console.print(k6_figures(result.k6))

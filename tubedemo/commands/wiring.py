@@ -15,6 +15,7 @@ import httpx
 from tubedemo.audience.gateway_client import (
     ADMIN_TOKEN_HEADER,
     DEFAULT_TIMEOUT,
+    LOCAL_ADMIN_TOKEN,
     GatewayClient,
     Route,
     direct_route,
@@ -70,6 +71,26 @@ def cluster_route(
     api_client = api_client_for(kubeconfig, context)
     token = read_admin_token(api_client, namespace, secret)
     return proxy_route(api_client, namespace, token, secret=secret, timeout=timeout)
+
+
+def admin_token_for(
+    config: DemoConfig,
+    explicit: str | None,
+    *,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+) -> str:
+    """The admin token k6's load credential derives from: --admin-token (or
+    TUBEDEMO_ADMIN_TOKEN), else on eks the cluster's Secret gateway.admin_token_secret, else a
+    rehearsal gateway's local default."""
+    if explicit:
+        return explicit
+    if config.profile != "eks":
+        return LOCAL_ADMIN_TOKEN
+    from tubedemo.cluster.gateway_proxy import api_client_for, read_admin_token
+
+    api_client = api_client_for(kubeconfig, context or config.cluster.context)
+    return read_admin_token(api_client, config.cluster.namespace, config.gateway.admin_token_secret)
 
 
 def open_gateway(

@@ -68,6 +68,11 @@ class ClusterError(TubedemoError):
     exit_code = 5
 
 
+class PreflightFailed(ClusterError):
+    """A prerequisite of `up` is missing, in the cluster or the AWS account (a role, a quota,
+    a queue); the message is the first failing check and its fix."""
+
+
 class ExternalToolError(TubedemoError):
     """A helper program (k6, the gateway, a browser) is missing or failed to start."""
 
@@ -142,9 +147,23 @@ class NotPrepared(TubedemoError):
 
 
 class PrepareError(TubedemoError):
-    """`tubedemo prepare` failed (the hub, S3, the snapshot builder instance)."""
+    """`tubedemo prepare` failed (the hub, the snapshot builder's pull, a snapshot in error)."""
 
     exit_code = 18
+
+
+class AwsError(TubedemoError):
+    """AWS refused a call or cannot be reached: no or expired credentials, access denied,
+    throttling, an unreachable endpoint, or a named AWS error code (tubedemo.aws.errors is the
+    one translator of botocore's failures into this family).
+
+    The one rule: AWS's refusal wins. When an AWS call fails inside `prepare`, `images push`,
+    preflight or the prepared lookup, the exit code is this family's, not PrepareError's,
+    ImageError's, NotPrepared's or ClusterError's; those families stay for what is not an AWS
+    call failing (the hub, the image tool, a builder whose pull failed, nothing prepared yet, a
+    missing role or quota that AWS reported without refusing)."""
+
+    exit_code = 19
 
 
 EXIT_CODES: dict[int, str] = {
@@ -170,6 +189,7 @@ EXIT_CODES: dict[int, str] = {
             ImageError,
             NotPrepared,
             PrepareError,
+            AwsError,
         )
     },
 }
@@ -189,3 +209,30 @@ def error_lines(exc: TubedemoError, *, debug: bool) -> list[str]:
         lines.append(f"cause chain ({DEBUG_ENV}=1), outermost last:")
         lines.extend(line.rstrip("\n") for line in traceback.format_exception(exc) if line.strip())
     return lines
+
+
+# --- an error's text on one line: the rules every module uses, defined once -------------------
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text`` (stripped), or "" when it is blank."""
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """All of a message on one line (whitespace collapsed), cut at ``limit`` characters.
+
+    For refusals whose later lines carry the reason: an admission webhook (KEDA's, Karpenter's
+    CRD validation) lists each problem on a line of its own after "denied the request:"."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def brief(exc: BaseException, limit: int | None = None) -> str:
+    """An exception as ``Type: first line`` (the line cut at ``limit``), or just its type when
+    it has no message: how a failing source is named on the dashboard and in logs."""
+    line = first_line(str(exc))
+    if not line:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {line if limit is None else line[:limit]}"

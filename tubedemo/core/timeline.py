@@ -23,7 +23,7 @@ EventKind = Literal["phase", "end"]
 
 
 @dataclass(frozen=True)
-class Event:
+class TimelineEvent:
     """Something the show does at a talk time: start a phase (cue, maybe flip mode) or end."""
 
     at: float
@@ -50,7 +50,7 @@ class Schedule:
     """Talk time (s) the show ends at (talk.duration)."""
     speed: float
     """Talk seconds per wall second (--speed)."""
-    events: tuple[Event, ...]
+    events: tuple[TimelineEvent, ...]
     """Phase starts and the end, ordered by time."""
 
     def wall(self, at: float) -> float:
@@ -83,36 +83,45 @@ def build_schedule(
             f"--from {format_duration(start_at)} is at or after the end of the talk "
             f"({format_duration(talk_duration)})"
         )
-    events: list[Event] = []
+    events: list[TimelineEvent] = []
     if start_at > 0:
         # A show started mid-talk re-asserts the room's mode and the running phase's cue.
         mode = mode_at(timeline, start_at)
         current = phase_at(timeline, start_at)
         if current is not None and current.at == start_at:
-            events.append(Event(start_at, "phase", current.name, mode, current.cue))
+            events.append(TimelineEvent(start_at, "phase", current.name, mode, current.cue))
         elif current is not None:
-            events.append(Event(start_at, "phase", current.name, mode, current.cue, joined=True))
+            events.append(
+                TimelineEvent(start_at, "phase", current.name, mode, current.cue, joined=True)
+            )
         elif mode is not None:
-            events.append(Event(start_at, "phase", "", mode, None, joined=True))
+            events.append(TimelineEvent(start_at, "phase", "", mode, None, joined=True))
     for phase in timeline.phases:
         if phase.at < talk_duration and (phase.at > start_at or phase.at == start_at == 0):
-            events.append(Event(phase.at, "phase", phase.name, phase.mode, phase.cue))
-    events.append(Event(talk_duration, "end", ""))
+            events.append(TimelineEvent(phase.at, "phase", phase.name, phase.mode, phase.cue))
+    events.append(TimelineEvent(talk_duration, "end", ""))
     return Schedule(start_at=start_at, end_at=talk_duration, speed=speed, events=tuple(events))
 
 
 def phase_at(timeline: TimelineConfig, at: float) -> Phase | None:
-    """The phase running at talk time ``at`` (None in a gap)."""
+    """The phase running at talk time ``at`` (None in a gap): the one rule for "which phase is
+    it", used by the show, the twin's load, the Snapshot's talk group and the report."""
     for phase in timeline.phases:
         if phase.at <= at < phase.end:
             return phase
     return None
 
 
+def next_phase(timeline: TimelineConfig, at: float) -> Phase | None:
+    """The first phase starting strictly after talk time ``at`` (None when none is left)."""
+    # phases are in order (TimelineConfig refuses overlaps and disorder): the first is the next
+    return next((phase for phase in timeline.phases if phase.at > at), None)
+
+
 def next_phase_start(timeline: TimelineConfig, at: float) -> float | None:
     """Talk time of the first phase starting strictly after ``at`` (None when none is left)."""
-    starts = [p.at for p in timeline.phases if p.at > at]
-    return min(starts) if starts else None
+    upcoming = next_phase(timeline, at)
+    return upcoming.at if upcoming is not None else None
 
 
 def mode_at(timeline: TimelineConfig, at: float) -> Mode | None:

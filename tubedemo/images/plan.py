@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from tubedemo.core.errors import UsageError
-from tubedemo.core.images import GATEWAY, STANDIN, OwnImage
+from tubedemo.core.own_images import GATEWAY, STANDIN, OwnImage
 
 DEFAULT_PLATFORM = "linux/amd64"
 """The EKS GPU nodes (g5/g6) are x86-64."""

@@ -7,66 +7,85 @@ containers) unless ``BUILDAH_ISOLATION`` says otherwise, and caches layers (``--
 rebuild with unchanged inputs takes seconds; ``--force-rm`` leaves no container behind when a
 build fails. Pushes report the digest the registry stored.
 
-Every failure becomes an ImageError naming the command and the last lines of its output.
+Every failure becomes a one-line ImageError: the command, the cause (the tool's last error line)
+and the path of a log with its whole output (under ~/.cache/tubedemo/images/logs).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tubedemo.core.errors import ImageError
+from tubedemo.core import processes
+from tubedemo.core.cache import cache_dir
+from tubedemo.core.errors import ExternalToolError, ImageError
+from tubedemo.core.resources import repo_root
 from tubedemo.images.plan import RECIPES, Recipe
 
 ToolName = Literal["docker", "podman", "buildah"]
 TOOLS: tuple[ToolName, ...] = ("docker", "podman", "buildah")
 
+_ERROR_LINE = re.compile(r"\berror\b|\bdenied\b|\bunauthorized\b|\bnot found\b", re.IGNORECASE)
+"""How the tools word a failure: buildah/podman `Error: ...`, BuildKit `ERROR: failed to solve`,
+a registry's `denied:` or `unauthorized:`, npm's `npm error`."""
+CAUSE_CHARS = 300
+"""The cause is clipped to this many characters: one line on a terminal, the log has the rest."""
+
+
+def failure_cause(output: str) -> str:
+    """The line of a failed tool's output that says why: its last error line, else its last
+    line, clipped to CAUSE_CHARS. Pure."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return "(no output)"
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    cause = errors[-1] if errors else lines[-1]
+    return cause if len(cause) <= CAUSE_CHARS else cause[: CAUSE_CHARS - 1] + "…"
+
+
+def _keep_log(cmd: Sequence[str], ran: processes.Ran) -> Path | None:
+    """The failed command's whole output in a log of its own; None if it cannot be written."""
+    folder = cache_dir("images", "logs")
+    words = [Path(word).name for word in cmd[:2]]  # buildah-build-..., npm-ci-...
+    name = re.sub(r"[^A-Za-z0-9._-]+", "", "-".join(words))[:40] or "tool"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as log:
+            log.write(f"$ {' '.join(cmd)}\nexit code {ran.code}\n\n{ran.output}")
+            if ran.errors:
+                log.write(f"\n--- stderr ---\n{ran.errors}")
+    except OSError:
+        return None
+    return Path(path)
+
 
 def run(cmd: Sequence[str], *, what: str, stream: bool, stdin: str | None = None,
         cwd: Path | None = None) -> str:  # fmt: skip
-    """Run ``cmd``; its output goes to stderr as it comes when ``stream``. Returns stdout+err.
+    """Run ``cmd`` (through the process seam); its output goes to stderr as it comes when
+    ``stream``. Returns stdout+err.
 
-    On a non-zero exit (or a missing program) raise ImageError: ``what`` failed, the exit code
-    and the output's last lines.
+    On a non-zero exit (or a missing program) raise ImageError in one line: ``what`` failed,
+    the exit code, the cause and where the whole output is kept.
     """
-    tail: deque[str] = deque(maxlen=15)
-    out: list[str] = []
     try:
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
+        ran = processes.run(cmd, what=what, stream=stream, stdin=stdin, cwd=cwd)
+    except ExternalToolError as exc:
+        raise ImageError(exc.message) from exc
+    if ran.code != 0:
+        log = _keep_log(cmd, ran)
+        where = f"; its whole output: {log}" if log is not None else ""
+        cause = failure_cause(ran.output + "\n" + ran.errors)
+        raise ImageError(
+            f"{what} failed (`{' '.join(cmd[:3])} …` exited {ran.code}): {cause}{where}"
         )
-    except OSError as exc:
-        raise ImageError(f"{what}: cannot run {cmd[0]}: {exc.strerror}") from exc
-    if stdin is not None:
-        assert proc.stdin is not None
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        out.append(line)
-        tail.append(line.rstrip("\n"))
-        if stream:
-            sys.stderr.write(line)
-            sys.stderr.flush()
-    code = proc.wait()
-    if code != 0:
-        last = " | ".join(t for t in tail if t.strip())
-        raise ImageError(f"{what} failed (`{' '.join(cmd[:3])} …` exited {code}): {last}")
-    return "".join(out)
+    return ran.output + ran.errors
 
 
 @dataclass(frozen=True)
@@ -111,7 +130,10 @@ class ImageTool:
             cmd = [self.exe, "inspect", "--type", "image", ref]
         else:
             cmd = [self.exe, "image", "inspect", ref]
-        return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+        try:
+            return processes.run(cmd, what=f"looking for {ref}").code == 0
+        except ExternalToolError:
+            return False
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -152,15 +174,14 @@ class ImageTool:
 
 def _docker_daemon_answers(exe: str) -> bool:
     try:
-        probe = subprocess.run(
+        probe = processes.run(
             [exe, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
+            what="asking docker's daemon",
             timeout=15,
-            check=False,
         )
-    except subprocess.TimeoutExpired:
+    except ExternalToolError:
         return False
-    return probe.returncode == 0
+    return probe.code == 0
 
 
 def detect(preferred: ToolName | None = None) -> ImageTool:
@@ -212,11 +233,13 @@ def build_page(repo: Path, stream: bool = True) -> None:
         cwd=web)  # fmt: skip
 
 
-def repo_root(start: Path | None = None) -> Path:
+def build_checkout(start: Path | None = None) -> Path:
     """The checkout to build from: the first folder up from ``start`` (default: the current
-    one) holding our Dockerfiles, else the one this package was installed from (editable)."""
+    one) holding our Dockerfiles, else the checkout this package runs from (an editable
+    install; ``core.resources.repo_root``)."""
     here = (start or Path.cwd()).resolve()
-    candidates = [here, *here.parents, Path(__file__).resolve().parents[2]]
+    running_from = repo_root()
+    candidates = [here, *here.parents, *([running_from] if running_from is not None else [])]
     for folder in candidates:
         if all((folder / r.dockerfile).is_file() for r in RECIPES):
             return folder

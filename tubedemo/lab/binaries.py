@@ -1,5 +1,5 @@
 """Where the lab's binaries are: the folders scripts/build-controlplane and scripts/build-lab
-build into (keyed by their pins), read from those scripts so the key has one definition.
+build into (keyed by their pins), as tubedemo.core.gobuild defines them for both.
 
 The builds need a checkout (the Go wrapper modules live in tools/); an installed wheel has
 no lab.
@@ -7,64 +7,48 @@ no lab.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from tubedemo.core import gobuild
 from tubedemo.core.errors import ExternalToolError
 from tubedemo.core.resources import repo_root
-
-CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-LAB = ("keda-operator", "keda-adapter", "keda-webhooks", "karpenter-kwok")
 
 
 class LabNotBuilt(ExternalToolError):
     """The control plane or the lab controllers have not been built on this machine."""
 
 
-def _script(name: str) -> ModuleType:
-    root = repo_root()
-    if root is None:
+def _checkout() -> None:
+    if repo_root() is None:
         raise LabNotBuilt(
             "the lab needs a tubedemo checkout: its controllers are built from the Go modules "
             "pinned in tools/ (scripts/build-controlplane, scripts/build-lab)"
         )
-    path = root / "scripts" / name
-    module_name = name.replace("-", "_")
-    loader = importlib.machinery.SourceFileLoader(module_name, str(path))
-    spec = importlib.util.spec_from_loader(module_name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
-def _built(script: str, binaries: tuple[str, ...]) -> Path | None:
-    out: Path = _script(script).cache_dir()
-    if not (out / "stamp.json").is_file() or not all((out / b).is_file() for b in binaries):
-        return None
-    return out
+def _built(build: gobuild.GoBuild) -> Path | None:
+    _checkout()
+    out = build.cache_dir()
+    return out if build.is_built(out) else None
 
 
 def control_plane_dir() -> Path | None:
     """The control plane's binary folder, or None when scripts/build-controlplane has not run."""
-    return _built("build-controlplane", CONTROL_PLANE)
+    return _built(gobuild.CONTROL_PLANE)
 
 
 def lab_dir() -> Path | None:
     """KEDA's and Karpenter's binary folder, or None when scripts/build-lab has not run."""
-    return _built("build-lab", LAB)
+    return _built(gobuild.LAB)
 
 
 def otelcol() -> Path | None:
     """The OpenTelemetry Collector scripts/build-otelcol built (the rendered config's
     components), or None when it has not run."""
-    script = _script("build-otelcol")
-    path: Path = script.binary()
-    return path if script.is_current() else None
+    _checkout()
+    return gobuild.OTELCOL.binary() if gobuild.OTELCOL.is_current() else None
 
 
 def require() -> tuple[Path, Path]:

@@ -12,12 +12,11 @@ and the node lifecycle timers, so a lab at speed N decides N times as fast.
 from __future__ import annotations
 
 import json
+import signal
 import ssl
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,13 @@ from typing import Any
 import yaml
 
 from tubedemo.core.errors import ExternalToolError
+from tubedemo.core.processes import Child, free_port, output_of, wait_ready
 from tubedemo.lab.pki import (
     CertificateAuthority,
     pem_key,
     service_account_keys,
     write_kubeconfig,
 )
-from tubedemo.lab.processes import Component, free_port
 
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 ADMIN_CN = "tubedemo-test-admin"
@@ -40,7 +39,24 @@ FRONT_PROXY_CN = "front-proxy-client"
 
 
 class ControlPlaneError(ExternalToolError):
-    """The control plane could not start; the message carries the component logs."""
+    """The control plane could not start: one line saying which part and where its log is."""
+
+
+def component(
+    name: str, argv: list[str], logs: Path, env: dict[str, str] | None = None, **ports: int
+) -> Child:
+    """One of the lab's Go components: SIGKILL when its owner dies (Go controllers may take
+    their time draining on TERM, and an orphaned lab must be gone before anyone looks at its
+    ports again); its log appended to (a component restarted in place keeps its history)."""
+    return Child(
+        name,
+        argv,
+        logs / f"{name}.log",
+        env=env,
+        death_signal=signal.SIGKILL,
+        append=True,
+        ports=dict(ports),
+    )
 
 
 def go_duration(seconds: float) -> str:
@@ -68,9 +84,7 @@ def kwok_module_dir(stamp: dict[str, Any]) -> Path:
     root = Path(stamp["kwok_module_dir"])
     if (root / "kustomize" / "stage").is_dir():
         return root
-    gomodcache = subprocess.run(
-        ["go", "env", "GOMODCACHE"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    gomodcache = output_of(["go", "env", "GOMODCACHE"], what="finding KWOK's module")
     return Path(gomodcache) / f"sigs.k8s.io/kwok@{stamp['kwok']}"
 
 
@@ -80,6 +94,9 @@ class ControlPlane:
     that authenticates but has no RBAC rights at all."""
 
     workdir: Path
+    """Run folder (certificates, kubeconfigs, etcd data, logs); made absolute here, because
+    a kubeconfig names its certificates by path and a relative one would be read against the
+    kubeconfig's own folder."""
     bindir: Path | None = None
     speed: float = 1.0
     """Divides every controller interval (HPA sync period, node monitor periods)."""
@@ -93,27 +110,62 @@ class ControlPlane:
     nobody_kubeconfig: Path = field(init=False)
     server: str = ""
     ca: CertificateAuthority | None = None
-    components: dict[str, Component] = field(default_factory=dict)
+    components: dict[str, Child] = field(default_factory=dict)
     external: bool = False
+
+    def __post_init__(self) -> None:
+        self.workdir = self.workdir.absolute()
+
+    @property
+    def pki(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, timeout: float = 120.0) -> None:
+        """Start every component in order; ControlPlaneError (one line: which part, its log)
+        when one fails, with everything started so far stopped again."""
         self.prepare()
         try:
             self._start_in_order(timeout)
-        except BaseException:
-            report = self.logs_report()
+        except BaseException as exc:
             self.stop()
-            raise ControlPlaneError(f"control plane failed to start\n{report}") from None
+            if isinstance(exc, ExternalToolError):
+                raise ControlPlaneError(f"control plane failed to start: {exc.message}") from exc
+            raise
 
     def prepare(self) -> None:
         """Certificates, kubeconfigs and component command lines; starts nothing."""
         assert self.bindir is not None
         stamp = json.loads((self.bindir / "stamp.json").read_text())
-        pki = self.workdir / "pki"
+        self.ca = self._certificates()
+        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        self.server = f"https://127.0.0.1:{api_port}"
+        self._kubeconfigs()
+        self.logs.mkdir(exist_ok=True)
+        self.etcd_url = f"http://127.0.0.1:{etcd_port}"
+        stages = self.kwok_stages
+        if stages is None:
+            stages = kwok_stage_files(kwok_module_dir(stamp))
+        for comp in (
+            self._etcd(etcd_port, peer_port),
+            self._apiserver(api_port),
+            self._controller_manager(),
+            self._scheduler(),
+            self._kwok(stages),
+        ):
+            self.components[comp.name] = comp
+
+    def _certificates(self) -> CertificateAuthority:
+        """The cluster CA, the API server's serving pair, the service-account keys and the
+        aggregation layer's front-proxy CA and client pair, written under pki/."""
+        pki = self.pki
         pki.mkdir(parents=True, exist_ok=True)
-        self.ca = ca = CertificateAuthority.create()
+        ca = CertificateAuthority.create()
         (pki / "ca.crt").write_bytes(ca.cert_pem)
         (pki / "ca.key").write_bytes(pem_key(ca.key))
         cert, key = ca.issue("kube-apiserver", server=True)
@@ -130,189 +182,153 @@ class ControlPlane:
         proxy_cert, proxy_key = front.issue(FRONT_PROXY_CN)
         (pki / "front-proxy-client.crt").write_bytes(proxy_cert)
         (pki / "front-proxy-client.key").write_bytes(proxy_key)
+        return ca
 
-        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
-        self.server = f"https://127.0.0.1:{api_port}"
-        admin_cert, admin_key = ca.issue(ADMIN_CN, organizations=["system:masters"])
-        self.kubeconfig = write_kubeconfig(
-            self.workdir / "admin.kubeconfig",
-            server=self.server,
-            ca_pem=ca.cert_pem,
-            user=ADMIN_CN,
-            cert_pem=admin_cert,
-            key_pem=admin_key,
+    def _kubeconfigs(self) -> None:
+        """cluster-admin (for the components and tubedemo) and a user without any rights."""
+        self.kubeconfig = self.issue_kubeconfig(
+            self.workdir / "admin.kubeconfig", ADMIN_CN, organizations=("system:masters",)
         )
-        nobody_cert, nobody_key = ca.issue(NOBODY_CN)
-        self.nobody_kubeconfig = write_kubeconfig(
-            self.workdir / "nobody.kubeconfig",
-            server=self.server,
-            ca_pem=ca.cert_pem,
-            user=NOBODY_CN,
-            cert_pem=nobody_cert,
-            key_pem=nobody_key,
+        self.nobody_kubeconfig = self.issue_kubeconfig(
+            self.workdir / "nobody.kubeconfig", NOBODY_CN
         )
-        logs = self.workdir / "logs"
-        logs.mkdir(exist_ok=True)
-        b = self.bindir
-        self.etcd_url = etcd_url = f"http://127.0.0.1:{etcd_port}"
+
+    def _etcd(self, port: int, peer_port: int) -> Child:
         peer_url = f"http://127.0.0.1:{peer_port}"
-        self.components["etcd"] = Component(
-            "etcd",
-            [
-                str(b / "etcd"),
-                "--name=default",
-                f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls={etcd_url}",
-                f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=default={peer_url}",
-                "--listen-metrics-urls=",
-                "--unsafe-no-fsync=true",
-                "--log-level=warn",
-            ],
-            logs / "etcd.log",
-            ports={"client": etcd_port, "peer": peer_port},
-        )
-        self.components["kube-apiserver"] = Component(
-            "kube-apiserver",
-            [
-                str(b / "kube-apiserver"),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={api_port}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}",
-                f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--allow-privileged=true",
-                # Pods created straight after their namespace would race the default
-                # ServiceAccount; nothing here mounts tokens.
-                "--disable-admission-plugins=ServiceAccount",
-                f"--service-account-issuer={self.server}/",
-                f"--service-account-key-file={pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                f"--cert-dir={pki}",
-                f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
-                f"--requestheader-allowed-names={FRONT_PROXY_CN}",
-                "--requestheader-username-headers=X-Remote-User",
-                "--requestheader-group-headers=X-Remote-Group",
-                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-                f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
-                f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
-                "--v=1",
-            ],
-            logs / "kube-apiserver.log",
-            ports={"https": api_port},
-        )
+        argv = [
+            str(self._bin("etcd")),
+            "--name=default",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={self.etcd_url}",
+            f"--advertise-client-urls={self.etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=default={peer_url}",
+            "--listen-metrics-urls=",
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ]
+        return component("etcd", argv, self.logs, client=port, peer=peer_port)
+
+    def _apiserver(self, port: int) -> Child:
+        pki = self.pki
+        argv = [
+            str(self._bin("kube-apiserver")),
+            f"--etcd-servers={self.etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            # Pods created straight after their namespace would race the default
+            # ServiceAccount; nothing here mounts tokens.
+            "--disable-admission-plugins=ServiceAccount",
+            f"--service-account-issuer={self.server}/",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--cert-dir={pki}",
+            f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+            f"--requestheader-allowed-names={FRONT_PROXY_CN}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+            "--v=1",
+        ]
+        return component("kube-apiserver", argv, self.logs, https=port)
+
+    def _admin_flags(self) -> list[str]:
         admin = str(self.kubeconfig)
+        return [
+            f"--kubeconfig={admin}",
+            f"--authentication-kubeconfig={admin}",
+            f"--authorization-kubeconfig={admin}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+        ]
+
+    def _controller_manager(self) -> Child:
         s = self.speed
-        self.components["kube-controller-manager"] = Component(
-            "kube-controller-manager",
-            [
-                str(b / "kube-controller-manager"),
-                f"--kubeconfig={admin}",
-                f"--authentication-kubeconfig={admin}",
-                f"--authorization-kubeconfig={admin}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--secure-port=0",
-                f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--root-ca-file={pki / 'ca.crt'}",
-                "--controllers=*,-nodeipam",
-                f"--horizontal-pod-autoscaler-sync-period={go_duration(self.hpa_sync_period / s)}",
-                f"--horizontal-pod-autoscaler-tolerance={self.hpa_tolerance}",
-                # Only used by an HPA without behavior (ours always has one); kept consistent.
-                f"--horizontal-pod-autoscaler-downscale-stabilization={go_duration(300 / s)}",
-                f"--horizontal-pod-autoscaler-initial-readiness-delay={go_duration(30 / s)}",
-                f"--horizontal-pod-autoscaler-cpu-initialization-period={go_duration(300 / s)}",
-                f"--node-monitor-period={go_duration(5 / s)}",
-                "--v=1",
-            ],
-            logs / "kube-controller-manager.log",
-        )
-        self.components["kube-scheduler"] = Component(
-            "kube-scheduler",
-            [
-                str(b / "kube-scheduler"),
-                f"--kubeconfig={admin}",
-                f"--authentication-kubeconfig={admin}",
-                f"--authorization-kubeconfig={admin}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--secure-port=0",
-                "--v=1",
-            ],
-            logs / "kube-scheduler.log",
-        )
-        stages = self.kwok_stages
-        if stages is None:
-            stages = kwok_stage_files(kwok_module_dir(stamp))
-        self.components["kwok"] = Component(
-            "kwok",
-            [
-                str(b / "kwok"),
-                f"--kubeconfig={admin}",
-                "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
-                "--cidr=10.0.0.0/24",
-                "--node-ip=10.0.0.1",
-                "--server-address=",
-                "--node-lease-duration-seconds=40",
-                *[f"--config={p}" for p in stages],
-            ],
-            logs / "kwok.log",
-        )
+        argv = [
+            str(self._bin("kube-controller-manager")),
+            *self._admin_flags(),
+            f"--service-account-private-key-file={self.pki / 'sa.key'}",
+            f"--root-ca-file={self.pki / 'ca.crt'}",
+            "--controllers=*,-nodeipam",
+            f"--horizontal-pod-autoscaler-sync-period={go_duration(self.hpa_sync_period / s)}",
+            f"--horizontal-pod-autoscaler-tolerance={self.hpa_tolerance}",
+            # Only used by an HPA without behavior (ours always has one); kept consistent.
+            f"--horizontal-pod-autoscaler-downscale-stabilization={go_duration(300 / s)}",
+            f"--horizontal-pod-autoscaler-initial-readiness-delay={go_duration(30 / s)}",
+            f"--horizontal-pod-autoscaler-cpu-initialization-period={go_duration(300 / s)}",
+            f"--node-monitor-period={go_duration(5 / s)}",
+            "--v=1",
+        ]
+        return component("kube-controller-manager", argv, self.logs)
+
+    def _scheduler(self) -> Child:
+        argv = [str(self._bin("kube-scheduler")), *self._admin_flags(), "--v=1"]
+        return component("kube-scheduler", argv, self.logs)
+
+    def _kwok(self, stages: list[Path]) -> Child:
+        argv = [
+            str(self._bin("kwok")),
+            f"--kubeconfig={self.kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+            "--cidr=10.0.0.0/24",
+            "--node-ip=10.0.0.1",
+            "--server-address=",
+            "--node-lease-duration-seconds=40",
+            *[f"--config={p}" for p in stages],
+        ]
+        return component("kwok", argv, self.logs)
+
+    def _bin(self, name: str) -> Path:
+        assert self.bindir is not None
+        return self.bindir / name
 
     def _start_in_order(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        self.components["etcd"].start()
-        self._wait("etcd", lambda: _http_ok(f"{self.etcd_url}/health"), deadline)
-        self.components["kube-apiserver"].start()
-        self._wait("kube-apiserver", lambda: self.get("/readyz") is not None, deadline)
+        etcd = self.components["etcd"].start()
+        wait_ready(f"{self.etcd_url}/health", what="etcd ready", children=[etcd], deadline=deadline)
+        self.start_component("kube-apiserver", deadline=deadline)
         for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
             self.components[name].start()
         time.sleep(0.5)
-        for name, comp in self.components.items():
+        for comp in self.components.values():
             if not comp.alive():
-                raise ControlPlaneError(f"{name} exited right after start")
-
-    def _wait(self, name: str, ready: Callable[[], bool], deadline: float) -> None:
-        comp = self.components[name]
-        while time.monotonic() < deadline:
-            if not comp.alive():
-                raise ControlPlaneError(f"{name} exited")
-            if ready():
-                return
-            time.sleep(0.2)
-        raise ControlPlaneError(f"{name} not ready in time")
+                raise comp.exited("right after start")
 
     def stop(self) -> None:
         for comp in reversed(list(self.components.values())):
-            comp.stop()
+            comp.stop(10.0)
 
     def stop_component(self, name: str) -> None:
-        self.components[name].stop()
+        self.components[name].stop(10.0)
 
-    def start_component(self, name: str, timeout: float = 60.0) -> None:
-        self.components[name].start()
+    def start_component(
+        self, name: str, timeout: float = 60.0, *, deadline: float | None = None
+    ) -> None:
+        comp = self.components[name].start()
         if name == "kube-apiserver":
-            self._wait(name, lambda: self.get("/readyz") is not None, time.monotonic() + timeout)
-
-    def logs_report(self, lines: int = 30) -> str:
-        parts = [
-            f"--- {name} ({comp.log}) ---\n{comp.tail(lines)}"
-            for name, comp in self.components.items()
-            if comp.process is not None
-        ]
-        return "\n".join(parts)
+            wait_ready(
+                lambda: self.get("/readyz") is not None,
+                what="kube-apiserver ready",
+                children=[comp],
+                deadline=deadline if deadline is not None else time.monotonic() + timeout,
+            )
 
     # -- talking to it -------------------------------------------------------------------
 
     def _ssl(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
+        ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
         ctx.load_cert_chain(str(self.workdir / "admin.crt"), str(self.workdir / "admin.key"))
         return ctx
 
@@ -345,11 +361,3 @@ class ControlPlane:
             cert_pem=cert,
             key_pem=key,
         )
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False

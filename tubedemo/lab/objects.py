@@ -1,11 +1,15 @@
-"""What the lab installs besides the processes: pure functions, no side effects.
+"""What the lab applies besides our manifests' lab variant (``tubedemo.lab.variant``): pure
+functions, no side effects.
 
 - the instance types Karpenter's KWOK provider may launch (the g5 family with
   ``nvidia.com/gpu``, spot and on-demand offerings priced from ``DemoConfig.prices``);
 - KWOK stages giving pods the start-up delays of ``twin.startup`` (image pull, model load);
 - the objects that wire KEDA into the API server (the ``external.metrics.k8s.io`` APIService and
   the admission webhooks, taken from KEDA's own config in its module) and the CRDs of both
-  controllers, read from the pinned modules the binaries were built from.
+  controllers, read from the pinned modules the binaries were built from;
+- ``support_objects``: what an EKS cluster has before `tubedemo up` and the lab must provide (a
+  node for the pods that need no GPU, a volume for the gateway's claim, the namespace and its
+  Secrets).
 
 Every delay is divided by ``speed``, the lab's one compression factor.
 """
@@ -22,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tubedemo.core.config import PriceTable, StartupModel
+from tubedemo.core.config import DemoConfig, PriceTable, StartupModel
 
 Manifest = dict[str, Any]
 
@@ -32,6 +36,9 @@ WEBHOOK_SERVICE = "keda-admission-webhooks"
 EXTERNAL_METRICS_APISERVICE = "v1beta1.external.metrics.k8s.io"
 ZONE = "us-west-2a"
 VLLM_SELECTOR = '.metadata.labels."app.kubernetes.io/name"'
+SYSTEM_NODE = "lab-system"
+"""The lab's node for the pods that need no GPU (gateway, collector): on EKS they run on the
+cluster's managed node group, which Karpenter does not own either."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,8 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
         raise ValueError("the upstream KWOK stages have no pod-ready stage")
     if startup.image_pull is None or startup.model_load is None:
         raise ValueError(
-            "pass DemoConfig.resolved_startup: image_pull/model_load follow the render"
+            "pass tubedemo.twin.startup.resolved_startup(cfg): image_pull/model_load follow "
+            "the render"
         )
     pull_ms = round(startup.image_pull / speed * 1000)
     load_ms = round(startup.model_load / speed * 1000)
@@ -232,3 +240,59 @@ def load_all(paths: list[Path]) -> list[Manifest]:
     for path in paths:
         docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs
+
+
+def support_objects(cfg: DemoConfig) -> list[Manifest]:
+    """What an EKS cluster has before `tubedemo up` that the lab must provide.
+
+    - a KWOK node outside the GPU NodePool (untainted, no ``karpenter.sh/nodepool`` label) for
+      the gateway and the collector, like EKS's managed node group;
+    - a PersistentVolume pre-bound to the gateway's claim, as the EBS CSI driver would provision
+      (the lab has no storage provisioner);
+    - the namespace with the Hugging Face token and admin token Secrets (stand-in values).
+    """
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": SYSTEM_NODE,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": SYSTEM_NODE,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "status": {
+            "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+            "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+        },
+    }
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"{cfg.cluster.namespace}-gateway-data"},
+        "spec": {
+            "capacity": {"storage": cfg.storage.volume_size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": "",
+            "hostPath": {"path": f"/var/lib/tubedemo-lab/{cfg.cluster.namespace}/gateway-data"},
+            "claimRef": {"namespace": cfg.cluster.namespace, "name": "gateway-data"},
+        },
+    }
+    ns = cfg.cluster.namespace
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    # The Secrets a presenter creates before `up` (README, cluster prerequisites); KEDA resolves
+    # the scale target's env from them before it creates the HPA, so they must exist.
+    secrets = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns},
+            "stringData": {"token": "lab-stand-in"},
+        }
+        for name in (cfg.model.hf_token_secret, cfg.gateway.admin_token_secret)
+    ]
+    return [node, volume, namespace, *secrets]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from tubedemo.core.errors import CrdCacheError
+from tubedemo.core import processes
+from tubedemo.core.errors import CrdCacheError, ExternalToolError
 from tubedemo.core.resources import repo_root
 
 
@@ -133,11 +133,9 @@ def _proxy_url() -> str:
     candidates = [os.environ.get("GOPROXY", "")]
     go = shutil.which("go")
     if go and not candidates[0]:
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ExternalToolError):
             candidates.append(
-                subprocess.run(
-                    [go, "env", "GOPROXY"], capture_output=True, text=True, timeout=30, check=False
-                ).stdout
+                processes.run([go, "env", "GOPROXY"], what="go env", timeout=30).output
             )
     for value in candidates:
         for entry in value.replace("|", ",").split(","):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -29,7 +30,7 @@ def default_demo_yaml(profile: str = "eks") -> str:
 def _section(model: type[BaseModel], values: dict[str, Any], indent: int, out: list[str]) -> None:
     pad = "  " * indent
     for name, field in model.model_fields.items():
-        doc = (field.description or "").strip()
+        doc = yaml_words((field.description or "").strip())
         if doc:
             out.extend(f"{pad}# {line}" for line in doc.splitlines())
         value = values[name]
@@ -43,6 +44,12 @@ def _section(model: type[BaseModel], values: dict[str, Any], indent: int, out: l
         out.extend(f"{pad}{line}" for line in _dump_field(name, value))
         if indent == 0:
             out.append("")
+
+
+def yaml_words(doc: str) -> str:
+    """A field's docstring as demo.yaml's reader needs it: the models' docstrings say ``None``
+    (Python's word) where the file must say ``null`` (YAML reads ``None`` as the text "None")."""
+    return re.sub(r"\bNone\b", "null", doc)
 
 
 def _dump_field(name: str, value: Any) -> list[str]:

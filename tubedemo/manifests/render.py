@@ -17,8 +17,14 @@ from typing import Any
 import jinja2
 import yaml
 
-from tubedemo.core import images as own_images
-from tubedemo.core.config import DemoConfig
+from tubedemo.aws import layout
+from tubedemo.core import own_images
+from tubedemo.core.config import (
+    DEADLINE_PLACEHOLDER,
+    FORECAST_METRIC,
+    HEARTBEAT_LABEL,
+    DemoConfig,
+)
 from tubedemo.core.errors import ValidationFailed
 from tubedemo.core.resources import resource_dir
 
@@ -37,12 +43,13 @@ COMPONENTS: tuple[str, ...] = (
     "vllm",
     "gateway",
     "karpenter",
+    "deadline",
     "ingress",
     "keda",
 )
 PROFILE_COMPONENTS: dict[str, frozenset[str]] = {
     "eks": frozenset(COMPONENTS),
-    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass"},
+    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass", "deadline"},
 }
 
 # Within the plan, kinds that others depend on come first. The ScaledObject comes last: `up`
@@ -60,6 +67,7 @@ KIND_ORDER: tuple[str, ...] = (
     "PersistentVolumeClaim",
     "Service",
     "Deployment",
+    "CronJob",
     "PodDisruptionBudget",
     "EC2NodeClass",
     "NodePool",
@@ -152,13 +160,48 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         "ns": cfg.cluster.namespace,
         # SIGTERM arrives after preStop; vLLM then drains for shutdown_timeout; slack on top.
         "grace_seconds": int(m.prestop_sleep + m.shutdown_timeout + 15),
-        "startup_failures": max(1, -(-int(m.startup_timeout) // 10)),
+        "startup_period": int(m.startup_probe_period),
+        "startup_failures": max(1, -(-int(m.startup_timeout) // int(m.startup_probe_period))),
+        "probe_timeout": max(1, int(m.probe_timeout)),
         "consolidate_after": f"{int(cfg.gpu_pool.consolidate_after)}s",
         "window": talk_window(cfg),
-        # our own images: the configured reference, else a placeholder (tubedemo.core.images)
+        "deadline": _deadline(cfg),
+        "heartbeat_label": HEARTBEAT_LABEL,
+        "deadline_schedule": DEADLINE_SCHEDULE,
+        # our own images: the configured reference, else a placeholder (tubedemo.core.own_images)
         "gateway_image": own_images.reference(cfg, own_images.GATEWAY),
         "standin_image": own_images.reference(cfg, own_images.STANDIN),
+        # vLLM's weights: model.weights_uri, the prepared S3 copy (auto), or None: the hub
+        "weights_location": layout.weights_location(cfg),
+        # where KEDA reads the timeline's forecast (scaling.proactive: timeline)
+        "forecast_url": forecast_url(cfg),
+        "forecast_metric": FORECAST_METRIC,
+        # the Run:ai streamer's model_loader_extra_config (vLLM's loader checks the keys)
+        "streamer_config": {
+            "concurrency": cfg.streamer_concurrency,
+            "memory_limit": m.streamer_memory_gib * 1024**3,
+        },
     }
+
+
+def forecast_url(cfg: DemoConfig) -> str:
+    """Where KEDA's forecast trigger reads: scaling.forecast.url, else the gateway's /forecast
+    through its Service (port 80; `tubedemo show` posts the forecast there on the talk's clock)."""
+    configured = cfg.scaling.forecast.url
+    if configured:
+        return configured
+    return f"http://gateway.{cfg.cluster.namespace}.svc/forecast"
+
+
+DEADLINE_SCHEDULE = "*/5 * * * *"
+"""How often the cluster checks the GPU deadline: GPUs outlive it by 5 minutes at most."""
+
+
+def _deadline(cfg: DemoConfig) -> str:
+    """The GPU deadline as the CronJob's program reads it (ISO 8601, UTC), or a placeholder in
+    an offline render that knows no end of the talk (`up` always sets one)."""
+    deadline = cfg.gpu_deadline
+    return DEADLINE_PLACEHOLDER if deadline is None else deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _environment() -> jinja2.Environment:

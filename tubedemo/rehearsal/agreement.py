@@ -6,6 +6,11 @@ instance type. ``agree`` compares them the way the issue states the target: the 
 samples where desired replicas are within one replica, the node count at the end of every
 phase, and when each first scaled up. ``scale_events`` lists every change with the delay until
 it was served (desired reached by Ready pods).
+
+The twin's side of a fair comparison is here too: ``twin_at_lab_speed`` gives the twin the
+intervals the lab really runs at a speed (Karpenter's fixed timers, the render's whole-second
+rounding), ``at_hpa_phase`` the HPA's measured phase, ``twin_ensemble`` the twin over seeds and
+phases. The runs themselves are ``tubedemo.rehearsal.twin_vs_lab``'s.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, HpaRules
 from tubedemo.twin.simulate import SimulationResult
 
 SAMPLE_EVERY = 15.0
@@ -230,3 +235,83 @@ def hpa_phase(samples: Sequence[ScaleSample], sync_period: float) -> float | Non
             phase = ((before.time + now.time) / 2) % sync_period
             return phase or sync_period
     return None
+
+
+# --- the twin at the lab's intervals ---------------------------------------------------------
+
+
+KARPENTER_FIXED_TIMERS = ("disruption_poll", "consolidation_validation", "pod_event_dedupe")
+"""``twin.startup`` fields that are Go constants in Karpenter (the disruption loop's 10 s poll,
+the 15 s validation wait, the 10 s pod-event dedupe): the lab cannot divide them by its speed."""
+
+
+def twin_at_lab_speed(cfg: DemoConfig, speed: float) -> DemoConfig:
+    """The config the twin runs in ``compare``: the intervals the lab really runs at ``speed``,
+    in talk seconds. Pure.
+
+    - what the lab render divides by ``speed`` is rounded to whole seconds on the way
+      (``tubedemo.lab.variant.compress``: KEDA polling, the HPA behaviour's windows and
+      periods, consolidateAfter), so it comes back as ``rounded x speed``, not the original;
+    - Karpenter's disruption timers (``KARPENTER_FIXED_TIMERS``) stay at their wall-clock
+      value, i.e. ``speed`` times longer in talk time.
+    At speed 1 it is ``cfg``.
+    """
+    from tubedemo.lab.variant import compress
+
+    if speed == 1:
+        return cfg
+    lab = compress(cfg, speed)
+
+    def back(rules: HpaRules) -> HpaRules:
+        return rules.model_copy(
+            update={
+                "stabilization": rules.stabilization * speed,
+                "policies": [
+                    p.model_copy(update={"period": p.period * speed}) for p in rules.policies
+                ],
+            }
+        )
+
+    s = lab.scaling
+    scaling = s.model_copy(
+        update={
+            "polling_interval": s.polling_interval * speed,
+            "scrape_interval": s.scrape_interval * speed,
+            "cooldown": s.cooldown * speed,
+            "scale_up": back(s.scale_up),
+            "scale_down": back(s.scale_down),
+        }
+    )
+    pool = lab.gpu_pool.model_copy(
+        update={"consolidate_after": lab.gpu_pool.consolidate_after * speed}
+    )
+    startup = cfg.twin.startup.model_copy(
+        update={k: getattr(cfg.twin.startup, k) * speed for k in KARPENTER_FIXED_TIMERS}
+    )
+    twin = cfg.twin.model_copy(update={"startup": startup})
+    return cfg.model_copy(update={"scaling": scaling, "gpu_pool": pool, "twin": twin})
+
+
+def twin_ensemble(
+    cfg: DemoConfig, speed: float, seeds: Sequence[int], phases: int
+) -> list[list[ScaleSample]]:
+    """The twin at the lab's intervals (``twin_at_lab_speed``) over ``seeds`` x ``phases`` HPA
+    phases spread evenly over one sync period: what it predicts for a run whose random draws
+    and HPA phase nobody chose, as in the lab and on stage. Pure (about 0.3 s a run)."""
+    from tubedemo.twin.simulate import simulate
+
+    base = twin_at_lab_speed(cfg, speed)
+    sync = base.twin.hpa.sync_period
+    runs: list[list[ScaleSample]] = []
+    for k in range(1, phases + 1):
+        at_phase = at_hpa_phase(base, sync * k / phases)
+        runs.extend(twin_samples(simulate(at_phase, seed=seed)) for seed in seeds)
+    return runs
+
+
+def at_hpa_phase(cfg: DemoConfig, first_sync: float | None) -> DemoConfig:
+    """``cfg`` with the HPA's first sync at ``first_sync`` talk seconds (None: unchanged)."""
+    if first_sync is None:
+        return cfg
+    hpa = cfg.twin.hpa.model_copy(update={"first_sync": first_sync})
+    return cfg.model_copy(update={"twin": cfg.twin.model_copy(update={"hpa": hpa})})

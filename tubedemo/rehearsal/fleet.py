@@ -17,99 +17,18 @@ The clock is injected: tests and the server pass ``time.monotonic``; nothing her
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import HEARTBEAT_LABEL, HEARTBEAT_METRIC, DemoConfig
 from tubedemo.core.durations import check_speed
-from tubedemo.rehearsal.summed_gauges import summed_gauges
-from tubedemo.twin.cluster import Pod
+from tubedemo.rehearsal.summed_gauges import gauges
+from tubedemo.rehearsal.vllm_metrics import EngineFigures, VllmMetrics
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
+from tubedemo.twin.pods import Pod
 from tubedemo.twin.view import world_view
 from tubedemo.twin.world import World
-
-# vLLM's own bucket boundaries (vllm/v1/metrics/loggers.py), so histograms line up with real pods.
-TTFT_BUCKETS = (
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-)  # fmt: skip
-E2E_BUCKETS = (
-    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
-    240.0, 480.0, 960.0, 1920.0, 7680.0,
-)  # fmt: skip
-
-
-class _EngineCollector(Collector):
-    """Gauges and counters read from the engine at scrape time, like vLLM's stat logger."""
-
-    def __init__(self, pod: Pod, labels: dict[str, str]) -> None:
-        self.pod = pod
-        self.labels = labels
-
-    def collect(self) -> Iterable[Metric]:
-        names = list(self.labels)
-        values = list(self.labels.values())
-        engine = self.pod.engine
-        waiting = running = 0
-        kv = 0.0
-        prompt = generated = 0
-        if engine is not None:
-            gauges = engine.gauges()
-            waiting, running, kv = gauges.waiting, gauges.running, gauges.kv_usage
-            prompt, generated = engine.prompt_tokens_total, engine.generation_tokens_total
-        for name, doc, value in (
-            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting),
-            (
-                "vllm:num_requests_running",
-                "Number of requests in model execution batches.",
-                running,
-            ),
-            ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", kv),
-        ):
-            gauge = GaugeMetricFamily(name, doc, labels=names)
-            gauge.add_metric(values, float(value))
-            yield gauge
-        for name, doc, value in (
-            ("vllm:prompt_tokens", "Number of prefill tokens processed.", prompt),
-            ("vllm:generation_tokens", "Number of generation tokens processed.", generated),
-        ):
-            counter = CounterMetricFamily(name, doc, labels=names)
-            counter.add_metric(values, float(value))
-            yield counter
-
-
-@dataclass
-class ReplicaMetrics:
-    """One simulated vLLM pod's /metrics."""
-
-    registry: CollectorRegistry
-    ttft: Histogram
-    e2e: Histogram
-    success: dict[str, int]
-
-    def text(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-class _SuccessCollector(Collector):
-    def __init__(self, metrics: ReplicaMetrics, labels: dict[str, str]) -> None:
-        self.metrics = metrics
-        self.labels = labels
-
-    def collect(self) -> Iterable[Metric]:
-        names = [*self.labels, "finished_reason"]
-        counter = CounterMetricFamily(
-            "vllm:request_success", "Count of successfully processed requests.", labels=names
-        )
-        for reason, count in sorted(self.metrics.success.items()):
-            counter.add_metric([*self.labels.values(), reason], float(count))
-        yield counter
 
 
 class ClusterDrivenWorld(World):
@@ -198,7 +117,7 @@ class Fleet:
             ClusterDrivenWorld(config) if self._pods_from_cluster else None
         )
         self.world: World = self.lab if self.lab is not None else World(config)
-        self._metrics: dict[str, ReplicaMetrics] = {}
+        self._metrics: dict[str, VllmMetrics] = {}
         if load and (self._audience or self._k6_model):
             Load(self.world, audience=self._audience, k6=self._k6_model)
         self.world.on_first_token.append(self._first_token)
@@ -280,8 +199,9 @@ class Fleet:
         ``vllm_num_requests_waiting``) and the OTEL scaler's ``sum(...)``: KEDA's
         ``metrics-api`` scaler returns the first series matching its selector instead of
         summing, so the sum is taken here. Labels are ``scaling.metric_labels`` plus
-        ``model_name``, so the EKS query's matchers select it. Written by ``summed_gauges``, as
-        the scaler stand-in's is.
+        ``model_name``, so the EKS query's matchers select it; with the heartbeat trigger, one
+        live collector's heartbeat too (this process is the collector here). Written by
+        ``gauges``, as the scaler stand-in's is.
         """
         sums = {"waiting": 0.0, "running": 0.0, "kv_usage": 0.0}
         for pod in self.world.pods:
@@ -296,67 +216,41 @@ class Fleet:
             if source is not None:  # else not a gauge the engines have: KEDA reports it missing
                 values[name] = sums[source]
         labels = {"model_name": self.config.model.served_name, **self.config.scaling.metric_labels}
-        return summed_gauges(values, labels).encode()
+        series = [(name, labels, value) for name, value in values.items()]
+        if self.config.scaling.heartbeat_trigger is not None:
+            # no collector on this path: the fleet is the one sending, and it is alive
+            key, value = HEARTBEAT_LABEL
+            series.append((HEARTBEAT_METRIC, {key: value}, 1.0))
+        return gauges(series).encode()
 
     # -- metrics ------------------------------------------------------------------------------
 
     def _pod(self, name: str | None) -> Pod | None:
         return next((p for p in self.world.pods if p.name == name), None)
 
-    def replica_metrics(self, name: str) -> ReplicaMetrics | None:
-        """The registry of a replica that is serving or draining; None for unknown/gone ones."""
+    def replica_metrics(self, name: str) -> VllmMetrics | None:
+        """The /metrics of a replica that is serving or draining; None for unknown/gone ones."""
         pod = self._pod(name)
         if pod is None or pod.gone_at is not None or not pod.is_ready:
             return None
-        metrics = self._metrics.get(name)
+        return self._metrics_of(pod)
+
+    def _metrics_of(self, pod: Pod) -> VllmMetrics:
+        metrics = self._metrics.get(pod.name)
         if metrics is None:
-            metrics = self._new_metrics(pod)
+            metrics = VllmMetrics(self.model_name, lambda: {"0": EngineFigures.of(pod.engine)})
+            self._metrics[pod.name] = metrics
         return metrics
-
-    def _new_metrics(self, pod: Pod) -> ReplicaMetrics:
-        labels = {"engine": "0", "model_name": self.model_name}
-        registry = CollectorRegistry(auto_describe=True)
-        ttft = Histogram(
-            "vllm:time_to_first_token_seconds",
-            "Histogram of time to first token in seconds.",
-            labelnames=list(labels),
-            buckets=TTFT_BUCKETS,
-            registry=registry,
-        )
-        e2e = Histogram(
-            "vllm:e2e_request_latency_seconds",
-            "Histogram of e2e request latency in seconds.",
-            labelnames=list(labels),
-            buckets=E2E_BUCKETS,
-            registry=registry,
-        )
-        metrics = ReplicaMetrics(registry, ttft, e2e, {})
-        registry.register(_EngineCollector(pod, labels))
-        registry.register(_SuccessCollector(metrics, labels))
-        self._metrics[pod.name] = metrics
-        return metrics
-
-    def _labels(self) -> dict[str, str]:
-        return {"engine": "0", "model_name": self.model_name}
 
     def _first_token(self, request: Request) -> None:
-        metrics = self._metrics_for(request)
-        if metrics is not None and request.ttft is not None:
-            metrics.ttft.labels(**self._labels()).observe(request.ttft)
+        pod = self._pod(request.replica)
+        if pod is not None and request.ttft is not None:
+            self._metrics_of(pod).first_token(request.ttft)
 
     def _ended(self, request: Request) -> None:
-        metrics = self._metrics_for(request)
-        if metrics is None or request.status != "done" or request.e2e is None:
-            return
-        metrics.e2e.labels(**self._labels()).observe(request.e2e)
-        reason = request.finish_reason
-        metrics.success[reason] = metrics.success.get(reason, 0) + 1
-
-    def _metrics_for(self, request: Request) -> ReplicaMetrics | None:
         pod = self._pod(request.replica)
-        if pod is None:
-            return None
-        return self._metrics.get(pod.name) or self._new_metrics(pod)
+        if pod is not None and request.status == "done" and request.e2e is not None:
+            self._metrics_of(pod).finished(request.e2e, request.finish_reason)
 
     # -- cluster state ------------------------------------------------------------------------
 
@@ -372,6 +266,7 @@ class Fleet:
             "replicas": view.replicas(scaling).model_dump(mode="json"),
             "nodes": view.node_state().model_dump(mode="json"),
             "hpa": view.hpa(scaling).model_dump(mode="json"),
+            "interruptions": [i.model_dump(mode="json") for i in view.interruptions],
             "targets": [{"name": p.name, "url": metrics_url(p.name)} for p in view.pods if p.ready],
             "events": [
                 {"time_s": e.time, "kind": e.kind, "message": e.message} for e in world.events[-50:]

@@ -4,12 +4,13 @@
 gateway (``python -m gateway``, local store, serving the built web page) as child processes in
 their own
 process groups, runs the show (``tubedemo.talk.show.Show``: k6 phases, mode flips, cues, keys) at
-``--speed``, ticks the dashboard's Assembler from the twin's state and the replicas' /metrics,
-records every snapshot, and writes the report at the end. Whatever ends it (the talk's end,
+``--speed`` with the show's live board (``tubedemo.talk.show_board``, as on stage) reading the
+twin's state and the replicas' /metrics, records every snapshot, and writes the report at the
+end. Whatever ends it (the talk's end,
 q, Ctrl-C, SIGTERM, a closed terminal, an error), every child is stopped before it returns.
 
-Time: snapshots carry talk time (wall time x speed since the start), so rates, cost and the
-report read as they would on stage.
+Time: snapshots carry the fleet's time (wall time x speed since the start), so rates, cost and
+the report read as they would on stage; the talk's phase on the board is the show's clock.
 """
 
 from __future__ import annotations
@@ -17,28 +18,21 @@ from __future__ import annotations
 import secrets
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 
 from tubedemo.audience.gateway_client import GatewayClient, direct_route
-from tubedemo.core.children import Child
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
-from tubedemo.core.errors import ExternalToolError, GatewayError, TubedemoError
+from tubedemo.core.errors import GatewayError, TubedemoError, UsageError
+from tubedemo.core.processes import Child, free_port, port_taken, wait_ready
 from tubedemo.core.signals import term_and_hangup_as_interrupt
-from tubedemo.screen.dashboard import DashboardOptions
+from tubedemo.rehearsal.children import READY_TIMEOUT, fleet_argv, start_fleet
 from tubedemo.talk.k6 import K6Result
-from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import Snapshot
-
-READY_TIMEOUT = 60.0
-"""Seconds a child may take to answer before the rehearsal gives up (cold imports on a laptop)."""
 
 REPO_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
@@ -58,9 +52,9 @@ class RehearseOptions:
     never fills max_num_seqs, so without them a lone rehearsal would never scale."""
     report: bool = True
     lab: bool = False
-    """The real controllers decide (``tubedemo.rehearsal.lab``): the lab starts at ``speed``,
-    our manifests go up into it, the fleet serves one engine per Ready pod, the dashboard reads
-    the real watches. Default: the twin's models decide."""
+    """The real controllers decide (``tubedemo.rehearsal.lab_session``): the lab starts at
+    ``speed``, our manifests go up into it, the fleet serves one engine per Ready pod, the
+    dashboard reads the real watches. Default: the twin's models decide."""
 
 
 @dataclass
@@ -72,6 +66,8 @@ class RehearsalResult:
     max_desired: int
     final_desired: int
     k6: list[K6Result]
+    k6_figures: str | None
+    """The report's k6 line (talk time), the same `tubedemo report` prints; None without k6."""
     audience_url: str
     children: dict[str, int | None]
     """Exit code per child after it was stopped."""
@@ -87,28 +83,6 @@ def lan_address() -> str:
         return "127.0.0.1"
     finally:
         probe.close()
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, child: Child, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise ExternalToolError(
-                f"{child.name} exited before it was ready: {child.last_error()}"
-            )
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise ExternalToolError(f"{child.name} did not answer {url} within {timeout:.0f}s")
 
 
 def status_body(snapshot: Snapshot) -> dict[str, object]:
@@ -152,30 +126,18 @@ class Rehearsal:
         self.opt = options
         self.console = console
         self.children: list[Child] = []
-
-    def _config_args(self) -> list[str]:
-        args = ["--config", str(self.opt.config_path)] if self.opt.config_path else []
-        for item in self.opt.overrides:
-            args += ["--set", item]
-        return args
+        self.session: Any = None
+        """The lab session (``--lab``): lab, fleet, collector, our manifests."""
 
     def _start_fleet(self) -> str:
-        argv = [
-            sys.executable,
-            "-m",
-            "tubedemo.rehearsal.server",
-            "--port",
-            "0",
-            "--speed",
-            f"{self.opt.speed:g}",
-            *self._config_args(),
-            *(["--audience"] if self.opt.audience else []),
-        ]
-        fleet = Child("fleet simulator", argv, self.opt.out_dir / "fleet.log").start()
+        argv = fleet_argv(
+            speed=self.opt.speed,
+            config=self.opt.config_path,
+            overrides=self.opt.overrides,
+            audience=self.opt.audience,
+        )
+        fleet, url = start_fleet(argv, self.opt.out_dir / "fleet.log")
         self.children.append(fleet)
-        port = int(fleet.read_line("PORT ", READY_TIMEOUT).split()[1])
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(f"{url}/health", fleet, READY_TIMEOUT)
         return url
 
     def _start_gateway(self, upstream: str) -> tuple[str, str]:
@@ -191,11 +153,12 @@ class Rehearsal:
             "TUBEDEMO_SYSTEM_PROMPT": cfg.gateway.system_prompt,
             "TUBEDEMO_MAX_TOKENS": str(cfg.gateway.max_tokens),
             "TUBEDEMO_MAX_PROMPT_CHARS": str(cfg.gateway.max_prompt_chars),
+            "TUBEDEMO_UPSTREAM_READ_TIMEOUT_S": f"{cfg.gateway.answer_timeout:g}",
             "TUBEDEMO_AUDIENCE_URL": audience_url,
-            # k6's VUs are not phones: per-client and per-address limits would throttle the
-            # load the timeline asks for (0 = off).
-            "TUBEDEMO_RATE_CHAT_PER_MIN": "0",
-            "TUBEDEMO_RATE_ADDRESS_PER_MIN": "0",
+            # In the environment, never on the command line: `ps` shows argv to every user.
+            "TUBEDEMO_ADMIN_TOKEN": self.token,
+            # k6 sends the load credential, so the phones' limits stay on as on stage
+            **cfg.fair_share_env(),
         }
         if REPO_WEB_DIST.is_dir():
             env["TUBEDEMO_WEB_DIR"] = str(REPO_WEB_DIST)
@@ -207,13 +170,12 @@ class Rehearsal:
             f"--port={port}",
             f"--upstream={upstream}",
             f"--store={self.opt.out_dir / 'store'}",
-            f"--admin-token={self.token}",
             "--mode=quiz",
             "--log-level=warning",
         ]
         gateway = Child("gateway", argv, self.opt.out_dir / "gateway.log", env=env).start()
         self.children.append(gateway)
-        _wait_ready(f"{local}/readyz", gateway, READY_TIMEOUT)
+        wait_ready(f"{local}/readyz", what="gateway", children=[gateway], timeout=READY_TIMEOUT)
         return local, audience_url
 
     def run(self) -> RehearsalResult:
@@ -221,9 +183,8 @@ class Rehearsal:
         from tubedemo.talk.keys import KeyReader
         from tubedemo.talk.modes import GatewayModeSwitcher
         from tubedemo.talk.show import Show, ShowOptions
-        from tubedemo.talk.show_dashboard import k6_state
-        from tubedemo.telemetry.assembler import Assembler
-        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
+        from tubedemo.talk.show_board import show_board
+        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
 
         cfg, opt = self.cfg, self.opt
         self.token = secrets.token_urlsafe(18)
@@ -233,48 +194,15 @@ class Rehearsal:
         results: list[K6Result] = []
         board: LiveBoard | None = None
         feeds: list[Any] = []
-        session: Any = None
-        codes: dict[str, int | None] = {}
         audience_url = ""
         try:
             with term_and_hangup_as_interrupt():
-                if opt.lab:
-                    from tubedemo.rehearsal.lab import LabKubeFeed, LabSession, SessionOptions
-
-                    session = LabSession(
-                        cfg,
-                        SessionOptions(
-                            speed=opt.speed,
-                            workdir=opt.out_dir / "lab-run",
-                            out_dir=opt.out_dir,
-                            audience=opt.audience,
-                        ),
-                        report=lambda line: self.console.print(f"[dim]{line}[/]"),
-                    ).start()
-                    fleet_url = session.fleet_url
-                else:
-                    fleet_url = self._start_fleet()
-                gateway_url, audience_url = self._start_gateway(fleet_url)
-                self.console.print(
-                    f"[bold]Audience page:[/] {audience_url}/   presenter screen: "
-                    f"{audience_url}/screen"
-                )
-                if not REPO_WEB_DIST.is_dir():
-                    self.console.print(
-                        "[yellow]web page not built: run `npm ci && npm run build` in web/ "
-                        "to serve it (the API works without it)[/]"
-                    )
-                twin_feed: Any
-                if session is not None:
-                    twin_feed = LabKubeFeed(session, stale_after=cfg.dashboard.stale_after)
-                    twin_feed.wait_synced()
-                else:
-                    twin_feed = TwinStateFeed(fleet_url)
+                fleet_url, gateway_url, audience_url = self._start_children()
+                twin_feed = self._kube_feed(fleet_url)
                 metrics = MetricsFeed(timeout=cfg.dashboard.metrics_timeout)
                 gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
                 publisher = StatusPublisher(gateway_url, self.token)
                 feeds = [twin_feed, metrics, gateway_feed, publisher]
-                talk_start = cfg.talk.window_start or datetime.now(UTC)
                 show = Show(
                     cfg,
                     ShowOptions(
@@ -286,36 +214,21 @@ class Rehearsal:
                     GatewayModeSwitcher(gateway_url, self.token),
                     console=self.console,
                 )
-                assembler = Assembler.for_talk(
-                    cfg,
-                    talk_start=talk_start,
-                    speed=opt.speed,
+                # the fleet's world runs at --speed: snapshot times, rates and cost follow it
+                board = show_board(
+                    show,
                     kube=twin_feed,
                     metrics=metrics,
                     gateway=gateway_feed,
-                    k6=lambda: k6_state(show.state.stats, show.k6_active(), time.time()),
-                )
-
-                def snapshot() -> Snapshot:
-                    # Talk time: wall time since the board started, x speed.
-                    assert board is not None and board.started_at is not None
-                    elapsed = (time.monotonic() - board.started_at) * opt.speed
-                    return assembler.tick(talk_start + timedelta(seconds=elapsed))
-
-                period = max(cfg.dashboard.tick / opt.speed, 0.25)
-                board = LiveBoard(
-                    snapshot,
-                    Recorder(recording),
-                    DashboardOptions.from_config(cfg.dashboard),
-                    period=period,
-                    tick_s=period * opt.speed,
+                    world_speed=opt.speed,
+                    world_start=cfg.talk.window_start,
                     publish=publisher,
-                    name="rehearsal-board",
+                    closing=[publisher],
                 )
-                show.board = board
+                feeds = []  # the board closes them when it stops
                 with KeyReader() as keys:
-                    if session is not None:
-                        session.start_talk()  # talk second 0 for the fleet's simulated room
+                    if self.session is not None:
+                        self.session.start_talk()  # talk second 0 for the fleet's simulated room
                     results = show.run(keys)
         except KeyboardInterrupt:
             self.console.print("interrupted: stopping every child process")
@@ -324,21 +237,94 @@ class Rehearsal:
                 board.stop()
             for feed in feeds:
                 feed.close()
-            for child in reversed(self.children):
-                codes[child.name] = child.stop()
-            if session is not None:
-                codes.update(session.close())
-        report_dir: Path | None = None
-        count = _count_lines(recording)
-        if opt.report and count >= 2:
-            from tubedemo.screen.report import write_report
+            codes = self._stop_children()
+        return self._result(recording, results, audience_url, codes)
 
+    def _start_children(self) -> tuple[str, str, str]:
+        """The fleet (alone, or on the lab: a LabSession with its fleet, collector and our
+        manifests up), then the gateway in front of it; (fleet, gateway, audience) URLs. A busy
+        --port is refused first, before anything starts."""
+        opt = self.opt
+        if opt.port and port_taken(opt.host, opt.port):
+            raise UsageError(
+                f"--port {opt.port}: something on this machine already listens there "
+                "(another rehearsal, the lab or a port-forward?); pass --port 0 for a free port"
+            )
+        if opt.lab:
+            from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
+
+            self.session = LabSession(
+                self.cfg,
+                SessionOptions(
+                    speed=opt.speed,
+                    workdir=opt.out_dir / "lab-run",
+                    out_dir=opt.out_dir,
+                    audience=opt.audience,
+                ),
+                report=lambda line: self.console.print(f"[dim]{line}[/]"),
+            ).start()
+            fleet_url = self.session.fleet_url
+        else:
+            fleet_url = self._start_fleet()
+        gateway_url, audience_url = self._start_gateway(fleet_url)
+        self.console.print(
+            f"[bold]Audience page:[/] {audience_url}/   presenter screen: {audience_url}/screen"
+        )
+        if not REPO_WEB_DIST.is_dir():
+            self.console.print(
+                "[yellow]web page not built: run `npm ci && npm run build` in web/ "
+                "to serve it (the API works without it)[/]"
+            )
+        return fleet_url, gateway_url, audience_url
+
+    def _kube_feed(self, fleet_url: str) -> Any:
+        """Where the dashboard's replicas and nodes come from: the lab's real watches, or the
+        twin's state from the fleet."""
+        if self.session is not None:
+            from tubedemo.rehearsal.lab_feed import LabKubeFeed
+
+            feed = LabKubeFeed(self.session, stale_after=self.cfg.dashboard.stale_after)
+            feed.wait_synced()
+            return feed
+        from tubedemo.telemetry.http_sources import TwinStateFeed
+
+        return TwinStateFeed(fleet_url)
+
+    def _stop_children(self) -> dict[str, int | None]:
+        """Every child, last started first, then the lab session; exit code per child."""
+        codes: dict[str, int | None] = {}
+        for child in reversed(self.children):
+            codes[child.name] = child.stop()
+        if self.session is not None:
+            codes.update(self.session.close())
+        return codes
+
+    def _result(
+        self,
+        recording: Path,
+        k6: list[K6Result],
+        audience_url: str,
+        codes: dict[str, int | None],
+    ) -> RehearsalResult:
+        """The report (unless --no-report, or fewer than two snapshots) and the figures."""
+        from tubedemo.screen.report import k6_figures, k6_view, write_report
+
+        report_dir: Path | None = None
+        phones: str | None = None
+        count = _count_lines(recording)
+        if self.opt.report and count >= 2:
             try:
-                report_dir = write_report(
-                    recording, opt.out_dir / "report", speed=opt.speed
-                ).html.parent
+                written = write_report(recording, self.opt.out_dir / "report")
+                report_dir = written.html.parent
+                phones = k6_figures(written.k6) if written.k6 is not None else None
             except TubedemoError as exc:
                 self.console.print(f"[yellow]report not written: {exc.message}[/]")
+        elif count >= 1:
+            try:  # --no-report: the same figures the report would give
+                view = k6_view(recording)
+                phones = k6_figures(view) if view is not None else None
+            except TubedemoError:
+                phones = None
         snaps = _read(recording)
         return RehearsalResult(
             recording=recording,
@@ -347,7 +333,8 @@ class Rehearsal:
             max_ready=max((s.replicas.ready for s in snaps), default=0),
             max_desired=max((s.replicas.desired for s in snaps), default=0),
             final_desired=snaps[-1].replicas.desired if snaps else 0,
-            k6=results,
+            k6=k6,
+            k6_figures=phones,
             audience_url=audience_url,
             children=codes,
         )

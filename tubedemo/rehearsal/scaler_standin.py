@@ -8,12 +8,16 @@ stand-in, named as one: it keeps the newest value of every series the collector 
 is the metric name with its resource and point attributes, i.e. one pod), forgets a series on
 the collector's staleness marker (a point flagged "no recorded value", sent when a pod stops
 being a scrape target) or when it was not refreshed within ``--retention`` seconds, and serves
-``GET /metrics``: per ``--metric``, the sum over its live series whose labels match ``--label``
-(equality, a series lacking the label still matches, as the rendered query reads), in the
-Prometheus text format that KEDA's built-in ``metrics-api`` scaler reads (``format:
-prometheus``).
+``GET /metrics``: per ``--query`` (each trigger's rendered ``metricQuery``, read as Kedify's
+parser reads it: tubedemo.core.metric_query), the aggregation (sum, count, ...) over its live
+series whose labels match (a series lacking a label still matches), as one series at the
+query's selector, in the Prometheus text format that KEDA's built-in ``metrics-api`` scaler
+reads (``format: prometheus``). A query with no live series answers 0, not an error, as the
+Kedify scaler (v0.1.4) answers for a stale series: a collector outage is seen only through the
+heartbeat trigger's count.
 
-Run: ``python -m tubedemo.rehearsal.scaler_standin --metric vllm_num_requests_waiting ...``;
+Run: ``python -m tubedemo.rehearsal.scaler_standin --query 'sum(vllm_num_requests_waiting)'
+...``;
 it prints ``PORTS <otlp> <http>`` once both listen on 127.0.0.1, and stops on SIGTERM/SIGINT.
 Needs ``grpcio`` and ``opentelemetry-proto`` (the ``lab`` extra).
 """
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import signal
 import sys
 import threading
@@ -33,7 +36,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tubedemo.rehearsal.summed_gauges import summed_gauges
+from tubedemo.core import metric_query
+from tubedemo.core.metric_query import MetricQuery
+from tubedemo.rehearsal.summed_gauges import gauges
 
 NO_RECORDED_VALUE = 1
 """DataPointFlags.FLAG_NO_RECORDED_VALUE: the Prometheus receiver's staleness marker."""
@@ -65,16 +70,16 @@ class SeriesStore:
             else:
                 self._series[key] = _Point(labels, value, self.clock())
 
-    def total(self, name: str, matchers: dict[str, str]) -> float:
-        """Sum over the live series of ``name`` matching ``matchers``. Pure over the store."""
+    def answer(self, query: MetricQuery) -> float:
+        """The query's aggregation over the live series of its metric that it matches."""
         now = self.clock()
         with self._lock:
             for key in [k for k, p in self._series.items() if now - p.seen > self.retention]:
                 del self._series[key]
-            return math.fsum(
+            return query.fold(
                 p.value
                 for (n, _), p in self._series.items()
-                if n == name and all(p.labels.get(k, v) == v for k, v in matchers.items())
+                if n == query.metric and query.matches(p.labels)
             )
 
     def series(self, name: str) -> int:
@@ -82,11 +87,10 @@ class SeriesStore:
             return sum(1 for n, _ in self._series if n == name)
 
 
-def exposition(store: SeriesStore, metrics: Sequence[str], matchers: dict[str, str]) -> str:
-    """Prometheus text: one series per metric, the sum, labelled with the matchers (so the
-    lab trigger's valueLocation, the EKS query's selector without the sum, selects it)."""
-    totals = {name: store.total(name, matchers) for name in metrics}
-    return summed_gauges(totals, matchers)
+def exposition(store: SeriesStore, queries: Sequence[MetricQuery]) -> str:
+    """Prometheus text: one series per query, its answer, at the query's selector (the lab
+    trigger's valueLocation: the EKS query without its aggregation)."""
+    return gauges((q.metric, dict(q.matchers), store.answer(q)) for q in queries)
 
 
 def _attributes(attrs: Iterable[Any]) -> dict[str, str]:
@@ -117,9 +121,7 @@ def ingest(store: SeriesStore, request: Any) -> int:
     return taken
 
 
-def serve(
-    store: SeriesStore, metrics: Sequence[str], matchers: dict[str, str]
-) -> tuple[Any, ThreadingHTTPServer]:
+def serve(store: SeriesStore, queries: Sequence[MetricQuery]) -> tuple[Any, ThreadingHTTPServer]:
     """Start the OTLP gRPC receiver and the HTTP server on 127.0.0.1, free ports."""
     # untyped libraries (no stubs): imported as Any, and only here (the lab extra)
     grpc: Any = importlib.import_module("grpc")
@@ -144,7 +146,7 @@ def serve(
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404)
                 return
-            body = exposition(store, metrics, matchers).encode()
+            body = exposition(store, queries).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -161,15 +163,19 @@ def serve(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tubedemo.rehearsal.scaler_standin")
-    parser.add_argument("--metric", action="append", required=True, help="a trigger's metric")
-    parser.add_argument("--label", action="append", default=[], help="k=v matcher of the query")
+    parser.add_argument(
+        "--query", action="append", required=True, help="a trigger's metricQuery, as rendered"
+    )
     parser.add_argument(
         "--retention", type=float, default=30.0, help="wall s a series lives without a refresh"
     )
     args = parser.parse_args(argv)
-    matchers = dict(item.split("=", 1) for item in args.label)
+    try:
+        queries = [metric_query.parse(q) for q in args.query]
+    except ValueError as exc:
+        parser.error(str(exc))
     store = SeriesStore(args.retention)
-    grpc_server, http = serve(store, args.metric, matchers)
+    grpc_server, http = serve(store, queries)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -30,12 +30,9 @@ import random
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import uvicorn
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
@@ -46,7 +43,7 @@ from tubedemo.core.config import DemoConfig, ModelConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ConfigError, TubedemoError
 from tubedemo.rehearsal import openai_api
-from tubedemo.rehearsal.fleet import E2E_BUCKETS, TTFT_BUCKETS
+from tubedemo.rehearsal.vllm_metrics import EngineFigures, VllmMetrics
 from tubedemo.twin.engine import Engine, EngineParams, Request
 
 _ANSWER = (
@@ -85,7 +82,8 @@ class Replica:
         self._rng = random.Random(config.twin.seed)
         self._ids = itertools.count(1)
         self._first_seen: set[int] = set()
-        self.metrics = ReplicaMetrics(self)
+        self.metrics = VllmMetrics(self.model_name, lambda: {"0": EngineFigures.of(self.engine)})
+        """vLLM's /metrics of this replica (``tubedemo.rehearsal.vllm_metrics``)."""
 
     @property
     def now(self) -> float:
@@ -98,13 +96,11 @@ class Replica:
             for request in self.engine.complete(due):
                 if request.id not in self._first_seen and request.ttft is not None:
                     self._first_seen.add(request.id)
-                    self.metrics.ttft.observe(request.ttft)
+                    self.metrics.first_token(request.ttft)
                 if request.status == "done":
                     self._first_seen.discard(request.id)
                     if request.e2e is not None:
-                        self.metrics.e2e.observe(request.e2e)
-                    reason = request.finish_reason
-                    self.metrics.success[reason] = self.metrics.success.get(reason, 0) + 1
+                        self.metrics.finished(request.e2e, request.finish_reason)
 
     def submit(self, prompt_tokens: int, max_tokens: int | None) -> Request:
         """A request with the twin's answer length (mean +/- spread), clipped to the caps."""
@@ -137,92 +133,6 @@ class Replica:
         self.advance()
         self._first_seen.discard(request.id)
         self.engine.abort(request, self.now, "client disconnected", "aborted")
-
-
-class _EngineCollector(Collector):
-    """Scheduler gauges and token counters read at scrape time, like vLLM's stat logger."""
-
-    def __init__(self, replica: Replica, success: dict[str, int], labels: dict[str, str]) -> None:
-        self.replica = replica
-        self.success = success
-        self.labels = labels
-
-    def collect(self) -> Iterable[Metric]:
-        names, values = list(self.labels), list(self.labels.values())
-        engine = self.replica.engine
-        gauges = engine.gauges()
-        for name, doc, value in (
-            (
-                "vllm:num_requests_waiting",
-                "Number of requests waiting to be processed.",
-                gauges.waiting,
-            ),
-            (
-                "vllm:num_requests_running",
-                "Number of requests in model execution batches.",
-                gauges.running,
-            ),
-            (
-                "vllm:kv_cache_usage_perc",
-                "KV-cache usage. 1 means 100 percent usage.",
-                gauges.kv_usage,
-            ),
-        ):
-            gauge = GaugeMetricFamily(name, doc, labels=names)
-            gauge.add_metric(values, float(value))
-            yield gauge
-        for name, doc, count in (
-            (
-                "vllm:prompt_tokens",
-                "Number of prefill tokens processed.",
-                engine.prompt_tokens_total,
-            ),
-            (
-                "vllm:generation_tokens",
-                "Number of generation tokens processed.",
-                engine.generation_tokens_total,
-            ),
-        ):
-            counter = CounterMetricFamily(name, doc, labels=names)
-            counter.add_metric(values, float(count))
-            yield counter
-        success = CounterMetricFamily(
-            "vllm:request_success",
-            "Count of successfully processed requests.",
-            labels=[*names, "finished_reason"],
-        )
-        for reason, count in sorted(self.success.items()):
-            success.add_metric([*values, reason], float(count))
-        yield success
-
-
-class ReplicaMetrics:
-    """The replica's /metrics: vLLM's metric names, labels ``engine`` and ``model_name``."""
-
-    def __init__(self, replica: Replica) -> None:
-        labels = {"engine": "0", "model_name": replica.model_name}
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.success: dict[str, int] = {}
-        ttft = Histogram(
-            "vllm:time_to_first_token_seconds",
-            "Histogram of time to first token in seconds.",
-            labelnames=list(labels),
-            buckets=TTFT_BUCKETS,
-            registry=self.registry,
-        )
-        e2e = Histogram(
-            "vllm:e2e_request_latency_seconds",
-            "Histogram of e2e request latency in seconds.",
-            labelnames=list(labels),
-            buckets=E2E_BUCKETS,
-            registry=self.registry,
-        )
-        self.ttft = ttft.labels(**labels)
-        self.e2e = e2e.labels(**labels)
-        self.registry.register(_EngineCollector(replica, self.success, labels))
-
-    def text(self) -> bytes:
-        return generate_latest(self.registry)
 
 
 class StandinApp:
@@ -294,6 +204,9 @@ async def serve(
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before PORT is announced, as the fleet's server does: uvicorn listens only once
+    # it serves, so a client that connected right after reading PORT was refused under load.
+    sock.listen(2048)
     bound = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from rich.console import RenderableType
 
-from tubedemo.screen.dashboard import DashboardOptions, render
+from tubedemo.screen.dashboard import DashboardOptions, StartupMemo, render
 from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import Snapshot
 
@@ -68,6 +68,7 @@ class LiveBoard:
             maxlen=history_length(options.history_s, tick_s if tick_s is not None else period)
         )
         self.errors: list[str] = []
+        self._memo = StartupMemo()  # frame after frame over a sliding history
         self.started_at: float | None = None
         """``clock()`` when ``start``/``open`` ran: time zero of a board that counts its own."""
         self._publish = publish
@@ -149,4 +150,4 @@ class LiveBoard:
         return self.recorder.count if self.recorder is not None else 0
 
     def renderable(self, width: int, height: int) -> RenderableType:
-        return render(list(self.history), width, height, self.options)
+        return render(list(self.history), width, height, self.options, self._memo)

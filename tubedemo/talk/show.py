@@ -32,8 +32,8 @@ from tubedemo.core.durations import clock_face, format_duration
 from tubedemo.core.errors import TubedemoError
 from tubedemo.core.signals import term_and_hangup_as_interrupt
 from tubedemo.core.timeline import (
-    Event,
     Schedule,
+    TimelineEvent,
     build_schedule,
     burst_scenario,
     describe_load,
@@ -43,8 +43,9 @@ from tubedemo.core.timeline import (
     phase_at,
 )
 from tubedemo.talk.k6 import K6Files, K6Result, K6Run, load_environment, locate_k6
-from tubedemo.talk.k6_series import LoadStats, SeriesTail
+from tubedemo.talk.load_stats import LoadStats
 from tubedemo.talk.modes import ModeSwitcher
+from tubedemo.telemetry.k6_points import SeriesTail, runs_manifest
 
 TICK = 0.05
 """Clock loop period (s): flips land within this of their time, far inside the 1 s target."""
@@ -123,23 +124,29 @@ class ShowState:
     load: str = "no load"
     mode: Mode | None = None
     cue: str | None = None
-    upcoming: list[Event] = field(default_factory=list)
+    upcoming: list[TimelineEvent] = field(default_factory=list)
     log: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     stats: LoadStats = field(default_factory=LoadStats)
     k6: str = "not started"
     switcher: str = ""
 
 
-def render_load(stats: LoadStats) -> RenderableType:
-    """The load panel (k6's own view) shown until the live dashboard takes the slot."""
+def render_load(stats: LoadStats, speed: float = 1.0) -> RenderableType:
+    """The load panel (k6's own view) shown until the live dashboard takes the slot. k6 times
+    in wall seconds: at --speed N its first bytes are shown N times longer, in talk time."""
     p50, p95 = stats.ttfb_percentile(50), stats.ttfb_percentile(95)
+    if p50 is not None:
+        p50, p95 = p50 * speed, (p95 or 0) * speed
     table = Table.grid(padding=(0, 2))
     for label, value in (
         ("VUs", str(stats.vus)),
         ("requests", str(stats.requests)),
         ("failed", str(stats.failed)),
         ("refused", str(stats.refused)),
-        ("TTFB p50/p95", "-" if p50 is None else f"{p50:.0f} / {p95 or 0:.0f} ms"),
+        (
+            "TTFB p50/p95" + ("" if speed == 1 else " (talk)"),
+            "-" if p50 is None else f"{p50:.0f} / {p95 or 0:.0f} ms",
+        ),
         ("tokens", str(stats.tokens)),
     ):
         table.add_row(Text(label, style="dim"), Text(value, style="bold"))
@@ -189,7 +196,9 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
         height=TOP_HEIGHT - 1,
     )
     return Group(
-        top, dashboard if dashboard is not None else render_load(state.stats), Text(KEY_HELP)
+        top,
+        dashboard if dashboard is not None else render_load(state.stats, state.speed),
+        Text(KEY_HELP),
     )
 
 
@@ -261,7 +270,7 @@ class Show:
             speed=options.speed,
             switcher=switcher.describe(),
         )
-        self._pending: list[Event] = list(self.schedule.events)
+        self._pending: list[TimelineEvent] = list(self.schedule.events)
         self._segments: list[_Segment] = []
         self._main: _Segment | None = None
         self._known_mode: Mode | None = None
@@ -273,6 +282,7 @@ class Show:
     def _env(self, scenarios: dict[str, Any]) -> dict[str, str]:
         return load_environment(
             self.cfg.k6,
+            answer_timeout=self.cfg.gateway.answer_timeout,
             base_url=self.opt.base_url,
             model=self.cfg.model.served_name,
             scenarios=scenarios,
@@ -299,7 +309,8 @@ class Show:
         if segment is None or segment.result is not None:
             return
         segment.result = segment.run.stop()
-        self._note(f"k6 {segment.kind} load stopped: {segment.result.headline()}")
+        headline = segment.result.headline(self.opt.speed)
+        self._note(f"k6 {segment.kind} load stopped: {headline}")
         self._write_manifest()
 
     def _start_timeline_load(self) -> None:
@@ -335,8 +346,7 @@ class Show:
             }
             for s in self._segments
         ]
-        stem = self.opt.recording.name.removesuffix(".jsonl")
-        path = self.opt.recording.parent / f"{stem}.k6.runs.json"
+        path = runs_manifest(self.opt.recording)  # the report reads the runs' clocks from it
         path.write_text(json.dumps({"runs": runs}, indent=2) + "\n", encoding="utf-8")
 
     # ------------------------------------------------------------------ events and keys
@@ -356,7 +366,7 @@ class Show:
         self.state.mode = mode
         self._note(f"mode → {mode} ({why})")
 
-    def _fire(self, event: Event) -> None:
+    def _fire(self, event: TimelineEvent) -> None:
         if event.kind == "end":
             self._note("end of the talk")
             return
@@ -426,7 +436,10 @@ class Show:
                     segment.run.raise_if_failed_early(window=FATAL_START_WINDOW)
                 if segment.run.poll() is not None:
                     segment.result = segment.run.result()
-                    self._note(f"k6 {segment.kind} load finished: {segment.result.headline()}")
+                    self._note(
+                        f"k6 {segment.kind} load finished: "
+                        f"{segment.result.headline(self.opt.speed)}"
+                    )
                     self._write_manifest()
         running = [s for s in self._segments if s.result is None]
         self.state.k6 = (

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from tubedemo.core.config import DemoConfig, PriceTable, TimelineConfig
-from tubedemo.telemetry.clock import talk_clock
+from tubedemo.core.errors import brief
 from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events
 from tubedemo.telemetry.prometheus import (
@@ -28,6 +28,7 @@ from tubedemo.telemetry.snapshot import (
     AudienceState,
     GatewayState,
     HpaState,
+    Interruption,
     K6State,
     Mode,
     NodeState,
@@ -37,6 +38,7 @@ from tubedemo.telemetry.snapshot import (
     Sampled,
     Snapshot,
 )
+from tubedemo.telemetry.talk_state import talk_state
 
 S = TypeVar("S", bound=Sampled)
 
@@ -59,6 +61,8 @@ class KubeReading:
     nodes: NodeState
     hpa: HpaState
     targets: tuple[MetricsTarget, ...]
+    interruptions: tuple[Interruption, ...] = ()
+    """Spot interruption notices and what followed each (the drill's figure)."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,6 @@ class MetricsFeed(Protocol):
 
 class GatewayFeed(Protocol):
     def read(self) -> GatewayReading: ...
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @dataclass
@@ -206,7 +205,7 @@ class Assembler:
         )
         snapshot = Snapshot(
             time=now,
-            talk=talk_clock(self.timeline, self.talk_duration, elapsed),
+            talk=talk_state(self.timeline, self.talk_duration, elapsed),
             queue=queue,
             replicas=replicas,
             nodes=nodes,
@@ -216,6 +215,7 @@ class Assembler:
             audience=audience,
             k6=k6,
             cost=cost,
+            interruptions=self._kube.interruptions if self._kube is not None else (),
         )
         snapshot = snapshot.model_copy(update={"events": derive_events(previous, snapshot)})
         self._previous, self._previous_talk = snapshot, talk_now
@@ -240,7 +240,7 @@ class Assembler:
             self._kube = reading
             self._kube_fresh.ok(now)
         except Exception as exc:  # a failing source must never stop the tick
-            self._kube_fresh.failed(one_line(exc))
+            self._kube_fresh.failed(brief(exc))
         if self._kube is None:
             return (
                 self._kube_fresh.mark(ReplicaState(max=self.max_replicas), now),
@@ -275,7 +275,7 @@ class Assembler:
         except Exception as exc:
             results = {t.name: exc for t in targets} or {"*": exc}
         good = {k: v for k, v in results.items() if isinstance(v, EngineSample)}
-        failed = [f"{k}: {one_line(v)}" for k, v in results.items() if isinstance(v, Exception)]
+        failed = [f"{k}: {brief(v)}" for k, v in results.items() if isinstance(v, Exception)]
         if good or not failed:
             # some pods answered (or there are none to ask): the figures are current
             self._vllm_fresh.ok(now)
@@ -321,7 +321,7 @@ class Assembler:
                 self._audience = AudienceState(mode=reading.mode, survey_count=reading.survey_count)
                 self._gateway_fresh.ok(now)
             except Exception as exc:
-                self._gateway_fresh.failed(one_line(exc))
+                self._gateway_fresh.failed(brief(exc))
         return (
             self._gateway_fresh.mark(self._gateway_state, now),
             self._gateway_fresh.mark(self._audience, now),
@@ -333,4 +333,4 @@ class Assembler:
         try:
             return self.k6()
         except Exception as exc:
-            return K6State(stale=True, error=one_line(exc))
+            return K6State(stale=True, error=brief(exc))

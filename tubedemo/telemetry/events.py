@@ -43,6 +43,22 @@ def derive_events(previous: Snapshot | None, current: Snapshot) -> tuple[Event, 
                     Event(time=at, kind="node_removed", message=f"GPU node {name} removed")
                 )
 
+    before_notices = {i.node: i for i in previous.interruptions}
+    for notice in current.interruptions:
+        was_notice = before_notices.get(notice.node)
+        if notice.replaced_s is not None and (was_notice is None or was_notice.replaced_s is None):
+            verdict = "inside" if notice.replaced_s <= notice.notice_s else "after"
+            events.append(
+                Event(
+                    time=at,
+                    kind="pod_ready",
+                    message=(
+                        f"Replacement serving {notice.replaced_s:.0f} s after the spot notice "
+                        f"on {notice.node} ({verdict} its {notice.notice_s:.0f} s)"
+                    ),
+                )
+            )
+
     old_pods = {p.name: p for p in previous.replicas.pods}
     for pod in current.replicas.pods:
         was_pod = old_pods.get(pod.name)

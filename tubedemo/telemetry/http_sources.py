@@ -17,7 +17,7 @@ import httpx
 
 from tubedemo.telemetry.assembler import GatewayReading, KubeReading, MetricsTarget
 from tubedemo.telemetry.prometheus import EngineSample, parse_gateway, parse_vllm
-from tubedemo.telemetry.snapshot import HpaState, NodeState, ReplicaState
+from tubedemo.telemetry.snapshot import HpaState, Interruption, NodeState, ReplicaState
 
 Fetch = Callable[[MetricsTarget, float], str]
 """Returns the /metrics text of one target within the timeout (seconds), or raises."""
@@ -119,6 +119,9 @@ class TwinStateFeed:
             nodes=NodeState.model_validate(body["nodes"]),
             hpa=HpaState.model_validate(body["hpa"]),
             targets=targets,
+            interruptions=tuple(
+                Interruption.model_validate(i) for i in body.get("interruptions") or ()
+            ),
         )
 
     def talk_time(self, now: datetime) -> float:

@@ -20,8 +20,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
-"""Bumped when a field changes meaning; readers refuse recordings from a newer schema."""
+SCHEMA_VERSION = 2
+"""Bumped when a field changes meaning or one is added (a reader refuses keys it does not know);
+readers refuse recordings from a newer schema and read every older one (new fields have neutral
+defaults). 2: pods' start-up milestones, spot interruptions."""
 
 PodPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Unknown", "Terminating"]
 CapacityType = Literal["spot", "on-demand"]
@@ -73,6 +75,33 @@ class QueueState(Sampled):
         return self.waiting * self.multiplier
 
 
+StartupStep = Literal[
+    "node_ready", "scheduled", "container_started", "weights_loaded", "compiled", "ready"
+]
+"""A pod's start-up milestones, in the order they happen: the waterfall's bar ends."""
+STARTUP_STEPS: tuple[StartupStep, ...] = (
+    "node_ready",
+    "scheduled",
+    "container_started",
+    "weights_loaded",
+    "compiled",
+    "ready",
+)
+MarkSource = Literal["node", "pod", "vllm_log", "kwok", "twin"]
+"""Who said when a milestone happened: the node's Ready condition, the pod's own status
+(PodScheduled, the container's startedAt, Ready), a line of vLLM's log, a KWOK stage's
+condition (the lab), the twin's start-up model."""
+
+
+class StartupMark(Frozen):
+    """One start-up milestone of a pod: when it happened and who said so."""
+
+    step: StartupStep
+    at_s: float
+    """Seconds after the pod was created; negative for a node that was Ready before the pod."""
+    source: MarkSource
+
+
 class PodState(Frozen):
     """One vLLM pod as the dashboard shows it."""
 
@@ -91,6 +120,10 @@ class PodState(Frozen):
     """Created -> Ready (s): includes waiting for a node; None until Ready."""
     pending_reason: str | None = None
     """Why it is not ready yet (Unschedulable, ContainerCreating, ...); None once ready."""
+    startup: tuple[StartupMark, ...] = ()
+    """The start-up milestones reached so far, in the order of STARTUP_STEPS; empty for a
+    replica that was serving before the recording (the warm one) or a source that cannot
+    tell."""
 
 
 class ReplicaState(Sampled):
@@ -176,6 +209,11 @@ class HpaState(Sampled):
     problem: str | None = None
     """Why the HPA cannot scale now (reason of a False AbleToScale/ScalingActive condition,
     e.g. FailedGetExternalMetric when the scaler is down); None when it can."""
+    reactive: int | None = None
+    """Replicas the queue alone asks for: the formula's reactive part / target, rounded up."""
+    forecast: int | None = None
+    """Replicas the timeline's forecast asks for now (scaling.proactive: timeline); None when
+    scaling is reactive only."""
 
 
 class PerfState(Sampled):
@@ -239,7 +277,7 @@ class K6State(Sampled):
     """Fraction of failed requests so far (0-1)."""
 
 
-class TalkClock(Frozen):
+class TalkState(Frozen):
     """Where the talk is on its timeline."""
 
     elapsed_s: float = 0.0
@@ -267,6 +305,32 @@ class CostState(Frozen):
     """$ spent on GPU nodes since the talk (or the recording) started."""
 
 
+class Interruption(Frozen):
+    """A spot interruption notice on a GPU node and what followed it (the drill's figure):
+    every time is seconds after the notice."""
+
+    node: str
+    instance_type: str = "unknown"
+    notice_s_ago: float = 0.0
+    """Seconds since the notice (Karpenter's SpotInterrupted event, the drill, the twin)."""
+    notice_s: float = 120.0
+    """How long EC2 gives between the notice and taking the instance (s)."""
+    pods: int = Field(0, ge=0)
+    """vLLM pods on the node when the notice came (or still on it, for a source that only sees
+    the present)."""
+    pods_left: int = Field(0, ge=0)
+    """vLLM pods still on the node (draining or not yet evicted)."""
+    evicted_s: float | None = None
+    """Notice -> the first vLLM pod on the node evicted (the drain began); None before."""
+    drained_s: float | None = None
+    """Notice -> no vLLM pod left on the node; None while one is."""
+    replaced_s: float | None = None
+    """Notice -> the first replica created after the notice serves (Ready); None before."""
+    gone_s: float | None = None
+    """Notice -> the node gone (EC2 took it, or Karpenter deleted it first); None while it is
+    there."""
+
+
 class Event(Frozen):
     """Something worth a line on the ticker; each event appears in exactly one snapshot."""
 
@@ -287,7 +351,7 @@ class Snapshot(Frozen):
     schema_version: int = SCHEMA_VERSION
     time: datetime
     """When the snapshot was assembled (aware, UTC)."""
-    talk: TalkClock = TalkClock()
+    talk: TalkState = TalkState()
     queue: QueueState = QueueState()
     replicas: ReplicaState = ReplicaState()
     nodes: NodeState = NodeState()
@@ -297,6 +361,8 @@ class Snapshot(Frozen):
     audience: AudienceState = AudienceState()
     k6: K6State = K6State()
     cost: CostState = CostState()
+    interruptions: tuple[Interruption, ...] = ()
+    """Spot interruption notices of the talk so far, oldest first (a drill's or EC2's)."""
     events: tuple[Event, ...] = ()
     """Events that happened since the previous snapshot."""
 

@@ -6,7 +6,7 @@ falls to v-1
 (going down); a VU told to stop finishes its iteration, but is interrupted after
 ``k6.graceful_stop`` (gracefulStop/gracefulRampDown). Phases in survey mode run k6's ``survey``
 function (phones polling the survey), which sends no chat requests: the twin skips them. A VU loops:
-request, wait for the whole answer (or ``k6.request_timeout``), sleep ``k6.think_time``.
+request, wait for the whole answer (or ``gateway.answer_timeout``), sleep ``k6.think_time``.
 Rate phases start iterations at the ramped arrival rate (ramping-arrival-rate), open loop.
 
 The audience: ``size`` people ask their first question at times spread over
@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 
 from tubedemo.core.config import DemoConfig, Phase
+from tubedemo.core.timeline import phase_at
 from tubedemo.twin.engine import Request
 from tubedemo.twin.world import RequestHook, World
 
@@ -109,13 +110,6 @@ def audience_plan(config: DemoConfig, rng: random.Random) -> list[tuple[float, i
     return plan
 
 
-def phase_at(config: DemoConfig, time: float) -> str | None:
-    for phase in config.timeline.phases:
-        if phase.at <= time < phase.end:
-            return phase.name
-    return None
-
-
 class Load:
     """Installs k6 and the audience on a World; counts the VUs running for the recorder."""
 
@@ -139,11 +133,12 @@ class Load:
                 world.at(when, functools.partial(self._person, questions))
 
     def _open_iteration(self) -> None:
-        self._send("k6", self.config.k6.request_timeout)
+        self._send("k6", self.config.gateway.answer_timeout)
 
     def _send(self, source: str, timeout: float, after: RequestHook | None = None) -> Request:
         world = self.world
-        request = world.new_request(source, phase_at(self.config, world.now))
+        phase = phase_at(self.config.timeline, world.now)
+        request = world.new_request(source, phase.name if phase is not None else None)
         world.submit(request, after)
         if request.status in ("waiting", "running"):
             world.at(world.now + timeout, lambda: world.abort(request, "client timeout"))
@@ -157,7 +152,7 @@ class Load:
             if self.world.now >= slot.stop:
                 self.active_vus -= 1
                 return
-            state["current"] = self._send("k6", self.config.k6.request_timeout, finished)
+            state["current"] = self._send("k6", self.config.gateway.answer_timeout, finished)
 
         def finished(_: Request) -> None:
             state["current"] = None
@@ -181,6 +176,6 @@ class Load:
                 self.world.at(self.world.now + audience.ask_again_after, ask)
 
         def ask() -> None:
-            self._send("audience", audience.give_up_after, answered)
+            self._send("audience", self.config.gateway.answer_timeout, answered)
 
         ask()

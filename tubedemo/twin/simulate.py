@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tubedemo.core.config import DemoConfig, Phase
-from tubedemo.core.timeline import mode_at, next_phase_start, phase_at
+from tubedemo.core.timeline import mode_at
+from tubedemo.telemetry.quantiles import quantile
 from tubedemo.telemetry.snapshot import (
     AudienceState,
     CostState,
@@ -24,8 +25,8 @@ from tubedemo.telemetry.snapshot import (
     PerfState,
     QueueState,
     Snapshot,
-    TalkClock,
 )
+from tubedemo.telemetry.talk_state import talk_state
 from tubedemo.twin.engine import Request
 from tubedemo.twin.load import Load
 from tubedemo.twin.view import NodeView, WorldView, world_view
@@ -201,15 +202,6 @@ class SimulationResult:
         return self.first_new_ready_at - self.first_queue_at
 
 
-def quantile(values: list[float], q: float) -> float | None:
-    """Nearest-rank quantile (no interpolation: a latency that really happened)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q * len(ordered)))
-    return ordered[rank - 1]
-
-
 def simulate(
     config: DemoConfig, label: str = "default", seed: int | None = None
 ) -> SimulationResult:
@@ -344,24 +336,13 @@ def snapshots(config: DemoConfig, result: SimulationResult) -> Iterator[Snapshot
     for frame in result.frames:
         t = frame.time
         now = start + timedelta(seconds=t)
-        phase = phase_at(timeline, t)
-        upcoming = next_phase_start(timeline, t)
-        nxt = next((p for p in timeline.phases if p.at == upcoming), None)
         ttfts = [r.ttft for r in frame.finished if r.ttft is not None]
         e2es = [r.e2e for r in frame.finished if r.e2e is not None and r.status == "done"]
         done = sum(1 for r in frame.finished if r.status == "done")
         failed = sum(1 for r in frame.finished if r.status != "done")
         yield Snapshot(
             time=now,
-            talk=TalkClock(
-                elapsed_s=t,
-                duration_s=config.talk.duration,
-                phase=phase.name if phase is not None else None,
-                phase_remaining_s=phase.end - t if phase is not None else None,
-                next_phase=nxt.name if nxt is not None else None,
-                next_cue=nxt.cue if nxt is not None else None,
-                next_in_s=upcoming - t if upcoming is not None else None,
-            ),
+            talk=talk_state(timeline, config.talk.duration, t),
             queue=QueueState(
                 waiting=frame.waiting, running=frame.running, multiplier=scaling.multiplier
             ),
@@ -387,6 +368,7 @@ def snapshots(config: DemoConfig, result: SimulationResult) -> Iterator[Snapshot
                 failed_rate=failed / len(frame.finished) if frame.finished else 0.0,
             ),
             cost=CostState(per_hour=frame.per_hour, total=frame.cost),
+            interruptions=frame.view.interruptions,
             events=tuple(
                 Event(time=start + timedelta(seconds=at), kind=kind, message=message)
                 for at, kind, message in frame.events

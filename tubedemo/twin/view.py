@@ -12,18 +12,22 @@ Pure: no clock, no files; ``now`` is talk seconds passed in by the caller.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tubedemo.core.config import ScalingConfig
 from tubedemo.telemetry.snapshot import (
     GpuNode,
     HpaState,
+    Interruption,
     NodeClaimState,
     NodeState,
     PodState,
     ReplicaState,
+    StartupMark,
+    StartupStep,
 )
-from tubedemo.twin.cluster import CapacityType, PodPhase
+from tubedemo.twin.pods import CapacityType, Pod, PodPhase, SpotNotice
 from tubedemo.twin.world import World
 
 
@@ -41,6 +45,8 @@ class PodView:
     ready_at: float | None
     """When it became Ready; None while it is not (yet) Ready."""
     pending_reason: str | None
+    startup: tuple[StartupMark, ...] = ()
+    """The start-up milestones reached by the view's time (seconds after creation)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,12 @@ class WorldView:
     """The scaler's total metric (the formula's value) at the last HPA sync; None before one."""
     pods: tuple[PodView, ...]
     nodes: tuple[NodeView, ...]
+    interruptions: tuple[Interruption, ...] = ()
+    """Spot interruption notices so far (``Interruption.notice_s_ago`` at ``time``)."""
+    hpa_reactive: float | None = None
+    """The formula's queue part at the last HPA sync (without the forecast)."""
+    forecast: int | None = None
+    """The timeline's forecast now (replicas); None when scaling is not proactive."""
 
     @property
     def live(self) -> int:
@@ -104,6 +116,7 @@ class WorldView:
                         p.ready_at - p.created_at if p.ready_at is not None else None
                     ),
                     pending_reason=p.pending_reason,
+                    startup=p.startup,
                 )
                 for p in self.pods
             ),
@@ -148,7 +161,51 @@ class WorldView:
             target=float(scaling.target),
             min=scaling.min_replicas,
             max=scaling.max_replicas,
+            reactive=(
+                math.ceil(self.hpa_reactive / scaling.target - 1e-9)
+                if self.hpa_reactive is not None
+                else None
+            ),
+            forecast=self.forecast,
         )
+
+
+def startup_marks(pod: Pod, now: float) -> tuple[StartupMark, ...]:
+    """The milestones ``pod`` has reached by ``now``, as the twin's start-up model plans them:
+    node Ready and scheduled, then the pod's own steps; none for the warm replica."""
+    if not pod.milestones or pod.node is None or pod.scheduled_at is None:
+        return ()
+    times: dict[StartupStep, float] = {
+        "node_ready": pod.node.ready_at,
+        "scheduled": pod.scheduled_at,
+        **pod.milestones,
+    }
+    return tuple(
+        StartupMark(step=step, at_s=at - pod.created_at, source="twin")
+        for step, at in times.items()
+        if at <= now
+    )
+
+
+def interruption(notice: SpotNotice, now: float, notice_s: float) -> Interruption:
+    """One notice as the dashboard shows it at ``now``."""
+
+    def after(at: float | None) -> float | None:
+        return at - notice.at if at is not None and at <= now else None
+
+    node = notice.node
+    return Interruption(
+        node=node.name,
+        instance_type=node.instance_type,
+        notice_s_ago=now - notice.at,
+        notice_s=notice_s,
+        pods=notice.pods,
+        pods_left=sum(1 for p in node.pods if p.gone_at is None),
+        evicted_s=after(notice.evicted_at),
+        drained_s=after(notice.drained_at),
+        replaced_s=after(notice.replaced_at),
+        gone_s=after(notice.gone_at),
+    )
 
 
 def world_view(world: World, now: float) -> WorldView:
@@ -160,6 +217,8 @@ def world_view(world: World, now: float) -> WorldView:
         ready=sum(1 for p in pods if p.serving),
         pending=sum(1 for p in pods if p.live and not p.is_ready),
         hpa_metric=world.hpa_metric,
+        hpa_reactive=world.hpa_reactive,
+        forecast=round(world.forecast_now) if world.forecast else None,
         pods=tuple(
             PodView(
                 p.name,
@@ -170,6 +229,7 @@ def world_view(world: World, now: float) -> WorldView:
                 p.scheduled_at,
                 p.ready_at if p.is_ready else None,
                 p.pending_reason(now),
+                startup_marks(p, now),
             )
             for p in pods
         ),
@@ -186,5 +246,8 @@ def world_view(world: World, now: float) -> WorldView:
             )
             for n in world.nodes
             if n.alive
+        ),
+        interruptions=tuple(
+            interruption(n, now, world.config.twin.startup.spot_notice) for n in world.notices
         ),
     )

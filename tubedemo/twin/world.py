@@ -12,10 +12,10 @@ What happens, in the order Kubernetes does it:
   the last scraped trigger values (or, when it cannot read them, applies its ``fallback``), the
   HPA decides (``tubedemo.twin.hpa``) and sets spec.replicas;
 - the ReplicaSet creates pods (bound at once to a Ready node with a free GPU, else Pending) or
-  deletes them (``tubedemo.twin.cluster.scale_down_order``: unscheduled, then not ready, then
+  deletes them (``tubedemo.twin.replicaset.scale_down_order``: unscheduled, then not ready, then
   from the node with the most replicas, then the most recently ready);
 - Karpenter batches Pending pods (idle ``provisioning_batch``, at most ``provisioning_batch_max``)
-  and packs the batch onto NodeClaims (``tubedemo.twin.cluster.pack``: several instance-type
+  and packs the batch onto NodeClaims (``tubedemo.twin.karpenter.pack``: several instance-type
   options each, the cheapest one that fits is launched) within ``gpu_pool.gpu_limit``; a node is
   Ready after its launch delay;
 - on a node the first pod pulls the image, every pod loads the model, then it is Ready and the
@@ -26,6 +26,10 @@ What happens, in the order Kubernetes does it:
   ``consolidate_after`` after its last pod event, once it has waited
   ``consolidation_validation`` and found it still empty, except inside the talk's
   no-disruption window; a spot interruption drains its node and kills it after the notice.
+
+On the local profile there is no Karpenter and no GPU: every pod lands on the cluster's own node
+(kind/k3d, Ready before the talk, $0) and starts as the CPU stand-in does
+(``tubedemo.twin.startup``); no node is launched or consolidated, and there are no spot nodes.
 """
 
 from __future__ import annotations
@@ -40,22 +44,26 @@ from dataclasses import dataclass
 from tubedemo.core import formula as keda_formula
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import TwinError
-from tubedemo.twin.cluster import (
-    CapacityType,
-    Node,
-    Pod,
-    instance_options,
-    pack,
-    scale_down_order,
-)
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
+from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule
 from tubedemo.twin.hpa import HpaModel, Tolerances
+from tubedemo.twin.karpenter import instance_options, pack
+from tubedemo.twin.milestones import pod_milestones
+from tubedemo.twin.pods import CapacityType, Node, Pod, SpotNotice
+from tubedemo.twin.replicaset import no_cost, node_price_cost, scale_down_order
+from tubedemo.twin.startup import image_pull_seconds, model_load_seconds
 
 PDB_MAX_UNAVAILABLE = 1
 """maxUnavailable of the vLLM PodDisruptionBudget that templates/vllm.yaml.j2 renders."""
 
 DRAIN_RETRY = 5.0
 """Seconds between Karpenter's eviction attempts on a node it drains (s)."""
+
+LOCAL_NODE_TYPE = "local"
+"""The instance type shown for the local profile's node: the kind/k3d cluster's own machine."""
+LOCAL_NODE_PODS = 110
+"""Stand-in pods the local node holds: kubelet's default maxPods (a stand-in asks 100m CPU and
+128 Mi, templates/vllm.yaml.j2), more than any max_replicas the HPA may ask for."""
 
 EventKind = str
 """Same words as the dashboard's event kinds: scale, node_launched, node_removed, ..."""
@@ -94,6 +102,8 @@ class World:
         self._request_ids = itertools.count(1)
         self.pods: list[Pod] = []
         self.nodes: list[Node] = []
+        self.notices: list[SpotNotice] = []
+        """Spot interruption notices so far, oldest first."""
         self.events: list[TwinEvent] = []
         self.finished: list[Request] = []
         self.on_first_token: list[RequestHook] = []
@@ -116,7 +126,15 @@ class World:
                 "only last_one"
             )
         # The same parser and evaluator `validate` uses: the twin scales by KEDA's formula.
-        self.formula = keda_formula.check(scaling.effective_formula, set(scaling.triggers))
+        names = set(scaling.trigger_queries)
+        self.forecast: list[ForecastStep] = []
+        """The timeline's forecast (scaling.proactive: timeline), read at every HPA sync as
+        KEDA's metrics-api trigger reads it on the talk's clock; empty when off."""
+        if scaling.proactive != "off":
+            names.add(scaling.forecast.trigger_name)
+            self.forecast = forecast_schedule(config)
+        self.formula = keda_formula.check(scaling.effective_formula, names)
+        self.reactive_formula = keda_formula.check(scaling.reactive_formula, names)
         self._metric_sources: dict[str, str] = {}
         for trigger, metric in scaling.triggers.items():
             base = metric.replace("vllm:", "").replace("vllm_", "")
@@ -140,10 +158,19 @@ class World:
         self.hpa_metric: float | None = None
         self.hpa_input: dict[str, float] | None = None
         """Trigger values KEDA evaluated the formula on at the last HPA sync."""
+        self.karpenter = config.profile == "eks"
+        """Karpenter launches and consolidates GPU nodes (eks); local: the cluster's own node."""
+        if not self.karpenter and config.twin.startup.spot_interruptions:
+            raise TwinError(
+                "twin.startup.spot_interruptions: the local profile has no spot nodes (no "
+                "Karpenter, no GPU); remove them or use profile eks"
+            )
+        self.hpa_reactive: float | None = None
+        """The queue's part of the formula at the last sync (without the forecast)."""
         self.capacity_type: CapacityType = (
-            "spot" if "spot" in config.gpu_pool.capacity_types else "on-demand"
+            "spot" if "spot" in config.gpu_pool.capacity_types and self.karpenter else "on-demand"
         )
-        self._options = instance_options(config, self.capacity_type)
+        self._options = instance_options(config, self.capacity_type) if self.karpenter else []
         self._bootstrap()
         self._every(0.0, scaling.scrape_interval, self._scrape)
         sync = config.twin.hpa.sync_period
@@ -151,7 +178,8 @@ class World:
         self._every(sync if first is None else first, sync, self._hpa_sync)
         for offset in config.twin.startup.spot_interruptions:
             self.at(offset, self._spot_interruption)
-        self.at(0.0, self._disruption_loop)
+        if self.karpenter:
+            self.at(0.0, self._disruption_loop)
 
     # -- clock --------------------------------------------------------------------------------
 
@@ -284,7 +312,12 @@ class World:
     # -- cluster bootstrap --------------------------------------------------------------------
 
     def _bootstrap(self) -> None:
-        """Before the talk: min replicas Ready on warm nodes (the presenter ran `up`)."""
+        """Before the talk: min replicas Ready on warm nodes (the presenter ran `up`); on the
+        local profile, the cluster's own node holds them (and every later pod)."""
+        if not self.karpenter:
+            own = self._new_node(LOCAL_NODE_TYPE, LOCAL_NODE_PODS, 0.0, 0.0, name="local-node")
+            own.is_ready = True
+            own.image_ready_at = 0.0
         for _ in range(self.desired):
             pod = self._new_pod()
             node = self._free_ready_node()
@@ -333,6 +366,17 @@ class World:
         self.trigger_values = {
             trigger: value[source] for trigger, source in self._metric_sources.items()
         }
+        if self.config.scaling.heartbeat_trigger is not None:
+            # every collector replica's heartbeat reaches the scaler (the twin has no
+            # collector outages: hpa.metric_outages models the scaler being unreadable)
+            self.trigger_values[self.config.scaling.heartbeat_trigger] = float(
+                self.config.otel.replicas
+            )
+
+    @property
+    def forecast_now(self) -> float:
+        """The forecast trigger's value now (replicas); 0 when scaling is not proactive."""
+        return float(forecast_at(self.forecast, self.now))
 
     def _metric_readable(self) -> bool:
         return self.trigger_values is not None and not any(
@@ -351,7 +395,12 @@ class World:
         if self._metric_readable():
             assert self.trigger_values is not None
             self.metric_failures = 0
-            return keda_formula.evaluate(self.formula, self.trigger_values)
+            values = self.trigger_values
+            if self.forecast:
+                # metrics-api answers at the HPA's query (KEDA caches nothing by default)
+                values = {**values, self.config.scaling.forecast.trigger_name: self.forecast_now}
+            self.hpa_reactive = keda_formula.evaluate(self.reactive_formula, values)
+            return keda_formula.evaluate(self.formula, values)
         self.metric_failures += 1
         fallback = self.config.scaling.fallback
         if self.metric_failures > fallback.failure_threshold:
@@ -400,7 +449,8 @@ class World:
                 else:
                     self._want_nodes(pod)
         elif len(live) > self.desired:
-            for pod in scale_down_order(live, self.now)[: len(live) - self.desired]:
+            cost = node_price_cost if self.config.scaling.deletion_cost == "node_price" else no_cost
+            for pod in scale_down_order(live, self.now, cost)[: len(live) - self.desired]:
                 self._delete_pod(pod, "scaled down")
 
     def _free_ready_node(self) -> Node | None:
@@ -423,12 +473,18 @@ class World:
         node.empty_since = None
         self._pod_event(node)
         if node.image_ready_at is None:
-            node.image_ready_at = self.now + self.config.image_pull_seconds
+            node.image_ready_at = self.now + image_pull_seconds(self.config)
         if ready_at is None:
-            ready_at = max(self.now, node.image_ready_at) + self.config.model_load_seconds
+            bound = max(self.now, node.image_ready_at)
+            pod.milestones = pod_milestones(self._pod_steps(), bound)
+            ready_at = pod.milestones["ready"]
         pod.ready_at = ready_at
         if ready_at > self.now:
             self.at(ready_at, lambda: self._pod_ready(pod))
+
+    def _pod_steps(self) -> tuple[tuple[str, float], ...]:
+        """The steps of a pod once the image is on its node (``tubedemo.twin.startup``)."""
+        return (("ready", model_load_seconds(self.config)),)
 
     def _pod_ready(self, pod: Pod) -> None:
         if not pod.live or pod.is_ready:
@@ -436,6 +492,17 @@ class World:
         pod.is_ready = True
         pod.ready_at = self.now
         pod.engine = Engine(pod.name, self.params)
+        for notice in self.notices:
+            if notice.replaced_at is None and pod.created_at >= notice.at:
+                notice.replaced_at = self.now
+                taken = self.now - notice.at
+                given = self.config.twin.startup.spot_notice
+                verdict = "inside" if taken <= given else "after"
+                self.log(
+                    "pod_ready",
+                    f"Replacement serving {taken:.0f} s after the spot notice on "
+                    f"{notice.node.name} ({verdict} its {given:.0f} s)",
+                )
         if self.now > 0:
             self.log("pod_ready", f"{pod.name} Ready after {self.now - pod.created_at:.0f}s")
 
@@ -480,6 +547,9 @@ class World:
         node = pod.node
         if node is not None and pod in node.pods:
             node.pods.remove(pod)
+            for notice in self.notices:
+                if notice.node is node and notice.drained_at is None and not node.pods:
+                    notice.drained_at = self.now
             if not node.pods and node.alive:
                 node.empty_since = self.now
                 if node.terminating_at is not None:
@@ -502,6 +572,9 @@ class World:
         the first trigger opens a window; each *new* pod within it restarts the idle timer
         (BATCH_IDLE_DURATION) up to BATCH_MAX_DURATION from the window's start; then one
         scheduling round packs the whole batch."""
+        if not self.karpenter:
+            self.log("info", f"{pod.name} pending: the local node holds {LOCAL_NODE_PODS} pods")
+            return
         startup = self.config.twin.startup
         if self._batch_start is None:
             self._batch_start = self.now
@@ -566,9 +639,11 @@ class World:
         self.at(node.ready_at, functools.partial(self._node_ready, node))
         return node
 
-    def _new_node(self, instance_type: str, gpus: int, price: float, ready_at: float) -> Node:
+    def _new_node(
+        self, instance_type: str, gpus: int, price: float, ready_at: float, name: str = ""
+    ) -> Node:
         node = Node(
-            name=f"gpu-node-{next(self._node_names)}",
+            name=name or f"gpu-node-{next(self._node_names)}",
             instance_type=instance_type,
             capacity_type=self.capacity_type,
             gpus=gpus,
@@ -690,6 +765,8 @@ class World:
         node = min(candidates, key=lambda n: n.created_at)
         node.interrupted_at = self.now
         node.disruption = "interrupted"
+        notice = SpotNotice(node, self.now, pods=sum(1 for p in node.pods if p.live))
+        self.notices.append(notice)
         self.log("spot_interruption", f"{node.name} gets a spot interruption notice")
         # "For Spot interruptions, the NodePool will start a new node as soon as it sees the
         # Spot interruption warning" (Karpenter docs, Disruption > Interruption).
@@ -706,6 +783,9 @@ class World:
                 self._kill(pod, "node terminated")
             self._reconcile_replicaset()
             node.gone_at = self.now
+            notice.gone_at = self.now
+            if notice.drained_at is None:
+                notice.drained_at = self.now
             self.log("node_removed", f"{node.name} reclaimed by EC2")
             for spare in self.nodes:
                 if spare.replaces is node and spare.alive and spare.is_ready and not spare.pods:
@@ -732,6 +812,9 @@ class World:
                 self._delete_pod(pod, "evicted")
                 evicted = True
         if evicted:
+            for notice in self.notices:
+                if notice.node is node and notice.evicted_at is None:
+                    notice.evicted_at = self.now
             self._reconcile_replicaset()
         if any(p.live for p in node.pods):
             self.at(self.now + DRAIN_RETRY, lambda: self._drain(node))

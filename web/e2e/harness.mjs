@@ -32,8 +32,8 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the real gateway serving web/dist (or $TUBEDEMO_E2E_DIST, the folder a test built the
- * page into); resolves with { url, admin(), stop() }. */
-export async function startGateway({ upstreamPort }) {
+ * page into), with `env` on top; resolves with { url, admin(), stop() }. */
+export async function startGateway({ upstreamPort, env = {} }) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const store = mkdtempSync(path.join(os.tmpdir(), "tubedemo-e2e-store-"));
   const port = await freePort();
@@ -54,6 +54,7 @@ export async function startGateway({ upstreamPort }) {
       TUBEDEMO_TITLE: "Mind the GPU gap",
       TUBEDEMO_AUDIENCE_URL: `${url}/`,
       TUBEDEMO_MODEL: "fake-llama",
+      ...env,
     },
     stdio: ["ignore", log, log],
   });

@@ -13,7 +13,15 @@ import { ARTIFACTS, PHONE, startChromium, startGateway } from "./harness.mjs";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function identityOf(page) {
-  return page.evaluate(() => JSON.parse(localStorage.getItem("tubedemo.identity.v1") ?? "null"));
+  return page.evaluate(() => JSON.parse(localStorage.getItem("tubedemo.identity.v2") ?? "null"));
+}
+
+/** Collects the Content Security Policy violations of every page of a context. */
+async function watchCsp(context) {
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+  });
 }
 
 /** Records every distinct text of the answer box as the DOM changes (what a person sees). */
@@ -45,7 +53,8 @@ describe("audience page and presenter screen against the real gateway", () => {
   let firstDraw;
   const outside = [];
   const chatHeaders = [];
-  const apiWithoutClientId = [];
+  const issuedTokens = [];
+  const identitiesSent = [];
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -53,13 +62,18 @@ describe("audience page and presenter screen against the real gateway", () => {
     gw = await startGateway({ upstreamPort: fake.port });
     browser = await startChromium();
     phoneA = await browser.newContext(PHONE);
+    await watchCsp(phoneA);
     pageA = await phoneA.newPage();
     pageA.on("request", (r) => {
       if (!r.url().startsWith(gw.url)) outside.push(r.url());
       if (r.url().endsWith("/v1/chat/completions")) chatHeaders.push(r.headers());
       const route = new URL(r.url()).pathname;
-      const api = route === "/config" || route.startsWith("/api/") || route.startsWith("/v1/");
-      if (api && !r.headers()["x-client-id"]) apiWithoutClientId.push(route);
+      if (route === "/v1/chat/completions" || route === "/api/survey/submit") {
+        identitiesSent.push({ route, identity: r.headers()["x-tubedemo-identity"], made: r.headers()["x-client-id"] });
+      }
+    });
+    pageA.on("response", async (r) => {
+      if (new URL(r.url()).pathname === "/api/identity" && r.ok()) issuedTokens.push((await r.json()).token);
     });
   });
 
@@ -137,10 +151,12 @@ describe("audience page and presenter screen against the real gateway", () => {
     await pageA.screenshot({ path: path.join(ARTIFACTS, "phone-quiz-answer.png") });
   });
 
-  it("sends the phone's client id and marks the first question as counted", async () => {
+  it("asks with the identity the gateway issued it and marks the first question as counted", async () => {
     const me = await identityOf(pageA);
     assert.equal(chatHeaders.length, 1);
-    assert.equal(chatHeaders[0]["x-client-id"], me.clientId);
+    assert.equal(chatHeaders[0]["x-tubedemo-identity"], me.token);
+    assert.deepEqual(issuedTokens, [me.token], "obtained once, from POST /api/identity");
+    assert.ok(me.token.startsWith(`${me.clientId}.`));
     assert.equal(chatHeaders[0]["x-tubedemo-counted"], "true");
     assert.equal(me.asked, 1);
   });
@@ -314,7 +330,59 @@ describe("audience page and presenter screen against the real gateway", () => {
     assert.deepEqual(outside, []);
   });
 
-  it("sent X-Client-Id on every API call of the phone except its very first /config", () => {
-    assert.deepEqual(apiWithoutClientId, ["/config"]);
+  it("ran under the gateway's strict Content Security Policy without a violation", async () => {
+    assert.deepEqual(await pageA.evaluate(() => window.__csp), []);
+    const policy = (await fetch(`${gw.url}/`)).headers.get("content-security-policy");
+    assert.match(policy, /script-src 'self'/);
+  });
+
+  it("asked and entered only with identities the gateway issued, never one of its own", () => {
+    assert.ok(identitiesSent.length >= 4, JSON.stringify(identitiesSent));
+    for (const sent of identitiesSent) {
+      assert.ok(issuedTokens.includes(sent.identity), `${sent.route} sent ${sent.identity}`);
+      assert.equal(sent.made, undefined);
+    }
+    assert.equal(issuedTokens.length, 2, "one identity per talk session");
+  });
+});
+
+describe("a venue NAT: many phones opening the page at once from one address", () => {
+  let fake;
+  let gw;
+  let browser;
+
+  before(async () => {
+    fake = await startFakeVllm({ tokenDelayMs: 5 });
+    // one identity at once per address, then one every 10 s
+    gw = await startGateway({
+      upstreamPort: fake.port,
+      env: { TUBEDEMO_IDENTITY_BURST: "1", TUBEDEMO_IDENTITY_PER_MIN: "6" },
+    });
+    browser = await startChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+    await fake?.close();
+  });
+
+  it("the phone that finds the barrier busy says so, waits as told and then asks", async () => {
+    const first = await (await browser.newContext(PHONE)).newPage();
+    await first.goto(`${gw.url}/`);
+    await first.getByTestId("ask-form").waitFor({ timeout: 10_000 });
+    const second = await (await browser.newContext(PHONE)).newPage();
+    const refused = [];
+    second.on("response", (r) => {
+      if (new URL(r.url()).pathname === "/api/identity") refused.push(r.status());
+    });
+    await second.goto(`${gw.url}/`);
+    await second.getByText("Queue at the ticket barrier").waitFor({ timeout: 10_000 });
+    await second.getByTestId("ask-form").waitFor({ timeout: 25_000 });
+    assert.equal(refused[0], 429);
+    assert.equal(refused.at(-1), 200);
+    await second.getByLabel("Your question").fill("Which is the deepest station?");
+    await second.getByRole("button", { name: "Ask the tube-bot" }).click();
+    await second.getByTestId("timing").waitFor({ timeout: 20_000 });
   });
 });

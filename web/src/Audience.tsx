@@ -1,10 +1,12 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchJson } from "./lib/api";
 import { type PageConfig, parseConfig } from "./lib/config";
 import {
+  forgetIdentity,
   type Identity,
+  issuedIdentity,
   loadIdentity,
-  peekClientId,
+  retryDelayMs,
   type Submission,
   saveIdentity,
   withQuestionAsked,
@@ -45,11 +47,12 @@ export function Audience() {
   const [survey, setSurvey] = useState<SurveyDraft>({ rating: null, company: "", name: "" });
   const [outcome, setOutcome] = useState<DrawOutcome>("not-drawn");
   const [overlayOpen, setOverlayOpen] = useState(true);
+  const [identityTrouble, setIdentityTrouble] = useState(false);
+  const asking = useRef<string | null>(null);
   const store = storage() ?? fallbackStore;
 
   usePoll(async () => {
-    const clientId = identity?.clientId ?? peekClientId(store) ?? undefined;
-    const r = await fetchJson("/config", { clientId, timeoutMs: 5000 });
+    const r = await fetchJson("/config", { timeoutMs: 5000 });
     const parsed = r.ok ? parseConfig(r.body) : null;
     if (parsed === null) {
       setConfigTrouble(true);
@@ -59,14 +62,51 @@ export function Audience() {
     setConfig((old) => (old !== null && JSON.stringify(old) === JSON.stringify(parsed) ? old : parsed));
   }, CONFIG_POLL_MS);
 
-  // a new talk session means a new identity: last talk's question count and raffle entry go
+  // a new talk session means a new identity: last talk's question count and raffle entry go.
+  // The gateway issues it (POST /api/identity); a refusal (a busy venue network) is retried
+  // after the Retry-After the gateway names.
+  const session = config?.session ?? null;
   useEffect(() => {
-    if (config === null) return;
-    if (identity !== null && identity.session === config.session) return;
-    const loaded = loadIdentity(store, config.session);
-    setIdentity(loaded);
-    setOutcome(loaded.won ? "won" : "not-drawn");
-  }, [config, identity, store]);
+    if (session === null) return;
+    if (identity !== null && identity.session === session) return;
+    const stored = loadIdentity(store, session);
+    if (stored !== null) {
+      setIdentity(stored);
+      setOutcome(stored.won ? "won" : "not-drawn");
+      return;
+    }
+    if (asking.current === session) return;
+    asking.current = session;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ask = async (attempt: number) => {
+      const r = await fetchJson("/api/identity", { method: "POST", timeoutMs: 8000 });
+      if (stopped) return;
+      const issued = r.ok ? issuedIdentity(r.body, session) : null;
+      if (issued !== null) {
+        saveIdentity(store, issued);
+        setIdentityTrouble(false);
+        setIdentity(issued);
+        setOutcome("not-drawn");
+        return;
+      }
+      setIdentityTrouble(true);
+      const retryAfter = !r.ok && r.failure.kind === "http" ? (r.failure.retryAfter ?? null) : null;
+      timer = setTimeout(() => void ask(attempt + 1), retryDelayMs(retryAfter, attempt));
+    };
+    void ask(0);
+    return () => {
+      stopped = true;
+      asking.current = null;
+      clearTimeout(timer);
+    };
+  }, [session, identity, store]);
+
+  /** The gateway no longer knows our identity (it says 401): forget it, a new one follows. */
+  const renewIdentity = useCallback(() => {
+    forgetIdentity(store);
+    setIdentity(null);
+  }, [store]);
 
   useEffect(() => {
     if (config !== null) document.title = config.title;
@@ -88,7 +128,7 @@ export function Audience() {
   usePoll(
     async () => {
       if (identity === null) return;
-      const r = await fetchJson("/api/survey/winners", { clientId: identity.clientId, timeoutMs: 4000 });
+      const r = await fetchJson("/api/survey/winners", { timeoutMs: 4000 });
       if (!r.ok) return; // keep the last known outcome; the next poll tries again
       const polled = drawOutcome(r.body, identity.session, submission?.id ?? null);
       setOutcome((previous) => nextOutcome(previous, polled));
@@ -106,6 +146,11 @@ export function Audience() {
             <>
               <p className="problem-title">Signal failure</p>
               <p>We can't reach the station yet. This page keeps trying by itself.</p>
+            </>
+          ) : identityTrouble ? (
+            <>
+              <p className="problem-title">Queue at the ticket barrier</p>
+              <p>Lots of phones are arriving at once. This page gets your ticket by itself.</p>
             </>
           ) : (
             <p>Opening the doors…</p>
@@ -127,11 +172,12 @@ export function Audience() {
       </p>
       {/* Both modes stay mounted (the inactive one hidden), so a mode flip loses no typed text. */}
       <div hidden={config.mode !== "quiz"} data-testid="quiz-mode">
-        <StatusStrip clientId={identity.clientId} active={config.mode === "quiz"} />
+        <StatusStrip active={config.mode === "quiz"} />
         <Quiz
           config={config}
           identity={identity}
           onCountedAnswered={() => update(withQuestionAsked)}
+          onIdentityLost={renewIdentity}
           draft={question}
           setDraft={setQuestion}
         />
@@ -143,6 +189,7 @@ export function Audience() {
           draft={survey}
           setDraft={setSurvey}
           onSubmitted={(s: Submission) => update((i) => withSubmission(i, s))}
+          onIdentityLost={renewIdentity}
           outcome={outcome}
         />
       </div>

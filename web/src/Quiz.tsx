@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useRef, useState } from "react";
 import { streamAnswer } from "./lib/api";
 import { countedQuestionsLeft, type PageConfig } from "./lib/config";
 import type { Identity } from "./lib/identity";
-import { type Failure, kindMessage } from "./lib/problems";
+import { type Failure, identityLost, kindMessage } from "./lib/problems";
 
 /** A cold start (new GPU node + model load) takes minutes; the page waits, but not forever. */
 const FIRST_TOKEN_TIMEOUT_MS = 180_000;
@@ -21,11 +21,13 @@ interface Props {
   config: PageConfig;
   identity: Identity;
   onCountedAnswered: () => void;
+  /** the gateway said it no longer knows this phone's identity: the page gets a new one */
+  onIdentityLost: () => void;
   draft: string;
   setDraft: (text: string) => void;
 }
 
-export function Quiz({ config, identity, onCountedAnswered, draft, setDraft }: Props) {
+export function Quiz({ config, identity, onCountedAnswered, onIdentityLost, draft, setDraft }: Props) {
   const left = countedQuestionsLeft(identity.asked, config.questionsPerPerson);
   const [phase, setPhase] = useState<Phase>({ name: "idle" });
   const [answer, setAnswer] = useState("");
@@ -58,7 +60,7 @@ export function Quiz({ config, identity, onCountedAnswered, draft, setDraft }: P
       {
         question,
         model: config.model,
-        clientId: identity.clientId,
+        identity: identity.token,
         counted: isCounted,
         firstTokenTimeoutMs: FIRST_TOKEN_TIMEOUT_MS,
         stallTimeoutMs: STALL_TIMEOUT_MS,
@@ -81,6 +83,7 @@ export function Quiz({ config, identity, onCountedAnswered, draft, setDraft }: P
     }
     if (outcome !== null) {
       setPhase({ name: "failed", failure: outcome });
+      if (identityLost(outcome)) onIdentityLost();
       return;
     }
     setPhase({ name: "done", firstTokenMs, totalMs: performance.now() - startedAt });

@@ -4,10 +4,10 @@ import { type StatusStrip as Strip, statusStrip } from "./lib/status";
 import { usePoll } from "./usePoll";
 
 /** The scaling the audience causes, live: queue, virtual commuters, pods, GPU nodes. */
-export function StatusStrip({ clientId, active }: { clientId: string; active: boolean }) {
+export function StatusStrip({ active }: { active: boolean }) {
   const [strip, setStrip] = useState<Strip | null>(null);
   usePoll(async () => {
-    const r = await fetchJson("/api/status", { clientId, timeoutMs: 4000 });
+    const r = await fetchJson("/api/status", { timeoutMs: 4000 });
     setStrip(statusStrip(r.ok ? r.body : undefined));
   }, 2000, active);
   if (strip === null) {

@@ -2,7 +2,7 @@ import { type FormEvent, useState } from "react";
 import { fetchJson } from "./lib/api";
 import type { PageConfig } from "./lib/config";
 import type { Identity, Submission } from "./lib/identity";
-import { type Failure, kindMessage } from "./lib/problems";
+import { type Failure, identityLost, kindMessage } from "./lib/problems";
 import type { DrawOutcome } from "./lib/winners";
 
 export interface SurveyDraft {
@@ -17,12 +17,14 @@ interface Props {
   draft: SurveyDraft;
   setDraft: (draft: SurveyDraft) => void;
   onSubmitted: (submission: Submission) => void;
+  /** the gateway said it no longer knows this phone's identity: the page gets a new one */
+  onIdentityLost: () => void;
   outcome: DrawOutcome;
 }
 
 const RATING_WORDS = ["", "Part closure", "Minor delays", "Good service", "Great service", "Best line!"];
 
-export function Survey({ config, identity, draft, setDraft, onSubmitted, outcome }: Props) {
+export function Survey({ config, identity, draft, setDraft, onSubmitted, onIdentityLost, outcome }: Props) {
   const [sending, setSending] = useState(false);
   const [failure, setFailure] = useState<Failure | null>(null);
   const [missingRating, setMissingRating] = useState(false);
@@ -44,13 +46,14 @@ export function Survey({ config, identity, draft, setDraft, onSubmitted, outcome
     const company = draft.company.trim();
     const r = await fetchJson("/api/survey/submit", {
       method: "POST",
-      clientId: identity.clientId,
+      identity: identity.token,
       timeoutMs: 10_000,
-      body: { client_id: identity.clientId, rating: draft.rating, company, name: name === "" ? null : name },
+      body: { rating: draft.rating, company, name: name === "" ? null : name },
     });
     setSending(false);
     if (!r.ok) {
       setFailure(r.failure);
+      if (identityLost(r.failure)) onIdentityLost();
       return;
     }
     const body = r.body as Record<string, unknown> | null;

@@ -19,7 +19,7 @@ function options(question: string, overrides: Partial<StreamOptions> = {}): Stre
   return {
     question,
     model: "fake-llama",
-    clientId: "3f9a1c2e-0000-4000-8000-000000000000",
+    identity: "AAAAAAAAAAAAAAAAAAAAAA.s1.1.BBBBBBBBBBBBBBBBBBBBBB",
     counted: false,
     firstTokenTimeoutMs: 2000,
     stallTimeoutMs: 2000,
@@ -45,10 +45,11 @@ describe("streamAnswer", () => {
     expect(r).toEqual({ outcome: null, text: answerFor("Which line is oldest?"), firsts: 1 });
   });
 
-  it("sends the client id and the counted header", async () => {
+  it("sends the identity the gateway issued and the counted header", async () => {
     await collect(options("headers please", { counted: false }));
     const sent = fake.requests.find((q) => q.question === "headers please");
-    expect(sent?.headers["x-client-id"]).toBe("3f9a1c2e-0000-4000-8000-000000000000");
+    expect(sent?.headers["x-tubedemo-identity"]).toBe("AAAAAAAAAAAAAAAAAAAAAA.s1.1.BBBBBBBBBBBBBBBBBBBBBB");
+    expect(sent?.headers["x-client-id"]).toBeUndefined();
     expect(sent?.headers["x-tubedemo-counted"]).toBe("false");
   });
 

@@ -1,19 +1,20 @@
 /** The thin side-effect layer: every call the page makes to the gateway lives here. */
 
+import { IDENTITY_HEADER } from "./identity";
 import type { Failure } from "./problems";
 import { interpretChunk, SseParser } from "./sse";
 
 /** A JSON GET/POST that never hangs: it gives up after `timeoutMs`. */
 export async function fetchJson(
   path: string,
-  init: { method?: string; body?: unknown; clientId?: string; timeoutMs?: number } = {},
+  init: { method?: string; body?: unknown; identity?: string; timeoutMs?: number } = {},
 ): Promise<{ ok: true; status: number; body: unknown } | { ok: false; failure: Failure }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), init.timeoutMs ?? 8000);
   try {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (init.body !== undefined) headers["Content-Type"] = "application/json";
-    if (init.clientId) headers["X-Client-Id"] = init.clientId;
+    if (init.identity) headers[IDENTITY_HEADER] = init.identity;
     const response = await fetch(path, {
       method: init.method ?? "GET",
       headers,
@@ -23,7 +24,7 @@ export async function fetchJson(
     });
     const body: unknown = await response.json().catch(() => null);
     if (!response.ok) {
-      return { ok: false, failure: { kind: "http", status: response.status, message: errorText(body) } };
+      return { ok: false, failure: httpFailure(response, body) };
     }
     return { ok: true, status: response.status, body };
   } catch {
@@ -41,7 +42,8 @@ export interface StreamCallbacks {
 export interface StreamOptions {
   question: string;
   model: string;
-  clientId: string;
+  /** the identity token the gateway issued to this phone */
+  identity: string;
   counted: boolean;
   /** give up when the first token has not come after this long (a cold start takes minutes) */
   firstTokenTimeoutMs: number;
@@ -82,7 +84,7 @@ export async function streamAnswer(
       headers: {
         "Content-Type": "application/json",
         Accept: "text/event-stream",
-        "X-Client-Id": options.clientId,
+        [IDENTITY_HEADER]: options.identity,
         "X-Tubedemo-Counted": options.counted ? "true" : "false",
       },
       body: JSON.stringify({
@@ -95,7 +97,7 @@ export async function streamAnswer(
     });
     if (!response.ok) {
       const body: unknown = await response.json().catch(() => null);
-      return { kind: "http", status: response.status, message: errorText(body) };
+      return httpFailure(response, body);
     }
     if (response.body === null) return { kind: "stream-error", message: "empty body" };
     const reader = response.body.getReader();
@@ -140,6 +142,24 @@ export async function streamAnswer(
     clearTimeout(timer);
     options.signal.removeEventListener("abort", cancel);
   }
+}
+
+function httpFailure(response: Response, body: unknown): Failure {
+  return {
+    kind: "http",
+    status: response.status,
+    message: errorText(body),
+    code: errorCode(body),
+    retryAfter: response.headers.get("Retry-After"),
+  };
+}
+
+function errorCode(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const error = (body as Record<string, unknown>).error;
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as Record<string, unknown>).code;
+  return typeof code === "string" ? code : undefined;
 }
 
 function errorText(body: unknown): string | undefined {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  forgetIdentity,
   IDENTITY_KEY,
+  issuedIdentity,
   type KeyValueStore,
   loadIdentity,
-  newClientId,
-  peekClientId,
+  retryDelayMs,
   saveIdentity,
   withQuestionAsked,
   withSubmission,
@@ -21,71 +22,90 @@ class MemoryStore implements KeyValueStore {
   }
 }
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** A token shaped as the gateway issues them: id.session.issued.mac */
+function token(session: string, id = "AbCdEfGhIjKlMnOpQrStUv"): string {
+  return `${id}.${session}.1765000000.0123456789abcdefABCDEF`;
+}
 
-describe("newClientId", () => {
-  it("is a version 4 UUID even from all-ones random bytes", () => {
-    expect(newClientId((b) => b.fill(0xff))).toMatch(UUID_V4);
-    expect(newClientId()).toMatch(UUID_V4);
+function issued(session: string, id?: string) {
+  const identity = issuedIdentity({ token: token(session, id) }, session);
+  if (identity === null) throw new Error("not an identity");
+  return identity;
+}
+
+describe("issuedIdentity", () => {
+  it("takes the id the gateway gave from its signed token", () => {
+    const identity = issued("s1");
+    expect(identity).toEqual({
+      session: "s1",
+      clientId: "AbCdEfGhIjKlMnOpQrStUv",
+      token: token("s1"),
+      asked: 0,
+      submission: null,
+      won: false,
+    });
   });
 
-  it("differs between calls", () => {
-    expect(newClientId()).not.toBe(newClientId());
+  it("refuses an answer that is not a token of this talk session", () => {
+    for (const body of [null, {}, { token: 3 }, { token: "phone-1" }, { token: token("s2") }]) {
+      expect(issuedIdentity(body, "s1")).toBeNull();
+    }
   });
 });
 
 describe("loadIdentity", () => {
-  it("creates and stores a fresh identity on first visit", () => {
-    const store = new MemoryStore();
-    const id = loadIdentity(store, "s1");
-    expect(id).toMatchObject({ session: "s1", asked: 0, submission: null, won: false });
-    expect(id.clientId).toMatch(UUID_V4);
-    expect(JSON.parse(store.getItem(IDENTITY_KEY) ?? "")).toEqual(id);
+  it("has nothing on a first visit: the page asks the gateway", () => {
+    expect(loadIdentity(new MemoryStore(), "s1")).toBeNull();
   });
 
   it("survives a reload within the same talk session", () => {
     const store = new MemoryStore();
-    const first = withQuestionAsked(loadIdentity(store, "s1"));
+    const first = withQuestionAsked(issued("s1"));
     saveIdentity(store, first);
     expect(loadIdentity(store, "s1")).toEqual(first);
   });
 
-  it("peeks the stored client id before the talk session is known", () => {
-    const store = new MemoryStore();
-    expect(peekClientId(store)).toBeNull();
-    const id = loadIdentity(store, "s1");
-    expect(peekClientId(store)).toBe(id.clientId);
-  });
-
   it("remembers a win across a reload of the same talk session", () => {
     const store = new MemoryStore();
-    saveIdentity(store, withWin(loadIdentity(store, "s1")));
-    expect(loadIdentity(store, "s1").won).toBe(true);
-    expect(loadIdentity(store, "s2").won).toBe(false);
+    saveIdentity(store, withWin(issued("s1")));
+    expect(loadIdentity(store, "s1")?.won).toBe(true);
+    expect(loadIdentity(store, "s2")).toBeNull();
   });
 
-  it("starts afresh when the talk session changes", () => {
+  it("has nothing for a new talk session: last talk's count and raffle entry are gone", () => {
     const store = new MemoryStore();
-    const first = withSubmission(withQuestionAsked(loadIdentity(store, "s1")), {
+    const first = withSubmission(withQuestionAsked(issued("s1")), {
       id: "sub-1",
       rating: 5,
       company: "TfL",
       name: null,
     });
     saveIdentity(store, first);
-    const second = loadIdentity(store, "s2");
-    expect(second.session).toBe("s2");
-    expect(second.clientId).not.toBe(first.clientId);
-    expect(second.asked).toBe(0);
-    expect(second.submission).toBeNull();
+    expect(loadIdentity(store, "s2")).toBeNull();
+  });
+
+  it("ignores what an earlier page version stored (ids the phone made up)", () => {
+    const store = new MemoryStore();
+    store.setItem(
+      "tubedemo.identity.v1",
+      JSON.stringify({ session: "s1", clientId: "3f9a1c2e-0000-4000-8000-000000000000" }),
+    );
+    expect(loadIdentity(store, "s1")).toBeNull();
   });
 
   it("replaces corrupt or tampered storage instead of failing", () => {
-    for (const raw of ["{", "null", '"x"', '{"session":"s1","clientId":"not-a-uuid"}']) {
+    for (const raw of ["{", "null", '"x"', '{"session":"s1","token":"made-up"}']) {
       const store = new MemoryStore();
       store.setItem(IDENTITY_KEY, raw);
-      expect(loadIdentity(store, "s1").clientId).toMatch(UUID_V4);
+      expect(loadIdentity(store, "s1")).toBeNull();
     }
+  });
+
+  it("forgets an identity the gateway no longer knows", () => {
+    const store = new MemoryStore();
+    saveIdentity(store, issued("s1"));
+    forgetIdentity(store);
+    expect(loadIdentity(store, "s1")).toBeNull();
   });
 
   it("keeps working when storage throws (private mode)", () => {
@@ -97,6 +117,19 @@ describe("loadIdentity", () => {
         throw new Error("denied");
       },
     };
-    expect(loadIdentity(broken, "s1").session).toBe("s1");
+    saveIdentity(broken, issued("s1"));
+    forgetIdentity(broken);
+    expect(loadIdentity(broken, "s1")).toBeNull();
+  });
+});
+
+describe("retryDelayMs", () => {
+  it("waits as long as the gateway's Retry-After says, within a minute", () => {
+    expect(retryDelayMs("7", 0)).toBe(7000);
+    expect(retryDelayMs("600", 0)).toBe(60_000);
+  });
+
+  it("backs off by itself when the gateway names no delay", () => {
+    expect([0, 1, 2, 3, 10].map((a) => retryDelayMs(null, a))).toEqual([1000, 2000, 4000, 8000, 30_000]);
   });
 });

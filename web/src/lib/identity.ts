@@ -1,7 +1,9 @@
 /**
- * Who this phone is, per talk session: a client id, how many counted questions it asked and
- * its survey submission. Kept in localStorage so a reload keeps it; a new talk session (the
- * `session` from /config) starts a fresh identity so the next talk's raffle is fair.
+ * Who this phone is, per talk session: the identity the gateway issued to it (a signed token
+ * from POST /api/identity), how many counted questions it asked and its survey submission.
+ * Kept in localStorage so a reload keeps it; a new talk session (the `session` from /config)
+ * needs a new identity, so the next talk's raffle is fair. The phone never makes one up: the
+ * gateway refuses identities it did not sign.
  *
  * Pure apart from the Storage passed in (tests pass an in-memory one).
  */
@@ -16,7 +18,10 @@ export interface Submission {
 
 export interface Identity {
   session: string;
+  /** the id the gateway knows this phone by (the first part of the token) */
   clientId: string;
+  /** the signed token sent as X-Tubedemo-Identity */
+  token: string;
   /** counted questions asked in this talk session */
   asked: number;
   submission: Submission | null;
@@ -30,37 +35,31 @@ export interface KeyValueStore {
   setItem(key: string, value: string): void;
 }
 
-export const IDENTITY_KEY = "tubedemo.identity.v1";
+/** v2: identities the gateway issued (v1 held ids the phone made up, which it now refuses). */
+export const IDENTITY_KEY = "tubedemo.identity.v2";
 
-/** A random UUID v4; crypto.randomUUID only exists on secure origins, a talk may be on http. */
-export function newClientId(random: (bytes: Uint8Array) => Uint8Array = defaultRandom): string {
-  const bytes = random(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+/** Request header carrying the identity token. */
+export const IDENTITY_HEADER = "X-Tubedemo-Identity";
+
+const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$/;
+
+/**
+ * The identity for a POST /api/identity answer, or null when the answer is not one (the page
+ * then asks again). The token must belong to `session`.
+ */
+export function issuedIdentity(body: unknown, session: string): Identity | null {
+  if (typeof body !== "object" || body === null) return null;
+  const token = (body as Record<string, unknown>).token;
+  if (typeof token !== "string") return null;
+  const parts = TOKEN.exec(token);
+  if (parts === null || parts[2] !== session) return null;
+  return { session, clientId: parts[1], token, asked: 0, submission: null, won: false };
 }
 
-function defaultRandom(bytes: Uint8Array): Uint8Array {
-  return crypto.getRandomValues(bytes);
-}
-
-/** The stored identity for `session`, or a fresh one when none is stored or it belongs to another session. */
-export function loadIdentity(
-  store: KeyValueStore,
-  session: string,
-  makeId: () => string = () => newClientId(),
-): Identity {
+/** The stored identity for `session`, or null when none is stored or it belongs to another session. */
+export function loadIdentity(store: KeyValueStore, session: string): Identity | null {
   const stored = readStored(store);
-  if (stored !== null && stored.session === session) return stored;
-  const fresh: Identity = { session, clientId: makeId(), asked: 0, submission: null, won: false };
-  saveIdentity(store, fresh);
-  return fresh;
-}
-
-/** The stored client id, whatever its session: sent on the first /config, before the session is known. */
-export function peekClientId(store: KeyValueStore): string | null {
-  return readStored(store)?.clientId ?? null;
+  return stored !== null && stored.session === session ? stored : null;
 }
 
 export function saveIdentity(store: KeyValueStore, identity: Identity): void {
@@ -68,6 +67,15 @@ export function saveIdentity(store: KeyValueStore, identity: Identity): void {
     store.setItem(IDENTITY_KEY, JSON.stringify(identity));
   } catch {
     // private mode or a full quota: the page still works, only a reload forgets
+  }
+}
+
+/** Forget the stored identity (the gateway said it no longer knows it). */
+export function forgetIdentity(store: KeyValueStore): void {
+  try {
+    store.setItem(IDENTITY_KEY, "null");
+  } catch {
+    // nothing stored, nothing to forget
   }
 }
 
@@ -81,6 +89,13 @@ export function withSubmission(identity: Identity, submission: Submission): Iden
 
 export function withWin(identity: Identity): Identity {
   return identity.won ? identity : { ...identity, won: true };
+}
+
+/** Seconds to wait before asking for an identity again after a refusal (Retry-After, bounded). */
+export function retryDelayMs(retryAfter: string | null, attempt: number): number {
+  const told = Number(retryAfter);
+  const seconds = Number.isFinite(told) && told > 0 ? told : Math.min(30, 2 ** attempt);
+  return Math.min(60, Math.max(1, seconds)) * 1000;
 }
 
 function readStored(store: KeyValueStore): Identity | null {
@@ -99,16 +114,11 @@ function readStored(store: KeyValueStore): Identity | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const v = value as Record<string, unknown>;
-  if (typeof v.session !== "string" || typeof v.clientId !== "string") return null;
-  if (!/^[0-9a-f-]{36}$/i.test(v.clientId)) return null;
+  if (typeof v.session !== "string" || typeof v.token !== "string") return null;
+  const issued = issuedIdentity({ token: v.token }, v.session);
+  if (issued === null) return null;
   const asked = typeof v.asked === "number" && Number.isFinite(v.asked) ? Math.max(0, v.asked) : 0;
-  return {
-    session: v.session,
-    clientId: v.clientId,
-    asked,
-    submission: readSubmission(v.submission),
-    won: v.won === true,
-  };
+  return { ...issued, asked, submission: readSubmission(v.submission), won: v.won === true };
 }
 
 function readSubmission(value: unknown): Submission | null {

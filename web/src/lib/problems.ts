@@ -1,7 +1,7 @@
 /** Kind words for the ways a request can go wrong. Pure: a failure in, a message out. */
 
 export type Failure =
-  | { kind: "http"; status: number; message?: string }
+  | { kind: "http"; status: number; message?: string; code?: string; retryAfter?: string | null }
   | { kind: "network" }
   | { kind: "first-token-timeout"; seconds: number }
   | { kind: "stalled"; seconds: number }
@@ -45,7 +45,27 @@ export function kindMessage(failure: Failure): KindMessage {
   }
 }
 
+/** The gateway no longer knows this phone's identity (a new talk session, a new key): the
+ * page asks for a new one by itself. */
+export function identityLost(failure: Failure): boolean {
+  return failure.kind === "http" && failure.status === 401 && (failure.code ?? "").startsWith("identity_");
+}
+
 function httpMessage(status: number, message: string | undefined): KindMessage {
+  if (status === 401) {
+    return {
+      title: "New ticket please",
+      detail: "This page is getting a fresh ticket for the talk. Try again in a moment.",
+      retry: true,
+    };
+  }
+  if (status === 503) {
+    return {
+      title: "Station busy",
+      detail: "Every train is full right now. Please try again in a moment.",
+      retry: true,
+    };
+  }
   if (status === 429) {
     return {
       title: "Mind the gap",

@@ -1,0 +1,262 @@
+"""The AWS account's side of preflight, through real boto3, against moto's server mode on loopback.
+
+moto serves STS, IAM, SQS, EventBridge and S3. Its Service Quotas backend answers only the
+`vpc` service code (moto 5.2: `get_service_quota` raises NoSuchResource for `ec2`), so the G/VT
+vCPU quota is served by `QuotaServer` below: a MOCK of the Service Quotas JSON API (one HTTP
+server on loopback, the wire format boto3 sends and parses), named as one. A test pins moto's
+gap so the mock goes when moto grows the quota.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.aws import LoopbackServer, moto_server, point_boto3_at, reset_moto
+from tubedemo.aws import account as aws_ops
+from tubedemo.aws import iam as policies
+from tubedemo.aws.errors import AwsUnavailable
+from tubedemo.aws.session import Aws
+from tubedemo.cluster.preflight import aws_checks
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.core.errors import PreflightFailed
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-west-2"
+
+
+class QuotaServer(LoopbackServer):
+    """MOCK of AWS Service Quotas (moto does not serve ec2 quotas): GetServiceQuota and
+    GetAWSDefaultServiceQuota over the awsJson1_1 protocol, from a dict of quota code -> value."""
+
+    def __init__(self) -> None:
+        self.applied: dict[str, float] = {}
+        self.defaults: dict[str, float] = {}
+        quotas = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                target = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                code = body.get("QuotaCode", "")
+                table = quotas.applied if target == "GetServiceQuota" else quotas.defaults
+                if code not in table:
+                    status, reply = 400, {"__type": "NoSuchResourceException", "Message": code}
+                else:
+                    status = 200
+                    reply = {
+                        "Quota": {
+                            "ServiceCode": body.get("ServiceCode"),
+                            "QuotaCode": code,
+                            "Value": table[code],
+                        }
+                    }
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Handler)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[str, QuotaServer]]:
+    quotas = QuotaServer()
+    quotas.thread.start()
+    with moto_server() as url:
+        try:
+            yield url, quotas
+        finally:
+            quotas.server.shutdown()
+
+
+@pytest.fixture
+def aws(servers: tuple[str, QuotaServer], monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    moto_url, quotas = servers
+    point_boto3_at(monkeypatch, moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.url)
+    reset_moto(moto_url)
+    quotas.applied.clear()
+    quotas.defaults.clear()
+    yield Aws(REGION)
+
+
+def _cfg(**raw: Any) -> DemoConfig:
+    base: dict[str, Any] = {"cluster": {"account_id": ACCOUNT, "region": REGION}}
+    base.update(raw)
+    return config_from_dict(base)
+
+
+def _client(service: str) -> Any:
+    return boto3.session.Session(region_name=REGION).client(service)
+
+
+def test_moto_serves_no_ec2_quotas_so_the_quota_server_is_a_mock(aws: Aws) -> None:
+    from moto.servicequotas.models import ServiceQuotasBackend
+
+    backend = ServiceQuotasBackend(REGION, ACCOUNT)
+    with pytest.raises(Exception, match=r"NoSuchResource|not"):
+        backend.get_service_quota("ec2", aws_ops.GVT_SPOT_QUOTA)
+
+
+def test_the_account_comes_from_sts_when_demo_yaml_leaves_it_unset(aws: Aws) -> None:
+    cfg = config_from_dict({"cluster": {"region": REGION}})
+    resolved = aws_ops.with_account(cfg, aws)
+    assert resolved.cluster.account_id == ACCOUNT
+    assert resolved.s3_bucket == f"tubedemo-{ACCOUNT}-{REGION}"
+    other = _cfg(cluster={"account_id": "210987654321", "region": REGION})
+    with pytest.raises(PreflightFailed, match="credentials are for account 123456789012"):
+        aws_ops.check_account(aws, other)
+
+
+def test_spot_service_linked_role_missing_names_the_create_command_then_passes(aws: Aws) -> None:
+    with pytest.raises(PreflightFailed, match="create-service-linked-role --aws-service-name spot"):
+        aws_ops.check_spot_role(aws)
+    # moto's create_service_linked_role names it AWSServiceRoleForspot; AWS names it EC2Spot
+    _client("iam").create_role(
+        Path="/aws-service-role/spot.amazonaws.com/",
+        RoleName="AWSServiceRoleForEC2Spot",
+        AssumeRolePolicyDocument="{}",
+    )
+    assert "AWSServiceRoleForEC2Spot exists" in aws_ops.check_spot_role(aws)
+
+
+def test_gvt_quotas_below_what_karpenter_may_launch_name_the_increase_then_pass(
+    aws: Aws, servers: tuple[str, QuotaServer]
+) -> None:
+    _, quotas = servers
+    cfg = _cfg()
+    # every allowed type may come up (10 x g5.4xlarge); 80 was below the twin's own packing
+    assert aws_ops.gvt_vcpus_needed(cfg).vcpus == 160
+    quotas.defaults[aws_ops.GVT_SPOT_QUOTA] = 0  # a new account: never adjusted, default 0
+    with pytest.raises(PreflightFailed) as failed:
+        aws_ops.check_gvt_quota(aws, cfg, "spot")
+    assert "All G and VT Spot Instance Requests" in failed.value.message
+    assert "10 x g5.4xlarge" in failed.value.message
+    assert "--quota-code L-3819A6DF --desired-value 160" in failed.value.message
+    quotas.applied[aws_ops.GVT_SPOT_QUOTA] = 96
+    with pytest.raises(PreflightFailed, match="needs 160"):
+        aws_ops.check_gvt_quota(aws, cfg, "spot")
+    quotas.applied[aws_ops.GVT_SPOT_QUOTA] = 160
+    assert ">= 160 needed" in aws_ops.check_gvt_quota(aws, cfg, "spot")
+    # the on-demand fallback (capacity_types: [spot, on-demand] by default) has its own quota
+    quotas.defaults[aws_ops.GVT_ON_DEMAND_QUOTA] = 64
+    with pytest.raises(PreflightFailed) as failed:
+        aws_ops.check_gvt_quota(aws, cfg, "on-demand")
+    assert "Running On-Demand G and VT instances" in failed.value.message
+    assert "fallback when EC2 has no spot capacity" in failed.value.message
+    assert "--quota-code L-DB2E81BA --desired-value 160" in failed.value.message
+
+
+def test_karpenter_node_role_missing_then_present(aws: Aws) -> None:
+    cfg = _cfg()
+    with pytest.raises(PreflightFailed, match=r"KarpenterNodeRole-tubedemo .*is missing"):
+        aws_ops.check_node_role(aws, cfg)
+    _client("iam").create_role(RoleName="KarpenterNodeRole-tubedemo", AssumeRolePolicyDocument="{}")
+    assert "exists" in aws_ops.check_node_role(aws, cfg)
+
+
+def test_interruption_queue_needs_the_queue_and_a_spot_interruption_rule(aws: Aws) -> None:
+    cfg = _cfg()
+    with pytest.raises(PreflightFailed, match="interruption queue tubedemo is missing"):
+        aws_ops.check_interruption_queue(aws, cfg)
+    url = _client("sqs").create_queue(QueueName="tubedemo")["QueueUrl"]
+    with pytest.raises(PreflightFailed, match="no EventBridge rule"):
+        aws_ops.check_interruption_queue(aws, cfg)
+    arn = _client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events = _client("events")
+    pattern = {"source": ["aws.ec2"], "detail-type": [aws_ops.SPOT_INTERRUPTION]}
+    events.put_rule(Name="tubedemo-spot", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="tubedemo-spot", Targets=[{"Id": "q", "Arn": arn}])
+    assert "receives spot interruption warnings" in aws_ops.check_interruption_queue(aws, cfg)
+
+
+def test_bucket_missing_names_the_fix_and_up_creates_it_when_asked(aws: Aws) -> None:
+    cfg = _cfg()
+    with pytest.raises(PreflightFailed, match=r"storage\.create_bucket: true"):
+        aws_ops.check_bucket(aws, cfg)
+    asked = _cfg(storage={"create_bucket": True})
+    assert "will be created by `up`" in aws_ops.check_bucket(aws, asked)
+    assert aws_ops.create_bucket(aws, asked.s3_bucket) is True
+    assert aws_ops.create_bucket(aws, asked.s3_bucket) is False  # idempotent
+    s3 = _client("s3")
+    assert s3.get_bucket_versioning(Bucket=asked.s3_bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=asked.s3_bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert "exists" in aws_ops.check_bucket(aws, cfg)
+
+
+def test_gateway_role_must_exist_and_trust_the_gateway_service_account(aws: Aws) -> None:
+    cfg = _cfg()
+    with pytest.raises(PreflightFailed, match=r"IAM role tubedemo-gateway .*is missing"):
+        aws_ops.check_irsa_role(aws, cfg, "tubedemo-gateway", "gateway")
+    iam = _client("iam")
+    wrong = policies.irsa_trust(cfg, "oidc.eks.us-west-2.amazonaws.com/id/ABC", "someone-else")
+    iam.create_role(RoleName="tubedemo-gateway", AssumeRolePolicyDocument=json.dumps(wrong))
+    with pytest.raises(PreflightFailed, match="does not let system:serviceaccount:tubedemo:gat"):
+        aws_ops.check_irsa_role(aws, cfg, "tubedemo-gateway", "gateway")
+    right = policies.irsa_trust(cfg, "oidc.eks.us-west-2.amazonaws.com/id/ABC", "gateway")
+    iam.update_assume_role_policy(RoleName="tubedemo-gateway", PolicyDocument=json.dumps(right))
+    assert "trusts ServiceAccount tubedemo/gateway" in aws_ops.check_irsa_role(
+        aws, cfg, "tubedemo-gateway", "gateway"
+    )
+
+
+def test_the_printed_gateway_policy_lets_the_role_use_its_prefix_and_nothing_else(aws: Aws) -> None:
+    """The policy tubedemo prints is accepted by IAM (moto parses it) and attached to the role."""
+    cfg = _cfg()
+    document = policies.gateway_policy(cfg)
+    iam = _client("iam")
+    iam.create_role(RoleName="tubedemo-gateway", AssumeRolePolicyDocument="{}")
+    iam.put_role_policy(
+        RoleName="tubedemo-gateway", PolicyName="survey", PolicyDocument=json.dumps(document)
+    )
+    stored = iam.get_role_policy(RoleName="tubedemo-gateway", PolicyName="survey")
+    resources = json.dumps(stored["PolicyDocument"])
+    assert f"arn:aws:s3:::tubedemo-{ACCOUNT}-{REGION}/tubedemo/*" in resources
+    assert "s3:*" not in resources
+
+
+def test_no_credentials_is_one_reason_not_one_failure_per_check(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(AwsUnavailable, match="no AWS credentials"):
+        Aws(REGION).account_id()
+
+
+def test_the_eks_profile_checks_the_account_in_the_order_a_new_account_meets_it() -> None:
+    subjects = [c.subject for c in aws_checks(_cfg(model={"weights_uri": "s3://w/llama/"}))]
+    assert subjects == [
+        "account",
+        "spot-role",
+        "quota",  # spot
+        "quota",  # on-demand, the fallback
+        "node-role",
+        "interruption-queue",
+        "bucket",
+        "irsa",
+        "prepared",  # image_snapshot_id is auto by default
+        "irsa",
+    ]
+    explicit = _cfg(
+        model={"weights_uri": "s3://w/llama/"},
+        gpu_pool={"image_snapshot_id": "snap-0123456789abcdef0"},
+    )
+    assert "prepared" not in [c.subject for c in aws_checks(explicit)]

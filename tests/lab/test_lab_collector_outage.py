@@ -1,0 +1,69 @@
+"""A collector outage on the lab: the real collector feeds the scaler stand-in (which answers 0,
+not an error, for series gone stale, as the Kedify scaler does), the real KEDA and HPA decide.
+Stopping the collector must not scale vLLM down to its minimum: the heartbeat trigger reads 0
+and the formula holds scaling.fallback.replicas, which the HPA then asks for."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.conftest import wait_until
+from tests.prepared import unavailable
+from tubedemo.core.config import config_from_dict
+from tubedemo.lab import Lab, binaries
+from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
+
+from .conftest import SPEED
+
+pytestmark = pytest.mark.integration
+
+
+def test_stopping_the_collector_makes_the_hpa_hold_the_fallback_replicas(
+    lab: Lab, tmp_path: Path
+) -> None:
+    if binaries.otelcol() is None:
+        unavailable("OpenTelemetry Collector not built", "otelcol")
+    namespace = f"t-{uuid.uuid4().hex[:10]}"
+    cfg = config_from_dict(
+        {
+            "cluster": {"namespace": namespace},
+            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
+            "scaling": {"max_replicas": 4, "fallback": {"replicas": 3}},
+            "gpu_pool": {
+                "name": f"gpu-{namespace}",
+                "gpu_limit": 4,
+                "instance_types": ["g5.2xlarge"],
+                "image_snapshot_id": "snap-0123456789abcdef0",
+            },
+        }
+    )
+    lines: list[str] = []
+    options = SessionOptions(
+        speed=SPEED, workdir=tmp_path / "run", out_dir=tmp_path, audience=False
+    )
+    with LabSession(cfg, options, report=lines.append, lab=lab) as session:
+        assert session.collector is not None, "\n".join(lines)
+        api = config.new_client_from_config(config_file=str(session.kubeconfig))
+        hpas = client.AutoscalingV2Api(api)
+
+        def desired() -> int:
+            try:
+                hpa = hpas.read_namespaced_horizontal_pod_autoscaler("vllm", namespace)
+            except client.ApiException as exc:
+                if exc.status == 404:
+                    return 0
+                raise
+            return int(hpa.status.desired_replicas or 0)
+
+        # an idle room with the collector running: the minimum (the heartbeat arrives)
+        wait_until("KEDA's HPA to want the minimum", lambda: desired() == 1, timeout=60)
+        session.collector.stop()  # every collector gone: the scaler's series go stale
+        wait_until(
+            "the HPA to hold scaling.fallback.replicas after the collector stopped",
+            lambda: desired() == 3,
+            timeout=120,
+        )

@@ -1,0 +1,285 @@
+"""The rendered collector config, run for real: the collector built from the Go module proxy
+(scripts/build-otelcol) discovers the vLLM pod through the real kube-apiserver with the
+rendered ServiceAccount and Role, scrapes the vLLM stand-in's /metrics, renames vllm:* to
+vllm_* and ships OTLP gRPC to a test receiver.
+
+The collector runs as in its pod: in-cluster Kubernetes config (KUBERNETES_SERVICE_HOST/PORT
+and a service-account token at /var/run/secrets/kubernetes.io/serviceaccount, bind-mounted in a
+private mount namespace of the collector process only). The stand-in runs on a test host of our
+own (a network namespace, tests/netns.py) whose address the Pod's status carries, as a kubelet
+would report it. Overridden with the collector's `--set`, outside the pipeline's semantics:
+the OTLP exporter's endpoint (the Kedify scaler's address -> the test receiver), the health
+check's endpoint (0.0.0.0:13133 -> a free loopback port) and the collector's own telemetry
+(off, so it binds no :8888 on a shared machine).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from kubernetes import client
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
+
+from tests import netns
+from tests.conftest import wait_until
+from tests.kube.controlplane import free_port
+from tests.kube.fixtures import Kube, ready_pod_at
+from tests.kube.in_pod import in_pod, service_account_dir
+from tests.otel.collector import otelcol, rendered_config
+from tubedemo.core.config import config_from_dict
+from tubedemo.manifests.render import render
+
+MAX_NUM_SEQS = 1
+HELD_REQUESTS = 3  # one runs, two wait: the stand-in reports vllm:num_requests_waiting 2
+
+
+class OtlpSink(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """A test OTLP gRPC receiver: records every gauge data point it is sent."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, dict[str, str], float]] = []
+        self.lock = threading.Lock()
+
+    def Export(self, request: Any, context: Any) -> Any:
+        with self.lock:
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        if metric.HasField("gauge"):
+                            for dp in metric.gauge.data_points:
+                                value = dp.as_double if dp.HasField("as_double") else dp.as_int
+                                attrs = {a.key: a.value.string_value for a in dp.attributes}
+                                self.points.append((metric.name, attrs, float(value)))
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    def count(self, name: str) -> int:
+        with self.lock:
+            return sum(1 for n, _, _ in self.points if n == name)
+
+    def since(self, name: str, start: int) -> list[float]:
+        """Values of ``name`` received after its first ``start`` points."""
+        with self.lock:
+            return [v for n, _, v in self.points if n == name][start:]
+
+    def last(self, name: str) -> float | None:
+        with self.lock:
+            values = [v for n, _, v in self.points if n == name]
+        return values[-1] if values else None
+
+    def names(self) -> set[str]:
+        with self.lock:
+            return {n for n, _, _ in self.points}
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[OtlpSink, int]]:
+    servicer = OtlpSink()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield servicer, port
+    server.stop(grace=None)
+
+
+LOAD = """
+import sys, threading, urllib.request, json
+url, n = sys.argv[1], int(sys.argv[2])
+def one():
+    ask = [{"role": "user", "content": "tell me about the tube"}]
+    body = {"model": "llama-3.1-8b", "stream": True, "max_tokens": 400, "messages": ask}
+    headers = {"Content-Type": "application/json"}
+    url_ = url + "/v1/chat/completions"
+    req = urllib.request.Request(url_, json.dumps(body).encode(), headers)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            r.read()
+    except Exception:
+        pass
+threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+[t.start() for t in threads]
+print("sent", flush=True)
+[t.join(150) for t in threads]
+"""
+
+METRICS = """
+import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=10).read().decode())
+"""
+
+
+def _waiting_reported(host: netns.TestHost, base: str) -> float | None:
+    """vllm:num_requests_waiting as the stand-in reports it on /metrics (read in its netns)."""
+    text = subprocess.run(
+        host.wrap([sys.executable, "-c", METRICS, base]),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    for line in text.splitlines():
+        if line.startswith("vllm:num_requests_waiting{") or line.startswith(
+            "vllm:num_requests_waiting "
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
+    kube: Kube,
+    namespace: str,
+    test_host: netns.TestHost,
+    sink: tuple[OtlpSink, int],
+    tmp_path: Path,
+) -> None:
+    binary = otelcol()
+    assert kube.control_plane is not None
+    raw = {
+        "profile": "local",
+        "cluster": {"namespace": namespace},
+        "scaling": {"scrape_interval": "1s"},
+    }
+    # The collector's RBAC exactly as rendered: its pod discovery must work with these rights.
+    for obj in render(config_from_dict(raw)):
+        if obj["metadata"]["name"] == "otel-collector" and obj["kind"] in (
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+        ):
+            kube.apply(obj, namespace)
+    config = tmp_path / "config.yaml"
+    config.write_text(rendered_config(raw))
+
+    standin = subprocess.Popen(
+        test_host.wrap(
+            [
+                sys.executable,
+                "-m",
+                "tubedemo.rehearsal.standin",
+                "--served-model-name=llama-3.1-8b",
+                "--port=0",
+                f"--max-num-seqs={MAX_NUM_SEQS}",
+                f"--host={test_host.address}",
+                "--speed=0.05",  # slow time: the held requests stay running/waiting for minutes
+            ]
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    load = collector = None
+    try:
+        assert standin.stdout is not None
+        line = standin.stdout.readline()
+        assert line.startswith("PORT "), line
+        port = int(line.split()[1])
+        base = f"http://{test_host.address}:{port}"
+        ready_pod_at(
+            client.CoreV1Api(kube.api_client()),
+            namespace,
+            "vllm-0",
+            {"app.kubernetes.io/name": "vllm"},
+            test_host.address,
+            {
+                "name": "vllm",
+                "image": "registry.invalid/standin:0",
+                "ports": [{"name": "http", "containerPort": port}],
+            },
+        )
+        load = subprocess.Popen(
+            test_host.wrap([sys.executable, "-c", LOAD, base, str(HELD_REQUESTS)]),
+            stdout=subprocess.DEVNULL,
+        )
+        expected = float(HELD_REQUESTS - MAX_NUM_SEQS)
+        wait_until(
+            "the stand-in to report two waiting requests",
+            lambda: _waiting_reported(test_host, base) == expected,
+            timeout=60,
+            interval=0.5,
+        )
+
+        servicer, sink_port = sink
+        run_root = service_account_dir(kube, namespace, "otel-collector", tmp_path / "run")
+        log = (tmp_path / "otelcol.log").open("w")
+        argv, env = in_pod(
+            kube,
+            run_root,
+            [
+                str(binary),
+                f"--config=file:{config}",
+                f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
+                f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
+                "--set=service::telemetry::metrics::level=none",
+            ],
+        )
+        collector = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+        def arrived() -> float | None:
+            assert collector is not None
+            if collector.poll() is not None:
+                raise AssertionError(
+                    f"the collector exited {collector.returncode}:\n"
+                    + (tmp_path / "otelcol.log").read_text()[-4000:]
+                )
+            return servicer.last("vllm_num_requests_waiting")
+
+        try:
+            value = wait_until("vllm_num_requests_waiting at the OTLP receiver", arrived, 90, 0.5)
+        except AssertionError:
+            print((tmp_path / "otelcol.log").read_text()[-6000:])
+            raise
+        assert value == expected == _waiting_reported(test_host, base)
+        names = servicer.names()
+        assert not any(n.startswith("vllm:") for n in names), sorted(names)
+        assert {"vllm_num_requests_running", "vllm_kv_cache_usage_perc"} <= names
+
+        # The busy replica: saturated at the peak, it misses its readiness probes and the
+        # kubelet marks it NotReady (out of the Service), but it still runs and its queue is
+        # still there. The scrape keeps it (Running, not only Ready), so the queue the scaler
+        # sums does not drop to 0 exactly at the peak.
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        client.CoreV1Api(kube.api_client()).patch_namespaced_pod_status(
+            "vllm-0",
+            namespace,
+            {
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]
+                }
+            },
+        )
+        flipped = servicer.count("vllm_num_requests_waiting")
+        # 15 scrapes (1 s apart): well past the discovery's update (Prometheus applies target
+        # changes every 5 s), after which a Ready-only scrape would have dropped the pod
+        wait_until(
+            "15 scrapes of the NotReady replica at the OTLP receiver",
+            lambda: len(servicer.since("vllm_num_requests_waiting", flipped)) >= 15,
+            timeout=60,
+            interval=0.5,
+        )
+        assert set(servicer.since("vllm_num_requests_waiting", flipped)) == {expected}
+    finally:
+        for proc in (collector, load, standin):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in (collector, load, standin):
+            if proc is not None:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

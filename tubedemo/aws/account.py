@@ -1,0 +1,259 @@
+"""The AWS account's side of preflight, and the one AWS change `up` makes (the survey bucket).
+
+Decide (pure): what the GPU pool needs from the account (``gvt_vcpus_needed``, through
+tubedemo.core.capacity), whether the
+credentials are for the account demo.yaml names (``account_mismatch``). Do: one check per
+prerequisite, each a call or two through the door (session.Aws), returning one line or raising
+PreflightFailed with the fix; ``run_check`` runs one by its subject (cluster/preflight.py plans
+which). AWS failing to answer is an AwsError (errors.py), never a PreflightFailed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tubedemo.aws.errors import AwsDenied
+from tubedemo.aws.iam import trust_problem
+from tubedemo.aws.session import Aws
+from tubedemo.core.capacity import VcpuNeed, most_vcpus
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import PreflightFailed
+
+SPOT_SERVICE_LINKED_ROLE = "AWSServiceRoleForEC2Spot"
+GVT_SPOT_QUOTA = "L-3819A6DF"
+"""Service Quotas code of "All G and VT Spot Instance Requests" (vCPUs)."""
+GVT_ON_DEMAND_QUOTA = "L-DB2E81BA"
+"""Service Quotas code of "Running On-Demand G and VT instances" (vCPUs)."""
+SPOT_INTERRUPTION = "EC2 Spot Instance Interruption Warning"
+
+GPUS: dict[str, int] = {"g5.12xlarge": 4, "g5.24xlarge": 4, "g5.48xlarge": 8}
+GPUS.update({"g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8})
+"""GPUs per instance type where it is not one."""
+
+NO_SUCH_ENTITY = ("NoSuchEntity",)
+NO_SUCH_BUCKET = ("404", "NoSuchBucket", "NotFound")
+NO_SUCH_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+# --- decide (pure) ------------------------------------------------------------------------------
+
+
+def gvt_vcpus_needed(config: DemoConfig) -> VcpuNeed:
+    """vCPUs the G/VT quota must allow: the most Karpenter may launch within the pool's GPU
+    and cpu limits over every allowed type (tubedemo.core.capacity; 160 for the defaults:
+    10 x g5.4xlarge), with GPUs per type from the twin's catalogue. It was the fewest per GPU
+    (10 x g5.2xlarge = 80), below the 2 x g5.12xlarge + 2 x g5.2xlarge the twin packs."""
+    pool = config.gpu_pool
+    gpus = {**GPUS, **config.twin.startup.gpus_per_node}
+    return most_vcpus(pool.instance_types, gpus, pool.gpu_limit, pool.cpu_limit)
+
+
+def account_mismatch(account: str, config: DemoConfig) -> str | None:
+    """Why credentials for ``account`` are the wrong ones for this demo.yaml, or None."""
+    named = config.cluster.account_id
+    if named and account != named:
+        return (
+            f"AWS credentials are for account {account}, demo.yaml names {named}; switch "
+            "AWS_PROFILE or fix cluster.account_id"
+        )
+    return None
+
+
+# --- do (through the door) ----------------------------------------------------------------------
+
+
+def with_account(config: DemoConfig, aws: Aws | None) -> DemoConfig:
+    """The config with the account id filled in from STS when demo.yaml leaves it unset."""
+    if config.cluster.account_id or config.profile != "eks" or aws is None:
+        return config
+    return config.with_account(aws.account_id())
+
+
+def check_account(aws: Aws, config: DemoConfig) -> str:
+    account = aws.account_id()
+    problem = account_mismatch(account, config)
+    if problem:
+        raise PreflightFailed(problem)
+    return f"AWS account {account}, region {aws.region}"
+
+
+def check_role(aws: Aws, name: str, what: str, fix: str) -> dict[str, Any]:
+    reply = aws.call("iam", "get_role", missing=NO_SUCH_ENTITY, RoleName=name)
+    if reply is None:
+        raise PreflightFailed(f"IAM role {name} ({what}) is missing; {fix}")
+    role: dict[str, Any] = reply["Role"]
+    return role
+
+
+SPOT_ROLE_FIX = (
+    "create it once per account: aws iam create-service-linked-role --aws-service-name "
+    "spot.amazonaws.com"
+)
+NODE_ROLE_FIX = (
+    "create it with Karpenter's getting-started CloudFormation (KarpenterNodeRole-<cluster>) or "
+    "set gpu_pool.node_role; it also needs an EKS access entry of type EC2_LINUX"
+)
+
+
+def check_spot_role(aws: Aws) -> str:
+    check_role(aws, SPOT_SERVICE_LINKED_ROLE, "EC2 Spot service-linked role", SPOT_ROLE_FIX)
+    return f"EC2 Spot service-linked role {SPOT_SERVICE_LINKED_ROLE} exists"
+
+
+def quota_value(aws: Aws, code: str) -> float:
+    """The applied quota, else AWS's default (GetServiceQuota has no value for quotas never
+    changed in some accounts)."""
+    ask = {"ServiceCode": "ec2", "QuotaCode": code}
+    reply = aws.call(
+        "service-quotas", "get_service_quota", missing=("NoSuchResourceException",), **ask
+    )
+    if reply is None:
+        reply = aws.call("service-quotas", "get_aws_default_service_quota", **ask)
+    return float(reply["Quota"]["Value"])
+
+
+def check_gvt_quota(aws: Aws, config: DemoConfig, capacity: str) -> str:
+    code, name = (
+        (GVT_SPOT_QUOTA, "All G and VT Spot Instance Requests")
+        if capacity == "spot"
+        else (GVT_ON_DEMAND_QUOTA, "Running On-Demand G and VT instances")
+    )
+    need = gvt_vcpus_needed(config)
+    have = quota_value(aws, code)
+    pool = config.gpu_pool
+    limit = "cpu_limit" if need.capped_by_cpu_limit else f"gpu_limit {pool.gpu_limit} GPUs"
+    why = f"the most Karpenter may launch within gpu_pool.{limit}: {need.example}"
+    if capacity != "spot":
+        why += "; on-demand is the fallback when EC2 has no spot capacity"
+    if have < need.vcpus:
+        raise PreflightFailed(
+            f'quota "{name}" is {have:g} vCPUs, the GPU pool needs {need.vcpus} ({why}); '
+            f"request it: aws service-quotas request-service-quota-increase --region "
+            f"{aws.region} --service-code ec2 --quota-code {code} --desired-value {need.vcpus}"
+        )
+    return f'quota "{name}" {have:g} vCPUs >= {need.vcpus} needed ({why})'
+
+
+def check_node_role(aws: Aws, config: DemoConfig) -> str:
+    name = config.gpu_pool.node_role
+    check_role(aws, name, "Karpenter's GPU node role", NODE_ROLE_FIX)
+    return f"Karpenter node role {name} exists"
+
+
+def check_interruption_queue(aws: Aws, config: DemoConfig) -> str:
+    name = config.interruption_queue
+    found = aws.call("sqs", "get_queue_url", missing=NO_SUCH_QUEUE, QueueName=name)
+    if found is None:
+        raise PreflightFailed(
+            f"Karpenter interruption queue {name} is missing; create it with Karpenter's "
+            "getting-started CloudFormation (queue + EventBridge rules) and start Karpenter "
+            f"with settings.interruptionQueue={name}, or set gpu_pool.interruption_queue"
+        )
+    arn = aws.call(
+        "sqs", "get_queue_attributes", QueueUrl=found["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    rules = aws.call("events", "list_rule_names_by_target", TargetArn=arn).get("RuleNames", [])
+    patterns = [str(aws.call("events", "describe_rule", Name=r).get("EventPattern")) for r in rules]
+    if not any(SPOT_INTERRUPTION in p for p in patterns):
+        raise PreflightFailed(
+            f"no EventBridge rule sends '{SPOT_INTERRUPTION}' to queue {name}; Karpenter will "
+            "not drain spot nodes before EC2 reclaims them: add the rules from Karpenter's "
+            "getting-started CloudFormation"
+        )
+    return f"Karpenter interruption queue {name} receives spot interruption warnings"
+
+
+def bucket_exists(aws: Aws, bucket: str) -> bool:
+    """Whether the bucket is there. AWS answers HEAD with a bare 403 both for a bucket of
+    another account (bucket names are global) and for an identity that may not read it: that
+    refusal (AwsDenied) names both."""
+    try:
+        found = aws.call("s3", "head_bucket", missing=NO_SUCH_BUCKET, Bucket=bucket)
+    except AwsDenied as exc:
+        raise AwsDenied(
+            f"S3 bucket {bucket}: {exc.message}; if the bucket belongs to another account "
+            "(bucket names are global), set storage.s3_bucket to another name",
+            exc.code,
+        ) from exc
+    return found is not None
+
+
+def check_bucket(aws: Aws, config: DemoConfig) -> str:
+    bucket = config.s3_bucket
+    if bucket_exists(aws, bucket):
+        return f"S3 bucket {bucket} exists"
+    if config.storage.create_bucket:
+        return f"S3 bucket {bucket} will be created by `up` (storage.create_bucket)"
+    raise PreflightFailed(
+        f"S3 bucket {bucket} is missing; set storage.create_bucket: true (up creates it) or "
+        f"aws s3api create-bucket --bucket {bucket} --region {aws.region}"
+        + (
+            f" --create-bucket-configuration LocationConstraint={aws.region}"
+            if aws.region != "us-east-1"
+            else ""
+        )
+    )
+
+
+def create_bucket(aws: Aws, bucket: str) -> bool:
+    """Create the survey bucket (versioned, no public access) unless it exists. True if created."""
+    if bucket_exists(aws, bucket):
+        return False
+    params: dict[str, Any] = {"Bucket": bucket}
+    if aws.region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+    aws.call("s3", "create_bucket", **params)
+    aws.call(
+        "s3",
+        "put_public_access_block",
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    aws.call(
+        "s3", "put_bucket_versioning", Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return True
+
+
+def check_irsa_role(aws: Aws, config: DemoConfig, role: str, service_account: str) -> str:
+    found = check_role(
+        aws,
+        role,
+        f"IRSA role of ServiceAccount {service_account}",
+        f"print its policies with `tubedemo policy {service_account}` and `tubedemo policy "
+        f"{service_account} --trust --oidc-issuer <issuer>`, then aws iam create-role",
+    )
+    problem = trust_problem(
+        found.get("AssumeRolePolicyDocument"), config.cluster.namespace, service_account
+    )
+    if problem:
+        raise PreflightFailed(
+            f"IAM role {role}: {problem}; replace it with `tubedemo policy {service_account} "
+            "--trust --oidc-issuer <issuer>` (aws iam update-assume-role-policy)"
+        )
+    return f"IAM role {role} trusts ServiceAccount {config.cluster.namespace}/{service_account}"
+
+
+def run_check(aws: Aws, config: DemoConfig, subject: str, detail: tuple[str, ...]) -> str:
+    """Run one account check by its subject (cluster/preflight.py's plan names them)."""
+    if subject == "account":
+        return check_account(aws, config)
+    if subject == "spot-role":
+        return check_spot_role(aws)
+    if subject == "quota":
+        return check_gvt_quota(aws, config, detail[0])
+    if subject == "node-role":
+        return check_node_role(aws, config)
+    if subject == "interruption-queue":
+        return check_interruption_queue(aws, config)
+    if subject == "bucket":
+        return check_bucket(aws, config)
+    if subject == "irsa":
+        role, service_account = detail
+        return check_irsa_role(aws, config, role, service_account)
+    raise AssertionError(subject)

@@ -1,0 +1,100 @@
+"""IAM documents tubedemo prints and checks: the IRSA roles' permissions and trust. Pure.
+
+`tubedemo policy gateway|vllm [--trust]` prints them; preflight (account.py) reads a role's
+trust policy back with ``trust_problem``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tubedemo.aws import layout
+from tubedemo.core.config import DemoConfig
+
+
+def gateway_policy(config: DemoConfig) -> dict[str, Any]:
+    """The gateway role's permissions: its bucket prefix only (answers, questions, winners)."""
+    bucket = config.s3_bucket
+    prefix = config.storage.s3_prefix
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SurveyObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            },
+            {
+                "Sid": "ListSurveyPrefix",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            },
+        ],
+    }
+
+
+def weights_policy(config: DemoConfig) -> dict[str, Any]:
+    """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs)."""
+    bucket, _, prefix = (
+        (layout.weights_location(config) or "s3://").removeprefix("s3://").partition("/")
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            },
+        ],
+    }
+
+
+def irsa_trust(config: DemoConfig, oidc_provider: str, service_account: str) -> dict[str, Any]:
+    """Trust policy letting one ServiceAccount assume the role through the cluster's OIDC
+    provider (IRSA). `oidc_provider` is the issuer without https://."""
+    ns = config.cluster.namespace
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": f"arn:aws:iam::{config.account}:oidc-provider/{oidc_provider}"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{oidc_provider}:sub": f"system:serviceaccount:{ns}:{service_account}",
+                        f"{oidc_provider}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def trust_problem(document: Any, namespace: str, service_account: str) -> str | None:
+    """Why a role's trust policy does not let this ServiceAccount in via IRSA, or None."""
+    if isinstance(document, str):
+        from urllib.parse import unquote
+
+        document = json.loads(unquote(document))
+    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    for statement in (document or {}).get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or "sts:AssumeRoleWithWebIdentity" not in actions:
+            continue
+        if subject in json.dumps(statement.get("Condition", {})):
+            return None
+    return f"its trust policy does not let {subject} assume it (sts:AssumeRoleWithWebIdentity)"

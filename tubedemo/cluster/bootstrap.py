@@ -1,0 +1,107 @@
+"""The Kubernetes side of `cluster create` and `cluster delete` (tubedemo.eks drives them).
+
+create: the namespace and the gateway's admin-token Secret, "found" when there.
+delete: delete what bills through a controller (the Ingress's load balancer, the PVCs' volumes,
+the NodePool's NodeClaims and their instances) and wait until Kubernetes has let go of each
+object: an Ingress keeps its finalizer until the load balancer controller has deleted the ALB,
+a NodeClaim until Karpenter has terminated its instance.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+from tubedemo.cluster.api import Api
+from tubedemo.cluster.plan import Ref
+from tubedemo.core.config import DemoConfig
+from tubedemo.core.errors import ClusterError
+
+FIELD_MANAGER = "tubedemo-cluster-create"
+"""Not `up`'s manager: the token Secret is not part of `up`'s render, so `up` never prunes it."""
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+
+Outcome = tuple[str, str]
+
+
+class StillThere(ClusterError):
+    """An object was still there when the wait for its deletion ran out."""
+
+
+def ensure_admin_token(api: Api, cfg: DemoConfig) -> Outcome:
+    """The namespace and the gateway's admin-token Secret (key `token`, 24 random bytes, hex);
+    an existing token is kept: a running gateway and the presenter's tools already use it."""
+    ns = cfg.cluster.namespace
+    name = cfg.gateway.admin_token_secret
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    if api.get(Ref.of(namespace)) is None:
+        api.apply(namespace, field_manager=FIELD_MANAGER)
+    ref = Ref("v1", "Secret", ns, name)
+    if api.get(ref) is not None:
+        return "found", f"{ref} (its token is kept)"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "type": "Opaque",
+        "stringData": {"token": secrets.token_hex(24)},
+    }
+    api.apply(secret, field_manager=FIELD_MANAGER)
+    return "made", f"{ref} (key token)"
+
+
+def wait_deleted(
+    api: Api,
+    refs: list[Ref],
+    *,
+    what: str,
+    timeout: float,
+    poll: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    """Delete each object and wait until none is left (finalizers included)."""
+    deleted = [ref for ref in refs if api.delete(ref)]
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [ref for ref in refs if api.get(ref) is not None]
+        if not left:
+            return ("deleted" if deleted else "gone"), what
+        if time.monotonic() >= deadline:
+            finalizers = {
+                str(ref): (api.get(ref) or {}).get("metadata", {}).get("finalizers", [])
+                for ref in left
+            }
+            held = "; ".join(
+                f"{ref} (finalizers {', '.join(f) or 'none'})" for ref, f in finalizers.items()
+            )
+            raise StillThere(
+                f"{what}: still there after {timeout:.0f} s: {held}; the controller that owns "
+                "the finalizer is not finishing (check its logs)"
+            )
+        sleep(poll)
+
+
+def _names(
+    api: Api, api_version: str, kind: str, namespace: str = "", selector: str = ""
+) -> list[Ref]:
+    try:
+        items = api.list(api_version, kind, namespace, selector)
+    except ClusterError:
+        return []  # no such kind (its CRD was never installed): nothing of it to delete
+    return [Ref(api_version, kind, namespace, str(item["metadata"]["name"])) for item in items]
+
+
+def ingresses(api: Api, cfg: DemoConfig) -> list[Ref]:
+    return _names(api, "networking.k8s.io/v1", "Ingress", cfg.cluster.namespace)
+
+
+def claims(api: Api, cfg: DemoConfig) -> list[Ref]:
+    return _names(api, "v1", "PersistentVolumeClaim", cfg.cluster.namespace)
+
+
+def gpu_pool(api: Api, cfg: DemoConfig) -> list[Ref]:
+    """The NodePool and its NodeClaims (deleted explicitly: no garbage collector is needed)."""
+    pool = cfg.gpu_pool.name
+    pools = [r for r in _names(api, "karpenter.sh/v1", "NodePool") if r.name == pool]
+    return pools + _names(api, "karpenter.sh/v1", "NodeClaim", selector=f"{NODEPOOL_LABEL}={pool}")
