@@ -14,7 +14,8 @@ from tubedemo.core.config import DemoConfig
 
 
 def gateway_policy(config: DemoConfig) -> dict[str, Any]:
-    """The gateway role's permissions: its bucket prefix only (answers, questions, winners)."""
+    """The gateway role's permissions: read and write its bucket prefix (answers, questions,
+    winners), nothing else; no DeleteObject: the store only ever writes new revisions."""
     bucket = config.s3_bucket
     prefix = config.storage.s3_prefix
     return {
@@ -23,7 +24,7 @@ def gateway_policy(config: DemoConfig) -> dict[str, Any]:
             {
                 "Sid": "SurveyObjects",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
             },
             {
@@ -38,7 +39,8 @@ def gateway_policy(config: DemoConfig) -> dict[str, Any]:
 
 
 def weights_policy(config: DemoConfig) -> dict[str, Any]:
-    """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs)."""
+    """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs);
+    listing is held to the prefix too, so vLLM cannot list the survey's keys in a shared bucket."""
     bucket, _, prefix = (
         (layout.weights_location(config) or "s3://").removeprefix("s3://").partition("/")
     )
@@ -54,6 +56,7 @@ def weights_policy(config: DemoConfig) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
                 "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             },
         ],
     }
