@@ -231,7 +231,7 @@ def test_pdb_keeps_the_last_healthy_replica_serving_while_the_fleet_is_short() -
 
 def test_twin_pdb_matches_the_rendered_vllm_pdb() -> None:
     from tubedemo.manifests.render import render
-    from tubedemo.twin.world import PDB_MAX_UNAVAILABLE
+    from tubedemo.twin.karpenter_loop import PDB_MAX_UNAVAILABLE
 
     pdbs = [
         m

@@ -11,15 +11,15 @@ The face: ``from tubedemo.twin import World, SimulationResult, snapshots, world_
 (``FACE`` below, each name imported on first use); the fast-forward itself is
 ``simulate.simulate(cfg)``, reached through its module.
 
-Modules: ``simulate`` (start here: the whole talk fast-forwarded, and its summary), ``world``
-(the discrete-event world that runs the models below), ``engine`` (one vLLM replica,
-continuous batching), ``hpa`` (the HPA controller's decision), ``karpenter`` (instance options,
-packing pending pods onto NodeClaims), ``replicaset`` (which pod goes first on scale-down),
-``pods`` (pods and GPU nodes as plain data), ``startup`` (how long a new node and pod take, as
-the render implies), ``forecast`` (the timeline as replicas each phase needs, for
-``scaling.proactive: timeline``), ``milestones`` (a pod's start-up milestones from those
-steps), ``load`` (k6's VUs and the room's phones), ``view`` (the world as the Snapshot's
-cluster groups).
+Modules: ``simulate`` (start here: the whole talk fast-forwarded, and its summary), ``world`` (the
+discrete-event world that runs the models below), ``engine`` (one vLLM replica, continuous
+batching), ``hpa`` (the HPA controller's decision), ``karpenter`` (instance options, packing
+pending pods onto NodeClaims), ``karpenter_loop`` (the world's GPU nodes: Karpenter's batching,
+launches, consolidation, spot interruptions and drains), ``replicaset`` (which pod goes first on
+scale-down), ``pods`` (pods and GPU nodes as plain data), ``startup`` (how long a new node and pod
+take, as the render implies), ``forecast`` (the timeline as replicas each phase needs, for
+``scaling.proactive: timeline``), ``milestones`` (a pod's start-up milestones from those steps),
+``load`` (k6's VUs and the room's phones), ``view`` (the world as the Snapshot's cluster groups).
 
 May import tubedemo.core and tubedemo.telemetry (the Snapshot contract).
 """
