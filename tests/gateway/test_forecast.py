@@ -6,7 +6,13 @@ from __future__ import annotations
 import time
 
 from gateway.routes.forecast import FORECAST_METRIC
+from tests.conftest import wait_until
+from tests.gateway.conftest import ADMIN_TOKEN
+from tubedemo.audience.gateway_client import GatewayClient, direct_route
 from tubedemo.core.config import FORECAST_METRIC as RENDERED_METRIC
+from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.talk.forecast_feed import ForecastFeed, forecast_posts
+from tubedemo.twin.forecast import forecast_schedule
 
 
 def value(gateway) -> int:
@@ -59,3 +65,35 @@ def test_only_the_presenter_posts_and_bad_steps_are_refused(gateway) -> None:
         response = gateway.admin("POST", "/api/admin/forecast", json=bad)
         assert response.status_code == 400  # the gateway's one answer to a bad body
     assert value(gateway) == 0
+
+
+def proactive_config() -> DemoConfig:
+    """The default talk, scaled proactively (its forecast: 4, 2, 1, then 0)."""
+    return config_from_dict({"scaling": {"proactive": "timeline"}})
+
+
+def test_the_show_posts_the_forecast_now_and_each_later_step_at_its_speed() -> None:
+    schedule = forecast_schedule(proactive_config())
+    # the default talk: 4 from the start (the burst's lead), 2 from 4m (steady), 1 from 10m
+    assert [(s.start, s.replicas) for s in schedule][:3] == [(0.0, 4), (240.0, 2), (600.0, 1)]
+    posts = forecast_posts(schedule, talk_now=300.0, unix_now=1000.0, speed=10.0, paused=False)
+    assert posts[0] == (1000.0, 2)  # steady now
+    assert posts[1] == (1030.0, 1)  # cooldown 300 talk seconds later, 30 s at 10x
+    assert posts[-1][1] == 0
+    # paused: the value now, held
+    assert forecast_posts(schedule, 300.0, 1000.0, 10.0, paused=True) == [(1000.0, 2)]
+
+
+def test_the_shows_forecast_feed_keeps_the_gateways_forecast_on_the_talks_clock(gateway) -> None:
+    client = GatewayClient(direct_route(gateway.url, ADMIN_TOKEN))
+    # at 120x, steady (4m) comes 2 s after the show starts
+    feed = ForecastFeed(proactive_config(), client, speed=120.0)
+    assert feed.post(talk_now=0.0, paused=False) == 4
+    assert value(gateway) == 4
+    wait_until("steady's forecast", lambda: value(gateway) == 2, timeout=10)
+    assert feed.post(talk_now=300.0, paused=True) == 2
+    time.sleep(3)  # cooldown would be 2.5 s later at 120x: held while paused
+    assert value(gateway) == 2
+    feed.clear()
+    assert value(gateway) == 0
+    client.close()

@@ -267,6 +267,12 @@ class GatewayClient:
                 "flip through the cluster instead"
             )
 
+    def set_forecast(self, steps: list[tuple[float, int]]) -> None:
+        """The timeline's forecast KEDA reads on GET /forecast: (unix seconds, replicas) steps;
+        none: 0 from now on (POST /api/admin/forecast)."""
+        body = {"steps": [{"at": at, "replicas": replicas} for at, replicas in steps]}
+        self._admin("POST", "/api/admin/forecast", json=body)
+
     def post_status(self, body: Mapping[str, object]) -> None:
         """The phones' status strip (POST /api/admin/status)."""
         self._admin("POST", "/api/admin/status", json=body)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tubedemo.core.config import DemoConfig
+    from tubedemo.talk.forecast_feed import ForecastFeed
     from tubedemo.talk.modes import ModeSwitcher
     from tubedemo.talk.show import Show
 
@@ -154,6 +155,9 @@ def show(
         recording=recording,
     )
     runner = Show(cfg, options, switcher, console=console)
+    if cfg.scaling.proactive != "off":
+        runner.forecast = _forecast_feed(cfg, via, base_url, gateway, token, kubeconfig, context,
+                                         speed)  # fmt: skip
     if dashboard:
         # On a cluster the board reads what `watch` reads: replicas, nodes, HPA, pod scrapes.
         with_kube = kube if kube is not None else via == "cluster"
@@ -186,6 +190,14 @@ def print_dry_run(
         f"thresholds: tubedemo_failed rate<={cfg.k6.max_error_rate:g}; "
         f"gateway {base_url}; model {cfg.model.served_name}"
     )
+    if cfg.scaling.proactive != "off":
+        from tubedemo.twin.forecast import forecast_schedule
+
+        steps = ", ".join(
+            f"{format_duration(s.start)} {s.replicas}" + (f" ({s.phase})" if s.phase else "")
+            for s in forecast_schedule(cfg)
+        )
+        typer.echo(f"forecast posted to the gateway (talk time, replicas): {steps}")
 
 
 def _mode_switcher(
@@ -207,6 +219,31 @@ def _mode_switcher(
     if via == "none":
         return NoModeSwitcher()
     raise UsageError(f"--mode-via {via!r}: use auto, gateway, cluster or none")
+
+
+def _forecast_feed(
+    cfg: "DemoConfig",
+    via: str,
+    base_url: str,
+    gateway: str | None,
+    admin_token: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    speed: float,
+) -> "ForecastFeed":
+    """Where the show keeps the timeline's forecast (scaling.proactive: timeline): the gateway
+    KEDA's forecast trigger reads. On a cluster without --gateway, through the API server's
+    proxy to the gateway Service (the rendered trigger's URL; the token from its Secret), else
+    at the show's gateway URL."""
+    from tubedemo.audience.gateway_client import GatewayClient, direct_route
+    from tubedemo.commands.wiring import open_gateway
+    from tubedemo.talk.forecast_feed import ForecastFeed
+
+    if via == "cluster" and not gateway:
+        client = open_gateway(cfg, admin_token=admin_token, kubeconfig=kubeconfig, context=context)
+    else:
+        client = GatewayClient(direct_route(base_url, admin_token))
+    return ForecastFeed(cfg, client, speed)
 
 
 def _attach_board(

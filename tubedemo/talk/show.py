@@ -202,6 +202,14 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
     )
 
 
+class ForecastSink(Protocol):
+    """Where the timeline's forecast goes (``forecast_feed.ForecastFeed``: the gateway)."""
+
+    def post(self, talk_now: float, paused: bool) -> int: ...
+
+    def clear(self) -> None: ...
+
+
 class KeySource(Protocol):
     def poll(self) -> str | None: ...
 
@@ -257,6 +265,9 @@ class Show:
         self.console = console or Console()
         self.board: Board | None = None
         """Set before run() to show the live dashboard below the show's panel and record it."""
+        self.forecast: ForecastSink | None = None
+        """Set before run() when scaling is proactive: posted at the start and at every pause,
+        resume and skip, cleared at the end."""
         self._now = now
         self._sleep = sleep
         self.schedule: Schedule = build_schedule(
@@ -379,6 +390,25 @@ class Show:
         if event.mode is not None and (event.mode != self._known_mode or event.joined):
             self._flip(event.mode, event.phase or "timeline")
 
+    def _post_forecast(self) -> None:
+        if self.forecast is None:
+            return
+        try:
+            now = self.forecast.post(self.clock.talk(), self.clock.paused)
+        except TubedemoError as exc:
+            self._note(f"forecast post FAILED: {exc.message}")
+            return
+        held = ", held" if self.clock.paused else ""
+        self._note(f"forecast posted: {now} replica(s) now{held}")
+
+    def _clear_forecast(self) -> None:
+        if self.forecast is None:
+            return
+        try:
+            self.forecast.clear()
+        except TubedemoError as exc:
+            self._note(f"forecast clear FAILED: {exc.message}")
+
     def _reschedule_from(self, at: float) -> None:
         self._pending = list(
             build_schedule(
@@ -399,6 +429,7 @@ class Show:
                 self.clock.pause()
                 self._note("paused: holding the current load")
             self.state.paused = self.clock.paused
+            self._post_forecast()
             self._restart_timeline_load()
         elif action == "next":
             target = next_phase_start(self.cfg.timeline, self.clock.talk())
@@ -408,6 +439,7 @@ class Show:
             self.clock.jump(target)
             self._note(f"skipped to {clock_face(target)}")
             self._reschedule_from(target)
+            self._post_forecast()
             self._restart_timeline_load()
         elif action == "burst":
             k6 = self.cfg.k6
@@ -468,6 +500,7 @@ class Show:
                     f"show starts at {format_duration(self.opt.start_at)} x{self.opt.speed:g} "
                     f"(unix {time.time():.3f})"
                 )
+                self._post_forecast()
                 self._start_timeline_load()
                 if self.board is not None:
                     self.board.start()
@@ -488,6 +521,7 @@ class Show:
         finally:
             for segment in self._segments:
                 self._stop(segment)
+            self._clear_forecast()
             if self.board is not None:
                 self.board.stop()
         return [s.result for s in self._segments if s.result is not None]
