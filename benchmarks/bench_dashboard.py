@@ -349,7 +349,7 @@ def cluster_rows(quick: bool) -> list[Row]:
         ]
     from kubernetes import client, config
 
-    from tubedemo.telemetry.http_sources import MetricsFeed
+    from tubedemo.telemetry.http_sources import HttpMetricsFeed
 
     rows: list[Row] = []
     exporters: subprocess.Popen[str] | None = None
@@ -362,7 +362,7 @@ def cluster_rows(quick: bool) -> list[Row]:
         apps = client.AppsV1Api(api)
         feed = _synced_feed(api, namespace)
         exporters, urls = _start_exporters()
-        metrics = MetricsFeed(timeout=2.0)
+        metrics = HttpMetricsFeed(timeout=2.0)
         frames = _FrameLoop(_assembler(feed, metrics, urls))
 
         seconds = 10 if quick else 30

@@ -556,7 +556,7 @@ def test_direct_scrape_reads_the_queue_of_every_ready_pod_the_watch_found(
     from tests.vllm_exporter import FakeEngine
     from tubedemo.core.config import PriceTable, TimelineConfig
     from tubedemo.telemetry.assembler import Assembler
-    from tubedemo.telemetry.http_sources import MetricsFeed
+    from tubedemo.telemetry.http_sources import HttpMetricsFeed
 
     engine = FakeEngine()
     engine.set(waiting=6)
@@ -570,7 +570,7 @@ def test_direct_scrape_reads_the_queue_of_every_ready_pod_the_watch_found(
         metrics_port=engine.server.server_port,
         metrics_direct=True,
     ).start()
-    metrics = MetricsFeed(timeout=2.0)
+    metrics = HttpMetricsFeed(timeout=2.0)
     try:
         core.create_namespaced_pod(
             namespace,

@@ -24,7 +24,7 @@ from tests.kube.fixtures import Kube, ready_pod_at
 from tubedemo.cluster.watch import KubeWatchFeed
 from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.assembler import Assembler
-from tubedemo.telemetry.http_sources import MetricsFeed
+from tubedemo.telemetry.http_sources import HttpMetricsFeed
 from tubedemo.telemetry.recording import read_recording
 
 # vLLM's metric names on the test host: 4 waiting, 8 running, a few finished requests.
@@ -117,7 +117,7 @@ def test_queue_and_latency_arrive_through_the_pod_proxy(
     kube: Kube, namespace: str, pod_on_test_host: int
 ) -> None:
     feed = KubeWatchFeed(kube.api_client(), namespace=namespace, metrics_port=pod_on_test_host)
-    metrics = MetricsFeed(proxy_fetch=feed.fetch_metrics, timeout=3.0)
+    metrics = HttpMetricsFeed(proxy_fetch=feed.fetch_metrics, timeout=3.0)
     feed.start()
     try:
         assembler = Assembler(

@@ -12,7 +12,7 @@ from tubedemo.core.config import DemoConfig
 from tubedemo.talk.modes import NoModeSwitcher
 from tubedemo.talk.show import Show, ShowOptions
 from tubedemo.talk.show_board import board_period, show_board
-from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed
 from tubedemo.telemetry.recording import read_recording
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -32,8 +32,8 @@ def test_a_paused_or_skipped_show_moves_the_boards_talk_clock_but_not_its_time(
     board = show_board(
         show,
         kube=None,
-        metrics=MetricsFeed(timeout=1.0),
-        gateway=GatewayFeed("http://127.0.0.1:9", timeout=1.0),  # nothing listens: stale
+        metrics=HttpMetricsFeed(timeout=1.0),
+        gateway=HttpGatewayFeed("http://127.0.0.1:9", timeout=1.0),  # nothing listens: stale
         world_speed=10,  # a rehearsal: the fleet's world runs at --speed
         world_start=START,
         monotonic=lambda: wall[0],

@@ -19,7 +19,7 @@ from tubedemo.telemetry.assembler import (
     KubeReading,
     MetricsTarget,
 )
-from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed
 from tubedemo.telemetry.snapshot import (
     GpuNode,
     HpaState,
@@ -59,7 +59,7 @@ def test_queue_and_virtual_commuters_come_from_every_replica(engines: list[FakeE
     a, b = engines
     a.set(waiting=4)
     b.set(waiting=3)
-    feed = MetricsFeed()
+    feed = HttpMetricsFeed()
     try:
         snap = _assembler(metrics=feed, static_targets=_targets(engines)).tick(T0)
     finally:
@@ -70,7 +70,7 @@ def test_queue_and_virtual_commuters_come_from_every_replica(engines: list[FakeE
 
 def test_rates_and_latency_cover_the_rate_window(engines: list[FakeEngine]) -> None:
     a, _ = engines
-    feed = MetricsFeed()
+    feed = HttpMetricsFeed()
     asm = _assembler(metrics=feed, static_targets=_targets(engines))
     try:
         asm.tick(T0)
@@ -88,7 +88,7 @@ def test_one_dead_pod_is_noted_but_the_rest_stays_fresh(engines: list[FakeEngine
     a, b = engines
     a.set(waiting=2)
     b.close()
-    feed = MetricsFeed(timeout=1.0)
+    feed = HttpMetricsFeed(timeout=1.0)
     try:
         snap = _assembler(metrics=feed, static_targets=_targets(engines)).tick(T0)
     finally:
@@ -101,7 +101,7 @@ def test_all_pods_failing_keeps_last_values_stale_then_recovers_by_itself() -> N
     engine = FakeEngine()
     port = engine.server.server_port
     engine.set(waiting=5)
-    feed = MetricsFeed(timeout=1.0)
+    feed = HttpMetricsFeed(timeout=1.0)
     asm = _assembler(metrics=feed, static_targets=(MetricsTarget("vllm-0", url=engine.url),))
     try:
         assert asm.tick(T0).queue.waiting == 5
@@ -205,7 +205,7 @@ def test_gateway_feed_reads_mode_survey_count_and_chat_rate(gateway: str) -> Non
     http = httpx.Client(base_url=gateway, timeout=10)
     # a phone's identity, obtained as the page obtains one (before the measured window)
     phone = {"X-Tubedemo-Identity": http.post("/api/identity").json()["token"]}
-    feed = GatewayFeed(gateway)
+    feed = HttpGatewayFeed(gateway)
     asm = _assembler(gateway=feed)
     try:
         first = asm.tick(T0)
@@ -235,7 +235,7 @@ def test_gateway_feed_reads_mode_survey_count_and_chat_rate(gateway: str) -> Non
 
 
 def test_unreachable_gateway_is_stale_not_a_crash() -> None:
-    feed = GatewayFeed("http://127.0.0.1:9", timeout=0.5)
+    feed = HttpGatewayFeed("http://127.0.0.1:9", timeout=0.5)
     try:
         snap = _assembler(gateway=feed).tick(T0)
     finally:
@@ -261,7 +261,7 @@ def test_a_replica_that_joins_counts_once_it_has_been_scraped_twice(
     _, b = engines
     first, both = _targets(engines)[:1], _targets(engines)
     kube = Targets(first)
-    feed = MetricsFeed()
+    feed = HttpMetricsFeed()
     asm = _assembler(kube=kube, metrics=feed)
     try:
         asm.tick(T0)

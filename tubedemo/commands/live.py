@@ -10,7 +10,7 @@ from tubedemo.core.config import DemoConfig
 
 if TYPE_CHECKING:
     from tubedemo.cluster.watch import KubeWatchFeed
-    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
+    from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed, TwinStateFeed
 
 
 @dataclass
@@ -19,8 +19,8 @@ class LiveSources:
 
     kube: "KubeWatchFeed | TwinStateFeed | None"
     twin: "TwinStateFeed | None"
-    metrics: "MetricsFeed"
-    gateway: "GatewayFeed"
+    metrics: "HttpMetricsFeed"
+    gateway: "HttpGatewayFeed"
 
     def close(self) -> None:
         if self.kube is not None:
@@ -42,7 +42,7 @@ def live_sources(
     """Connect the feeds: `twin` (a fleet simulator URL) wins over `kube`; the gateway is
     `gateway_url`, else gateway.url, else (on a cluster) its Service through the API server,
     else talk.audience_url. A kubeconfig that does not work is a one-line ClusterError."""
-    from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed, TwinStateFeed
+    from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed, TwinStateFeed
 
     timeout = cfg.dashboard.metrics_timeout
     ns = namespace or cfg.cluster.namespace
@@ -60,7 +60,7 @@ def live_sources(
             namespace=ns,
             stale_after=cfg.dashboard.stale_after,
         )
-    metrics = MetricsFeed(
+    metrics = HttpMetricsFeed(
         proxy_fetch=kube_feed.fetch_metrics if kube_feed is not None else None, timeout=timeout
     )
     url = gateway_url or cfg.gateway.url
@@ -68,12 +68,12 @@ def live_sources(
         from tubedemo.cluster.gateway_proxy import ServiceProxyTransport
 
         transport = ServiceProxyTransport(kube_feed.api, ns, timeout=timeout)
-        gateway = GatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
+        gateway = HttpGatewayFeed("http://gateway.invalid", timeout=timeout, transport=transport)
     else:
         # no address known (no cluster, no --gateway): a name that never resolves (RFC 6761
         # .invalid), so the gateway panel shows unavailable instead of guessing localhost
         direct = url or cfg.talk.audience_url or "http://gateway.invalid"
-        gateway = GatewayFeed(direct, timeout=timeout)
+        gateway = HttpGatewayFeed(direct, timeout=timeout)
     return LiveSources(
         kube=twin_feed or kube_feed, twin=twin_feed, metrics=metrics, gateway=gateway
     )

@@ -184,7 +184,7 @@ class Rehearsal:
         from tubedemo.talk.modes import GatewayModeSwitcher
         from tubedemo.talk.show import Show, ShowOptions
         from tubedemo.talk.show_board import show_board
-        from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+        from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed
 
         cfg, opt = self.cfg, self.opt
         self.token = secrets.token_urlsafe(18)
@@ -199,8 +199,8 @@ class Rehearsal:
             with term_and_hangup_as_interrupt():
                 fleet_url, gateway_url, audience_url = self._start_children()
                 twin_feed = self._kube_feed(fleet_url)
-                metrics = MetricsFeed(timeout=cfg.dashboard.metrics_timeout)
-                gateway_feed = GatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
+                metrics = HttpMetricsFeed(timeout=cfg.dashboard.metrics_timeout)
+                gateway_feed = HttpGatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
                 publisher = StatusPublisher(gateway_url, self.token)
                 feeds = [twin_feed, metrics, gateway_feed, publisher]
                 show = Show(

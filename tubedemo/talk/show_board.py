@@ -27,7 +27,7 @@ from tubedemo.screen.dashboard import DashboardOptions
 from tubedemo.talk.load_stats import LoadStats
 from tubedemo.talk.show import Show
 from tubedemo.telemetry.assembler import Assembler, KubeFeed, MetricsTarget
-from tubedemo.telemetry.http_sources import GatewayFeed, MetricsFeed
+from tubedemo.telemetry.http_sources import HttpGatewayFeed, HttpMetricsFeed
 from tubedemo.telemetry.recording import Recorder
 from tubedemo.telemetry.snapshot import K6State, Snapshot
 from tubedemo.telemetry.talk_state import talk_state
@@ -90,8 +90,8 @@ def show_board(
     show: Show,
     *,
     kube: KubeSource | None,
-    metrics: MetricsFeed,
-    gateway: GatewayFeed,
+    metrics: HttpMetricsFeed,
+    gateway: HttpGatewayFeed,
     static_targets: tuple[MetricsTarget, ...] = (),
     world_speed: float = 1.0,
     world_start: datetime | None = None,

@@ -23,7 +23,7 @@ Fetch = Callable[[MetricsTarget, float], str]
 """Returns the /metrics text of one target within the timeout (seconds), or raises."""
 
 
-class MetricsFeed:
+class HttpMetricsFeed:
     """Scrapes every target concurrently; a slow or failing pod only affects its own entry."""
 
     def __init__(self, proxy_fetch: Fetch | None = None, timeout: float = 2.0) -> None:
@@ -55,7 +55,7 @@ class MetricsFeed:
         self._http.close()
 
 
-class GatewayFeed:
+class HttpGatewayFeed:
     """Reads the gateway's public endpoints: /metrics, /config (mode), /api/survey/results."""
 
     def __init__(

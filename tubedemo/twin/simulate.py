@@ -1,9 +1,10 @@
 """Fast-forward the whole talk through the twin and summarise it. Pure: no clock, no files.
 
 ``simulate(config)`` runs the timeline (plus ``twin.tail``) through the world, takes a light
-frame every ``dashboard.tick`` seconds and returns a ``SimulationResult``: the figures the
-presenter tunes by (peak queue, replicas, nodes, reaction time, TTFT per phase, cost) and the
-frames, which ``snapshots`` turns into the recorder's Snapshot stream for ``tubedemo report``.
+``Tick`` (a frame) every ``dashboard.tick`` seconds and returns a ``SimulationResult``: the
+figures the presenter tunes by (peak queue, replicas, nodes, reaction time, TTFT per phase,
+cost) and the frames, which ``snapshots`` turns into the recorder's Snapshot stream for
+``tubedemo report``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class Frame:
-    """The twin at one tick, as plain data."""
+class Tick:
+    """The twin at one dashboard tick, as plain data (one of ``SimulationResult.frames``; the
+    dashboard's own ``Frame`` is what one drawn screen needs)."""
 
     time: float
     waiting: int
@@ -163,7 +165,7 @@ class SimulationResult:
     cost: float
     """$ for GPU nodes over the talk and the tail."""
     events_processed: int
-    frames: tuple[Frame, ...] = field(repr=False)
+    frames: tuple[Tick, ...] = field(repr=False)
 
     @property
     def warnings(self) -> list[str]:
@@ -210,7 +212,7 @@ def simulate(
     load = Load(world)
     horizon = config.talk.duration + config.twin.tail
     tick = config.dashboard.tick
-    frames: list[Frame] = []
+    frames: list[Tick] = []
     finished_seen = 0
     events_seen = 0
     sent_seen = 0
@@ -226,7 +228,7 @@ def simulate(
                 generated += pod.engine.generation_tokens_total
                 prompt += pod.engine.prompt_tokens_total
         frames.append(
-            Frame(
+            Tick(
                 time=t,
                 waiting=waiting,
                 running=running,
@@ -251,7 +253,7 @@ def simulate(
 
 
 def _summarise(
-    config: DemoConfig, label: str, horizon: float, world: World, frames: list[Frame]
+    config: DemoConfig, label: str, horizon: float, world: World, frames: list[Tick]
 ) -> SimulationResult:
     peak = max(frames, key=lambda f: f.waiting)
     first_queue = next((f.time for f in frames if f.queued), None)
@@ -288,7 +290,7 @@ def _summarise(
     )
 
 
-def _phase_shape(phase: Phase, world: World, frames: list[Frame]) -> PhaseShape:
+def _phase_shape(phase: Phase, world: World, frames: list[Tick]) -> PhaseShape:
     inside = [f for f in frames if phase.at < f.time <= phase.end]
     before = [f for f in frames if f.time <= phase.at]
     desired = [f.desired for f in inside]
