@@ -251,3 +251,16 @@ def test_a_replica_serving_again_after_a_notice_is_an_event_that_says_if_it_was_
     assert event.message == (
         "Replacement serving 145 s after the spot notice on gpu-a (after its 120 s)"
     )
+
+
+def test_proactive_scaling_shows_the_queue_and_the_forecast_side_by_side() -> None:
+    last = SCALING[-1]
+    blended = last.model_copy(
+        update={"hpa": last.hpa.model_copy(update={"desired": 4, "reactive": 1, "forecast": 4})}
+    )
+    # a big terminal says it in words too; 80x24 has room for the short form beside the HPA's
+    assert "queue 1 · forecast 4" in render_text([*SCALING[:-1], blended], 160, 48)
+    for width, height in SIZES:
+        assert "HPA 4 q1·f4" in render_text([*SCALING[:-1], blended], width, height)
+    # reactive only: no forecast, as before
+    assert "forecast" not in render_text(SCALING, 160, 48)

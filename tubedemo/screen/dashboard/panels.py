@@ -16,7 +16,13 @@ from tubedemo.screen.dashboard.frame import Frame, age, no_wrap, num, secs, stal
 from tubedemo.screen.dashboard.graphs import chart, columns, nice_top, plotted
 from tubedemo.screen.dashboard.theme import tube_line
 from tubedemo.screen.dashboard.waterfall import bar, legend, scale_for
-from tubedemo.telemetry.snapshot import GpuNode, Interruption, NodeClaimState, PodState
+from tubedemo.telemetry.snapshot import (
+    GpuNode,
+    HpaState,
+    Interruption,
+    NodeClaimState,
+    PodState,
+)
 from tubedemo.telemetry.waterfall import segments, shown_steps, total
 
 
@@ -107,6 +113,10 @@ def replicas_panel(f: Frame, width: int, height: int, scale: int = 1) -> Panel:
     if r.max is not None and inner >= 36:
         counts.append(f"  max {r.max}", style=f.s("dim"))
     lines.append(counts)
+    blend = blend_line(f)
+    if blend is not None and room - len(lines) - 1 >= 3:
+        # proactive: the queue and the forecast side by side, where icons keep a row
+        lines.append(blend)
     if f.options.tube_flavour:
         name, badge = tube_line(r.ready)
         line_name = Text(no_wrap=True, overflow="ellipsis")
@@ -205,11 +215,11 @@ def startup_line(f: Frame, width: int) -> Text:
         line.append("HPA ", style=f.s("label"))
         line.append(f"⚠ {hpa.problem}", style=f.s("bad"))
         return line
-    hpa_part = f"  HPA {hpa.desired}" if hpa.desired is not None else ""
     pod = _starting(f.now.replicas.pods)
     if pod is not None:
         name = _short_name(pod.name, 8)
         took = secs(total(pod), 0)
+        hpa_part = f"  HPA {hpa.desired}{_blend(hpa)}" if hpa.desired is not None else ""
         bar_w = width - len(name) - 1 - len(took) - 1 - len(hpa_part)
         if bar_w >= 6:
             line.append(name + " ", style=f.s("value"))
@@ -226,8 +236,33 @@ def startup_line(f: Frame, width: int) -> Text:
     if hpa.desired is not None:
         line.append("  HPA ", style=f.s("label"))
         line.append(f"{hpa.desired}", style=f.s("value"))
-        if hpa.metric is not None and hpa.target is not None:
+        if hpa.forecast is not None:
+            line.append(_blend(hpa), style=f.s("label"))
+        elif hpa.metric is not None and hpa.target is not None:
             line.append(f" ({hpa.metric:.0f}/{hpa.target:.0f})", style=f.s("dim"))
+    return line
+
+
+def _blend(hpa: HpaState) -> str:
+    """Reactive and forecast side by side, short, when scaling is proactive: ` q2·f4` (the
+    queue asks for 2, the forecast 4; the formula takes the larger); empty otherwise."""
+    if hpa.forecast is None:
+        return ""
+    return f" q{'?' if hpa.reactive is None else hpa.reactive}·f{hpa.forecast}"
+
+
+def blend_line(f: Frame) -> Text | None:
+    """The replicas panel's line in words when scaling is proactive: what the queue asks for
+    and what the timeline's forecast asks for, side by side; None otherwise."""
+    hpa = f.now.hpa
+    if hpa.forecast is None:
+        return None
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("queue ", style=f.s("label"))
+    line.append("?" if hpa.reactive is None else str(hpa.reactive), style=f.s("value"))
+    line.append(" · forecast ", style=f.s("label"))
+    line.append(str(hpa.forecast), style=f.s("value"))
+    line.append(" → the larger", style=f.s("dim"))
     return line
 
 
