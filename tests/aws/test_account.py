@@ -9,6 +9,7 @@ gap so the mock goes when moto grows the quota.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -21,7 +22,7 @@ from tests.aws import LoopbackServer, moto_server, point_boto3_at, reset_moto
 from tubedemo.aws import account as aws_ops
 from tubedemo.aws import iam as policies
 from tubedemo.aws.errors import AwsUnavailable
-from tubedemo.aws.session import Aws
+from tubedemo.aws.session import Aws, CredentialFacts
 from tubedemo.cluster.preflight import aws_checks
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.core.errors import PreflightFailed
@@ -245,11 +246,15 @@ def test_the_eks_profile_checks_the_account_in_the_order_a_new_account_meets_it(
     subjects = [c.subject for c in aws_checks(_cfg(model={"weights_uri": "s3://w/llama/"}))]
     assert subjects == [
         "account",
+        "credentials",
+        "eks-cluster",
         "spot-role",
         "quota",  # spot
         "quota",  # on-demand, the fallback
         "node-role",
         "interruption-queue",
+        "nvidia-ami",
+        "s3-endpoint",  # the weights come from S3
         "bucket",
         "irsa",
         "prepared",  # image_snapshot_id is auto by default
@@ -260,3 +265,174 @@ def test_the_eks_profile_checks_the_account_in_the_order_a_new_account_meets_it(
         gpu_pool={"image_snapshot_id": "snap-0123456789abcdef0"},
     )
     assert "prepared" not in [c.subject for c in aws_checks(explicit)]
+
+
+# --- the cluster's side: its OIDC issuer, Kubernetes version and VPC ----------------------------
+
+
+def _eks_cluster(name: str = "tubedemo", version: str = "1.35") -> dict[str, Any]:
+    """An EKS cluster in moto with a VPC as eksctl makes one: a public route table (to an
+    internet gateway) and a private one per private subnet. Its description and the ids."""
+    ec2 = _client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="192.168.0.0/16")["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    public = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    subnets, private = [], []
+    for index in range(2):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"192.168.{index * 32}.0/19")
+        subnets.append(subnet["Subnet"]["SubnetId"])
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnets[-1])
+        private.append(table)
+    role = _client("iam").create_role(RoleName=f"{name}-eks", AssumeRolePolicyDocument="{}")
+    cluster = _client("eks").create_cluster(
+        name=name,
+        version=version,
+        roleArn=role["Role"]["Arn"],
+        resourcesVpcConfig={"subnetIds": subnets},
+    )["cluster"]
+    return {"cluster": cluster, "vpc": vpc, "private": private, "public": public}
+
+
+def _publish_parameter(name: str, value: str) -> None:
+    """BRIDGE over a moto gap (as tests/prepare's): AWS publishes /aws/service/bottlerocket/...
+    as public parameters; moto has none and refuses names under /aws, so the parameter is
+    written into moto's in-process SSM backend."""
+    from moto.ssm.models import Parameter, ssm_backends
+
+    ssm_backends[ACCOUNT][REGION]._parameters[name].append(
+        Parameter(
+            account_id=ACCOUNT,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=datetime.datetime.now(datetime.UTC),
+            version=1,
+            data_type="aws:ec2:image",
+        )
+    )
+
+
+def test_preflight_names_the_eks_cluster_demo_yaml_names_or_how_to_make_it(aws: Aws) -> None:
+    cfg = _cfg()
+    with pytest.raises(PreflightFailed, match=r"no EKS cluster tubedemo in us-west-2.*cluster cr"):
+        aws_ops.check_eks_cluster(aws, cfg)
+    made = _eks_cluster(version="1.34")
+    assert aws_ops.check_eks_cluster(aws, cfg).startswith(
+        f"EKS cluster tubedemo: Kubernetes 1.34, {made['vpc']}"
+    )
+
+
+def test_an_irsa_role_trusting_an_earlier_clusters_oidc_provider_fails_naming_this_ones(
+    aws: Aws,
+) -> None:
+    """The role a deleted cluster's create left behind still names the gateway's
+    ServiceAccount, but through the old cluster's OIDC provider: STS would refuse the gateway
+    at the talk (the survey cannot be written)."""
+    cfg = _cfg()
+    issuer = _eks_cluster()["cluster"]["identity"]["oidc"]["issuer"]
+    provider = issuer.removeprefix("https://")
+    old = policies.irsa_trust(cfg, "oidc.eks.us-west-2.amazonaws.com/id/0LDC1USTER", "gateway")
+    iam = _client("iam")
+    iam.create_role(RoleName="tubedemo-gateway", AssumeRolePolicyDocument=json.dumps(old))
+    with pytest.raises(PreflightFailed) as failed:
+        aws_ops.check_irsa_role(aws, cfg, "tubedemo-gateway", "gateway")
+    assert "through OIDC provider oidc.eks.us-west-2.amazonaws.com/id/0LDC1USTER" in (
+        failed.value.message
+    )
+    assert f"not this cluster's {provider}" in failed.value.message
+    assert f"--oidc-issuer {issuer}`" in failed.value.message  # the fix, with the real issuer
+    right = policies.irsa_trust(cfg, provider, "gateway")
+    iam.update_assume_role_policy(RoleName="tubedemo-gateway", PolicyDocument=json.dumps(right))
+    assert aws_ops.check_irsa_role(aws, cfg, "tubedemo-gateway", "gateway").endswith(
+        f"tubedemo/gateway through {provider}"
+    )
+
+
+def test_the_nvidia_bottlerocket_image_karpenter_resolves_must_exist_for_the_clusters_version(
+    aws: Aws,
+) -> None:
+    cfg = _cfg(gpu_pool={"ami_alias": "bottlerocket@v1.66.0"})
+    _eks_cluster(version="1.35")
+    with pytest.raises(PreflightFailed) as failed:
+        aws_ops.check_nvidia_ami(aws, cfg)
+    name = "/aws/service/bottlerocket/aws-k8s-1.35-nvidia/x86_64/1.66.0/image_id"
+    assert f"({name} does not exist)" in failed.value.message
+    assert "EC2NodeClass would never be Ready" in failed.value.message
+    _publish_parameter(name, "ami-0123456789abcdef0")
+    assert aws_ops.check_nvidia_ami(aws, cfg) == (
+        "Bottlerocket NVIDIA image for bottlerocket@v1.66.0 on Kubernetes 1.35: "
+        "ami-0123456789abcdef0"
+    )
+    # another family is not Bottlerocket's parameter: not looked up here
+    assert aws_ops.check_nvidia_ami(aws, _cfg(gpu_pool={"ami_alias": "al2023@latest"})) == ""
+
+
+def test_without_the_s3_gateway_endpoint_on_every_private_route_table_preflight_warns(
+    aws: Aws,
+) -> None:
+    cfg = _cfg(model={"weights_uri": "auto"})
+    made = _eks_cluster()
+    line = aws_ops.check_s3_endpoint(aws, cfg)
+    assert line.startswith(f"{aws_ops.WARNING}no S3 gateway endpoint in {made['vpc']}")
+    assert "$0.045/GB" in line and "--route-table-ids " + " ".join(sorted(made["private"])) in line
+    ec2 = _client("ec2")
+    endpoint = ec2.create_vpc_endpoint(
+        VpcEndpointType="Gateway",
+        VpcId=made["vpc"],
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        RouteTableIds=made["private"][:1],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    line = aws_ops.check_s3_endpoint(aws, cfg)
+    assert line.startswith(f"{aws_ops.WARNING}S3 gateway endpoint {endpoint} is not on route")
+    assert made["private"][1] in line
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint, AddRouteTableIds=made["private"][1:])
+    assert aws_ops.check_s3_endpoint(aws, cfg) == (
+        f"S3 gateway endpoint {endpoint} on the 2 private route table(s) of {made['vpc']}: "
+        "weights bypass the NAT gateway"
+    )
+
+
+NOW = datetime.datetime(2026, 12, 8, 17, 0, tzinfo=datetime.UTC)
+
+
+def test_credentials_that_end_within_two_hours_are_a_warning_with_their_time() -> None:
+    def line(method: str, minutes: float | None, temporary: bool = True) -> str:
+        expires = None if minutes is None else NOW + datetime.timedelta(minutes=minutes)
+        return aws_ops.credentials_line(CredentialFacts(method, expires, temporary), NOW)
+
+    soon = line("env", 59)
+    assert soon.startswith(aws_ops.WARNING)
+    assert "expire at 2026-12-08 17:59 UTC (in 0h59m), under 2 h" in soon
+    assert "`show`, `mode survey` and `winners` fail" in soon
+    assert line("env", 121) == "AWS credentials (env) expire at 2026-12-08 19:01 UTC (in 2h01m)"
+    # a session token with no known end ("export" of an assume-role): may be 1 h
+    assert line("shared-credentials-file", None).startswith(aws_ops.WARNING)
+    assert line("shared-credentials-file", None, temporary=False) == (
+        "AWS credentials (shared-credentials-file): long-term keys, no expiry"
+    )
+    # sources that fetch new credentials themselves: shown, not a warning
+    assert line("assume-role", 30) == (
+        "AWS credentials (assume-role) renew themselves (these until 17:30 UTC)"
+    )
+    assert "while the SSO sign-in lasts" in line("sso", 30)
+
+
+def test_preflight_reads_the_expiry_botocore_has_for_the_credentials(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exported temporary credentials (`aws configure export-credentials --format env` sets
+    AWS_CREDENTIAL_EXPIRATION), as botocore reads them, against moto."""
+    ends = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=75)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token")
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", ends.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    fresh = Aws(REGION)
+    assert fresh.account_id() == ACCOUNT
+    line = aws_ops.check_credentials(fresh, datetime.datetime.now(datetime.UTC))
+    assert line.startswith(f"{aws_ops.WARNING}AWS credentials (env) expire at ")
+    assert "under 2 h" in line

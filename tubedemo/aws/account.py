@@ -10,11 +10,13 @@ which). AWS failing to answer is an AwsError (errors.py), never a PreflightFaile
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tubedemo.aws import eks_cluster
 from tubedemo.aws.errors import AwsDenied
 from tubedemo.aws.iam import trust_problem
-from tubedemo.aws.session import Aws
+from tubedemo.aws.session import Aws, CredentialFacts
 from tubedemo.core.capacity import VcpuNeed, most_vcpus
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import PreflightFailed
@@ -31,6 +33,23 @@ GPUS.update({"g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8})
 """GPUs per instance type where it is not one."""
 
 NO_SUCH_ENTITY = ("NoSuchEntity",)
+NO_SUCH_PARAMETER = ("ParameterNotFound",)
+WARNING = "warning: "
+"""A check's line that passes but asks for attention starts so (preflight shows it as warn)."""
+CREDENTIALS_WARN = timedelta(hours=2)
+"""Credentials that expire sooner than this may expire during the talk (rehearsal, then
+`show`, `mode survey`, `winners`, which need them)."""
+RENEWING = frozenset(
+    {
+        "assume-role",
+        "assume-role-with-web-identity",
+        "sso",
+        "iam-role",
+        "container-role",
+        "custom-process",
+    }
+)
+"""botocore's credential sources that fetch new credentials themselves when these expire."""
 NO_SUCH_BUCKET = ("404", "NoSuchBucket", "NotFound")
 NO_SUCH_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
@@ -59,6 +78,37 @@ def account_mismatch(account: str, config: DemoConfig) -> str | None:
     return None
 
 
+def credentials_line(facts: CredentialFacts, now: datetime) -> str:
+    """What preflight says of the credentials: where from, when they expire; a warning when
+    they may expire during the talk (under 2 h, or temporary with no known end). Pure."""
+    source = facts.method
+    if facts.method in RENEWING:
+        until = f" (these until {facts.expires:%H:%M} UTC)" if facts.expires else ""
+        also = "; while the SSO sign-in lasts (`aws sso login`)" if facts.method == "sso" else ""
+        return f"AWS credentials ({source}) renew themselves{until}{also}"
+    renew = (
+        "renew them right before the talk (`aws sso login`, or new keys from `aws sts "
+        "assume-role --duration-seconds 14400`)"
+    )
+    if facts.expires is None:
+        if not facts.temporary:
+            return f"AWS credentials ({source}): long-term keys, no expiry"
+        return (
+            f"{WARNING}AWS credentials ({source}) carry a session token of unknown expiry "
+            "(`aws sts assume-role` gives 1 h by default): if they expire during the talk, "
+            f"`show`, `mode survey` and `winners` fail; {renew}"
+        )
+    left = facts.expires - now
+    minutes = max(0, int(left.total_seconds() // 60))
+    when = f"{facts.expires:%Y-%m-%d %H:%M} UTC (in {minutes // 60}h{minutes % 60:02d}m)"
+    if left < CREDENTIALS_WARN:
+        return (
+            f"{WARNING}AWS credentials ({source}) expire at {when}, under 2 h: `show`, "
+            f"`mode survey` and `winners` fail once they do; {renew}"
+        )
+    return f"AWS credentials ({source}) expire at {when}"
+
+
 # --- do (through the door) ----------------------------------------------------------------------
 
 
@@ -75,6 +125,87 @@ def check_account(aws: Aws, config: DemoConfig) -> str:
     if problem:
         raise PreflightFailed(problem)
     return f"AWS account {account}, region {aws.region}"
+
+
+def check_credentials(aws: Aws, now: datetime) -> str:
+    facts = aws.credentials()
+    if facts is None:
+        return ""  # the account check said it: no credentials
+    return credentials_line(facts, now)
+
+
+def the_cluster(aws: Aws, config: DemoConfig) -> eks_cluster.EksCluster | None:
+    """The EKS cluster demo.yaml names (each check that needs it asks: one cheap call)."""
+    return eks_cluster.describe(aws, config.cluster.name)
+
+
+def check_eks_cluster(aws: Aws, config: DemoConfig) -> str:
+    found = the_cluster(aws, config)
+    name = config.cluster.name
+    if found is None:
+        raise PreflightFailed(
+            f"no EKS cluster {name} in {aws.region}: Karpenter's node role, interruption queue "
+            "and discovery tags, and the IRSA roles, are made for cluster.name; set "
+            "cluster.name and cluster.region to the cluster of the kubeconfig context, or "
+            "make it: `tubedemo cluster create`"
+        )
+    return f"EKS cluster {name}: Kubernetes {found.version}, {found.vpc_id}, {found.status}"
+
+
+def check_nvidia_ami(aws: Aws, config: DemoConfig) -> str:
+    """The Bottlerocket NVIDIA AMI that Karpenter will resolve the alias to exists for the
+    cluster's Kubernetes minor; else the EC2NodeClass never becomes Ready and `up` waits on a
+    Pending vLLM pod."""
+    found = the_cluster(aws, config)
+    alias = config.gpu_pool.ami_alias
+    name = eks_cluster.nvidia_ami_parameter(alias, found.version) if found else None
+    if name is None:
+        return ""  # no cluster (said above), or an alias of another family: not looked up
+    assert found is not None
+    parameter = aws.call("ssm", "get_parameter", missing=NO_SUCH_PARAMETER, Name=name)
+    if parameter is None:
+        listing = f"/aws/service/bottlerocket/aws-k8s-{found.version}-nvidia/x86_64/"
+        raise PreflightFailed(
+            f"gpu_pool.ami_alias {alias}: Bottlerocket has no NVIDIA image for Kubernetes "
+            f"{found.version} ({name} does not exist): Karpenter's EC2NodeClass would never be "
+            "Ready and no GPU node would start; set ami_alias to a release that has one (aws "
+            f"ssm get-parameters-by-path --recursive --path {listing} --query 'Parameters[].Name')"
+        )
+    return (
+        f"Bottlerocket NVIDIA image for {alias} on Kubernetes {found.version}: "
+        f"{parameter['Parameter']['Value']}"
+    )
+
+
+def check_s3_endpoint(aws: Aws, config: DemoConfig) -> str:
+    """The weights reach the GPU nodes through the VPC's S3 gateway endpoint, not the NAT
+    gateway (~15 GB per replica start at $0.045/GB); a warning without it (it costs, it does
+    not break)."""
+    found = the_cluster(aws, config)
+    if found is None or not found.vpc_id:
+        return ""
+    endpoints = eks_cluster.s3_gateway_endpoints(aws, aws.region, found.vpc_id)
+    private = eks_cluster.private_route_tables(aws, found.vpc_id)
+    routed = {str(t) for e in endpoints for t in e.get("RouteTableIds", [])}
+    missing = [t for t in private if t not in routed]
+    create = (
+        f"`tubedemo cluster create` adds it, or aws ec2 create-vpc-endpoint --vpc-id "
+        f"{found.vpc_id} --service-name com.amazonaws.{aws.region}.s3 --route-table-ids "
+        + " ".join(private or ["<private route tables>"])
+    )
+    cost = "the weights cross the NAT gateway at $0.045/GB (~$0.70 per replica start)"
+    if not endpoints:
+        return f"{WARNING}no S3 gateway endpoint in {found.vpc_id}: {cost}; {create}"
+    if missing:
+        return (
+            f"{WARNING}S3 gateway endpoint {endpoints[0]['VpcEndpointId']} is not on route "
+            f"table(s) {', '.join(missing)} of {found.vpc_id}: {cost} from those subnets; add "
+            "them (aws ec2 modify-vpc-endpoint --add-route-table-ids)"
+        )
+    return (
+        f"S3 gateway endpoint {endpoints[0]['VpcEndpointId']} on the {len(private)} private "
+        f"route table(s) of {found.vpc_id}: weights bypass the NAT gateway"
+    )
 
 
 def check_role(aws: Aws, name: str, what: str, fix: str) -> dict[str, Any]:
@@ -221,28 +352,49 @@ def create_bucket(aws: Aws, bucket: str) -> bool:
 
 
 def check_irsa_role(aws: Aws, config: DemoConfig, role: str, service_account: str) -> str:
+    """The role exists and lets the ServiceAccount in through this cluster's OIDC provider (a
+    role left trusting an earlier cluster's provider lets nobody in)."""
+    cluster = the_cluster(aws, config)
+    issuer = cluster.oidc_issuer if cluster and cluster.oidc_issuer else "<issuer>"
+    print_trust = f"`tubedemo policy {service_account} --trust --oidc-issuer {issuer}`"
     found = check_role(
         aws,
         role,
         f"IRSA role of ServiceAccount {service_account}",
-        f"print its policies with `tubedemo policy {service_account}` and `tubedemo policy "
-        f"{service_account} --trust --oidc-issuer <issuer>`, then aws iam create-role",
+        f"`tubedemo cluster create` makes it, or print its policies with `tubedemo policy "
+        f"{service_account}` and {print_trust}, then aws iam create-role",
     )
+    provider = cluster.oidc_provider if cluster and cluster.oidc_issuer else None
     problem = trust_problem(
-        found.get("AssumeRolePolicyDocument"), config.cluster.namespace, service_account
+        found.get("AssumeRolePolicyDocument"),
+        config.cluster.namespace,
+        service_account,
+        provider,
     )
     if problem:
         raise PreflightFailed(
-            f"IAM role {role}: {problem}; replace it with `tubedemo policy {service_account} "
-            "--trust --oidc-issuer <issuer>` (aws iam update-assume-role-policy)"
+            f"IAM role {role}: {problem}; `tubedemo cluster create` corrects it, or replace it "
+            f"with {print_trust} (aws iam update-assume-role-policy)"
         )
-    return f"IAM role {role} trusts ServiceAccount {config.cluster.namespace}/{service_account}"
+    through = f" through {provider}" if provider else ""
+    return (
+        f"IAM role {role} trusts ServiceAccount {config.cluster.namespace}/{service_account}"
+        f"{through}"
+    )
 
 
 def run_check(aws: Aws, config: DemoConfig, subject: str, detail: tuple[str, ...]) -> str:
     """Run one account check by its subject (cluster/preflight.py's plan names them)."""
     if subject == "account":
         return check_account(aws, config)
+    if subject == "credentials":
+        return check_credentials(aws, datetime.now(UTC))
+    if subject == "eks-cluster":
+        return check_eks_cluster(aws, config)
+    if subject == "nvidia-ami":
+        return check_nvidia_ami(aws, config)
+    if subject == "s3-endpoint":
+        return check_s3_endpoint(aws, config)
     if subject == "spot-role":
         return check_spot_role(aws)
     if subject == "quota":

@@ -86,18 +86,35 @@ def irsa_trust(config: DemoConfig, oidc_provider: str, service_account: str) -> 
     }
 
 
-def trust_problem(document: Any, namespace: str, service_account: str) -> str | None:
-    """Why a role's trust policy does not let this ServiceAccount in via IRSA, or None."""
+def trust_problem(
+    document: Any, namespace: str, service_account: str, oidc_provider: str | None = None
+) -> str | None:
+    """Why a role's trust policy does not let this ServiceAccount in via IRSA, or None. With
+    ``oidc_provider`` (the cluster's issuer without https://) the statement must name that
+    provider: a role trusting an earlier cluster's provider lets nobody in."""
     if isinstance(document, str):
         from urllib.parse import unquote
 
         document = json.loads(unquote(document))
     subject = f"system:serviceaccount:{namespace}:{service_account}"
+    others: list[str] = []
     for statement in (document or {}).get("Statement", []):
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         if statement.get("Effect") != "Allow" or "sts:AssumeRoleWithWebIdentity" not in actions:
             continue
-        if subject in json.dumps(statement.get("Condition", {})):
+        if subject not in json.dumps(statement.get("Condition", {})):
+            continue
+        if oidc_provider is None:
             return None
+        federated = (statement.get("Principal") or {}).get("Federated", [])
+        federated = [federated] if isinstance(federated, str) else list(federated)
+        if any(str(f).endswith(f":oidc-provider/{oidc_provider}") for f in federated):
+            return None
+        others += [str(f).partition(":oidc-provider/")[2] or str(f) for f in federated]
+    if others:
+        return (
+            f"its trust policy lets {subject} in through OIDC provider {', '.join(others)} "
+            f"(an earlier cluster's?), not this cluster's {oidc_provider}"
+        )
     return f"its trust policy does not let {subject} assume it (sts:AssumeRoleWithWebIdentity)"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +33,18 @@ CONNECT_TIMEOUT = 5.0
 """Seconds to open a connection: an unreachable endpoint is said within seconds."""
 READ_TIMEOUT = 15.0
 """Seconds AWS may take to answer one call."""
+
+
+@dataclass(frozen=True)
+class CredentialFacts:
+    """Where the credentials came from and how long they last, as botocore knows it."""
+
+    method: str
+    """botocore's name for the source: env, shared-credentials-file, sso, assume-role, ..."""
+    expires: datetime | None
+    """When these credentials expire (None: botocore does not know, or never)."""
+    temporary: bool
+    """They carry a session token (STS credentials: they expire, known or not)."""
 
 
 class Aws:
@@ -175,6 +189,22 @@ class Aws:
     def account_id(self) -> str:
         """The account the credentials belong to (STS; needs no permission)."""
         return str(self.call("sts", "get_caller_identity")["Account"])
+
+    def credentials(self) -> CredentialFacts | None:
+        """The credentials the clients sign with (after a first call: assumed roles resolve
+        lazily), or None when there are none. Read, not refreshed: no call to AWS."""
+        self.client("sts")
+        found = self._session.get_credentials()
+        if found is None:
+            return None
+        expires = getattr(found, "_expiry_time", None)
+        # a refreshable one keeps its token in _token (its .token property would refresh)
+        token = found._token if hasattr(found, "_token") else getattr(found, "token", None)
+        return CredentialFacts(
+            method=str(getattr(found, "method", "") or "unknown"),
+            expires=expires if isinstance(expires, datetime) else None,
+            temporary=bool(token),
+        )
 
     def child_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for an AWS tool run as a child (eksctl, the aws CLI): this region,

@@ -302,10 +302,17 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
 
 def aws_checks(config: DemoConfig) -> list[Check]:
     """The AWS account's side of the EKS profile, in the order a new account meets them. Pure."""
-    checks = [Check("aws", "account"), Check("aws", "spot-role")]
+    checks = [Check("aws", "account"), Check("aws", "credentials"), Check("aws", "eks-cluster")]
+    checks.append(Check("aws", "spot-role"))
     for capacity in config.gpu_pool.capacity_types:
         checks.append(Check("aws", "quota", (capacity,)))
-    checks += [Check("aws", "node-role"), Check("aws", "interruption-queue")]
+    checks += [
+        Check("aws", "node-role"),
+        Check("aws", "interruption-queue"),
+        Check("aws", "nvidia-ami"),
+    ]
+    if layout.weights_location(config):
+        checks.append(Check("aws", "s3-endpoint"))
     if config.storage.kind == "s3":
         checks += [
             Check("aws", "bucket"),

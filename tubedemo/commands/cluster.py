@@ -255,6 +255,18 @@ def _prepared(cfg: "DemoConfig", aws: "Aws | None") -> "DemoConfig":
     return resolved
 
 
+def _preflight_line(ok: bool, text: str) -> None:
+    """One check's line: ok, no, or warn (passed, but asks for attention)."""
+    from rich.markup import escape
+
+    from tubedemo.aws.account import WARNING
+
+    if ok and text.startswith(WARNING):
+        console.print(f"  [yellow]warn[/] {escape(text.removeprefix(WARNING))}")
+        return
+    console.print(f"  {'[green]ok[/]' if ok else '[red]no[/]'}  {escape(text)}")
+
+
 def _preflight(
     cfg: "DemoConfig", api: "Api", manifests: list[dict[str, Any]], aws: "Aws | None"
 ) -> int:
@@ -267,7 +279,7 @@ def _preflight(
     checks.run_checks(
         api,
         todo,
-        lambda ok, text: console.print(f"  {'[green]ok[/]' if ok else '[red]no[/]'}  {text}"),
+        _preflight_line,
         cfg,
         aws,
     )

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from tubedemo.aws import account as aws_account
+from tubedemo.aws import eks_cluster, layout
 from tubedemo.aws import iam as aws_iam
-from tubedemo.aws import layout
 from tubedemo.aws.errors import AwsRefused
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
@@ -39,32 +39,13 @@ class LeftBehind(AwsError):
     """Something billable of the talk is still in the account after `cluster delete`."""
 
 
-@dataclass(frozen=True)
-class ClusterFacts:
-    """What AWS says about the EKS cluster, for the steps after it."""
-
-    vpc_id: str
-    oidc_issuer: str
-    status: str
+ClusterFacts = eks_cluster.EksCluster
+"""What AWS says about the EKS cluster, for the steps after it."""
 
 
 def cluster_facts(aws: Aws, cfg: DemoConfig) -> ClusterFacts | None:
     """The cluster's VPC and OIDC issuer, or None when there is no such cluster."""
-    reply = aws.call("eks", "describe_cluster", missing=NO_SUCH_CLUSTER, name=cfg.cluster.name)
-    if reply is None:
-        return None
-    cluster = reply["cluster"]
-    network = cluster.get("resourcesVpcConfig", {})
-    vpc_id = str(network.get("vpcId", ""))
-    if not vpc_id and network.get("subnetIds"):
-        # EKS names the VPC; moto leaves it out, so ask of the cluster's first subnet
-        subnet = aws.call("ec2", "describe_subnets", SubnetIds=network["subnetIds"][:1])
-        vpc_id = str(subnet["Subnets"][0]["VpcId"])
-    return ClusterFacts(
-        vpc_id=vpc_id,
-        oidc_issuer=str(cluster.get("identity", {}).get("oidc", {}).get("issuer", "")),
-        status=str(cluster.get("status", "")),
-    )
+    return eks_cluster.describe(aws, cfg.cluster.name)
 
 
 def _talk_tags(cfg: DemoConfig) -> list[dict[str, str]]:
@@ -187,32 +168,10 @@ def ensure_quota(aws: Aws, cfg: DemoConfig, capacity: str) -> Outcome:
 
 
 def _s3_endpoints(aws: Aws, cfg: DemoConfig, vpc_id: str) -> list[dict[str, Any]]:
-    reply = aws.call(
-        "ec2",
-        "describe_vpc_endpoints",
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc_id]},
-            {"Name": "service-name", "Values": [f"com.amazonaws.{cfg.cluster.region}.s3"]},
-            {"Name": "vpc-endpoint-type", "Values": ["Gateway"]},
-        ],
-    )
-    return [e for e in reply.get("VpcEndpoints", []) if e.get("State") != "deleted"]
+    return eks_cluster.s3_gateway_endpoints(aws, cfg.cluster.region, vpc_id)
 
 
-def private_route_tables(aws: Aws, vpc_id: str) -> list[str]:
-    """Route tables of the VPC without a route to an internet gateway: the private subnets',
-    whose traffic to S3 would otherwise cross the NAT gateway ($0.045/GB)."""
-    reply = aws.call(
-        "ec2", "describe_route_tables", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
-    )
-    private = []
-    for table in reply.get("RouteTables", []):
-        if any(str(r.get("GatewayId", "")).startswith("igw-") for r in table.get("Routes", [])):
-            continue
-        if any(a.get("Main") for a in table.get("Associations", [])):
-            continue  # the main table has no subnet of eksctl's
-        private.append(str(table["RouteTableId"]))
-    return sorted(private)
+private_route_tables = eks_cluster.private_route_tables
 
 
 def ensure_s3_endpoint(aws: Aws, cfg: DemoConfig, vpc_id: str) -> Outcome:
