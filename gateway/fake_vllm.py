@@ -43,6 +43,9 @@ class FakeVLLM:
     completed: int = 0
     record: bool = True
     """Keep request bodies (off in benchmarks to save memory)."""
+    api_key: str = ""
+    """Refuse /v1/* without `Authorization: Bearer <api_key>` (vLLM's --api-key); empty: open."""
+    unauthorized: int = 0
     _disconnected: threading.Event = field(default_factory=threading.Event)
 
     def wait_for_disconnect(self, timeout: float) -> bool:
@@ -56,6 +59,12 @@ class FakeVLLM:
             await send({"type": "lifespan.shutdown.complete"})
             return
         path, method = scope["path"], scope["method"]
+        if self.api_key and path.startswith("/v1"):
+            sent = dict(scope["headers"]).get(b"authorization", b"")
+            if sent != f"Bearer {self.api_key}".encode():
+                self.unauthorized += 1
+                await _json(send, 401, {"error": "Unauthorized"})
+                return
         if method == "GET" and path == "/v1/models":
             body = {"object": "list", "data": [{"id": self.model, "object": "model"}]}
             await _json(send, 200, body)

@@ -262,7 +262,10 @@ class ProxyResponse(Response):
                     await self._error(send, exc)
                     return
                 if resp.status >= 400:
+                    # a refused API key is the gateway's misconfiguration, not the phone's
                     status = resp.status if resp.status < 500 else 502
+                    if resp.status in (401, 403):
+                        status = 502
                     self.metrics.upstream_errors.labels(code=f"upstream_{resp.status}").inc()
                     raw = _upstream_error_body(resp.status, raw)
                 else:

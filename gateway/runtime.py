@@ -88,6 +88,7 @@ class Gateway:
             s.upstream_connect_timeout_s,
             s.upstream_read_timeout_s,
             s.upstream_max_connections,
+            s.upstream_api_key,
         )
         if s.mode_configmap:
             namespace, name = s.mode_configmap.split("/")

@@ -44,6 +44,10 @@ class GatewaySettings(BaseModel):
     """Seconds of upstream silence (before headers or between chunks) before 504 / error event."""
     upstream_max_connections: int = Field(1024, ge=1)
     """Size of the one pooled upstream client; above the page's peak concurrency."""
+    upstream_api_key: str = ""
+    """The model server's API key (vLLM's VLLM_API_KEY, from the same Secret), sent as a
+    bearer token upstream; empty sends none. With it, a pod that reaches vLLM past the
+    NetworkPolicy still cannot skip the system prompt, max_tokens and the fair share."""
     store: Path | None = None
     """Local store directory (the embedded default); ignored when s3_bucket is set."""
     s3_bucket: str | None = None
@@ -171,6 +175,7 @@ ENV_FIELDS: dict[str, str] = {
     "TUBEDEMO_UPSTREAM_CLIENT": "upstream_client",
     "TUBEDEMO_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
     "TUBEDEMO_UPSTREAM_READ_TIMEOUT_S": "upstream_read_timeout_s",
+    "TUBEDEMO_UPSTREAM_API_KEY": "upstream_api_key",
     "TUBEDEMO_STORE": "store",
     "TUBEDEMO_S3_BUCKET": "s3_bucket",
     "TUBEDEMO_S3_PREFIX": "s3_prefix",

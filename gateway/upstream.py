@@ -101,8 +101,15 @@ class _HttpxResponse(UpstreamResponse):
         await self._resp.aclose()
 
 
+def _auth(api_key: str) -> dict[str, str]:
+    """The model server's bearer key on every request (vLLM's --api-key / VLLM_API_KEY)."""
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 class HttpxUpstream(Upstream):
-    def __init__(self, base_url: str, connect_s: float, read_s: float, max_conn: int) -> None:
+    def __init__(
+        self, base_url: str, connect_s: float, read_s: float, max_conn: int, api_key: str = ""
+    ) -> None:
         import httpx
 
         self._httpx = httpx
@@ -110,6 +117,7 @@ class HttpxUpstream(Upstream):
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(connect=connect_s, read=read_s, write=read_s, pool=connect_s),
             limits=httpx.Limits(max_connections=max_conn, max_keepalive_connections=max_conn),
+            headers=_auth(api_key),
         )
 
     async def open(
@@ -162,7 +170,9 @@ class _AiohttpResponse(UpstreamResponse):
 
 
 class AiohttpUpstream(Upstream):
-    def __init__(self, base_url: str, connect_s: float, read_s: float, max_conn: int) -> None:
+    def __init__(
+        self, base_url: str, connect_s: float, read_s: float, max_conn: int, api_key: str = ""
+    ) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
@@ -172,6 +182,7 @@ class AiohttpUpstream(Upstream):
             timeout=aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=read_s),
             auto_decompress=False,
             skip_auto_headers=("User-Agent",),
+            headers=_auth(api_key),
         )
 
     async def open(
@@ -195,7 +206,7 @@ class AiohttpUpstream(Upstream):
 
 
 def make_upstream(
-    kind: str, base_url: str, connect_s: float, read_s: float, max_conn: int
+    kind: str, base_url: str, connect_s: float, read_s: float, max_conn: int, api_key: str = ""
 ) -> Upstream:
     cls = AiohttpUpstream if kind == "aiohttp" else HttpxUpstream
-    return cls(base_url, connect_s, read_s, max_conn)
+    return cls(base_url, connect_s, read_s, max_conn, api_key)

@@ -313,3 +313,22 @@ def test_the_page_and_the_api_send_security_headers(gateway) -> None:
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
+
+
+# ------------------------------------------------------------------ the model server's key
+
+
+def test_the_gateway_sends_the_model_servers_api_key_and_a_refusal_is_not_the_phones_fault(
+    start_gateway, fake_vllm: FakeVLLM
+) -> None:
+    fake_vllm.api_key = "vllm-key-from-the-secret"
+    for client in ("aiohttp", "httpx"):
+        keyed = start_gateway(upstream_api_key="vllm-key-from-the-secret", upstream_client=client)
+        assert ask(keyed, keyed.phone("a")).status_code == 200
+        assert keyed.anonymous.get("/v1/models").status_code == 200
+    assert fake_vllm.unauthorized == 0
+    unkeyed = start_gateway()
+    refused = ask(unkeyed, unkeyed.phone("b"))
+    assert refused.status_code == 502, "a 401 would send the page to fetch a new identity"
+    assert "vllm-key" not in refused.text
+    assert fake_vllm.unauthorized == 1

@@ -89,3 +89,41 @@ def test_the_alb_answers_404_for_admin_metrics_readiness_and_the_schema() -> Non
     action = json.loads(annotations["alb.ingress.kubernetes.io/actions.not-public"])
     assert action["type"] == "fixed-response"
     assert action["fixedResponseConfig"]["statusCode"] == "404"
+
+
+def _container(profile: str, ref: str) -> dict[str, Any]:
+    return dict(_pod_specs(profile))[ref]["containers"][0]
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("valueFrom", e.get("value")) for e in container["env"]}
+
+
+def test_vllm_wants_an_api_key_from_the_secret_that_the_gateway_sends() -> None:
+    key = {"secretKeyRef": {"name": "tubedemo-admin", "key": "vllm-api-key", "optional": True}}
+    assert _env(_container("eks", VLLM))["VLLM_API_KEY"] == key
+    for profile in PROFILES:
+        gateway = _container(profile, "Deployment/tubedemo/gateway")
+        assert _env(gateway)["TUBEDEMO_UPSTREAM_API_KEY"] == key
+    # with the key, /v1/models wants it too: the GPU probes send it (httpGet cannot read it)
+    vllm = _container("eks", VLLM)
+    for probe in ("startupProbe", "readinessProbe"):
+        command = vllm[probe]["exec"]["command"]
+        assert command[:2] == ["python3", "-c"] and "VLLM_API_KEY" in command[2], probe
+        assert "/v1/models" in command[2]
+    assert vllm["livenessProbe"]["httpGet"]["path"] == "/health"  # vLLM leaves it open
+
+
+def test_on_eks_only_the_gateway_the_collector_and_the_vpc_reach_vllm() -> None:
+    (policy,) = [
+        o for o in render(config_from_dict({"profile": "eks"})) if o["kind"] == "NetworkPolicy"
+    ]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vllm"}}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}},
+        {"ipBlock": {"cidr": "192.168.0.0/16"}},  # the API server's pod proxy, kubelet probes
+    ]

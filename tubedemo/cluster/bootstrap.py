@@ -21,6 +21,12 @@ from tubedemo.core.errors import ClusterError
 FIELD_MANAGER = "tubedemo-cluster-create"
 """Not `up`'s manager: the token Secret is not part of `up`'s render, so `up` never prunes it."""
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
+VLLM_KEY = "vllm-api-key"
+"""The admin Secret's key holding vLLM's API key (templates/vllm.yaml.j2, gateway.yaml.j2)."""
+NO_VLLM_KEY = (
+    f"; it has no {VLLM_KEY}, so vLLM serves /v1 without a key: delete the Secret and run "
+    "`cluster create` again before `up` to add one)"
+)
 
 Outcome = tuple[str, str]
 
@@ -30,25 +36,30 @@ class StillThere(ClusterError):
 
 
 def ensure_admin_token(api: Api, cfg: DemoConfig) -> Outcome:
-    """The namespace and the gateway's admin-token Secret (key `token`, 24 random bytes, hex);
-    an existing token is kept: a running gateway and the presenter's tools already use it."""
+    """The namespace and the gateway's admin-token Secret (key `token`, 24 random bytes, hex;
+    key `vllm-api-key`, vLLM's API key that the gateway sends, the same size); an existing
+    Secret is kept as it is: a running gateway and the presenter's tools already use it, and
+    adding the vLLM key under running pods would let a new vLLM replica refuse a gateway
+    started without it (vLLM and the gateway read it optionally, so both run without)."""
     ns = cfg.cluster.namespace
     name = cfg.gateway.admin_token_secret
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
     if api.get(Ref.of(namespace)) is None:
         api.apply(namespace, field_manager=FIELD_MANAGER)
     ref = Ref("v1", "Secret", ns, name)
-    if api.get(ref) is not None:
-        return "found", f"{ref} (its token is kept)"
+    live = api.get(ref)
+    if live is not None:
+        keyed = VLLM_KEY in (live.get("data") or {})
+        return "found", f"{ref} (its token is kept" + (")" if keyed else NO_VLLM_KEY)
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": ns},
         "type": "Opaque",
-        "stringData": {"token": secrets.token_hex(24)},
+        "stringData": {"token": secrets.token_hex(24), VLLM_KEY: secrets.token_hex(24)},
     }
     api.apply(secret, field_manager=FIELD_MANAGER)
-    return "made", f"{ref} (key token)"
+    return "made", f"{ref} (keys token, {VLLM_KEY})"
 
 
 def wait_deleted(

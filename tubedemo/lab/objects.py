@@ -291,7 +291,7 @@ def support_objects(cfg: DemoConfig) -> list[Manifest]:
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": name, "namespace": ns},
-            "stringData": {"token": "lab-stand-in"},
+            "stringData": {"token": "lab-stand-in", "vllm-api-key": "lab-stand-in"},
         }
         for name in (cfg.model.hf_token_secret, cfg.gateway.admin_token_secret)
     ]

@@ -63,6 +63,7 @@ KIND_ORDER: tuple[str, ...] = (
     "ClusterRole",
     "RoleBinding",
     "ClusterRoleBinding",
+    "NetworkPolicy",
     "StorageClass",
     "PersistentVolumeClaim",
     "Service",
