@@ -10,6 +10,7 @@ from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events
 from tubedemo.telemetry.snapshot import (
     AudienceState,
+    CostState,
     GatewayState,
     GpuNode,
     HpaState,
@@ -72,137 +73,156 @@ def talk_history(seconds: int = 360, step: int = 2) -> list[Snapshot]:
         now = START + timedelta(seconds=t)
         waiting = _queue_at(t)
         desired = 1 if t < 90 else (5 if t < 270 else 3)
-        pods = [
-            PodState(
-                name="vllm-0",
-                phase="Running",
-                ready=True,
-                node="gpu-a",
-                created_s_ago=600 + t,
-                scheduled_to_ready_s=182.0,
-                created_to_ready_s=230.0,
-            )
-        ]
-        nodes = [
-            GpuNode(
-                name="gpu-a",
-                instance_type="g5.2xlarge",
-                capacity_type="spot",
-                ready=True,
-                age_s=700 + t,
-                launch_s=41.0,
-            )
-        ]
-        launching: list[NodeClaimState] = []
-        for i in range(1, min(desired, 5)):
-            created = 90.0
-            age = t - created
-            if age < 0:
-                continue
-            name = f"vllm-{i}"
-            node_ready_at = 45 + 3 * i
-            node_name = f"gpu-{'bcde'[i - 1]}"
-            if age < node_ready_at:
-                pods.append(PodState(name=name, created_s_ago=age, pending_reason="Unschedulable"))
-                launching.append(
-                    NodeClaimState(
-                        name=f"tubedemo-gpu-{i}",
-                        instance_type="g5.2xlarge" if age > 10 else None,
-                        capacity_type=("on-demand" if i == 4 else "spot") if age > 10 else None,
-                        age_s=age,
-                        stage="launched" if age > 10 else "pending",
-                    )
-                )
-                continue
-            nodes.append(
-                GpuNode(
-                    name=node_name,
-                    instance_type="g5.2xlarge",
-                    capacity_type="on-demand" if i == 4 else "spot",
-                    ready=True,
-                    age_s=age - 5,
-                    launch_s=float(node_ready_at),
-                )
-            )
-            cold = 90 + 5 * i
-            ready = age >= node_ready_at + cold
-            # as the Kubernetes feed reports them: the node's and pod's conditions, vLLM's log
-            marks = (
-                StartupMark(step="node_ready", at_s=node_ready_at, source="node"),
-                StartupMark(step="scheduled", at_s=node_ready_at + 1, source="pod"),
-                StartupMark(step="container_started", at_s=node_ready_at + 15, source="pod"),
-                StartupMark(
-                    step="weights_loaded", at_s=node_ready_at + 50 + 2 * i, source="vllm_log"
-                ),
-                StartupMark(step="compiled", at_s=node_ready_at + cold - 5, source="vllm_log"),
-                StartupMark(step="ready", at_s=node_ready_at + cold, source="pod"),
-            )
-            pods.append(
-                PodState(
-                    name=name,
-                    phase="Running",
-                    ready=ready,
-                    node=node_name,
-                    created_s_ago=age,
-                    scheduled_to_ready_s=float(cold) if ready else None,
-                    created_to_ready_s=float(node_ready_at + cold) if ready else None,
-                    pending_reason=None if ready else "ContainerCreating",
-                    startup=tuple(m for m in marks if m.at_s <= age),
-                )
-            )
-        ready_pods = sum(1 for p in pods if p.ready)
-        running = min(8 * ready_pods, 4 + waiting)
-        rps = 0.0 if t < 10 else round(0.4 + running * 0.12, 2)
+        pods, nodes, launching = _cluster_at(t, desired)
         prev = history[-1] if history else None
         node_state = NodeState(nodes=priced(prices, nodes), launching=tuple(launching))
         cost = advance(
             prev.cost if prev else None, prev.time if prev else None, now, node_state.per_hour
         )
-        snapshot = Snapshot(
-            time=now,
-            talk=_clock(t),
-            queue=QueueState(waiting=waiting, running=running, multiplier=50),
-            replicas=ReplicaState(
-                desired=desired,
-                ready=ready_pods,
-                pending=len(pods) - ready_pods,
-                max=10,
-                pods=tuple(pods),
-            ),
-            nodes=node_state,
-            hpa=HpaState(
-                desired=desired,
-                current=len(pods),
-                metric=float(max(waiting * 50, 1)),
-                target=50.0,
-                min=1,
-                max=10,
-            ),
-            perf=PerfState(
-                requests_per_s=rps,
-                tokens_per_s=round(rps * 148, 1),
-                prompt_tokens_per_s=round(rps * 120, 1),
-                ttft_p50_s=round(0.14 + waiting * 0.9, 3),
-                ttft_p95_s=round(0.31 + waiting * 1.7, 3),
-                e2e_p50_s=round(4.2 + waiting * 0.9, 3),
-                e2e_p95_s=round(6.8 + waiting * 1.7, 3),
-                kv_cache_usage=min(0.95, 0.05 + running * 0.02),
-                pods_scraped=ready_pods,
-            ),
-            gateway=GatewayState(
-                requests_per_s=rps, errors_per_s=0.0, in_flight=running, questions=t // 3
-            ),
-            audience=AudienceState(
-                mode="survey" if t >= 300 else "quiz", survey_count=max(0, (t - 300) * 2)
-            ),
-            k6=K6State(
-                active=60 <= t < 300,
-                vus=8 if 60 <= t < 300 else 0,
-                requests_per_s=rps if 60 <= t < 300 else 0.0,
-                failed_rate=0.0,
-            ),
-            cost=cost,
-        )
+        snapshot = _snapshot(t, now, waiting, desired, pods, node_state, cost)
         snapshot = snapshot.model_copy(update={"events": derive_events(prev, snapshot)})
         history.append(snapshot)
     return history
+
+
+def _cluster_at(t: int, desired: int) -> tuple[list[PodState], list[GpuNode], list[NodeClaimState]]:
+    """The pods, GPU nodes and launching NodeClaims at ``t``: vllm-0 on its warm node, and each
+    replica the scale-up at 90 s adds through its NodeClaim, node and start-up marks."""
+    pods = [
+        PodState(
+            name="vllm-0",
+            phase="Running",
+            ready=True,
+            node="gpu-a",
+            created_s_ago=600 + t,
+            scheduled_to_ready_s=182.0,
+            created_to_ready_s=230.0,
+        )
+    ]
+    nodes = [
+        GpuNode(
+            name="gpu-a",
+            instance_type="g5.2xlarge",
+            capacity_type="spot",
+            ready=True,
+            age_s=700 + t,
+            launch_s=41.0,
+        )
+    ]
+    launching: list[NodeClaimState] = []
+    for i in range(1, min(desired, 5)):
+        created = 90.0
+        age = t - created
+        if age < 0:
+            continue
+        name = f"vllm-{i}"
+        node_ready_at = 45 + 3 * i
+        node_name = f"gpu-{'bcde'[i - 1]}"
+        if age < node_ready_at:
+            pods.append(PodState(name=name, created_s_ago=age, pending_reason="Unschedulable"))
+            launching.append(
+                NodeClaimState(
+                    name=f"tubedemo-gpu-{i}",
+                    instance_type="g5.2xlarge" if age > 10 else None,
+                    capacity_type=("on-demand" if i == 4 else "spot") if age > 10 else None,
+                    age_s=age,
+                    stage="launched" if age > 10 else "pending",
+                )
+            )
+            continue
+        nodes.append(
+            GpuNode(
+                name=node_name,
+                instance_type="g5.2xlarge",
+                capacity_type="on-demand" if i == 4 else "spot",
+                ready=True,
+                age_s=age - 5,
+                launch_s=float(node_ready_at),
+            )
+        )
+        cold = 90 + 5 * i
+        ready = age >= node_ready_at + cold
+        # as the Kubernetes feed reports them: the node's and pod's conditions, vLLM's log
+        marks = (
+            StartupMark(step="node_ready", at_s=node_ready_at, source="node"),
+            StartupMark(step="scheduled", at_s=node_ready_at + 1, source="pod"),
+            StartupMark(step="container_started", at_s=node_ready_at + 15, source="pod"),
+            StartupMark(step="weights_loaded", at_s=node_ready_at + 50 + 2 * i, source="vllm_log"),
+            StartupMark(step="compiled", at_s=node_ready_at + cold - 5, source="vllm_log"),
+            StartupMark(step="ready", at_s=node_ready_at + cold, source="pod"),
+        )
+        pods.append(
+            PodState(
+                name=name,
+                phase="Running",
+                ready=ready,
+                node=node_name,
+                created_s_ago=age,
+                scheduled_to_ready_s=float(cold) if ready else None,
+                created_to_ready_s=float(node_ready_at + cold) if ready else None,
+                pending_reason=None if ready else "ContainerCreating",
+                startup=tuple(m for m in marks if m.at_s <= age),
+            )
+        )
+    return pods, nodes, launching
+
+
+def _snapshot(
+    t: int,
+    now: datetime,
+    waiting: int,
+    desired: int,
+    pods: list[PodState],
+    node_state: NodeState,
+    cost: CostState,
+) -> Snapshot:
+    """The Snapshot at ``t`` around the cluster: load, latency, gateway, audience and k6 figures
+    that follow the queue and the Ready pods."""
+    ready_pods = sum(1 for p in pods if p.ready)
+    running = min(8 * ready_pods, 4 + waiting)
+    rps = 0.0 if t < 10 else round(0.4 + running * 0.12, 2)
+    return Snapshot(
+        time=now,
+        talk=_clock(t),
+        queue=QueueState(waiting=waiting, running=running, multiplier=50),
+        replicas=ReplicaState(
+            desired=desired,
+            ready=ready_pods,
+            pending=len(pods) - ready_pods,
+            max=10,
+            pods=tuple(pods),
+        ),
+        nodes=node_state,
+        hpa=HpaState(
+            desired=desired,
+            current=len(pods),
+            metric=float(max(waiting * 50, 1)),
+            target=50.0,
+            min=1,
+            max=10,
+        ),
+        perf=PerfState(
+            requests_per_s=rps,
+            tokens_per_s=round(rps * 148, 1),
+            prompt_tokens_per_s=round(rps * 120, 1),
+            ttft_p50_s=round(0.14 + waiting * 0.9, 3),
+            ttft_p95_s=round(0.31 + waiting * 1.7, 3),
+            e2e_p50_s=round(4.2 + waiting * 0.9, 3),
+            e2e_p95_s=round(6.8 + waiting * 1.7, 3),
+            kv_cache_usage=min(0.95, 0.05 + running * 0.02),
+            pods_scraped=ready_pods,
+        ),
+        gateway=GatewayState(
+            requests_per_s=rps, errors_per_s=0.0, in_flight=running, questions=t // 3
+        ),
+        audience=AudienceState(
+            mode="survey" if t >= 300 else "quiz", survey_count=max(0, (t - 300) * 2)
+        ),
+        k6=K6State(
+            active=60 <= t < 300,
+            vus=8 if 60 <= t < 300 else 0,
+            requests_per_s=rps if 60 <= t < 300 else 0.0,
+            failed_rate=0.0,
+        ),
+        cost=cost,
+    )
