@@ -151,33 +151,11 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
         "cluster": {"namespace": namespace},
         "scaling": {"scrape_interval": "1s"},
     }
-    # The collector's RBAC exactly as rendered: its pod discovery must work with these rights.
-    for obj in render(config_from_dict(raw)):
-        if obj["metadata"]["name"] == "otel-collector" and obj["kind"] in (
-            "ServiceAccount",
-            "Role",
-            "RoleBinding",
-        ):
-            kube.apply(obj, namespace)
+    apply_collector_rbac(kube, namespace, raw)
     config = tmp_path / "config.yaml"
     config.write_text(rendered_config(raw))
 
-    standin = subprocess.Popen(
-        test_host.wrap(
-            [
-                sys.executable,
-                "-m",
-                "tubedemo.rehearsal.standin",
-                "--served-model-name=llama-3.1-8b",
-                "--port=0",
-                f"--max-num-seqs={MAX_NUM_SEQS}",
-                f"--host={test_host.address}",
-                "--speed=0.05",  # slow time: the held requests stay running/waiting for minutes
-            ]
-        ),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    standin = start_standin(test_host)
     load = collector = None
     try:
         assert standin.stdout is not None
@@ -210,25 +188,7 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
         )
 
         servicer, sink_port = sink
-        run_root = service_account_dir(kube, namespace, "otel-collector", tmp_path / "run")
-        log = (tmp_path / "otelcol.log").open("w")
-        argv, env = in_pod(
-            kube,
-            run_root,
-            [
-                str(binary),
-                f"--config=file:{config}",
-                f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
-                f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
-                "--set=service::telemetry::metrics::level=none",
-            ],
-        )
-        collector = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        collector = start_collector(kube, namespace, binary, config, sink_port, tmp_path)
 
         def arrived() -> float | None:
             assert collector is not None
@@ -253,16 +213,7 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
         # kubelet marks it NotReady (out of the Service), but it still runs and its queue is
         # still there. The scrape keeps it (Running, not only Ready), so the queue the scaler
         # sums does not drop to 0 exactly at the peak.
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        client.CoreV1Api(kube.api_client()).patch_namespaced_pod_status(
-            "vllm-0",
-            namespace,
-            {
-                "status": {
-                    "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]
-                }
-            },
-        )
+        mark_not_ready(kube, namespace, "vllm-0")
         flipped = servicer.count("vllm_num_requests_waiting")
         # 15 scrapes (1 s apart): well past the discovery's update (Prometheus applies target
         # changes every 5 s), after which a Ready-only scrape would have dropped the pod
@@ -283,3 +234,70 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def apply_collector_rbac(kube: Kube, namespace: str, raw: dict[str, Any]) -> None:
+    """The collector's RBAC exactly as rendered: its pod discovery must work with these rights."""
+    for obj in render(config_from_dict(raw)):
+        if obj["metadata"]["name"] == "otel-collector" and obj["kind"] in (
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+        ):
+            kube.apply(obj, namespace)
+
+
+def start_standin(test_host: netns.TestHost) -> subprocess.Popen[str]:
+    """The vLLM stand-in on the test host, in slow time: held requests stay running/waiting for
+    minutes. It prints ``PORT <n>`` once it listens."""
+    return subprocess.Popen(
+        test_host.wrap(
+            [
+                sys.executable,
+                "-m",
+                "tubedemo.rehearsal.standin",
+                "--served-model-name=llama-3.1-8b",
+                "--port=0",
+                f"--max-num-seqs={MAX_NUM_SEQS}",
+                f"--host={test_host.address}",
+                "--speed=0.05",
+            ]
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_collector(
+    kube: Kube, namespace: str, binary: Path, config: Path, sink_port: int, tmp_path: Path
+) -> subprocess.Popen[bytes]:
+    """The collector as in its pod (in-cluster config, its ServiceAccount's token), exporting to
+    the test receiver; its output in tmp_path/otelcol.log."""
+    run_root = service_account_dir(kube, namespace, "otel-collector", tmp_path / "run")
+    log = (tmp_path / "otelcol.log").open("w")
+    argv, env = in_pod(
+        kube,
+        run_root,
+        [
+            str(binary),
+            f"--config=file:{config}",
+            f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
+            f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
+            "--set=service::telemetry::metrics::level=none",
+        ],
+    )
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def mark_not_ready(kube: Kube, namespace: str, pod: str) -> None:
+    """What the kubelet does to a replica that misses its readiness probes."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    client.CoreV1Api(kube.api_client()).patch_namespaced_pod_status(
+        pod,
+        namespace,
+        {
+            "status": {
+                "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]
+            }
+        },
+    )
