@@ -34,7 +34,7 @@ class _Lifecycle(SectionedGroup):
             ),
         ),
         ("Rehearse (no cloud, no GPU)", ("simulate", "rehearse", "lab")),
-        ("On stage", ("show", "watch", "mode", "qr", "load", "winners", "status")),
+        ("On stage", ("show", "watch", "mode", "qr", "load", "winners", "status", "drill")),
         ("Afterwards", ("report", "session", "teardown")),
     )
 
@@ -129,6 +129,10 @@ def _register() -> None:
     from tubedemo.commands import eks
 
     eks.register(app)
+
+    from tubedemo.commands import drill
+
+    drill.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
