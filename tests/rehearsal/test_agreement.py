@@ -120,5 +120,6 @@ def test_the_twin_at_the_hpa_phase_read_off_a_run_scales_up_on_that_run_s_beat()
     phase = hpa_phase(seen, cfg.twin.hpa.sync_period)
     assert phase is not None and abs(phase - 7.0) <= 0.5
     again = twin_samples(simulate(at_hpa_phase(cfg, phase)))
-    assert first_scale_up(again) is not None
-    assert abs((first_scale_up(again) or 0) - (first_scale_up(seen) or 0)) <= 1
+    seen_at, again_at = first_scale_up(seen), first_scale_up(again)
+    assert seen_at is not None and again_at is not None
+    assert abs(again_at - seen_at) <= 1

@@ -41,11 +41,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tubedemo.core import formula as keda_formula
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, HpaControllerConfig
 from tubedemo.core.errors import TwinError
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
 from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule
@@ -65,6 +65,30 @@ _METRIC_SOURCES = {
     "num_requests_running": "running",
     "kv_cache_usage_perc": "kv_usage",
 }
+
+
+def metric_sources(triggers: Mapping[str, str]) -> dict[str, str]:
+    """Each scaling trigger's engine gauge (waiting, running, kv_usage), from the vLLM metric it
+    reads; a metric the twin does not model is a TwinError."""
+    sources: dict[str, str] = {}
+    for trigger, metric in triggers.items():
+        base = metric.replace("vllm:", "").replace("vllm_", "")
+        if base not in _METRIC_SOURCES:
+            raise TwinError(
+                f"scaling trigger {trigger!r} reads {metric!r}: the twin models "
+                "vllm_num_requests_waiting, vllm_num_requests_running and "
+                "vllm_kv_cache_usage_perc"
+            )
+        sources[trigger] = _METRIC_SOURCES[base]
+    return sources
+
+
+def tolerances(hpa: HpaControllerConfig) -> Tolerances:
+    """The HPA controller's tolerances each way: its own for a direction, else the shared one."""
+    return Tolerances(
+        down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
+        up=hpa.tolerance if hpa.scale_up_tolerance is None else hpa.scale_up_tolerance,
+    )
 
 
 @dataclass(frozen=True)
@@ -127,22 +151,8 @@ class World(KarpenterLoop):
             self.forecast = forecast_schedule(config)
         self.formula = keda_formula.check(scaling.effective_formula, names)
         self.reactive_formula = keda_formula.check(scaling.reactive_formula, names)
-        self._metric_sources: dict[str, str] = {}
-        for trigger, metric in scaling.triggers.items():
-            base = metric.replace("vllm:", "").replace("vllm_", "")
-            if base not in _METRIC_SOURCES:
-                raise TwinError(
-                    f"scaling trigger {trigger!r} reads {metric!r}: the twin models "
-                    "vllm_num_requests_waiting, vllm_num_requests_running and "
-                    "vllm_kv_cache_usage_perc"
-                )
-            self._metric_sources[trigger] = _METRIC_SOURCES[base]
-        hpa = config.twin.hpa
-        tolerances = Tolerances(
-            down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
-            up=hpa.tolerance if hpa.scale_up_tolerance is None else hpa.scale_up_tolerance,
-        )
-        self.hpa = HpaModel.from_config(scaling, tolerances)
+        self._metric_sources = metric_sources(scaling.triggers)
+        self.hpa = HpaModel.from_config(scaling, tolerances(config.twin.hpa))
         self.metric_failures = 0
         """KEDA's status.health[metric].numberOfFailures: consecutive failed metric reads."""
         self.desired = max(scaling.min_replicas, 1)
