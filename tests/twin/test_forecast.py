@@ -3,6 +3,8 @@ needs, applied a start-up ahead of it and blended into KEDA's formula with the q
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tubedemo.core import formula as keda_formula
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.manifests.render import render
@@ -138,3 +140,35 @@ def test_the_default_talk_serves_the_room_inside_the_burst_at_about_todays_cost(
     was = next(p for p in reactive.phases if p.phase == "burst")
     assert was.ready_max == 1 and was.audience_ttft_p95 is not None
     assert was.audience_ttft_p95 > 10
+
+
+def test_the_readmes_proactive_sweep_table_is_what_simulate_gives() -> None:
+    # README, "Proactive scaling: the timeline is the forecast": the table a presenter reads
+    # to choose; the default talk, seed 42, the room on
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0]: cells[1:]
+        for line in readme.split("**Proactive scaling", 1)[1].split("\n\n**", 1)[0].splitlines()
+        if line.startswith("| ") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    for column, cfg in enumerate(
+        (config_from_dict({"scaling": {"proactive": "off"}}), proactive())
+    ):
+        result = simulate(cfg)
+        burst = next(p for p in result.phases if p.phase == "burst")
+        steady = next(p for p in result.phases if p.phase == "steady")
+        assert rows["burst: desired / Ready max"][column].startswith(
+            f"{burst.desired_max} / {burst.ready_max} "
+        )
+        p50, p95 = burst.audience_ttft_p50, burst.audience_ttft_p95
+        assert p50 is not None and p95 is not None
+        assert rows["burst: room TTFT p50 / p95"][column] == f"{_s(p50)} / {_s(p95)}"
+        assert steady.audience_ttft_p95 is not None
+        assert rows["steady: room TTFT p95"][column].startswith(_s(steady.audience_ttft_p95))
+        assert rows["requests (failed)"][column] == f"{result.requests} ({result.failed})"
+        assert rows["GPU cost of the talk"][column].startswith(f"${result.cost:.2f}")
+
+
+def _s(seconds: float) -> str:
+    """As the README writes a TTFT: two decimals under 10 s, whole seconds above."""
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.0f} s"
