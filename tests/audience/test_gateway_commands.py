@@ -185,11 +185,10 @@ def test_csv_export_round_trips_every_submission(
     assert piped.code == 0 and piped.out == text
 
 
-def test_csv_export_writes_into_a_relative_folder(
+def test_csv_export_writes_into_a_relative_folder_it_makes(
     gateway: GatewayProcess, tubedemo: Tubedemo, tmp_path: Path
 ) -> None:
     gateway.submit("p-0", 4, "Tube & Co", "Ann")
-    (tmp_path / "cwd" / "exports").mkdir()
     run = tubedemo("session", "export", "--csv", "exports/talk.csv", "--gateway-url", gateway.url)
     assert run.code == 0, run.err
     (row,) = parse_export((tmp_path / "cwd" / "exports" / "talk.csv").read_text(encoding="utf-8"))

@@ -86,9 +86,15 @@ def test_png_for_the_slides_scans_back_to_the_url(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["qr.png"]  # no temp file left behind
 
 
-def test_png_into_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(QrError, match="does not exist"):
-        write_png(URL, tmp_path / "nope" / "qr.png")
+def test_png_into_a_missing_folder_makes_the_folder(tmp_path: Path) -> None:
+    written = write_png(URL, tmp_path / "slides" / "deck" / "qr.png")
+    assert written.is_file()
+
+
+def test_png_where_a_file_stands_in_for_the_folder_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "slides").write_text("not a folder")
+    with pytest.raises(QrError, match="cannot write"):
+        write_png(URL, tmp_path / "slides" / "qr.png")
 
 
 def test_qr_command_encodes_the_demo_yaml_url(tubedemo: Tubedemo, tmp_path: Path) -> None:
@@ -135,21 +141,21 @@ def test_a_rehearsals_lan_address_beats_a_localhost_audience_url_in_demo_yaml(
     assert "phones cannot open a localhost address" in local.err
 
 
-def test_qr_command_writes_its_png_into_a_relative_folder(
+def test_qr_command_writes_its_png_into_a_relative_folder_it_makes(
     tubedemo: Tubedemo, tmp_path: Path
 ) -> None:
-    (tmp_path / "cwd" / "slides").mkdir()
     run = tubedemo("qr", "--url", URL, "--png", "slides/qr.png")
     assert run.code == 0, run.err
     assert (tmp_path / "cwd" / "slides" / "qr.png").is_file()
 
 
-def test_qr_command_with_a_missing_png_folder_fails_in_one_line(
+def test_qr_command_with_a_file_in_place_of_the_png_folder_fails_in_one_line(
     tubedemo: Tubedemo, tmp_path: Path
 ) -> None:
-    run = tubedemo("qr", "--url", URL, "--png", str(tmp_path / "missing" / "qr.png"))
+    (tmp_path / "taken").write_text("a file")
+    run = tubedemo("qr", "--url", URL, "--png", str(tmp_path / "taken" / "qr.png"))
     assert run.code != 0
-    assert len(run.err_lines) == 1 and "does not exist" in run.err
+    assert len(run.err_lines) == 1 and "cannot write" in run.err
 
 
 # -- where the URL comes from after `up` (pure) -------------------------------------------

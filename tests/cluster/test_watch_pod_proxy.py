@@ -152,7 +152,7 @@ def test_watch_command_scrapes_through_the_pod_proxy_by_default(
         [
             sys.executable, "-m", "tubedemo", "watch",
             "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
-            "--gateway", "http://127.0.0.1:9",
+            "--gateway-url", "http://127.0.0.1:9",
             "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
             "--frames", "6", "--record", str(record),
         ],

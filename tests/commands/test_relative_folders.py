@@ -91,7 +91,7 @@ def test_watch_records_into_a_relative_folder_it_makes_and_replays_from_there(
 ) -> None:
     engine.set(waiting=3)
     done = tubedemo(
-        "watch", "--no-kube", "--vllm-url", engine.url, "--gateway", "http://127.0.0.1:9",
+        "watch", "--no-kube", "--vllm-url", engine.url, "--gateway-url", "http://127.0.0.1:9",
         "--set", "dashboard.tick=0.2", "--frames", "3", "--record", "out/watch/talk.jsonl",
         cwd=talk,
     )  # fmt: skip

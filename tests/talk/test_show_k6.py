@@ -146,7 +146,7 @@ def show_args(config: Path, gateway: Gateway, record: Path, *extra: str) -> list
         "show",
         "-c",
         str(config),
-        "--gateway",
+        "--gateway-url",
         gateway.url,
         "--admin-token",
         TOKEN,
@@ -250,7 +250,7 @@ def test_show_and_load_write_into_their_default_folders_under_the_working_folder
     tmp_path: Path, gateway: Gateway
 ) -> None:
     write_config(tmp_path, SHORT, duration=2)
-    on_stage = ["-c", "demo.yaml", "--gateway", gateway.url, "--admin-token", TOKEN]
+    on_stage = ["-c", "demo.yaml", "--gateway-url", gateway.url, "--admin-token", TOKEN]
     show = tubedemo("show", *on_stage, "--mode-via", "gateway", cwd=tmp_path)
     _, err = show.communicate(timeout=30)
     assert show.returncode == 0, err
@@ -266,7 +266,7 @@ def test_show_and_load_write_into_relative_folders_they_make(
     tmp_path: Path, gateway: Gateway
 ) -> None:
     write_config(tmp_path, SHORT, duration=2)
-    on_stage = ["-c", "demo.yaml", "--gateway", gateway.url, "--admin-token", TOKEN]
+    on_stage = ["-c", "demo.yaml", "--gateway-url", gateway.url, "--admin-token", TOKEN]
     show = tubedemo(
         "show", *on_stage, "--mode-via", "gateway", "--record", "talks/berlin/talk.jsonl",
         cwd=tmp_path,
@@ -433,7 +433,7 @@ def test_load_sends_uncounted_streaming_requests(tmp_path: Path, gateway: Gatewa
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(
         "load", "--vus", "2", "--duration", "2s", "-c", str(config),
-        "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
+        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
     )  # fmt: skip
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -451,7 +451,7 @@ def test_the_load_carries_its_own_credential_and_no_phone_limit_throttles_it(
     config = write_config(tmp_path, LONG, duration=600)
     proc = tubedemo(
         "load", "--vus", "2", "--duration", "2s", "-c", str(config),
-        "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
+        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
     )  # fmt: skip
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -465,7 +465,7 @@ def test_load_without_the_gateways_credential_is_refused_and_fails(
     config = write_config(tmp_path, LONG, duration=600, max_error_rate=0.1)
     proc = tubedemo(
         "load", "--vus", "1", "--duration", "1s", "-c", str(config),
-        "--gateway", gateway.url, "--admin-token", "not-this-gateways-token",
+        "--gateway-url", gateway.url, "--admin-token", "not-this-gateways-token",
         "--out", str(tmp_path),
     )  # fmt: skip
     _, err = proc.communicate(timeout=30)
@@ -485,7 +485,7 @@ def test_load_can_replay_the_audiences_questions(tmp_path: Path, gateway: Gatewa
     config = write_config(tmp_path, LONG, duration=600, use_audience_questions=True)
     proc = tubedemo(
         "load", "--vus", "1", "--duration", "1s", "-c", str(config),
-        "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
+        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
     )  # fmt: skip
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -500,7 +500,7 @@ def test_load_fails_with_one_line_when_the_gateway_errors(
     config = write_config(tmp_path, LONG, duration=600, max_error_rate=0.1)
     proc = tubedemo(
         "load", "--vus", "2", "--duration", "1s", "-c", str(config),
-        "--gateway", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
+        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
     )  # fmt: skip
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 11  # K6ThresholdsFailed (README, "Exit codes")

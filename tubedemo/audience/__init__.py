@@ -7,7 +7,8 @@ below, each name imported on first use, so the QR code does not load the HTTP cl
 Modules: ``gateway_client`` (the one typed client of the gateway's admin and public API: mode,
 draw, sessions, export), ``reveal`` (the on-stage winner reveal), ``qr`` (the QR code in the
 terminal and as a PNG), ``audience_url`` (which URL the QR code shows, and whether phones can
-reach it).
+reach it), ``stage`` (where a running rehearsal's gateway is: the local stage file the
+other commands find it by).
 
 May import tubedemo.core only (httpx and pydantic for the client). How a command reaches the
 in-cluster gateway (cluster proxy + this client) is wired in tubedemo.commands.wiring.
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # the face's names for mypy (explicit re-exports)
     from tubedemo.audience.gateway_client import TalkSession as TalkSession
     from tubedemo.audience.gateway_client import direct_route as direct_route
     from tubedemo.audience.gateway_client import parse_export as parse_export
+    from tubedemo.audience.stage import Stage as Stage
+    from tubedemo.audience.stage import running_rehearsal as running_rehearsal
 
 FACE = {
     "AdminTokenRejected": "gateway_client",
@@ -46,6 +49,8 @@ FACE = {
     "parse_export": "gateway_client",
     "discovered": "audience_url",
     "phones_cannot_reach": "audience_url",
+    "Stage": "stage",
+    "running_rehearsal": "stage",
 }
 """The public names and the module each comes from, imported on first use (core.face)."""
 

@@ -195,6 +195,12 @@ class Route:
         "pass the token the gateway was started with (--admin-token / TUBEDEMO_ADMIN_TOKEN)"
     )
     """What to do when the gateway refuses the token on this route."""
+    source: str = ""
+    """How this gateway was chosen, in words (a command's first line names it)."""
+    unreachable_hint: str = (
+        "start it (tubedemo rehearse) or check `tubedemo status` (cluster), or pass --gateway-url"
+    )
+    """What to do when nothing answers on this route."""
 
 
 def direct_route(
@@ -302,6 +308,14 @@ class GatewayClient:
             raise GatewayRefused(f"the gateway at {self.where} sent an unexpected /config")
         return data
 
+    def public_status(self) -> dict[str, Any]:
+        """The phones' status strip (/api/status): queue, replicas, GPU nodes, and whether the
+        figures are fresh (``available``)."""
+        data = _json(self._send("GET", "/api/status"), "status")
+        if not isinstance(data, dict):
+            raise GatewayRefused(f"the gateway at {self.where} sent an unexpected /api/status")
+        return data
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -320,8 +334,8 @@ class GatewayClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise GatewayUnreachable(
-                f"cannot reach the gateway at {self.where} ({_reason(exc)}); start it "
-                "(rehearsal) or check `tubedemo status` (cluster), or pass --gateway-url"
+                f"cannot reach the gateway at {self.where} ({_reason(exc)}); "
+                f"{self.route.unreachable_hint}"
             ) from exc
         if resp.is_success or resp.status_code in accept:
             return resp

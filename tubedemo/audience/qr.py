@@ -85,13 +85,16 @@ def fits(matrix: Matrix, columns: int, lines: int, *, border: int = QUIET_ZONE) 
 
 
 def write_png(data: str, path: Path) -> Path:
-    """Write the QR code as a PNG (atomically: a slide deck never sees half a file)."""
+    """Write the QR code as a PNG (atomically: a slide deck never sees half a file), making its
+    folder if it does not exist yet (`--png slides/qr.png` in a new talk folder)."""
     qr_matrix(data)  # same validation and message as the terminal path
     code = segno.make_qr(data, error="m", boost_error=True)
     target = path.expanduser()
     directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise QrError(f"cannot write {path}: folder {directory} does not exist")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QrError(f"cannot write {path}: {exc.strerror or exc}") from exc
     fd, tmp = tempfile.mkstemp(prefix=".qr-", suffix=".png", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -1,7 +1,9 @@
 """qr, winners, session new/list/export: the audience-facing operations on stage.
 
-Each command reaches the gateway one of two ways: --gateway-url (or gateway.url; rehearsal)
-directly, else the cluster's gateway through the API server's service proxy.
+Each command reaches the gateway one of two ways (commands.wiring.direct_target): directly
+(--gateway-url or TUBEDEMO_GATEWAY_URL, else the rehearsal running from this folder, found by its
+stage file, else gateway.url), else the cluster's gateway through the API server's service
+proxy. The first line a command prints names the gateway it used and why that one.
 """
 
 import os
@@ -47,10 +49,17 @@ def _gateway(
     token: str | None,
     kubeconfig: Path | None,
     context: str | None,
+    *,
+    say_where: bool = True,
 ) -> "GatewayClient":
-    from tubedemo.commands.wiring import open_gateway
+    """The gateway client; its first line (which gateway, why) printed unless ``say_where`` is
+    False (a command whose standard output is data says it elsewhere)."""
+    from tubedemo.commands.wiring import gateway_line, open_gateway
 
-    return open_gateway(cfg, url=url, admin_token=token, kubeconfig=kubeconfig, context=context)
+    gw = open_gateway(cfg, url=url, admin_token=token, kubeconfig=kubeconfig, context=context)
+    if say_where:
+        console.print(gateway_line(gw), markup=False)
+    return gw
 
 
 # --------------------------------------------------------------------------------------- qr
@@ -70,21 +79,21 @@ def resolve_audience_url(
     laptop's own view: a gateway that advertises an address phones reach (a rehearsal's LAN
     address) wins over it."""
     from tubedemo.audience import discovered, phones_cannot_reach
-    from tubedemo.commands.wiring import open_gateway
+    from tubedemo.commands.wiring import direct_target, open_gateway
 
     if url:
         return url, "--url"
     configured = cfg.talk.audience_url
+    target = direct_target(cfg, gateway_url)
     if configured and not phones_cannot_reach(configured):
         return configured, "talk.audience_url"
-    direct = gateway_url or cfg.gateway.url
-    if direct:
-        with open_gateway(cfg, url=direct) as gw:
+    if target is not None:
+        with open_gateway(cfg, url=target.url, admin_token=target.token) as gw:
             advertised = str(gw.public_config().get("audience_url") or "")
         if advertised and not (configured and phones_cannot_reach(advertised)):
             return advertised, "the gateway's /config"
         if not configured:
-            return direct, "--gateway-url"
+            return target.url, target.source
     if configured:
         return configured, "talk.audience_url"
     from tubedemo.cluster.gateway_proxy import api_client_for, public_objects
@@ -123,9 +132,13 @@ def qr(
     """Show the audience URL as a QR code (and write a PNG for the slides)."""
     from tubedemo.audience import phones_cannot_reach
     from tubedemo.audience import qr as qrcode
+    from tubedemo.commands.wiring import direct_target
 
     cfg = config_from(config, set_)
     target, source = resolve_audience_url(cfg, url, gateway_url, kubeconfig, context)
+    direct = direct_target(cfg, gateway_url)
+    if direct is not None and source in ("the gateway's /config", direct.source):
+        console.print(f"gateway: {direct.url} ({direct.source})", markup=False)
     matrix = qrcode.qr_matrix(target)
     if console.is_terminal and console.color_system is not None:
         if not qrcode.fits(matrix, console.width, console.height):
@@ -281,8 +294,10 @@ def session_list(
 def _write_atomic(path: Path, text: str) -> None:
     target = path.expanduser()
     directory = target.parent
-    if not directory.is_dir():
-        raise ExportError(f"cannot write {path}: folder {directory} does not exist")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=directory)
     try:
         # newline="" keeps the gateway's CRLF rows byte for byte (CSV's own line ends).
@@ -313,8 +328,12 @@ def session_export(
     from tubedemo.audience import parse_export
 
     cfg = config_from(config, set_)
-    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context) as gw:
+    # standard output may be the CSV itself: the gateway line goes to standard error
+    with _gateway(cfg, gateway_url, admin_token, kubeconfig, context, say_where=False) as gw:
+        from tubedemo.commands.wiring import gateway_line
+
         text = gw.export_csv()
+        err.print(gateway_line(gw), markup=False)
     if csv_file is None:
         sys.stdout.write(text)
         sys.stdout.flush()

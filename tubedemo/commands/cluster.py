@@ -387,14 +387,30 @@ def mode(
     set_: Overrides = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
+    gateway_url: GatewayUrl = None,
+    admin_token: AdminToken = None,
 ) -> None:
-    """Print the audience page's mode, or flip it (quiz | survey)."""
+    """Print the audience page's mode, or flip it (quiz | survey).
+
+    A gateway called directly (--gateway-url, a rehearsal running from this folder, gateway.url)
+    is flipped through its admin API; else the cluster's mode ConfigMap."""
     from tubedemo.cluster import up as up_ops
+    from tubedemo.commands.wiring import direct_target, gateway_line, open_gateway
     from tubedemo.manifests.render import render
 
     if new is not None and new not in ("quiz", "survey"):
         raise UsageError(f"mode {new!r}: choose quiz or survey")
     cfg = config_from(config, set_)
+    if direct_target(cfg, gateway_url, admin_token) is not None:
+        with open_gateway(cfg, url=gateway_url, admin_token=admin_token) as gw:
+            console.print(gateway_line(gw), markup=False)
+            old = str(gw.public_config().get("mode") or "quiz")
+            if new is None:
+                console.print(old)
+                return
+            gw.set_mode(new)
+        console.print(f"mode: {old} → {new}")
+        return
     ref = up_ops.mode_configmap(render(cfg))
     if ref is None:
         raise ClusterError("the render has no mode ConfigMap (gateway TUBEDEMO_MODE_CONFIGMAP)")
@@ -437,6 +453,28 @@ def _survey_line(
     return f"{session.submissions} answers{name}"
 
 
+def _gateway_status(cfg: "DemoConfig", gateway_url: str | None, admin_token: str | None) -> None:
+    """`status` of a gateway called directly (a rehearsal): mode, survey answers and the
+    replicas and GPU nodes its status strip shows the phones."""
+    from tubedemo.commands.wiring import gateway_line, open_gateway
+
+    with open_gateway(cfg, url=gateway_url, admin_token=admin_token, timeout=3.0) as gw:
+        console.print(gateway_line(gw), markup=False)
+        config = gw.public_config()
+        strip = gw.public_status()
+    console.print(f"mode: {config.get('mode') or 'quiz'}")
+    console.print(f"survey: {_survey_line(cfg, gateway_url, admin_token, None, None)}")
+    if not strip.get("available"):
+        console.print("vLLM replicas: unknown (no fresh status from the rehearsal)")
+        return
+    replicas = strip.get("replicas") or {}
+    console.print(
+        f"vLLM replicas: {replicas.get('ready', 0)} Ready / {replicas.get('desired', 0)} desired"
+        f" (max {replicas.get('max', 0)}); queue {strip.get('queue', 0)}"
+    )
+    console.print(f"GPU nodes: {strip.get('gpu_nodes', 0)}")
+
+
 def status(
     config: ConfigPath = None,
     set_: Overrides = None,
@@ -451,9 +489,13 @@ def status(
     from tubedemo.cluster import status as status_ops
     from tubedemo.cluster import up as up_ops
     from tubedemo.cluster.plan import Ref, format_age, scale_targets
+    from tubedemo.commands.wiring import direct_target
     from tubedemo.manifests.render import render
 
     cfg = config_from(config, set_)
+    if direct_target(cfg, gateway_url, admin_token) is not None:
+        _gateway_status(cfg, gateway_url, admin_token)
+        return
     manifests = render(cfg)
     api = _connect(cfg, kubeconfig, context)
     inventory = up_ops.read_inventory(api, cfg.cluster.namespace)

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tubedemo.commands.options import ConfigPath, Overrides, Speed, config_from, lazy_console
+from tubedemo.commands.options import (
+    AdminToken,
+    ConfigPath,
+    GatewayUrl,
+    Overrides,
+    Speed,
+    config_from,
+    lazy_console,
+)
 from tubedemo.core.durations import format_duration, parse_duration
 from tubedemo.core.errors import UsageError
 
@@ -30,6 +38,13 @@ def _duration(value: str, option: str) -> float:
 
 def _token(explicit: str | None) -> str | None:
     return explicit or os.environ.get("TUBEDEMO_ADMIN_TOKEN") or None
+
+
+def _direct(cfg: "DemoConfig", gateway_url: str | None, admin_token: str | None) -> Any:
+    """The gateway called directly (commands.wiring.direct_target), else None."""
+    from tubedemo.commands.wiring import direct_target
+
+    return direct_target(cfg, gateway_url, _token(admin_token))
 
 
 def print_plan(cfg: "DemoConfig", start_at: float, speed: float, console: "Console") -> None:
@@ -54,16 +69,6 @@ def print_plan(cfg: "DemoConfig", start_at: float, speed: float, console: "Conso
             event.cue or "",
         )
     console.print(table)
-
-
-Gateway = Annotated[
-    str | None,
-    typer.Option("--gateway", help="Gateway base URL (default: talk.audience_url)."),
-]
-AdminToken = Annotated[
-    str | None,
-    typer.Option("--admin-token", help="Admin bearer token (default: $TUBEDEMO_ADMIN_TOKEN)."),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -111,7 +116,7 @@ def show(
     start_from: StartFrom = "0s",
     speed: Speed = 1.0,
     dry_run: DryRun = False,
-    gateway: Gateway = None,
+    gateway_url: GatewayUrl = None,
     admin_token: AdminToken = None,
     mode_via: ModeVia = "auto",
     kubeconfig: ShowKubeconfig = None,
@@ -128,12 +133,16 @@ def show(
     start_at = _duration(start_from, "--from")
     console = lazy_console()
     if dry_run:
-        print_dry_run(cfg, gateway, start_at, speed, console)
+        print_dry_run(cfg, gateway_url, start_at, speed, console)
         return
     from tubedemo.commands.wiring import admin_token_for
     from tubedemo.core.timeline import k6_scenarios
 
-    base_url = _base_url(cfg, gateway, kubeconfig, context)
+    direct = _direct(cfg, gateway_url, admin_token)
+    if direct is not None:
+        gateway_url, admin_token = direct.url, direct.token or _token(admin_token)
+        console.print(f"gateway: {direct.url} ({direct.source})", markup=False)
+    base_url = _base_url(cfg, gateway_url, kubeconfig, context)
     via = mode_via if mode_via != "auto" else ("cluster" if cfg.profile == "eks" else "gateway")
     # k6 sends the load credential derived from the token (the gateway refuses load without
     # one) and the gateway switcher flips modes with it; a talk with neither needs no Secret.
@@ -156,13 +165,13 @@ def show(
     )
     runner = Show(cfg, options, switcher, console=console)
     if cfg.scaling.proactive != "off":
-        runner.forecast = _forecast_feed(cfg, via, base_url, gateway, token, kubeconfig, context,
-                                         speed)  # fmt: skip
+        runner.forecast = _forecast_feed(cfg, via, base_url, gateway_url, token, kubeconfig,
+                                         context, speed)  # fmt: skip
     if dashboard:
         # On a cluster the board reads what `watch` reads: replicas, nodes, HPA, pod scrapes.
         with_kube = kube if kube is not None else via == "cluster"
-        _attach_board(runner, cfg, base_url, gateway, list(vllm_url or []), with_kube, kubeconfig,
-                      context)  # fmt: skip
+        _attach_board(runner, cfg, base_url, gateway_url, list(vllm_url or []), with_kube,
+                      kubeconfig, context)  # fmt: skip
     from tubedemo.talk.keys import KeyReader
 
     with KeyReader() as keys:
@@ -232,7 +241,7 @@ def _forecast_feed(
     speed: float,
 ) -> "ForecastFeed":
     """Where the show keeps the timeline's forecast (scaling.proactive: timeline): the gateway
-    KEDA's forecast trigger reads. On a cluster without --gateway, through the API server's
+    KEDA's forecast trigger reads. On a cluster without --gateway-url, through the API server's
     proxy to the gateway Service (the rendered trigger's URL; the token from its Secret), else
     at the show's gateway URL."""
     from tubedemo.audience.gateway_client import GatewayClient, direct_route
@@ -298,7 +307,7 @@ def _extend_deadline(
 def _base_url(
     cfg: "DemoConfig", gateway: str | None, kubeconfig: Path | None, context: str | None
 ) -> str:
-    """Where k6 and the mode flips go: --gateway, else the audience URL (explicit, or the
+    """Where k6 and the mode flips go: --gateway-url, else the audience URL (explicit, or the
     address the cluster's load balancer advertises), the same one the QR code shows."""
     if gateway:
         return gateway
@@ -313,22 +322,29 @@ def load(
     duration: Annotated[str, typer.Option(help="How long, e.g. 30s or 2m.")],
     config: ConfigPath = None,
     set_: Overrides = None,
-    gateway: Gateway = None,
+    gateway_url: GatewayUrl = None,
     admin_token: AdminToken = None,
     out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
 ) -> None:
     """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
-    from tubedemo.commands.wiring import admin_token_for
+    from tubedemo.commands.wiring import admin_token_for, open_gateway
     from tubedemo.core.timeline import burst_scenario
     from tubedemo.talk.k6 import K6Files, K6Run, load_environment, run_load
 
     cfg = config_from(config, set_)
     seconds = _duration(duration, "--duration")
     scenarios = burst_scenario(vus, seconds)
+    direct = _direct(cfg, gateway_url, admin_token)
+    if direct is not None:
+        gateway_url, admin_token = direct.url, direct.token or _token(admin_token)
+    base_url = _base_url(cfg, gateway_url, None, None)
+    typer.echo(f"gateway: {base_url}" + (f" ({direct.source})" if direct is not None else ""))
+    with open_gateway(cfg, url=base_url, admin_token=admin_token, timeout=5.0) as gw:
+        gw.public_config()  # nothing answers: one line now, not a whole run of failures
     env = load_environment(
         cfg.k6,
         answer_timeout=cfg.gateway.answer_timeout,
-        base_url=_base_url(cfg, gateway, None, None),
+        base_url=base_url,
         model=cfg.model.served_name,
         scenarios=scenarios,
         admin_token=admin_token_for(cfg, _token(admin_token)),

@@ -497,12 +497,34 @@ def rehearse(
     audience: SimulatedAudience = True,
     report: Annotated[bool, typer.Option("--report/--no-report")] = True,
     lab: OnTheLab = False,
+    draw: Annotated[
+        int,
+        typer.Option(
+            "--draw",
+            min=0,
+            max=1000,
+            help="Draw this many raffle winners when the timeline ends (default: you draw, "
+            "with `tubedemo winners`).",
+        ),
+    ] = 0,
+    hold: Annotated[
+        bool,
+        typer.Option(
+            "--hold/--no-hold",
+            help="On a terminal, keep the gateway up after the timeline until you press q.",
+        ),
+    ] = True,
 ) -> None:
     """The whole talk on this laptop: simulated GPUs, real gateway, page, k6 and dashboard.
 
     --speed N compresses time N-fold: the timeline, k6, the simulated engines and, with
     --lab, every controller interval (HPA sync and stabilization, KEDA polling, Karpenter
-    batching and consolidation, KWOK start-up delays)."""
+    batching and consolidation, KWOK start-up delays).
+
+    While it runs, `mode`, `winners`, `session`, `qr`, `status` and `load` started from the same
+    folder reach its gateway with no flags (.tubedemo/rehearsal.json). When the timeline ends
+    on a terminal, the gateway stays up for the draw until you press q; without a terminal
+    (a script, CI) the rehearsal ends with its timeline."""
     from datetime import UTC, datetime
 
     from tubedemo.rehearsal.rehearse import Rehearsal, RehearseOptions
@@ -520,6 +542,8 @@ def rehearse(
         audience=audience,
         report=report,
         lab=lab,
+        draw=draw,
+        hold=hold,
     )
     result = Rehearsal(cfg, options, console).run()
     console.print(

@@ -71,7 +71,6 @@ def watch(
     gateway: Annotated[
         str | None,
         typer.Option(
-            "--gateway",
             "--gateway-url",
             envvar="TUBEDEMO_GATEWAY_URL",
             help="Gateway base URL for mode, surveys and /metrics (default: gateway.url, else "

@@ -1,12 +1,15 @@
 """Wiring that needs both the cluster and the audience packages: how to reach the gateway.
 
-``open_gateway`` picks the route from the config (a direct URL, else the in-cluster Service
-through the API server's proxy, with the admin token from its Secret) and returns the one
-gateway client. It lives here, above both packages, so that ``tubedemo.cluster`` never imports
+``open_gateway`` picks the route (``direct_target``: --gateway-url or TUBEDEMO_GATEWAY_URL, else
+the rehearsal running from this folder, found by its stage file, else gateway.url; else the
+in-cluster Service through the API server's proxy, with the admin token from its Secret) and
+returns the one gateway client; ``Route.source`` says which, for the command's first line.
+It lives here, above both packages, so that ``tubedemo.cluster`` never imports
 ``tubedemo.audience`` nor the other way round. The cluster half is imported only when used:
 the kubernetes client is slow to import.
 """
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,64 @@ from tubedemo.audience.gateway_client import (
     Route,
     direct_route,
 )
+from tubedemo.audience.stage import STAGE_FILE, running_rehearsal
 from tubedemo.core.config import DemoConfig
+
+GATEWAY_OPTION = "--gateway-url"
+"""The one option (and TUBEDEMO_GATEWAY_URL its variable) every command that talks to the
+gateway takes (commands.options.GatewayUrl)."""
+
+
+@dataclass(frozen=True)
+class DirectTarget:
+    """A gateway called directly: its URL, the admin token to send, and why this one."""
+
+    url: str
+    token: str | None
+    source: str
+    unreachable_hint: str
+
+
+def _same_gateway(url: str, *known: str) -> bool:
+    return url.strip().rstrip("/") in {k.strip().rstrip("/") for k in known if k}
+
+
+def direct_target(
+    config: DemoConfig, url: str | None, admin_token: str | None = None
+) -> DirectTarget | None:
+    """Which gateway to call directly, if any: --gateway-url (or TUBEDEMO_GATEWAY_URL), else the
+    rehearsal running from this folder (its stage file: URL and token), else gateway.url; None
+    means the cluster's. A rehearsal's token goes with its own URL only, never to another."""
+    stage = running_rehearsal()
+    if url:
+        token = admin_token
+        if (
+            token is None
+            and stage is not None
+            and _same_gateway(url, stage.gateway_url, stage.audience_url)
+        ):
+            token = stage.admin_token
+        return DirectTarget(
+            url,
+            token,
+            f"{GATEWAY_OPTION} / TUBEDEMO_GATEWAY_URL",
+            "check the URL (--gateway-url / TUBEDEMO_GATEWAY_URL) and that the gateway runs",
+        )
+    if stage is not None:
+        return DirectTarget(
+            stage.gateway_url,
+            admin_token or stage.admin_token,
+            f"the rehearsal running from this folder: {STAGE_FILE}",
+            "the rehearsal's gateway stopped; start it again (tubedemo rehearse)",
+        )
+    if config.gateway.url:
+        return DirectTarget(
+            config.gateway.url,
+            admin_token,
+            "gateway.url",
+            "start the rehearsal (tubedemo rehearse) or fix gateway.url, or pass --gateway-url",
+        )
+    return None
 
 
 def proxy_route(
@@ -102,11 +162,14 @@ def open_gateway(
     context: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> GatewayClient:
-    """The gateway of this demo: at `url` (or gateway.url) directly, else in the cluster through
-    the API server's service proxy with the token from gateway.admin_token_secret."""
-    base = url or config.gateway.url
-    if base:
-        return GatewayClient(direct_route(base, admin_token, timeout=timeout))
+    """The gateway of this demo: directly (``direct_target``), else in the cluster through the
+    API server's service proxy with the token from gateway.admin_token_secret."""
+    target = direct_target(config, url, admin_token)
+    if target is not None:
+        route = direct_route(target.url, target.token, timeout=timeout)
+        return GatewayClient(
+            replace(route, source=target.source, unreachable_hint=target.unreachable_hint)
+        )
     route = cluster_route(
         config.cluster.namespace,
         config.gateway.admin_token_secret,
@@ -114,4 +177,11 @@ def open_gateway(
         context=context or config.cluster.context,
         timeout=timeout,
     )
-    return GatewayClient(route)
+    where = f"the cluster (namespace {config.cluster.namespace})"
+    return GatewayClient(replace(route, source=where))
+
+
+def gateway_line(gw: GatewayClient) -> str:
+    """A command's first line: which gateway it talks to and why that one."""
+    source = f" ({gw.route.source})" if gw.route.source else ""
+    return f"gateway: {gw.where}{source}"

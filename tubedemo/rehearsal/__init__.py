@@ -1,7 +1,8 @@
 """The talk on a laptop: rehearse, the fleet simulator and its HTTP server, the vLLM stand-in,
 and the talk on the lab.
 
-Modules: ``rehearse`` (the whole talk: fleet, gateway, k6, dashboard), ``children`` (the
+Modules: ``rehearse`` (the whole talk: fleet, gateway, k6, dashboard), ``room_survey`` (the
+simulated room answering the survey when the page flips), ``children`` (the
 fleet's command line and start-up, shared by rehearse and the lab session), ``fleet`` (the
 simulated fleet: twin engines behind one router), ``server`` (its HTTP face), ``openai_api``
 (vLLM's OpenAI API, for the fleet and the stand-in), ``standin`` (one simulated vLLM replica:

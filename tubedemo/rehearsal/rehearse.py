@@ -9,15 +9,22 @@ twin's state and the replicas' /metrics, records every snapshot, and writes the 
 end. Whatever ends it (the talk's end,
 q, Ctrl-C, SIGTERM, a closed terminal, an error), every child is stopped before it returns.
 
+A rehearsal is a stage: while it runs, its gateway is published in the stage file
+(``tubedemo.audience.stage``: ``.tubedemo/rehearsal.json`` in the folder it was started from,
+0600, removed when it ends), so `mode`, `winners`, `session`, `qr`, `status` and `load` run from
+that folder reach it with no flags, and its random admin token never appears on a command line.
+
 Time: snapshots carry the fleet's time (wall time x speed since the start), so rates, cost and
 the report read as they would on stage; the talk's phase on the board is the show's clock.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,7 @@ from typing import Any
 from rich.console import Console
 
 from tubedemo.audience.gateway_client import GatewayClient, direct_route
+from tubedemo.audience.stage import STAGE_FILE, Stage, publish, withdraw
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import GatewayError, TubedemoError, UsageError
@@ -51,6 +59,11 @@ class RehearseOptions:
     """Also simulate the room's phones inside the fleet (twin.audience): k6 alone, at 2-8 VUs,
     never fills max_num_seqs, so without them a lone rehearsal would never scale."""
     report: bool = True
+    hold: bool = True
+    """After the timeline's end, keep the gateway up until the presenter presses q (only when
+    reading keys from a terminal: a run nobody watches ends with its timeline)."""
+    draw: int = 0
+    """Draw this many raffle winners at the timeline's end, on cue (0: the presenter draws)."""
     lab: bool = False
     """The real controllers decide (``tubedemo.rehearsal.lab_session``): the lab starts at
     ``speed``, our manifests go up into it, the fleet serves one engine per Ready pod, the
@@ -195,9 +208,22 @@ class Rehearsal:
         board: LiveBoard | None = None
         feeds: list[Any] = []
         audience_url = ""
+        stage_file: Path | None = None
+        room: Any = None
         try:
             with term_and_hangup_as_interrupt():
                 fleet_url, gateway_url, audience_url = self._start_children()
+                stage_file = publish(
+                    Stage(gateway_url, self.token, audience_url, os.getpid(), opt.speed)
+                )
+                self.console.print(
+                    f"[dim]stage: `tubedemo mode|winners|session|qr|status|load` run from this "
+                    f"folder reach this rehearsal ({STAGE_FILE})[/]"
+                )
+                if opt.audience:
+                    from tubedemo.rehearsal.room_survey import SurveyRoom
+
+                    room = SurveyRoom(gateway_url, cfg.twin.audience.size, opt.speed).start()
                 twin_feed = self._kube_feed(fleet_url)
                 metrics = HttpMetricsFeed(timeout=cfg.dashboard.metrics_timeout)
                 gateway_feed = HttpGatewayFeed(gateway_url, timeout=cfg.dashboard.metrics_timeout)
@@ -230,15 +256,45 @@ class Rehearsal:
                     if self.session is not None:
                         self.session.start_talk()  # talk second 0 for the fleet's simulated room
                     results = show.run(keys)
+                    if show.reached_end:
+                        if board is not None:
+                            board.stop()
+                            board = None
+                        self._after_the_talk(gateway_url, audience_url, keys)
         except KeyboardInterrupt:
             self.console.print("interrupted: stopping every child process")
         finally:
+            if stage_file is not None:
+                withdraw(stage_file, os.getpid())
+            if room is not None:
+                room.close()
             if board is not None:
                 board.stop()
             for feed in feeds:
                 feed.close()
             codes = self._stop_children()
         return self._result(recording, results, audience_url, codes)
+
+    def _after_the_talk(self, gateway_url: str, audience_url: str, keys: Any) -> None:
+        """The timeline has ended: draw on cue (--draw), then, on a terminal, keep the gateway
+        up for `tubedemo winners` and the phones' "you won" until the presenter presses q."""
+        if self.opt.draw:
+            from tubedemo.audience.reveal import raffle_line, winners_table
+
+            try:
+                with GatewayClient(direct_route(gateway_url, self.token)) as gw:
+                    self.console.print(raffle_line(gw.raffle()))
+                    self.console.print(winners_table(gw.draw(self.opt.draw), redraw=False))
+            except GatewayError as exc:
+                self.console.print(f"[yellow]no draw: {exc.message}[/]")
+        if not (self.opt.hold and sys.stdin.isatty()):
+            return
+        self.console.print(
+            f"[bold]The talk is over.[/] The gateway stays up at {audience_url}/ for "
+            "`tubedemo winners` and the phones' winners: press q (or Ctrl-C) to end the rehearsal."
+        )
+        while keys.poll() not in ("q", "Q") and not keys.closed:
+            time.sleep(0.1)
 
     def _start_children(self) -> tuple[str, str, str]:
         """The fleet (alone, or on the lab: a LabSession with its fleet, collector and our

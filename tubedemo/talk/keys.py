@@ -56,6 +56,11 @@ class KeyReader:
                 if exc.args[0] != errno.EIO:
                     raise
 
+    @property
+    def closed(self) -> bool:
+        """No key can come any more (stdin reached its end or failed)."""
+        return self._closed
+
     def poll(self) -> str | None:
         """The next key pressed, or None when none is waiting (or stdin is closed)."""
         if self._fd is None or self._closed:

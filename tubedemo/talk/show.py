@@ -287,6 +287,8 @@ class Show:
         self._known_mode: Mode | None = None
         self._lines_printed = 0
         self._quit = False
+        self.reached_end = False
+        """The talk's timeline ran to its end (not quit, not interrupted)."""
 
     # ------------------------------------------------------------------ k6
 
@@ -456,6 +458,7 @@ class Show:
             event = self._pending.pop(0)
             self._fire(event)
             if event.kind == "end":
+                self.reached_end = True
                 self._quit = True
         self.state.upcoming = self._pending
         for segment in self._segments:
