@@ -446,10 +446,21 @@ def test_prepare_makes_a_tagged_snapshot_of_the_data_volume_and_terminates_the_b
     (builder,) = _builders()
     assert builder["State"]["Name"] == "terminated"
     assert f"builder: {builder['InstanceId']} terminated" in done.stdout
-    # the pull prepare asked SSM to run on the builder (moto runs nothing: see the docstring)
-    (command,) = _client("ssm").list_commands(InstanceId=builder["InstanceId"])["Commands"]
-    assert command["DocumentName"] == "AWS-RunShellScript"
-    assert command["Parameters"]["commands"] == [plan.pull_command("vllm/vllm-openai:v0.33.0")]
+    # what prepare asked SSM to run on the builder, in order (moto runs nothing: see the
+    # docstring): as upstream's bottlerocket-images-cache, first wait for the admin container
+    # and stop kubelet, then pull
+    commands = _client("ssm").list_commands(InstanceId=builder["InstanceId"])["Commands"]
+    assert [c["DocumentName"] for c in commands] == ["AWS-RunShellScript"] * 2
+    ready, pull = sorted(commands, key=lambda c: c["RequestedDateTime"])
+    assert ready["Parameters"]["commands"] == [plan.ready_command()]
+    assert "apiclient exec admin sheltie true && break" in plan.ready_command()
+    assert plan.ready_command().endswith("apiclient exec admin sheltie systemctl stop kubelet")
+    assert pull["Parameters"]["commands"] == [plan.pull_command("vllm/vllm-openai:v0.33.0")]
+    # its data volume writes at upstream's 1000 MiB/s and 4000 IOPS, not gp3's base 125 MiB/s
+    # (the volume went with the builder: asked of what prepare hands run_instances)
+    launch = snapshot._launch_params(_cfg(), "ami-0", "profile", None, "run")
+    (data,) = [m for m in launch["BlockDeviceMappings"] if m["DeviceName"] == plan.DATA_DEVICE]
+    assert (data["Ebs"]["Throughput"], data["Ebs"]["Iops"]) == (1000, 4000)
     # the builder could reach SSM: its instance profile carries the SSM managed policy
     role = _client("iam").list_attached_role_policies(RoleName=plan.BUILDER_NAME)
     assert {p["PolicyArn"] for p in role["AttachedPolicies"]} == set(plan.BUILDER_POLICIES)

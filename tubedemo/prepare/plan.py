@@ -107,6 +107,29 @@ def pull_command(reference: str, *, ecr_password: str | None = None) -> str:
     )
 
 
+ADMIN_WAIT_TRIES = 60
+"""Five-second tries for the builder's admin container to answer (Bottlerocket starts it after
+the SSM agent; `apiclient exec admin` fails until it runs)."""
+
+
+def ready_command() -> str:
+    """The shell command SSM runs on the builder before the pull, as the upstream
+    bottlerocket-images-cache flow does: wait until the admin container answers, then stop
+    kubelet (the builder is no node: a kubelet that never joins keeps restarting, and its image
+    garbage collection must not touch the image being pulled)."""
+    return (
+        f"for try in $(seq {ADMIN_WAIT_TRIES}); do apiclient exec admin sheltie true && break; "
+        "sleep 5; done; apiclient exec admin sheltie systemctl stop kubelet"
+    )
+
+
+BUILDER_DATA_THROUGHPUT = 1000
+"""MiB/s of the builder's gp3 data volume (upstream's figure; gp3's base is 125): the pull
+writes ~20 GB of layers, which at 125 MiB/s alone takes ~3 min of the builder's time."""
+BUILDER_DATA_IOPS = 4000
+"""IOPS of the builder's data volume (upstream's figure; gp3's base is 3000)."""
+
+
 BUILDER_USER_DATA = """\
 [settings.host-containers.admin]
 enabled = true

@@ -200,6 +200,8 @@ def _launch_params(
                 "Ebs": {
                     "VolumeSize": plan.data_volume_gib(config.gpu_pool.data_volume),
                     "VolumeType": "gp3",
+                    "Throughput": plan.BUILDER_DATA_THROUGHPUT,
+                    "Iops": plan.BUILDER_DATA_IOPS,
                     "DeleteOnTermination": True,
                 },
             }
@@ -247,9 +249,12 @@ def _launch(
     return instance
 
 
-def _send_pull(aws: Aws, instance: str, command: str, timing: Timing, sleep: Sleep) -> str:
-    """Send the pull through SSM Run Command once the instance's agent has registered; the
-    command id."""
+def _send(
+    aws: Aws, instance: str, command: str, comment: str, timeout: float, timing: Timing,
+    sleep: Sleep,
+) -> str:  # fmt: skip
+    """Send a shell command through SSM Run Command once the instance's agent has registered;
+    the command id."""
     deadline = time.monotonic() + timing.ssm_online
     while True:
         try:
@@ -258,8 +263,8 @@ def _send_pull(aws: Aws, instance: str, command: str, timing: Timing, sleep: Sle
                 "send_command",
                 InstanceIds=[instance],
                 DocumentName="AWS-RunShellScript",
-                Comment="tubedemo prepare: pull the vLLM image",
-                Parameters={"commands": [command], "executionTimeout": [str(int(timing.pull))]},
+                Comment=comment,
+                Parameters={"commands": [command], "executionTimeout": [str(int(timeout))]},
             )
             return str(sent["Command"]["CommandId"])
         except AwsRefused as exc:
@@ -268,6 +273,39 @@ def _send_pull(aws: Aws, instance: str, command: str, timing: Timing, sleep: Sle
                 sleep(timing.poll)
                 continue
             raise
+
+
+def _run_command(
+    aws: Aws,
+    instance: str,
+    command: str,
+    *,
+    what: str,
+    timeout: float,
+    timing: Timing,
+    sleep: Sleep,
+) -> None:
+    """Run one shell command on the builder and wait for it; PrepareError naming ``what``
+    with the end of its error output when it fails or runs out of time."""
+    command_id = _send(aws, instance, command, f"tubedemo prepare: {what}", timeout, timing, sleep)
+    deadline = time.monotonic() + timeout
+    while True:
+        status = aws.call(
+            "ssm",
+            "get_command_invocation",
+            missing=("InvocationDoesNotExist",),
+            CommandId=command_id,
+            InstanceId=instance,
+        ) or {"Status": "Pending"}
+        state = status.get("Status")
+        if state == "Success":
+            return
+        if state not in ("Pending", "InProgress", "Delayed"):
+            tail = str(status.get("StandardErrorContent") or status.get("StatusDetails") or "")
+            raise PrepareError(f"{what} on the builder failed ({state}): {tail.strip()[-300:]}")
+        if time.monotonic() >= deadline:
+            raise PrepareError(f"{what} on the builder took over {timeout:.0f} s")
+        sleep(timing.poll)
 
 
 def _pull(
@@ -281,31 +319,28 @@ def _pull(
     image = config.model.image
     region = plan.ecr_region(image)
     password = ecr.login(aws.in_region(region)).password if region else None
-    command = plan.pull_command(image, ecr_password=password)
-    report(f"builder: waiting for SSM, then pulling {plan.qualified_image(image)}")
-    command_id = _send_pull(aws, instance, command, timing, sleep)
-    deadline = time.monotonic() + timing.pull
+    report("builder: waiting for SSM and the admin container, then stopping kubelet")
+    _run_command(
+        aws,
+        instance,
+        plan.ready_command(),
+        what="waiting for the admin container and stopping kubelet",
+        timeout=timing.ssm_online,
+        timing=timing,
+        sleep=sleep,
+    )
+    report(f"builder: pulling {plan.qualified_image(image)}")
     started = time.monotonic()
-    while True:
-        status = aws.call(
-            "ssm",
-            "get_command_invocation",
-            missing=("InvocationDoesNotExist",),
-            CommandId=command_id,
-            InstanceId=instance,
-        ) or {"Status": "Pending"}
-        state = status.get("Status")
-        if state == "Success":
-            report(f"builder: pulled {image} in {time.monotonic() - started:.0f} s")
-            return
-        if state not in ("Pending", "InProgress", "Delayed"):
-            tail = status.get("StandardErrorContent") or status.get("StatusDetails") or ""
-            raise PrepareError(
-                f"pulling {image} on the builder failed ({state}): {str(tail).strip()[-300:]}"
-            )
-        if time.monotonic() >= deadline:
-            raise PrepareError(f"pulling {image} took over {timing.pull:.0f} s")
-        sleep(timing.poll)
+    _run_command(
+        aws,
+        instance,
+        plan.pull_command(image, ecr_password=password),
+        what=f"pulling {image}",
+        timeout=timing.pull,
+        timing=timing,
+        sleep=sleep,
+    )
+    report(f"builder: pulled {image} in {time.monotonic() - started:.0f} s")
 
 
 def _wait_state(
