@@ -81,3 +81,30 @@ def test_start_talk_makes_now_talk_second_zero_and_the_twins_k6_load_starts_from
         assert "lose them" in str(exc)
     else:
         raise AssertionError("start_talk after requests must refuse")
+
+
+def _forecast(fleet: Fleet) -> float:
+    fleet.advance()
+    (family,) = text_string_to_metric_families(fleet.forecast_text().decode())
+    (sample,) = family.samples
+    assert sample.name == "tubedemo_forecast_replicas"
+    return sample.value
+
+
+def test_the_lab_fleet_serves_the_timelines_forecast_on_the_talks_clock_from_its_start() -> None:
+    # what the gateway's /forecast serves on EKS once `show` posted it: 0 before the talk
+    # (the lab's `up`), then the default talk's steps 4 (burst's lead), 2 at 4m, 1 at 10m
+    proactive = config_from_dict({"scaling": {"proactive": "timeline"}})
+    clock = Clock()
+    fleet = Fleet(proactive, clock, speed=10.0, pods_from_cluster=True)
+    clock.t += 30.0
+    assert _forecast(fleet) == 0
+    fleet.start_talk()
+    assert _forecast(fleet) == 4
+    clock.t += 24.5  # 4m05s of talk time at 10x
+    assert _forecast(fleet) == 2
+    clock.t += 36.0
+    assert _forecast(fleet) == 1
+    reactive = Fleet(config_from_dict({}), clock, speed=10.0, pods_from_cluster=True)
+    reactive.start_talk()
+    assert _forecast(reactive) == 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tubedemo.core.config import HEARTBEAT_LABEL, HEARTBEAT_METRIC, DemoConfig
+from tubedemo.core.config import FORECAST_METRIC, HEARTBEAT_LABEL, HEARTBEAT_METRIC, DemoConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.rehearsal.summed_gauges import gauges
 from tubedemo.rehearsal.vllm_metrics import EngineFigures, VllmMetrics
@@ -109,6 +109,8 @@ class Fleet:
         self._pods_from_cluster = pods_from_cluster
         # the lab's load waits for start_talk: `up` runs first, with the fleet answering KEDA
         self._new_world(load=not pods_from_cluster)
+        self.talking = not pods_from_cluster
+        """The talk's clock runs: at once in a rehearsal, from ``start_talk`` in the lab."""
 
     def _new_world(self, load: bool) -> None:
         config = self.config
@@ -136,6 +138,7 @@ class Fleet:
             raise RuntimeError("start_talk after requests were served would lose them")
         serving = self.lab.pod_names() if self.lab is not None else set()
         self._new_world(load=True)
+        self.talking = True
         if self.lab is not None:
             for name in sorted(serving):  # before second 0's load arrives
                 self.lab.add_pod(name)
@@ -222,6 +225,14 @@ class Fleet:
             key, value = HEARTBEAT_LABEL
             series.append((HEARTBEAT_METRIC, {key: value}, 1.0))
         return gauges(series).encode()
+
+    def forecast_text(self) -> bytes:
+        """The timeline's forecast now (scaling.proactive: timeline) as the gauge KEDA's
+        forecast trigger reads, in the Prometheus text format: what the gateway's /forecast
+        serves on EKS once `tubedemo show` posted it. 0 before the talk starts (the lab's
+        ``up``, as a gateway before the show) and when scaling is reactive."""
+        value = self.world.forecast_now if self.talking else 0.0
+        return gauges([(FORECAST_METRIC, {}, float(round(value)))]).encode()
 
     # -- metrics ------------------------------------------------------------------------------
 

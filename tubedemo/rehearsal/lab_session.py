@@ -40,7 +40,7 @@ import yaml
 
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
-from tubedemo.core.errors import ConfigError, ExternalToolError
+from tubedemo.core.errors import ExternalToolError
 from tubedemo.core.processes import Child, free_port, wait_ready
 from tubedemo.rehearsal.children import READY_TIMEOUT, fleet_argv, start_fleet
 from tubedemo.twin.startup import resolved_startup
@@ -77,12 +77,6 @@ class LabSession:
         """``lab``: a running ``tubedemo.lab.Lab`` to use (its speed must be
         ``options.speed``); it is left running on ``close()``. None: start (and stop) one."""
         check_speed(options.speed)
-        if cfg.scaling.proactive != "off":
-            # the lab's KEDA would read the gateway's /forecast inside a cluster it is not in
-            raise ConfigError(
-                "scaling.proactive: timeline does not run on the lab yet (nothing serves the "
-                "forecast there); use --set scaling.proactive=off"
-            )
         self.cfg = cfg
         self.opt = options
         self.report = report
@@ -240,7 +234,13 @@ class LabSession:
         from tubedemo.lab.variant import render_lab
 
         return render_lab(
-            self.cfg, speed=self.opt.speed, queue_url=self.queue_url, collector=self._wiring
+            self.cfg,
+            speed=self.opt.speed,
+            queue_url=self.queue_url,
+            collector=self._wiring,
+            # the forecast trigger (scaling.proactive: timeline) reads the fleet, which keeps
+            # the talk's clock as `tubedemo show` keeps the gateway's on EKS
+            forecast_url=f"{self.fleet_url}/forecast",
         )
 
     def _up(self) -> None:

@@ -11,7 +11,9 @@ One asyncio server (uvicorn) on loopback:
   dashboard;
 - ``POST /twin/start``: talk second 0 is now (the lab starts its talk once ``up`` is done);
 - ``GET /metrics``: the queue summed over the serving replicas as one series named
-  ``scaling.metric`` (what KEDA's ``metrics-api`` scaler reads in the lab).
+  ``scaling.metric`` (what KEDA's ``metrics-api`` scaler reads in the lab);
+- ``GET /forecast``: the timeline's forecast on the talk's clock (scaling.proactive: timeline),
+  what the gateway's /forecast serves on EKS; the lab's forecast trigger reads it.
 
 With ``--kubeconfig`` (the lab) the replicas are the Ready pods of the vLLM Deployment in
 ``--namespace``, followed through a watch of the real API server: a pod that becomes Ready gets
@@ -109,6 +111,7 @@ class FleetApp:
                 Route("/pods/{name}/metrics", self.metrics, methods=["GET"]),
                 Route("/twin/state", self.state, methods=["GET"]),
                 Route("/metrics", self.queue_metrics, methods=["GET"]),
+                Route("/forecast", self.forecast, methods=["GET"]),
                 Route("/twin/start", self.start_talk, methods=["POST"]),
             ]
         )
@@ -134,6 +137,10 @@ class FleetApp:
     async def queue_metrics(self, _: HttpRequest) -> Response:
         self.fleet.advance()
         return Response(self.fleet.queue_metrics_text(), media_type=openai_api.METRICS_TYPE)
+
+    async def forecast(self, _: HttpRequest) -> Response:
+        self.fleet.advance()
+        return Response(self.fleet.forecast_text(), media_type=openai_api.METRICS_TYPE)
 
     async def start_talk(self, _: HttpRequest) -> Response:
         if self.fleet.world.sent:
