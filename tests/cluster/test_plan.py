@@ -75,6 +75,20 @@ def test_apply_order_puts_namespace_first_and_scaled_object_last() -> None:
     ]
 
 
+def test_the_gpu_deadline_is_applied_before_anything_that_can_launch_a_gpu_node() -> None:
+    """`up` cut off half-way (the laptop dies) must not leave a NodePool or vLLM without the
+    CronJob that removes them at the deadline, nor the CronJob without its ConfigMap."""
+    manifests = [
+        obj("Deployment", "vllm", api="apps/v1"),
+        obj("NodePool", "gpu", ns="", api="karpenter.sh/v1"),
+        obj("CronJob", "tubedemo-deadline", api="batch/v1"),
+        obj("ConfigMap", "tubedemo-deadline"),
+        obj("RoleBinding", "tubedemo-deadline", api="rbac.authorization.k8s.io/v1"),
+    ]
+    kinds = [m["kind"] for m in apply_order(manifests)]
+    assert kinds == ["ConfigMap", "RoleBinding", "CronJob", "NodePool", "Deployment"]
+
+
 def test_apply_order_keeps_render_order_within_a_kind() -> None:
     manifests = [obj("Deployment", n, api="apps/v1") for n in ("collector", "vllm", "gateway")]
     assert [m["metadata"]["name"] for m in apply_order(manifests)] == [

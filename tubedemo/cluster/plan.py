@@ -21,7 +21,9 @@ INVENTORY_NAME = "tubedemo-inventory"
 INVENTORY_KEY = "objects"
 
 # Dependency order: what others refer to comes first; the ScaledObject last, so its trigger
-# (the scaler, the collector feeding it) exists before KEDA starts reading the metric.
+# (the scaler, the collector feeding it) exists before KEDA starts reading the metric. The
+# CronJob (the GPU deadline) comes before anything that can launch a GPU node (NodePool,
+# vLLM's Deployment): an `up` cut off half-way never leaves GPUs without their deadline.
 _KIND_ORDER = (
     "Namespace",
     "ServiceAccount",
@@ -34,13 +36,13 @@ _KIND_ORDER = (
     "ClusterRoleBinding",
     "RoleBinding",
     "Service",
+    "CronJob",
     "EC2NodeClass",
     "KWOKNodeClass",
     "NodePool",
     "DaemonSet",
     "StatefulSet",
     "Deployment",
-    "CronJob",
     "PodDisruptionBudget",
     "Ingress",
     "TriggerAuthentication",
