@@ -229,9 +229,14 @@ def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.A
 
 
 def public_objects(
-    api_client: k8s_client.ApiClient, namespace: str, name: str = SERVICE
+    api_client: k8s_client.ApiClient,
+    namespace: str,
+    name: str = SERVICE,
+    *,
+    then: str = "set talk.audience_url or pass --url",
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The gateway's Ingress and Service as plain dicts (None when absent), for URL discovery."""
+    """The gateway's Ingress and Service as plain dicts (None when absent), for URL discovery;
+    ``then``: what to do when the API server cannot be reached (names the caller's option)."""
     core = k8s_client.CoreV1Api(api_client)
     net = k8s_client.NetworkingV1Api(api_client)
     found: list[dict[str, Any] | None] = []
@@ -248,8 +253,6 @@ def public_objects(
                 server=api_client.configuration.host,
             ) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise unreachable(
-                exc, api_client.configuration.host, then="set talk.audience_url or pass --url"
-            ) from exc
+            raise unreachable(exc, api_client.configuration.host, then=then) from exc
         found.append(api_client.sanitize_for_serialization(obj))
     return found[0], found[1]

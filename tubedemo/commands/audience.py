@@ -71,9 +71,13 @@ def resolve_audience_url(
     gateway_url: str | None,
     kubeconfig: Path | None,
     context: str | None,
+    *,
+    url_option: str = "--url",
 ) -> tuple[str, str]:
     """(URL, where it came from): --url, demo.yaml, the rehearsal gateway, then the cluster's
     load balancer (the Ingress's or the Service's status, the address `up` waited for).
+    ``url_option``: the caller's option that gives the URL, named in its hints (qr's --url,
+    show's and load's --gateway-url).
 
     A localhost talk.audience_url (`init --profile local` writes the port-forward's) is this
     laptop's own view: a gateway that advertises an address phones reach (a rehearsal's LAN
@@ -98,20 +102,20 @@ def resolve_audience_url(
         return configured, "talk.audience_url"
     from tubedemo.cluster.gateway_proxy import api_client_for, public_objects
 
+    instead = f"set talk.audience_url or pass {url_option}"
     try:
         api = api_client_for(kubeconfig, context or cfg.cluster.context)
-        ingress, service = public_objects(api, cfg.cluster.namespace)
+        ingress, service = public_objects(api, cfg.cluster.namespace, then=instead)
     except ClusterError as exc:
         raise ClusterError(
-            f"cannot discover the audience URL from the cluster ({exc.message}); "
-            "set talk.audience_url or pass --url"
+            f"cannot discover the audience URL from the cluster ({exc.message}); {instead}"
         ) from exc
     found = discovered(ingress, service)
     if found is None:
         what = "the Ingress gateway" if ingress else "the gateway Service (no Ingress)"
         raise GatewayError(
             f"{what} in namespace {cfg.cluster.namespace} has no public address yet; wait for "
-            "the load balancer (tubedemo status), or set talk.audience_url / pass --url"
+            f"the load balancer (tubedemo status), or set talk.audience_url / pass {url_option}"
         )
     return found, "the cluster"
 

@@ -11,7 +11,9 @@ import typer
 from tubedemo.commands.options import (
     AdminToken,
     ConfigPath,
+    Context,
     GatewayUrl,
+    Kubeconfig,
     Overrides,
     Speed,
     config_from,
@@ -313,7 +315,7 @@ def _base_url(
         return gateway
     from tubedemo.commands.audience import resolve_audience_url
 
-    url, _ = resolve_audience_url(cfg, None, None, kubeconfig, context)
+    url, _ = resolve_audience_url(cfg, None, None, kubeconfig, context, url_option="--gateway-url")
     return url
 
 
@@ -325,6 +327,8 @@ def load(
     gateway_url: GatewayUrl = None,
     admin_token: AdminToken = None,
     out: Annotated[Path, typer.Option(help="Folder for k6's series and summary.")] = Path("out"),
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
 ) -> None:
     """A manual burst of quiz load outside the timeline (honest load through the gateway)."""
     from tubedemo.commands.wiring import admin_token_for, open_gateway
@@ -337,7 +341,7 @@ def load(
     direct = _direct(cfg, gateway_url, admin_token)
     if direct is not None:
         gateway_url, admin_token = direct.url, direct.token or _token(admin_token)
-    base_url = _base_url(cfg, gateway_url, None, None)
+    base_url = _base_url(cfg, gateway_url, kubeconfig, context)
     typer.echo(f"gateway: {base_url}" + (f" ({direct.source})" if direct is not None else ""))
     with open_gateway(cfg, url=base_url, admin_token=admin_token, timeout=5.0) as gw:
         gw.public_config()  # nothing answers: one line now, not a whole run of failures
@@ -347,7 +351,9 @@ def load(
         base_url=base_url,
         model=cfg.model.served_name,
         scenarios=scenarios,
-        admin_token=admin_token_for(cfg, _token(admin_token)),
+        admin_token=admin_token_for(
+            cfg, _token(admin_token), kubeconfig=kubeconfig, context=context
+        ),
     )
     files = K6Files.beside(out / f"load-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl")
     run = K6Run(files, env, binary=cfg.k6.binary)
