@@ -188,6 +188,17 @@ def test_show_screen_has_clock_cue_and_a_slot_for_the_dashboard() -> None:
     assert "DASHBOARD SLOT" in text and "q quit" in text and "steady" in text
 
 
+def test_the_audience_url_stays_on_the_presenters_screen_at_80_columns() -> None:
+    # a rehearsal prints it before the screen is taken; the screen itself must show it
+    state = ShowState(
+        title="Mind the Queue", talk_time=0, end_at=1800, speed=10,
+        audience_url="http://192.168.1.23:8080",
+    )  # fmt: skip
+    console = Console(record=True, width=80)
+    console.print(render_show(state))
+    assert "phones: http://192.168.1.23:8080/" in console.export_text()
+
+
 class NoKeys:
     def poll(self) -> str | None:
         return None

@@ -236,6 +236,7 @@ class Rehearsal:
                         base_url=gateway_url,
                         admin_token=self.token,
                         recording=recording,
+                        audience_url=audience_url,
                     ),
                     GatewayModeSwitcher(gateway_url, self.token),
                     console=self.console,

@@ -129,6 +129,9 @@ class ShowState:
     stats: LoadStats = field(default_factory=LoadStats)
     k6: str = "not started"
     switcher: str = ""
+    audience_url: str = ""
+    """What phones open, on the screen the whole talk (printed before the screen is taken,
+    it would be hidden until the end)."""
 
 
 def render_load(stats: LoadStats, speed: float = 1.0) -> RenderableType:
@@ -188,10 +191,11 @@ def render_show(state: ShowState, dashboard: RenderableType | None = None) -> Re
         nxt.add_row("", "")
     recent = [*list(state.log)[-3:], "", "", ""][:3]
     log = Text("\n".join(recent), style="dim", no_wrap=True, overflow="ellipsis")
+    phones = f"phones: {state.audience_url}/   " if state.audience_url else ""
     top = Panel(
         Group(head, cue, nxt, log),
         title=f"tubedemo show — {state.title}",
-        subtitle=f"k6: {state.k6}   mode via: {state.switcher}",
+        subtitle=f"{phones}k6: {state.k6}   mode via: {state.switcher}",
         border_style="cyan",
         height=TOP_HEIGHT - 1,
     )
@@ -242,6 +246,8 @@ class ShowOptions:
     admin_token: str | None = None
     recording: Path = Path("out/show.jsonl")
     """The talk's recording; k6's series and summaries are written beside it."""
+    audience_url: str = ""
+    """What phones open, shown on the presenter's screen ("" : not shown)."""
 
 
 class Show:
@@ -280,6 +286,7 @@ class Show:
             end_at=cfg.talk.duration,
             speed=options.speed,
             switcher=switcher.describe(),
+            audience_url=options.audience_url.rstrip("/"),
         )
         self._pending: list[TimelineEvent] = list(self.schedule.events)
         self._segments: list[_Segment] = []
