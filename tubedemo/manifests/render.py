@@ -44,12 +44,14 @@ COMPONENTS: tuple[str, ...] = (
     "gateway",
     "karpenter",
     "deadline",
+    "deletion-cost",
     "ingress",
     "keda",
 )
 PROFILE_COMPONENTS: dict[str, frozenset[str]] = {
     "eks": frozenset(COMPONENTS),
-    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass", "deadline"},
+    # local: one node, no Karpenter: which node keeps a replica costs nothing
+    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass", "deadline", "deletion-cost"},
 }
 
 # Within the plan, kinds that others depend on come first. The ScaledObject comes last: `up`
@@ -177,12 +179,19 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         # where KEDA reads the timeline's forecast (scaling.proactive: timeline)
         "forecast_url": forecast_url(cfg),
         "forecast_metric": FORECAST_METRIC,
+        # what gateway.deletion_cost prices nodes by (the capacity-type label's values)
+        "deletion_cost_prices": deletion_cost_prices(cfg),
         # the Run:ai streamer's model_loader_extra_config (vLLM's loader checks the keys)
         "streamer_config": {
             "concurrency": cfg.streamer_concurrency,
             "memory_limit": m.streamer_memory_gib * 1024**3,
         },
     }
+
+
+def deletion_cost_prices(cfg: DemoConfig) -> dict[str, dict[str, float]]:
+    """The prices section keyed as Karpenter's karpenter.sh/capacity-type label names them."""
+    return {"spot": dict(cfg.prices.spot), "on-demand": dict(cfg.prices.on_demand)}
 
 
 def forecast_url(cfg: DemoConfig) -> str:

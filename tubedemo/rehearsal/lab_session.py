@@ -18,7 +18,9 @@ and the lab's tests:
    gateway's claim) and the ``lab`` render (``tubedemo.lab.variant.render_lab``: the EKS
    render, KWOKNodeClass and the metrics-api trigger, intervals divided by N) are applied with
    ``tubedemo up``'s own code, which waits for the rollouts, the first vLLM replica on a
-   Karpenter node included;
+   Karpenter node included; then the rendered deletion-cost loop (``gateway.deletion_cost``,
+   scaling.deletion_cost: node_price) runs here as a process with its ServiceAccount's token,
+   as its Deployment does on EKS;
 5. ``start_talk()`` makes "now" talk second 0 for the fleet's simulated load.
 
 The dashboard's feed of a session is ``tubedemo.rehearsal.lab_feed``; the twin against it,
@@ -44,6 +46,9 @@ from tubedemo.core.errors import ExternalToolError
 from tubedemo.core.processes import Child, free_port, wait_ready
 from tubedemo.rehearsal.children import READY_TIMEOUT, fleet_argv, start_fleet
 from tubedemo.twin.startup import resolved_startup
+
+DELETION_COST = "tubedemo-deletion-cost"
+"""The rendered Deployment (templates/deletion-cost.yaml.j2) whose program the lab runs here."""
 
 
 @dataclass
@@ -86,6 +91,8 @@ class LabSession:
         self.fleet_url = ""
         self.standin: Child | None = None
         self.collector: Child | None = None
+        self.deletion_cost: Child | None = None
+        """gateway.deletion_cost as a process (scaling.deletion_cost: node_price)."""
         self.standin_url = ""
         """The scaler stand-in's base URL; empty when KEDA reads the fleet directly."""
         self._wiring: Any = None
@@ -265,7 +272,53 @@ class LabSession:
             f"up: done in {time.monotonic() - began:.0f}s wall "
             f"({(time.monotonic() - began) * self.opt.speed:.0f}s of talk time)"
         )
+        self._start_deletion_cost(api)
         self._wait_serving(self.cfg.scaling.min_replicas)
+
+    def _start_deletion_cost(self, api: Any) -> None:
+        """The rendered deletion-cost loop (cheap survivors), run here as the program its
+        Deployment runs on EKS, with its ServiceAccount's token: a pod on a KWOK node runs no
+        process. A pass every second: a pod is annotated long before a scale-down picks it."""
+        deployment = next(
+            (
+                o
+                for o in self.manifests()
+                if o["kind"] == "Deployment" and o["metadata"]["name"] == DELETION_COST
+            ),
+            None,
+        )
+        if deployment is None:  # scaling.deletion_cost: off
+            return
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        ns = self.cfg.cluster.namespace
+        answer = api.request(
+            "POST",
+            f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token",
+            body={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 24 * 3600},
+            },
+        )
+        token = self.opt.out_dir / "deletion-cost.token"
+        token.touch(mode=0o600)
+        token.write_text(answer["status"]["token"])
+        config = api.client.configuration
+        argv = [
+            sys.executable,
+            "-m",
+            "gateway.deletion_cost",
+            *container["args"],
+            f"--api={config.host}",
+            f"--token-file={token}",
+            f"--ca-file={config.ssl_ca_cert}",
+            "--interval=1",
+        ]
+        self.deletion_cost = Child(
+            "deletion cost", argv, self.opt.out_dir / "deletion-cost.log"
+        ).start()
+        self.report(f"deletion cost: {DELETION_COST} runs here as {account}")
 
     def _wait_serving(self, count: int) -> None:
         assert self.fleet is not None
@@ -311,10 +364,10 @@ class LabSession:
 
     def close(self) -> dict[str, int | None]:
         codes: dict[str, int | None] = {}
-        for child in (self.collector, self.standin):
+        for child in (self.deletion_cost, self.collector, self.standin):
             if child is not None:
                 codes[child.name] = child.stop()
-        self.collector = self.standin = None
+        self.deletion_cost = self.collector = self.standin = None
         if self.fleet is not None:
             codes[self.fleet.name] = self.fleet.stop()
             self.fleet = None

@@ -87,7 +87,8 @@ def _uid(pod: Pod) -> tuple[str, str]:
 
 def node_price_cost(pod: Pod) -> int:
     """The deletion cost ``scaling.deletion_cost: node_price`` gives a pod: minus its node's
-    $/h in thousandths (what gateway/deletion_cost.py writes), 0 while it has no node."""
+    $/h in thousandths (what gateway/deletion_cost.py writes in the cluster), 0 while it has
+    no node."""
     return -round(pod.node.price_per_hour * 1000) if pod.node is not None else 0
 
 
