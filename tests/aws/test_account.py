@@ -253,6 +253,7 @@ def test_the_eks_profile_checks_the_account_in_the_order_a_new_account_meets_it(
         "quota",  # on-demand, the fallback
         "node-role",
         "interruption-queue",
+        "discovery-tags",
         "nvidia-ami",
         "s3-endpoint",  # the weights come from S3
         "bucket",
@@ -281,7 +282,11 @@ def _eks_cluster(name: str = "tubedemo", version: str = "1.35") -> dict[str, Any
     ec2.create_route(RouteTableId=public, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
     subnets, private = [], []
     for index in range(2):
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"192.168.{index * 32}.0/19")
+        subnet = ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=f"192.168.{index * 32}.0/19",
+            AvailabilityZone=f"{REGION}{'ab'[index]}",
+        )
         subnets.append(subnet["Subnet"]["SubnetId"])
         table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         ec2.associate_route_table(RouteTableId=table, SubnetId=subnets[-1])
@@ -436,3 +441,35 @@ def test_preflight_reads_the_expiry_botocore_has_for_the_credentials(
     line = aws_ops.check_credentials(fresh, datetime.datetime.now(datetime.UTC))
     assert line.startswith(f"{aws_ops.WARNING}AWS credentials (env) expire at ")
     assert "under 2 h" in line
+
+
+def test_karpenters_discovery_tags_on_subnets_and_a_security_group_of_the_clusters_vpc(
+    aws: Aws,
+) -> None:
+    cfg = _cfg()
+    made = _eks_cluster()
+    ec2 = _client("ec2")
+    with pytest.raises(PreflightFailed) as failed:
+        aws_ops.check_discovery_tags(aws, cfg)
+    assert (
+        f"no subnet and no security group tagged karpenter.sh/discovery=tubedemo in {made['vpc']}"
+        in failed.value.message
+    )
+    assert "would never be Ready" in failed.value.message
+    subnets = made["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    tag = [{"Key": "karpenter.sh/discovery", "Value": "tubedemo"}]
+    ec2.create_tags(Resources=subnets, Tags=tag)
+    with pytest.raises(PreflightFailed, match="no security group tagged"):
+        aws_ops.check_discovery_tags(aws, cfg)
+    # a tagged group of another VPC is not the cluster's
+    other = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    elsewhere = ec2.create_security_group(GroupName="x", Description="x", VpcId=other)
+    ec2.create_tags(Resources=[elsewhere["GroupId"]], Tags=tag)
+    with pytest.raises(PreflightFailed, match="no security group tagged"):
+        aws_ops.check_discovery_tags(aws, cfg)
+    group = ec2.create_security_group(GroupName="nodes", Description="n", VpcId=made["vpc"])
+    ec2.create_tags(Resources=[group["GroupId"]], Tags=tag)
+    assert aws_ops.check_discovery_tags(aws, cfg).startswith(
+        "2 subnet(s) in us-west-2a, us-west-2b and 1 security group(s) tagged "
+        f"karpenter.sh/discovery=tubedemo in {made['vpc']}"
+    )

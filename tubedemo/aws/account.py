@@ -152,6 +152,39 @@ def check_eks_cluster(aws: Aws, config: DemoConfig) -> str:
     return f"EKS cluster {name}: Kubernetes {found.version}, {found.vpc_id}, {found.status}"
 
 
+DISCOVERY_TAG = "karpenter.sh/discovery"
+"""The tag the rendered EC2NodeClass selects its subnets and security groups by (= cluster.name)."""
+
+
+def check_discovery_tags(aws: Aws, config: DemoConfig) -> str:
+    """Subnets and security groups tagged for Karpenter in the cluster's VPC: without them the
+    EC2NodeClass matches nothing, never becomes Ready, and no GPU node can start."""
+    name = config.cluster.name
+    found = the_cluster(aws, config)
+    filters = [{"Name": f"tag:{DISCOVERY_TAG}", "Values": [name]}]
+    if found is not None and found.vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [found.vpc_id]})
+    where = f" in {found.vpc_id}" if found is not None and found.vpc_id else ""
+    subnets = aws.call("ec2", "describe_subnets", Filters=filters).get("Subnets", [])
+    groups = aws.call("ec2", "describe_security_groups", Filters=filters).get("SecurityGroups", [])
+    missing = [
+        what for what, items in (("subnet", subnets), ("security group", groups)) if not items
+    ]
+    if missing:
+        raise PreflightFailed(
+            f"no {' and no '.join(missing)} tagged {DISCOVERY_TAG}={name}{where}: the "
+            "EC2NodeClass selects by that tag, would never be Ready, and no GPU node would "
+            f"start; tag the cluster's private subnets and its node security group (aws ec2 "
+            f"create-tags --resources <ids> --tags Key={DISCOVERY_TAG},Value={name}), or make "
+            "the cluster with `tubedemo cluster create`"
+        )
+    zones = sorted({str(s.get("AvailabilityZone", "")) for s in subnets})
+    return (
+        f"{len(subnets)} subnet(s) in {', '.join(zones)} and {len(groups)} security group(s) "
+        f"tagged {DISCOVERY_TAG}={name}{where}"
+    )
+
+
 def check_nvidia_ami(aws: Aws, config: DemoConfig) -> str:
     """The Bottlerocket NVIDIA AMI that Karpenter will resolve the alias to exists for the
     cluster's Kubernetes minor; else the EC2NodeClass never becomes Ready and `up` waits on a
@@ -391,6 +424,8 @@ def run_check(aws: Aws, config: DemoConfig, subject: str, detail: tuple[str, ...
         return check_credentials(aws, datetime.now(UTC))
     if subject == "eks-cluster":
         return check_eks_cluster(aws, config)
+    if subject == "discovery-tags":
+        return check_discovery_tags(aws, config)
     if subject == "nvidia-ami":
         return check_nvidia_ami(aws, config)
     if subject == "s3-endpoint":

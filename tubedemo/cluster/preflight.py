@@ -309,6 +309,7 @@ def aws_checks(config: DemoConfig) -> list[Check]:
     checks += [
         Check("aws", "node-role"),
         Check("aws", "interruption-queue"),
+        Check("aws", "discovery-tags"),
         Check("aws", "nvidia-ami"),
     ]
     if layout.weights_location(config):
