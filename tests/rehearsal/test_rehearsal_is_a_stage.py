@@ -91,8 +91,8 @@ def test_every_stage_command_works_against_a_running_rehearsal_with_no_flags(
 
         flip = tubedemo(tmp_path, "mode", "survey")
         assert flip.returncode == 0, flip.stdout + flip.stderr
-        first = flip.stdout.splitlines()[0]
-        assert first.startswith(f"gateway: {url}") and "rehearsal" in first, flip.stdout
+        first = flip.stderr.splitlines()[0]  # stdout is the mode's, for scripts
+        assert first.startswith(f"gateway: {url}") and "rehearsal" in first, flip.stderr
         assert "mode: quiz → survey" in flip.stdout
         assert httpx.get(f"{url}/config", timeout=5).json()["mode"] == "survey"
 

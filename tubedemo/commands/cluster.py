@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tubedemo.cluster.up import UpResult
 
 console = lazy_console(highlight=False)
+err = lazy_console(stderr=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -401,9 +402,10 @@ def mode(
     if new is not None and new not in ("quiz", "survey"):
         raise UsageError(f"mode {new!r}: choose quiz or survey")
     cfg = config_from(config, set_)
+    # where the mode lives goes to stderr: `tubedemo mode` alone prints the bare mode
     if direct_target(cfg, gateway_url, admin_token) is not None:
         with open_gateway(cfg, url=gateway_url, admin_token=admin_token) as gw:
-            console.print(gateway_line(gw), markup=False)
+            err.print(gateway_line(gw), markup=False)
             old = str(gw.public_config().get("mode") or "quiz")
             if new is None:
                 console.print(old)
@@ -415,6 +417,7 @@ def mode(
     if ref is None:
         raise ClusterError("the render has no mode ConfigMap (gateway TUBEDEMO_MODE_CONFIGMAP)")
     api = _connect(cfg, kubeconfig, context)
+    err.print(f"mode: ConfigMap {ref.namespace}/{ref.name} on {api.context}", markup=False)
     old = up_ops.get_mode(api, ref)
     if new is None:
         console.print(old)
