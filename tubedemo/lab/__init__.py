@@ -27,7 +27,8 @@ Modules, by job: ``stack`` (the whole lab: start in order, stop in reverse; ``La
 plane), ``controllers`` (KEDA's and Karpenter's command lines and certificates), ``pki`` (CA,
 certificates, kubeconfigs), ``binaries`` (where the builds are), ``state_file`` (the state file;
 another shell's `lab status` and `lab down`), ``supervise`` (keep a lab up in the foreground
-or in the background). What the lab applies, all here: ``variant`` (our manifests' lab
+or in the background), ``drill`` (the spot drill: a replica's NodeClaim deleted as Karpenter
+does on EC2's notice). What the lab applies, all here: ``variant`` (our manifests' lab
 variant, pure) and ``objects`` (the controllers' objects and what EKS has before `up`, pure).
 Child processes go through tubedemo.core.processes (each component dies with its owner).
 
