@@ -1,7 +1,10 @@
-"""Every hint names an option that exists: on the command that printed it (walked for real, for
-the commands that talk to the gateway), and anywhere in tubedemo's own messages (read from the
-source: a hint that names `tubedemo X --opt` needs --opt on X; any other needs it on some
-command, unless it is another tool's, e.g. `aws ... --query`).
+"""Every hint names an option that exists where it says:
+
+- walked for real: each command that talks to the gateway, failing (no gateway anywhere, or
+  nothing at --gateway-url), names only options that command takes;
+- read from the source: what a command's own function says names its own options; an option
+  inside `tubedemo X ...` exists on X; any other on some command, unless it is another tool's
+  (`aws ... --query`, vLLM's flags).
 """
 
 from __future__ import annotations
@@ -39,6 +42,18 @@ def commands() -> dict[tuple[str, ...], set[str]]:
         if hasattr(cmd, "commands"):  # Typer ships its own Click: a group has subcommands
             for name, sub in cmd.commands.items():
                 yield from walk(sub, (*path, name))
+
+    return dict(walk(typer.main.get_command(app), ()))
+
+
+def command_callbacks() -> dict[tuple[str, ...], Any]:
+    """Every command path and the function behind it (None for a group)."""
+    _register()
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+        yield path, None if hasattr(cmd, "commands") else cmd.callback
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, (*path, name))
 
     return dict(walk(typer.main.get_command(app), ()))
 
@@ -126,34 +141,72 @@ def test_the_hint_a_gateway_command_fails_with_names_its_own_options(
 # -- every message in the source ---------------------------------------------------------
 
 
+def texts(root: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, text) of every string under ``root`` that is not a docstring, an option's own
+    help, or one argument of a command line (a child's argv: no space); an f-string is one
+    text, its values written {}."""
+    skip: set[int] = set()
+    for node in ast.walk(root):
+        if isinstance(node, ast.Expr):
+            skip.add(id(node.value))  # a docstring, or an attribute's
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in ("Option", "Argument", "add_argument"):
+                skip.update(id(sub) for sub in ast.walk(node))
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+    for node in ast.walk(root):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if " " in text.strip():
+            yield node.lineno, text
+
+
 def messages() -> Iterator[tuple[str, int, str]]:
-    """(file, line, text) of every string in tubedemo that is not a docstring, an option's own
-    help, or one argument of a command line (a child's argv: no space)."""
+    """(file, line, text) of every message in tubedemo (``texts``)."""
     for path in sorted((ROOT / "tubedemo").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip: set[int] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Expr):
-                skip.add(id(node.value))  # a docstring, or an attribute's
-            if isinstance(node, ast.Call):
-                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-                if name in ("Option", "Argument", "add_argument"):
-                    skip.update(id(sub) for sub in ast.walk(node))
-            if isinstance(node, ast.JoinedStr):
-                skip.update(id(v) for v in node.values)
-        for node in ast.walk(tree):
-            if id(node) in skip:
-                continue
-            if isinstance(node, ast.JoinedStr):
-                text = "".join(
-                    v.value if isinstance(v, ast.Constant) else "{}" for v in node.values
-                )
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                text = node.value
-            else:
-                continue
-            if " " in text.strip():
-                yield str(path.relative_to(ROOT)), node.lineno, text
+        for line, text in texts(tree):
+            yield str(path.relative_to(ROOT)), line, text
+
+
+def its_own(option: str, text: str) -> bool:
+    """Whether a bare option in a message is tubedemo's (not another tool's, named before it)."""
+    return option not in EXTERNAL and not OTHER_TOOLS.search(text[: text.find(option)])
+
+
+NOT_ITS_OWN = {
+    (("images", "push"), "--set"),  # "use the --set lines above": the lines push printed
+}
+
+
+def test_a_command_s_own_messages_name_its_own_options() -> None:
+    # what a command's function says itself ("refusing ... without --yes") is about that command
+    known = commands()
+    wrong = []
+    for path, options in known.items():
+        callback = command_callbacks()[path]
+        if callback is None:
+            continue
+        source = Path(sys.modules[callback.__module__].__file__ or "")
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        (function,) = [
+            n for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name == callback.__name__
+        ]  # fmt: skip
+        for line, text in texts(function):
+            for words, option in mentions(text):
+                if (path, option) in NOT_ITS_OWN or words is not None:
+                    continue
+                if its_own(option, text) and option not in options:
+                    wrong.append(f"{source.name}:{line}: tubedemo {' '.join(path)}: {option}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_option_a_message_names_exists_where_it_says() -> None:
@@ -168,6 +221,6 @@ def test_every_option_a_message_names_exists_where_it_says() -> None:
                 path = max((p for p in known if words[: len(p)] == p), key=len, default=())
                 if option not in known[path]:
                     wrong.append(f"{where}:{line}: tubedemo {' '.join(path)} has no {option}")
-            elif option not in anywhere and not OTHER_TOOLS.search(text[: text.find(option)]):
+            elif option not in anywhere and its_own(option, text):
                 wrong.append(f"{where}:{line}: no command takes {option}: {text[:80]!r}")
     assert not wrong, "\n".join(wrong)
