@@ -25,7 +25,12 @@ SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
     "control plane": (
         "tests/kube/",
         "tests/audience/test_audience_proxy.py",
-        "tests/cluster/test_cluster_commands.py",
+        "tests/cluster/test_api_errors.py",
+        "tests/cluster/test_deadline_job.py",
+        "tests/cluster/test_mode_status.py",
+        "tests/cluster/test_preflight.py",
+        "tests/cluster/test_teardown.py",
+        "tests/cluster/test_up_diff.py",
         "tests/cluster/test_watch.py",
         "tests/cluster/test_watch_pod_proxy.py",
         "tests/eks/test_cluster_create_delete.py",

@@ -1,6 +1,6 @@
 """The GPU deadline's program (gateway.deadline) and the CLI's side of it (cluster.deadline):
 the pure decisions. The program run for real against the API server, with the rendered
-ServiceAccount: tests/cluster/test_cluster_commands.py."""
+ServiceAccount: tests/cluster/test_deadline_job.py."""
 
 from __future__ import annotations
 
