@@ -30,6 +30,7 @@ import pytest
 from tests.conftest import wait_until
 from tests.terminal import take_terminal
 from tubedemo.audience.stage import STAGE_FILE
+from tubedemo.rehearsal.room_survey import COMPANIES
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +117,9 @@ def test_every_stage_command_works_against_a_running_rehearsal_with_no_flags(
         assert export.returncode == 0, export.stdout + export.stderr
         rows = list(csv.DictReader(io.StringIO((tmp_path / "exports" / "talk.csv").read_text())))
         assert len(rows) >= 2
+        # ...every one of them the simulated room's, two of them the winners
+        assert {r["company"] for r in rows} <= set(COMPANIES), rows[:3]
+        assert sum(1 for r in rows if r["winner"]) == 2
 
         qr = tubedemo(tmp_path, "qr", "--png", "slides/qr.png")
         assert qr.returncode == 0, qr.stdout + qr.stderr
