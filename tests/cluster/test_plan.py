@@ -13,6 +13,7 @@ from tubedemo.cluster.plan import (
     format_age,
     inventory_manifest,
     inventory_ref,
+    nodeclass_problem,
     parse_inventory,
     pod_problem,
     prune_set,
@@ -547,3 +548,31 @@ def test_cluster_versions_outside_the_supported_range_are_named_with_the_fix() -
     assert old is not None and "1.31 is outside the supported 1.33-1.35" in old
     assert "update-cluster-version" in old
     assert kubernetes_version_problem("v1.36.0") is not None
+
+
+def test_an_ec2nodeclass_karpenter_cannot_make_ready_is_named_with_its_failing_condition() -> None:
+    def nodeclass(*conditions: tuple[str, str, str]) -> dict[str, Any]:
+        return {
+            "kind": "EC2NodeClass",
+            "metadata": {"name": "gpu"},
+            "status": {
+                "conditions": [
+                    {"type": t, "status": st, "reason": "R", "message": m}
+                    for t, st, m in conditions
+                ]
+            },
+        }
+
+    assert nodeclass_problem(None) is None
+    assert nodeclass_problem({"kind": "EC2NodeClass", "metadata": {"name": "gpu"}}) is None
+    assert nodeclass_problem(nodeclass(("Ready", "Unknown", "reconciling"))) is None
+    assert nodeclass_problem(nodeclass(("Ready", "True", ""))) is None
+    failing = nodeclass(
+        ("AMIsReady", "True", ""),
+        ("SubnetsReady", "False", "SubnetSelector did not match any Subnets"),
+        ("Ready", "False", "SubnetsReady=False"),
+    )
+    assert nodeclass_problem(failing) == (
+        "EC2NodeClass gpu is not Ready (SubnetsReady: SubnetSelector did not match any "
+        "Subnets): Karpenter cannot start a GPU node"
+    )

@@ -247,3 +247,56 @@ def test_fake_gpu_nodes_are_kwok_managed(demo: Demo) -> None:
         time.sleep(0.2)
     assert ready
     assert core.read_node(name).metadata.annotations[FAKE_NODE_ANNOTATION] == "fake"
+
+
+def test_up_stops_waiting_when_the_ec2nodeclass_says_no_gpu_node_can_start(demo: Demo) -> None:
+    """No GPU node, and Karpenter marks the EC2NodeClass not Ready (no subnet matches its
+    discovery tag): `up` says so within the grace instead of waiting out --timeout on a
+    Pending vLLM pod (it waited 15 minutes)."""
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")
+    custom = client.CustomObjectsApi(demo.kube.api_client())
+    started = time.monotonic()
+    up = demo.popen("up", "--timeout", "600")
+
+    def mark_not_ready() -> bool:
+        try:
+            custom.patch_cluster_custom_object_status(
+                "karpenter.k8s.aws",
+                "v1",
+                "ec2nodeclasses",
+                demo.pool,
+                {
+                    "status": {
+                        "conditions": [
+                            {
+                                "type": t,
+                                "status": "False",
+                                "reason": r,
+                                "message": m,
+                                "lastTransitionTime": "2026-12-07T12:00:00Z",
+                            }
+                            for t, r, m in (
+                                ("SubnetsReady", "SubnetsNotFound", "SubnetSelector did not match"),
+                                ("Ready", "UnhealthyDependents", "SubnetsReady=False"),
+                            )
+                        ]
+                    }
+                },
+            )
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False  # not applied yet
+            raise
+        return True
+
+    try:
+        wait_until("the EC2NodeClass applied and marked", mark_not_ready, timeout=60, interval=0.5)
+        out, err = up.communicate(timeout=180)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    took = time.monotonic() - started
+    assert up.returncode != 0, out + err
+    assert f"EC2NodeClass {demo.pool} is not Ready (SubnetsReady: SubnetSelector did not" in err
+    assert "Karpenter cannot start a GPU node" in err
+    assert took < 150, f"up took {took:.0f} s (its --timeout was 600 s)"

@@ -320,6 +320,32 @@ def workload_health(obj: Mapping[str, Any]) -> Health:
     return Health(ok, f"{ready_n}/{want} ready")
 
 
+NODE_CLASS_KINDS = frozenset({"EC2NodeClass"})
+"""Objects whose readiness decides whether a GPU node can start at all: `up` stops waiting for
+vLLM when one of them says it cannot become Ready."""
+
+
+def nodeclass_problem(obj: Mapping[str, Any] | None) -> str | None:
+    """Why Karpenter says an EC2NodeClass cannot become Ready (its Ready condition False, with
+    the first failing condition: no subnet, no security group, no AMI, no instance profile),
+    or None while it is Ready or not yet reconciled."""
+    if obj is None:
+        return None
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is None or ready.get("status") != "False":
+        return None
+    failing = next(
+        (c for c in conditions if c.get("type") != "Ready" and c.get("status") == "False"), ready
+    )
+    name = obj.get("metadata", {}).get("name", "?")
+    why = str(failing.get("message") or failing.get("reason") or "not ready").splitlines()[0]
+    return (
+        f"{obj.get('kind', 'EC2NodeClass')} {name} is not Ready ({failing.get('type')}: "
+        f"{why[:200]}): Karpenter cannot start a GPU node"
+    )
+
+
 def pod_problem(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]] = ()) -> str | None:
     """Why one pod is not Ready, in a few words (pending reason, image pull, probe failure)."""
     name = pod.get("metadata", {}).get("name", "?")

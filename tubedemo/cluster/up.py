@@ -14,6 +14,7 @@ from typing import Any
 
 from tubedemo.cluster.api import Api, NotFound
 from tubedemo.cluster.plan import (
+    NODE_CLASS_KINDS,
     DiffEntry,
     Outcome,
     Ref,
@@ -22,6 +23,7 @@ from tubedemo.cluster.plan import (
     diff_entry,
     inventory_manifest,
     inventory_ref,
+    nodeclass_problem,
     parse_inventory,
     pod_problem,
     prune_set,
@@ -129,10 +131,14 @@ def up(
             if outcome != "unchanged":
                 report(f"{outcome:<10} {ref}")
 
-    def wait_for(refs: tuple[Ref, ...]) -> list[str]:
+    node_classes = [Ref.of(m) for m in ordered if m["kind"] in NODE_CLASS_KINDS]
+
+    def wait_for(refs: tuple[Ref, ...], blockers: list[Ref] | None = None) -> list[str]:
         if not wait:
             return []
-        return wait_ready(api, list(refs), timeout=timeout, report=report, progress=progress)
+        return wait_ready(
+            api, list(refs), timeout=timeout, report=report, progress=progress, blockers=blockers
+        )
 
     rendered = [Ref.of(m) for m in ordered]
     apply_all(plan.namespaces)
@@ -144,7 +150,7 @@ def up(
     # Whatever the waits found, scaling is set up: a broken gateway must not leave vLLM
     # without its ScaledObject.
     apply_all(plan.scaling)
-    stuck += wait_for(plan.workloads)
+    stuck += wait_for(plan.workloads, node_classes)
     if stuck:
         applied = ", ".join(str(Ref.of(m)) for m in plan.scaling)
         scaling = f"; scaling is set up all the same ({applied} applied)" if applied else ""
@@ -213,6 +219,11 @@ def set_mode(api: Api, ref: Ref, mode: str) -> None:
     api.apply_configmap_key(ref, MODE_KEY, mode, field_manager=MODE_FIELD_MANAGER)
 
 
+BLOCKER_GRACE = 30.0
+"""Seconds a node class must keep saying it cannot become Ready before `up` stops waiting (a
+first reconcile may fail once, e.g. IAM's eventual consistency for a new instance profile)."""
+
+
 def wait_ready(
     api: Api,
     refs: list[Ref],
@@ -220,9 +231,15 @@ def wait_ready(
     timeout: float,
     report: Report,
     progress: Report | None = None,
+    blockers: list[Ref] | None = None,
+    blocker_grace: float = BLOCKER_GRACE,
 ) -> list[str]:
     """Poll until every workload rolled out or `timeout` passed; returns, for each one still
     not ready then, a line naming it and why (its pods' waiting reason). Empty: all ready.
+
+    `blockers` (EC2NodeClasses) end the wait early: when one keeps saying it cannot become
+    Ready for `blocker_grace` s, no GPU node will start, so the wait returns that instead of
+    running out the whole `timeout` on a Pending pod.
 
     `progress` gets a short "what we wait for" line on every poll (the CLI's spinner)."""
     if not refs:
@@ -230,7 +247,19 @@ def wait_ready(
     start = time.monotonic()
     deadline = start + timeout
     pending = list(refs)
+    failing_since: dict[Ref, float] = {}
     while pending:
+        for blocker in blockers or []:
+            problem = nodeclass_problem(api.get(blocker))
+            if problem is None:
+                failing_since.pop(blocker, None)
+                continue
+            since = failing_since.setdefault(blocker, time.monotonic())
+            if time.monotonic() - since >= blocker_grace:
+                for ref in refs:
+                    if ref not in pending:
+                        report(f"{'ready':<10} {ref}")
+                return [f"{', '.join(str(r) for r in pending)} cannot become ready: {problem}"]
         still: list[tuple[Ref, str]] = []
         for ref in pending:
             live = api.get(ref)
