@@ -91,7 +91,8 @@ class GatewaySettings(BaseModel):
     rate_survey_per_min: float = Field(10, ge=0)
     """Survey submits per identity per minute (token bucket); 0 disables."""
     rate_address_per_min: float = Field(6000, ge=0)
-    """Ceiling per source address; generous because a venue's phones share one public address."""
+    """Ceiling per source address on requests without an identity (fair share off); requests
+    with one are held to their identity's buckets, not to the room's shared address."""
     fair_share: bool = True
     """Identities, the stream cap and fair queueing; false only to measure what they cost
     (the gateway benchmark's "before" case): phones are then whoever they say they are."""

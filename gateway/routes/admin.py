@@ -40,3 +40,26 @@ async def questions(request: Request) -> list[dict[str, Any]]:
     sess = of(request).state.session()
     items = [{"id": k, **v} for k, v in sess.questions.items()]
     return sorted(items, key=lambda q: str(q["at"]))
+
+
+@router.get("/api/admin/streams")
+async def streams(request: Request) -> dict[str, Any]:
+    """The fleet's stream slots now: in flight, waiting, and the addresses holding the most
+    with the share each may hold (keyed hashes, like the raffle's origins)."""
+    gw = of(request)
+    gate = gw.gate
+    lanes = sorted(gate.by_lane.items(), key=lambda item: -item[1])[:5]
+    return {
+        "capacity": gate.capacity,
+        "in_flight": gate.in_flight,
+        "waiting": gate.waiting,
+        "lanes": len(gate.by_lane),
+        "largest": [
+            {
+                "origin": lane if lane == "load" else gw.origin(lane),
+                "in_flight": n,
+                "may_hold": gate.lane_cap(lane) if gate.capacity > 0 else None,
+            }
+            for lane, n in lanes
+        ],
+    }

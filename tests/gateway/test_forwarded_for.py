@@ -23,6 +23,8 @@ from tests.gateway.identities import obtain_identity
 PROXY = Path(__file__).resolve().parent / "forwarding_proxy.py"
 USER = [{"role": "user", "content": "Mind the gap?"}]
 CEILING = 2  # requests per source address per minute
+# The ceiling holds requests without an identity (fair share off); it is the observable here
+# because it counts by the address the gateway believes, the thing under test.
 
 
 @pytest.fixture
@@ -71,7 +73,9 @@ def ask(client: httpx.Client, n: int = 1, **headers: str) -> list[int]:
 
 
 def test_through_the_proxy_each_phone_has_its_own_address_limit(start_gateway, start_proxy) -> None:  # type: ignore[no-untyped-def]
-    g = start_gateway(rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",))
+    g = start_gateway(
+        fair_share=False, rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",)
+    )
     lb = start_proxy(g.url)
     phones = {n: phone(f"127.0.0.{n}", lb) for n in (2, 3, 4)}
     assert ask(phones[2], 3) == [200, 200, 429]  # phone 2 used its own ceiling ...
@@ -85,14 +89,18 @@ def test_an_untrusted_proxy_puts_the_whole_room_behind_one_address(
 ) -> None:  # type: ignore[no-untyped-def]
     # What the EKS render did before: the load balancer's range not trusted, so the room
     # shares the proxy's address and the third phone is refused before it asked anything.
-    g = start_gateway(rate_address_per_min=CEILING, trusted_proxies=("10.0.0.0/8",))
+    g = start_gateway(
+        fair_share=False, rate_address_per_min=CEILING, trusted_proxies=("10.0.0.0/8",)
+    )
     lb = start_proxy(g.url)
     codes = [ask(phone(f"127.0.0.{n}", lb))[0] for n in (2, 3, 4)]
     assert codes == [200, 200, 429]
 
 
 def test_a_phone_cannot_forge_its_way_past_the_proxy(start_gateway, start_proxy) -> None:  # type: ignore[no-untyped-def]
-    g = start_gateway(rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",))
+    g = start_gateway(
+        fair_share=False, rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",)
+    )
     lb = start_proxy(g.url)
     liar = phone("127.0.0.5", lb)
     # Each request claims another origin (even the trusted proxy's own address); the proxy
@@ -106,7 +114,9 @@ def test_a_phone_cannot_forge_its_way_past_the_proxy(start_gateway, start_proxy)
 
 
 def test_forwarded_for_from_a_phone_that_skips_the_proxy_is_ignored(start_gateway) -> None:  # type: ignore[no-untyped-def]
-    g = start_gateway(rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",))
+    g = start_gateway(
+        fair_share=False, rate_address_per_min=CEILING, trusted_proxies=("127.0.0.1/32",)
+    )
     direct = phone("127.0.0.7", g.url)
     codes = [ask(direct, **{"X-Forwarded-For": f"127.0.0.{n}"})[0] for n in (20, 21, 22)]
     assert codes == [200, 200, 429]  # all three counted against 127.0.0.7
@@ -114,7 +124,7 @@ def test_forwarded_for_from_a_phone_that_skips_the_proxy_is_ignored(start_gatewa
 
 def test_every_forwarded_for_line_counts_not_only_the_first(start_gateway) -> None:  # type: ignore[no-untyped-def]
     # A proxy that adds its own X-Forwarded-For line below the phone's (forgeable) one.
-    g = start_gateway(rate_address_per_min=1, trusted_proxies=("127.0.0.1/32",))
+    g = start_gateway(fair_share=False, rate_address_per_min=1, trusted_proxies=("127.0.0.1/32",))
     proxy = phone("127.0.0.1", g.url)
 
     def via(forged: str, real: str) -> int:

@@ -67,7 +67,7 @@ def test_survey_rate_limit_is_per_phone(start_gateway) -> None:
 
 
 def test_address_ceiling_applies_across_phones(start_gateway) -> None:
-    g = start_gateway(rate_address_per_min=4)
+    g = start_gateway(fair_share=False, rate_address_per_min=4)
     phones = [g.phone(f"phone-{i}") for i in range(6)]  # identities first: not counted
     codes = [chat(g, f"phone-{i}").status_code for i in range(5)]
     assert len(phones) == 6 and codes == [200, 200, 200, 200, 429]
@@ -75,7 +75,7 @@ def test_address_ceiling_applies_across_phones(start_gateway) -> None:
 
 
 def test_forwarded_for_is_believed_from_a_trusted_proxy(start_gateway) -> None:
-    g = start_gateway(rate_address_per_min=1)  # loopback is trusted by default
+    g = start_gateway(fair_share=False, rate_address_per_min=1)  # loopback is trusted by default
     for name in "abc":
         g.phone(name)
     assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
@@ -84,7 +84,7 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(start_gateway) -> None:
 
 
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(start_gateway) -> None:
-    g = start_gateway(rate_address_per_min=1, trusted_proxies=("10.0.0.0/8",))
+    g = start_gateway(fair_share=False, rate_address_per_min=1, trusted_proxies=("10.0.0.0/8",))
     g.phone("a"), g.phone("b")
     assert chat(g, "a", **{"X-Forwarded-For": "198.51.100.1"}).status_code == 200
     # a spoofed header does not buy a fresh bucket: both count against 127.0.0.1
