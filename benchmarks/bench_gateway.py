@@ -120,9 +120,10 @@ def threading_drain(popen: subprocess.Popen[str], fh: object) -> None:
 
 
 @contextmanager
-def fake_vllm(tokens: int, delay_s: float) -> Iterator[Proc]:
+def fake_vllm(tokens: int, delay_s: float, first_delay_s: float = 0.0) -> Iterator[Proc]:
     cmd = [sys.executable, "-m", "gateway.fake_vllm", "--port", "0"]
     cmd += ["--tokens", str(tokens), "--delay-s", str(delay_s)]
+    cmd += ["--first-delay-s", str(first_delay_s)]
     proc = _spawn(cmd, r"PORT (\d+)", {})
     try:
         yield proc
@@ -131,7 +132,13 @@ def fake_vllm(tokens: int, delay_s: float) -> Iterator[Proc]:
 
 
 @contextmanager
-def gateway(upstream: str, client: str, store: Path, mode: str = "quiz") -> Iterator[Proc]:
+def gateway(
+    upstream: str,
+    client: str,
+    store: Path,
+    mode: str = "quiz",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Proc]:
     env = {
         "TUBEDEMO_LOCAL": "1",
         # the proxy alone, as before identities and fair queueing (their cost: bench_abuse)
@@ -141,6 +148,7 @@ def gateway(upstream: str, client: str, store: Path, mode: str = "quiz") -> Iter
         "TUBEDEMO_RATE_SURVEY_PER_MIN": "0",
         "TUBEDEMO_RATE_ADDRESS_PER_MIN": "0",
         "TUBEDEMO_MAX_TOKENS": "100000",
+        **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "gateway", "--port", "0", "--upstream", upstream]
     cmd += ["--store", str(store), "--mode", mode, "--log-level", "warning"]
