@@ -97,3 +97,43 @@ def test_hpa_reads_current_and_target_of_an_external_metric() -> None:
     }
     state = hpa_state(hpa)
     assert (state.desired, state.current, state.metric, state.target) == (4, 2, 175.0, 50.0)
+
+
+def test_a_pods_start_up_milestones_come_from_its_nodes_and_its_own_conditions() -> None:
+    # the waterfall on EKS and in the lab: node Ready, PodScheduled, the container's start and
+    # Ready, in seconds after the pod's creation (weights and compile need vLLM's log lines)
+    from tubedemo.telemetry.kube_view import replica_state
+    from tubedemo.telemetry.waterfall import segments
+
+    def cond(kind: str, at: str) -> dict[str, str]:
+        return {"type": kind, "status": "True", "lastTransitionTime": f"2026-11-27T09:{at}Z"}
+
+    pod = {
+        "metadata": {"name": "vllm-1", "creationTimestamp": "2026-11-27T09:00:00Z"},
+        "spec": {"nodeName": "gpu-a"},
+        "status": {
+            "phase": "Running",
+            "conditions": [cond("PodScheduled", "00:41"), cond("Ready", "02:25")],
+            "containerStatuses": [
+                {"name": "vllm", "state": {"running": {"startedAt": "2026-11-27T09:00:56Z"}}}
+            ],
+        },
+    }
+    node = {"metadata": {"name": "gpu-a"}, "status": {"conditions": [cond("Ready", "00:40")]}}
+    (state,) = replica_state(None, [pod], NOW, nodes=[node]).pods
+    assert [(m.step, m.at_s, m.source) for m in state.startup] == [
+        ("node_ready", 40.0, "node"),
+        ("scheduled", 41.0, "pod"),
+        ("container_started", 56.0, "pod"),
+        ("ready", 145.0, "pod"),
+    ]
+    assert [(s.step, s.start, s.end) for s in segments(state)] == [
+        ("node_ready", 0.0, 40.0),
+        ("scheduled", 40.0, 41.0),
+        ("container_started", 41.0, 56.0),
+        ("ready", 56.0, 145.0),
+    ]
+    # a pod still loading: the milestones so far; one not bound yet: none
+    loading = {**pod, "status": {**pod["status"], "conditions": [cond("PodScheduled", "00:41")]}}
+    assert [m.step for m in pod_state(loading, NOW).startup] == ["scheduled", "container_started"]
+    assert pod_state({"metadata": pod["metadata"], "status": {}}, NOW).startup == ()

@@ -392,7 +392,9 @@ class KubeWatchFeed:
         nodes, claims, hpas = self.nodes.view(), self.nodeclaims.view(), self.hpas.view()
         interrupted = interrupted_names(self.interruptions.view().objects)
         deployment = next(iter(deployments.objects), None)
-        replicas = replica_state(deployment, pods.objects, now, self.max_replicas)
+        replicas = replica_state(
+            deployment, pods.objects, now, self.max_replicas, nodes=nodes.objects
+        )
         hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
         return KubeReading(
             replicas=_freshness([deployments, pods], self.stale_after, now, replicas),

@@ -16,11 +16,14 @@ from tubedemo.telemetry.snapshot import (
     CapacityType,
     GpuNode,
     HpaState,
+    MarkSource,
     NodeClaimState,
     NodeState,
     PodPhase,
     PodState,
     ReplicaState,
+    StartupMark,
+    StartupStep,
 )
 
 Obj = Mapping[str, Any]
@@ -94,7 +97,45 @@ def _pending_reason(pod: Obj) -> str | None:
     return str(status.get("phase") or "Pending")
 
 
-def pod_state(pod: Obj, now: datetime) -> PodState:
+def startup_marks(pod: Obj, node_ready_at: datetime | None = None) -> tuple[StartupMark, ...]:
+    """A pod's start-up milestones from what the API server holds (the waterfall's bars): its
+    node's Ready condition, PodScheduled, the container's ``startedAt`` and Ready, each in
+    seconds after the pod's creation. On EKS the kubelet sets them; in the lab, the KWOK
+    stages. The weights and compile milestones need vLLM's log lines, which are not here: the
+    bar runs from the container's start to Ready in one segment. Pure."""
+    created = _time(_meta(pod).get("creationTimestamp"))
+    if created is None:
+        return ()
+    running = None
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        state = (status or {}).get("state") or {}
+        started = _time((state.get("running") or {}).get("startedAt"))
+        if started is not None and (status.get("name") == "vllm" or running is None):
+            running = started
+    found: list[tuple[StartupStep, datetime | None, MarkSource]] = [
+        ("node_ready", node_ready_at, "node"),
+        ("scheduled", _true_since(pod, "PodScheduled"), "pod"),
+        ("container_started", running, "pod"),
+        ("ready", _true_since(pod, "Ready"), "pod"),
+    ]
+    return tuple(
+        StartupMark(step=step, at_s=round((when - created).total_seconds(), 3), source=source)
+        for step, when, source in found
+        if when is not None
+    )
+
+
+def node_ready_times(nodes: Sequence[Obj]) -> dict[str, datetime]:
+    """Node name -> when its Ready condition last became True. Pure."""
+    out = {}
+    for node in nodes:
+        since = _true_since(node, "Ready")
+        if since is not None:
+            out[str(_meta(node).get("name"))] = since
+    return out
+
+
+def pod_state(pod: Obj, now: datetime, node_ready_at: datetime | None = None) -> PodState:
     meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     phase_text = str(status.get("phase") or "Pending")
     phase: PodPhase = (
@@ -121,13 +162,27 @@ def pod_state(pod: Obj, now: datetime) -> PodState:
             max(0.0, (ready_at - created).total_seconds()) if ready_at and created else None
         ),
         pending_reason=None if ready else _pending_reason(pod),
+        startup=startup_marks(pod, node_ready_at),
     )
 
 
 def replica_state(
-    deployment: Obj | None, pods: Sequence[Obj], now: datetime, max_replicas: int | None = None
+    deployment: Obj | None,
+    pods: Sequence[Obj],
+    now: datetime,
+    max_replicas: int | None = None,
+    nodes: Sequence[Obj] = (),
 ) -> ReplicaState:
-    states = sorted((pod_state(p, now) for p in pods), key=lambda p: (-p.created_s_ago, p.name))
+    """``nodes``: the GPU nodes, for each pod's node-Ready milestone (none: that bar segment
+    starts at the pod's binding)."""
+    ready_at = node_ready_times(nodes)
+    states = sorted(
+        (
+            pod_state(p, now, ready_at.get((p.get("spec") or {}).get("nodeName") or ""))
+            for p in pods
+        ),
+        key=lambda p: (-p.created_s_ago, p.name),
+    )
     desired = 0
     if deployment is not None:
         desired = int((deployment.get("spec") or {}).get("replicas", 1) or 0)
