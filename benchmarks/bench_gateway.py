@@ -33,7 +33,12 @@ from benchmarks import Row
 TITLE = "Gateway: streaming proxy and survey"
 
 NOTES = """
-Workloads (all bounded): *TTFB* — 200 concurrent streams, 20 tokens each at 62 ms inter-token
+Workloads (all bounded): *Steady arrival* — streams arrive at a constant 160 a second for 15 s
+(twice, interleaved with the other targets), each from an address of its own, as phones ask:
+~200 in flight, 20 tokens at 62 ms; "before" is the gateway with fair share off (the proxy
+alone), "after" with fair share on, each stream carrying an identity obtained beforehand the
+page's way; added first token = target percentile − direct percentile of the same run.
+*TTFB* — 200 concurrent streams, 20 tokens each at 62 ms inter-token
 latency (an A10G with Llama 3 8B at 64 concurrent streams), first token immediately; added
 TTFB = gateway percentile − direct percentile of the same run; the sweep rows repeat it at
 lower concurrency. *CPU per token* — user+system CPU of the process (from /proc) during the
@@ -343,10 +348,161 @@ CLIENTS = ("aiohttp", "httpx")
 """The gateway's upstream HTTP clients (gateway.upstream), each benchmarked."""
 
 
+async def _steady_load(
+    url: str, rate: float, seconds: float, tokens: list[str] | None
+) -> tuple[StreamStats, int]:
+    """Open-loop arrivals, `rate` streams a second for `seconds`, as phones ask (a stream does
+    not wait for another to end); each from an address of its own and, with `tokens`, an
+    identity of its own. Returns the stats and the most streams in flight at once."""
+    body = json.dumps({"model": "llama", "messages": USER, "stream": True}).encode()
+    n = int(rate * seconds)
+    ttfb: list[float] = []
+    tokens_seen = errors = in_flight = most = 0
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=60)
+
+    async def one(session: aiohttp.ClientSession, i: int, at: float) -> None:
+        nonlocal tokens_seen, errors, in_flight, most
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {MASTER_KEY}",
+            "x-forwarded-for": f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}",
+        }
+        if tokens is not None:
+            headers["x-tubedemo-identity"] = tokens[i]
+        t0 = time.perf_counter()
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                if resp.status != 200:
+                    errors += 1
+                    await resp.read()
+                    return
+                first = True
+                buf = bytearray()
+                async for chunk in resp.content.iter_any():
+                    if first:
+                        ttfb.append((time.perf_counter() - t0) * 1000)
+                        first = False
+                    buf += chunk
+                tokens_seen += buf.count(b'"content":"tok')
+        except (aiohttp.ClientError, TimeoutError):
+            errors += 1
+        finally:
+            in_flight -= 1
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        start = time.perf_counter() + 0.2
+        await asyncio.gather(*(one(session, i, start + i / rate) for i in range(n)))
+        took = time.perf_counter() - start
+    return StreamStats(ttfb, tokens_seen, took, errors), most
+
+
+async def _identities(url: str, n: int) -> list[str]:
+    """n identities, each obtained the page's way from the address that will use it."""
+    out: list[str] = [""] * n
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker(k: int) -> None:
+            for i in range(k, n, 64):
+                xff = {"x-forwarded-for": f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}"}
+                async with session.post(url + "/api/identity", headers=xff) as resp:
+                    out[i] = str((await resp.json())["token"])
+
+        await asyncio.gather(*(worker(k) for k in range(64)))
+    return out
+
+
+STEADY_RATE = 160.0
+"""Streams a second: with answers of 20 tokens 62 ms apart (1.24 s), ~200 in flight."""
+
+
+def _steady_rows(work: Path, seconds: float) -> list[Row]:
+    """Steady arrival (~200 in flight), direct vs the gateway before (fair share off) and after
+    (identities, the stream cap and fair queueing), interleaved in one run."""
+    results: dict[str, list[tuple[StreamStats, int]]] = {}
+    with (
+        fake_vllm(tokens=20, delay_s=ITL_S) as up,
+        gateway(up.url, "aiohttp", work / "store-steady-before") as before,
+        gateway(
+            up.url, "aiohttp", work / "store-steady-after", extra_env={"TUBEDEMO_FAIR_SHARE": "1"}
+        ) as after,
+    ):
+        n = int(STEADY_RATE * seconds)
+        targets = {
+            "direct": (up.url, False),
+            "gateway, before (fair share off)": (before.url, False),
+            "gateway, after (fair share on)": (after.url, True),
+        }
+        for url, needs_identity in targets.values():  # warm-up
+            tokens = _run(_identities(url, 200)) if needs_identity else None
+            _run(_steady_load(url + "/v1/chat/completions", STEADY_RATE, 200 / STEADY_RATE, tokens))
+        for _round in range(2):
+            for name, (url, needs_identity) in targets.items():
+                tokens = _run(_identities(url, n)) if needs_identity else None
+                results.setdefault(name, []).append(
+                    _run(_steady_load(url + "/v1/chat/completions", STEADY_RATE, seconds, tokens))
+                )
+
+    def merged(name: str) -> tuple[StreamStats, int]:
+        runs = results[name]
+        return (
+            StreamStats(
+                [x for r, _ in runs for x in r.ttfb_ms],
+                sum(r.tokens for r, _ in runs),
+                sum(r.seconds for r, _ in runs),
+                sum(r.errors for r, _ in runs),
+            ),
+            max(m for _, m in runs),
+        )
+
+    direct, most = merged("direct")
+    d_tput = direct.tokens / direct.seconds
+    rows = [
+        Row(
+            f"steady arrival {STEADY_RATE:.0f}/s, direct: first token (p50 / p99)",
+            f"{_ms(direct.pct(50))} / {_ms(direct.pct(99))}",
+            note=f"{len(direct.ttfb_ms)} streams, {most} in flight at most, "
+            f"{d_tput:,.0f} tokens/s, {direct.errors} errors",
+        )
+    ]
+    for name in results:
+        if name == "direct":
+            continue
+        s, most = merged(name)
+        add50, add99 = s.pct(50) - direct.pct(50), s.pct(99) - direct.pct(99)
+        tput = s.tokens / s.seconds
+        ok = add50 <= 2 and add99 <= 10 and tput >= 0.8 * d_tput and s.errors == 0
+        rows.append(
+            Row(
+                f"steady arrival, {name}: added first token (p50 / p99), tokens/s vs direct",
+                f"{_ms(add50)} / {_ms(add99)}, {tput / d_tput:.0%}",
+                "≤ 2 ms / ≤ 10 ms, ≥ 80 %",
+                ok,
+                f"abs {_ms(s.pct(50))} / {_ms(s.pct(99))}, {most} in flight at most, "
+                f"{s.errors} errors",
+            )
+        )
+    pre, _ = merged("gateway, before (fair share off)")
+    post, _ = merged("gateway, after (fair share on)")
+    rows.append(
+        Row(
+            "steady arrival: what fair share adds, after − before (p50 / p99)",
+            f"{_ms(post.pct(50) - pre.pct(50))} / {_ms(post.pct(99) - pre.pct(99))}",
+            note="identities, the stream cap and fair queueing on the honest path",
+        )
+    )
+    return rows
+
+
 def run(quick: bool = False) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     peer = litellm_binary()
-    rows = _ttfb_rows(work, peer, 1000 if quick else 3000)
+    rows = _steady_rows(work, 5.0 if quick else 15.0)
+    rows += _ttfb_rows(work, peer, 1000 if quick else 3000)
     rows += _throughput_rows(work, peer, 400 if quick else 1200)
     rows += _survey_rows(work, 2000 if quick else 6000)
     if not peer:
