@@ -164,7 +164,7 @@ def test_diff_resolves_auto_to_what_prepare_made_before_the_api_server_sees_the_
     from tests.aws import moto_server, point_boto3_at
     from tests.prepare.test_prepare import _publish_bottlerocket_ami
     from tubedemo.aws.session import Aws
-    from tubedemo.prepare import snapshot, weights
+    from tubedemo.prepare import image_snapshot, weights
 
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     with moto_server() as url:
@@ -183,7 +183,7 @@ def test_diff_resolves_auto_to_what_prepare_made_before_the_api_server_sees_the_
         )
         _publish_bottlerocket_ami(cfg)
         aws = Aws("us-west-2")
-        snap = snapshot.make_snapshot(aws, cfg, lambda _: None, sleep=lambda _: None)
+        snap = image_snapshot.make_snapshot(aws, cfg, lambda _: None, sleep=lambda _: None)
         folder = tmp_path / "weights"
         folder.mkdir()
         (folder / "config.json").write_text("{}")

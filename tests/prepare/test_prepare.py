@@ -36,7 +36,7 @@ from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.core.errors import AwsError, NotPrepared, PreflightFailed
 from tubedemo.manifests.render import render
-from tubedemo.prepare import lookup, plan, snapshot, weights
+from tubedemo.prepare import image_snapshot, lookup, plan, weights
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-west-2"
@@ -458,7 +458,7 @@ def test_prepare_makes_a_tagged_snapshot_of_the_data_volume_and_terminates_the_b
     assert pull["Parameters"]["commands"] == [plan.pull_command("vllm/vllm-openai:v0.33.0")]
     # its data volume writes at upstream's 1000 MiB/s and 4000 IOPS, not gp3's base 125 MiB/s
     # (the volume went with the builder: asked of what prepare hands run_instances)
-    launch = snapshot._launch_params(_cfg(), "ami-0", "profile", None, "run")
+    launch = image_snapshot._launch_params(_cfg(), "ami-0", "profile", None, "run")
     (data,) = [m for m in launch["BlockDeviceMappings"] if m["DeviceName"] == plan.DATA_DEVICE]
     assert (data["Ebs"]["Throughput"], data["Ebs"]["Iops"]) == (1000, 4000)
     # the builder could reach SSM: its instance profile carries the SSM managed policy
@@ -485,7 +485,7 @@ def test_the_builder_is_terminated_on_ctrl_c_and_on_failure(
             raise interrupt("stop here")
 
     with pytest.raises(interrupt):
-        snapshot.make_snapshot(Aws(REGION), cfg, report, sleep=lambda s: None)
+        image_snapshot.make_snapshot(Aws(REGION), cfg, report, sleep=lambda s: None)
     (builder,) = _builders()
     assert builder["State"]["Name"] == "terminated"
     assert lines[-1] == f"builder: {builder['InstanceId']} terminated"

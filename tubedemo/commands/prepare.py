@@ -105,7 +105,7 @@ def _make(
     """Copy the weights and make the snapshot (each when asked and `auto`); Ctrl-C, SIGTERM
     and a closed terminal still terminate the builder."""
     from tubedemo.core.signals import term_and_hangup_as_interrupt
-    from tubedemo.prepare import snapshot as snapshots
+    from tubedemo.prepare import image_snapshot as snapshots
     from tubedemo.prepare import weights as weights_ops
 
     console.print(f"[bold]prepare[/] the talk in {_where(cfg)}")
