@@ -45,7 +45,8 @@ def tubedemo(folder: Path, *args: str, timeout: float) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        # into a pipe, at Rich's 80 columns: the closing lines must still be one line each
+        env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
         start_new_session=True,
         check=False,
     )

@@ -546,14 +546,16 @@ def rehearse(
         hold=hold,
     )
     result = Rehearsal(cfg, options, console).run()
+    # the closing lines are read (and grepped) whole: never wrapped at a pipe's 80 columns
     console.print(
         f"rehearsal: {result.snapshots} snapshots in {result.recording}; replicas up to "
         f"{result.max_ready} ready ({result.max_desired} desired), ending at "
-        f"{result.final_desired}"
+        f"{result.final_desired}",
+        soft_wrap=True,
     )
     for run in result.k6:
-        console.print(f"k6 {run.files.series.name}: {run.headline(speed)}")
+        console.print(f"k6 {run.files.series.name}: {run.headline(speed)}", soft_wrap=True)
     if result.k6_figures is not None:
-        console.print(result.k6_figures)
+        console.print(result.k6_figures, soft_wrap=True)
     if result.report is not None:
-        console.print(f"report: {result.report / 'report.html'}")
+        console.print(f"report: {result.report / 'report.html'}", soft_wrap=True)

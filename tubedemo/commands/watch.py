@@ -190,4 +190,4 @@ def report(
     result = write_report(recording, output, k6_json=k6_json)
     console.print(f"wrote {result.html} and {len(result.charts)} charts")
     if result.k6 is not None:
-        console.print(k6_figures(result.k6))
+        console.print(k6_figures(result.k6), soft_wrap=True)  # one line, even into a pipe
