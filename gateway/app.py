@@ -19,6 +19,7 @@ from gateway.errors import ApiError, default_type, error_body
 from gateway.headers import SecurityHeaders
 from gateway.limits import BodyLimit
 from gateway.metrics import RequestMetrics
+from gateway.paths import DisguisedPaths
 from gateway.routes import admin, chat, config, forecast, identity, ops, page, survey
 from gateway.runtime import Gateway
 from gateway.settings import GatewaySettings
@@ -64,6 +65,7 @@ def create_app(
     page.install(app, settings.web_dir)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DisguisedPaths)
     if settings.cors_origin:
         app.add_middleware(
             CORSMiddleware,

@@ -371,3 +371,16 @@ def test_a_script_behind_the_venue_nat_cannot_spend_the_rooms_address_ceiling(
     # without an identity (fair share off) the address's ceiling still holds
     off = start_gateway(fair_share=False, rate_address_per_min=2)
     assert [ask(off, from_address(nat)).status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    "disguised", ["/%6Detrics", "/read%79z", "/openapi%2Ejson", "/api/%61dmin/questions"]
+)
+def test_what_the_load_balancer_refuses_is_not_reachable_percent_encoded(
+    gateway, disguised: str
+) -> None:
+    # the ALB matches the path as sent; the server decodes it before routing
+    resp = gateway.anonymous.get(disguised, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert resp.status_code == 404
+    assert gateway.anonymous.get("/metrics").status_code == 200  # in the cluster, as before
+    assert gateway.admin("GET", "/api/admin/questions").status_code == 200
