@@ -12,6 +12,7 @@ from tests.cluster.demo import (
     assert_one_line_error,
     tubedemo_objects,
 )
+from tests.conftest import wait_until
 
 
 def test_teardown_waits_for_nodepool_nodes_and_leaves_no_tubedemo_object(demo: Demo) -> None:
@@ -108,3 +109,38 @@ def test_teardown_without_yes_and_without_a_terminal_refuses(demo: Demo) -> None
     assert demo.run("up", "--timeout", "90").returncode == 0
     assert_one_line_error(demo.run("teardown"), "--yes")
     assert tubedemo_objects(demo.kube, demo) != []
+
+
+def test_teardown_returns_only_once_the_ingress_load_balancer_is_deleted(demo: Demo) -> None:
+    """The AWS Load Balancer Controller holds the Ingress (finalizer) until it has deleted the
+    ALB, its target groups and security groups; a teardown that returned before, followed by
+    deleting the cluster, stranded them. The controller is played by the test."""
+    client.CoreV1Api(demo.kube.api_client()).delete_node(f"{demo.pool}-0")  # no GPU node
+    demo.write(web__exposure="ingress")
+    (rendered,) = [m for m in demo.manifests() if m["kind"] == "Ingress"]
+    net = client.NetworkingV1Api(demo.kube.api_client())
+    held = {
+        **rendered,
+        "metadata": {**rendered["metadata"], "finalizers": ["ingress.k8s.aws/resources"]},
+    }
+    demo.kube.apply(held)
+    name = rendered["metadata"]["name"]
+    proc = demo.popen("teardown", "--yes")
+    try:
+        deleting = wait_until(
+            "teardown deletes the Ingress",
+            lambda: net.read_namespaced_ingress(name, demo.namespace).metadata.deletion_timestamp,
+            timeout=30,
+        )
+        assert deleting
+        time.sleep(2)
+        assert proc.poll() is None, "teardown returned while the load balancer was being deleted"
+        net.patch_namespaced_ingress(name, demo.namespace, {"metadata": {"finalizers": None}})
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    ref = f"Ingress {demo.namespace}/{name}"
+    assert f"waiting for the load balancer of {ref}" in out, out
+    assert f"gone      the load balancer of {ref}" in out, out

@@ -100,14 +100,40 @@ def _still_there(api: Api, plan: TeardownPlan) -> list[Ref]:
     return left
 
 
+LOAD_BALANCER_TIMEOUT = 300.0
+"""Seconds for the AWS Load Balancer Controller to delete a load balancer (an ALB: ~1 min)."""
+
+
+def holds_a_load_balancer(live: dict[str, Any] | None) -> bool:
+    """An Ingress, or a Service of type LoadBalancer: a controller deletes a load balancer (and
+    its target groups and security groups) before the object goes. Pure."""
+    if live is None:
+        return False
+    if live.get("kind") == "Ingress":
+        return True
+    return live.get("kind") == "Service" and (live.get("spec") or {}).get("type") == "LoadBalancer"
+
+
 def _execute(
     api: Api, config: DemoConfig, plan: TeardownPlan, *, report: Report, node_timeout: float
 ) -> None:
+    from tubedemo.cluster.bootstrap import wait_deleted
+
     for step in plan.steps:
         if step.action == "delete":
+            holders = [ref for ref in step.refs if holds_a_load_balancer(_get(api, ref))]
             for ref in step.refs:
                 if api.delete(ref):
                     report(f"deleted   {ref}")
+            if holders:
+                # The load balancer bills until its controller has deleted it; deleting the
+                # cluster before then strands it: wait for the finalizer to be let go.
+                names = ", ".join(str(ref) for ref in holders)
+                report(f"waiting for the load balancer of {names} to be deleted")
+                wait_deleted(
+                    api, holders, what=f"load balancer of {names}", timeout=LOAD_BALANCER_TIMEOUT
+                )
+                report(f"gone      the load balancer of {names}")
         elif step.action == "scale-to-zero":
             for ref in step.refs:
                 if api.get(ref) is not None:
@@ -116,6 +142,13 @@ def _execute(
         elif step.action == "wait-nodes-gone":
             for pool in step.nodepools:
                 wait_nodes_gone(api, config, pool, timeout=node_timeout, report=report)
+
+
+def _get(api: Api, ref: Ref) -> dict[str, Any] | None:
+    try:
+        return api.get(ref)
+    except ClusterError:
+        return None  # its CRD is gone, so is the object
 
 
 def wait_nodes_gone(
