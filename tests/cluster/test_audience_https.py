@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tubedemo.cluster.audience_https import plain_http_problem
+from tubedemo.aws.account import WARNING
+from tubedemo.cluster.audience_https import audience_line, plain_http_problem
 from tubedemo.core.config import config_from_dict
 
 
@@ -42,3 +43,18 @@ def test_preflight_checks_the_audience_url_whenever_phones_reach_the_page() -> N
     assert Check("https", "audience") in required_checks(config_from_dict({}), [])
     local = config_from_dict({"profile": "local"})
     assert Check("https", "audience") not in required_checks(local, [])
+
+
+def test_cloudfronts_60_s_for_a_first_byte_under_the_answer_timeout_is_a_warning() -> None:
+    """One timeout figure end to end, except where CloudFront cannot follow without AWS
+    Support: an answer queued past 60 s would be a 504 at the edge, which preflight says."""
+    line = audience_line(config_from_dict({}))  # answer_timeout 120 s, web.https cloudfront
+    assert line.startswith(WARNING)
+    assert "at most 60 s for an answer's first byte while gateway.answer_timeout is 120 s" in line
+    assert "ask AWS Support to raise the origin response timeout to 120 s" in line
+    short = config_from_dict({"gateway": {"answer_timeout": "60s"}})
+    assert audience_line(short) == (
+        "audience over https: `up` puts CloudFront in front of the load balancer"
+    )
+    mine = config_from_dict({"web": {"https": "certificate"}})
+    assert not audience_line(mine).startswith(WARNING)

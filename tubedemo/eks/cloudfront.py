@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from tubedemo.aws.session import Aws
+from tubedemo.cluster.audience_https import CLOUDFRONT_ORIGIN_TIMEOUT
 from tubedemo.core.config import DemoConfig
 from tubedemo.eks.eksctl_config import TALK_TAG
 
@@ -28,9 +29,9 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 """AWS's managed cache policy CachingDisabled."""
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 """AWS's managed origin request policy AllViewer (every header, cookie, query string)."""
-ORIGIN_RESPONSE_TIMEOUT = 60
+ORIGIN_RESPONSE_TIMEOUT = CLOUDFRONT_ORIGIN_TIMEOUT
 """Seconds CloudFront waits for the ALB's first byte and between two packets: the most allowed
-without a quota increase."""
+without a quota increase (preflight warns when gateway.answer_timeout is longer)."""
 ORIGIN_KEEPALIVE = 60
 """Seconds CloudFront keeps an idle connection to the ALB (the ALB's idle timeout is 60 s)."""
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
