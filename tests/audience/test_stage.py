@@ -70,9 +70,9 @@ def test_the_rehearsals_token_goes_to_its_own_url_only(folder: Path) -> None:
     publish(stage())
     cfg = load_config(None, [])
     elsewhere = direct_target(cfg, "http://203.0.113.9:8080")
-    assert elsewhere is not None and elsewhere.token is None
+    assert elsewhere is not None and elsewhere.token is None and not elsewhere.rehearsal
     own = direct_target(cfg, "http://192.0.2.7:8123/")  # its LAN address, as phones see it
-    assert own is not None and own.token == "s3cret"
+    assert own is not None and own.token == "s3cret" and own.rehearsal
     explicit = direct_target(cfg, REHEARSAL, "mine")
     assert explicit is not None and explicit.token == "mine"
 

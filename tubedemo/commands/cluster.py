@@ -457,8 +457,8 @@ def _survey_line(
 
 
 def _gateway_status(cfg: "DemoConfig", gateway_url: str | None, admin_token: str | None) -> None:
-    """`status` of a gateway called directly (a rehearsal): mode, survey answers and the
-    replicas and GPU nodes its status strip shows the phones."""
+    """`status` of a running rehearsal: mode, survey answers and the replicas and GPU nodes its
+    status strip shows the phones."""
     from tubedemo.commands.wiring import gateway_line, open_gateway
 
     with open_gateway(cfg, url=gateway_url, admin_token=admin_token, timeout=3.0) as gw:
@@ -496,7 +496,9 @@ def status(
     from tubedemo.manifests.render import render
 
     cfg = config_from(config, set_)
-    if direct_target(cfg, gateway_url, admin_token) is not None:
+    # a rehearsal has no cluster: its own view; any other gateway only feeds the survey line
+    target = direct_target(cfg, gateway_url, admin_token)
+    if target is not None and target.rehearsal:
         _gateway_status(cfg, gateway_url, admin_token)
         return
     manifests = render(cfg)

@@ -39,6 +39,8 @@ class DirectTarget:
     token: str | None
     source: str
     unreachable_hint: str
+    rehearsal: bool = False
+    """The running rehearsal's own gateway (found by its stage file, or named by its URL)."""
 
 
 def _same_gateway(url: str, *known: str) -> bool:
@@ -53,18 +55,16 @@ def direct_target(
     means the cluster's. A rehearsal's token goes with its own URL only, never to another."""
     stage = running_rehearsal()
     if url:
+        ours = stage is not None and _same_gateway(url, stage.gateway_url, stage.audience_url)
         token = admin_token
-        if (
-            token is None
-            and stage is not None
-            and _same_gateway(url, stage.gateway_url, stage.audience_url)
-        ):
+        if token is None and stage is not None and ours:
             token = stage.admin_token
         return DirectTarget(
             url,
             token,
             f"{GATEWAY_OPTION} / TUBEDEMO_GATEWAY_URL",
             "check the URL (--gateway-url / TUBEDEMO_GATEWAY_URL) and that the gateway runs",
+            rehearsal=ours,
         )
     if stage is not None:
         return DirectTarget(
@@ -72,6 +72,7 @@ def direct_target(
             admin_token or stage.admin_token,
             f"the rehearsal running from this folder: {STAGE_FILE}",
             "the rehearsal's gateway stopped; start it again (tubedemo rehearse)",
+            rehearsal=True,
         )
     if config.gateway.url:
         return DirectTarget(
@@ -177,8 +178,8 @@ def open_gateway(
         context=context or config.cluster.context,
         timeout=timeout,
     )
-    where = f"the cluster (namespace {config.cluster.namespace})"
-    return GatewayClient(replace(route, source=where))
+    why = "the cluster's: no --gateway-url, no rehearsal running here, no gateway.url"
+    return GatewayClient(replace(route, source=why))
 
 
 def gateway_line(gw: GatewayClient) -> str:
