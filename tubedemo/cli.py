@@ -102,6 +102,10 @@ def _register() -> None:
 
     cluster.register(app)
 
+    from tubedemo.commands import status
+
+    status.register(app)
+
     from tubedemo.commands import prepare
 
     prepare.register(app)

@@ -6,9 +6,9 @@ Typer, Rich's Console, ``commands.options`` and the light ``core`` modules, and 
 else inside the command that uses it, so ``tubedemo --help`` starts fast.
 
 Modules: ``options`` (the shared options and how help reads), ``core`` (init, config, render,
-validate, crds), ``cluster`` (up, diff, preflight, policy, mode, status, teardown), ``prepare``,
-``images``, ``twin`` (simulate, rehearse), ``lab`` (lab up, down, status), ``lab_compare``,
-``show`` (show, load), ``watch`` (watch, report), ``audience`` (qr, winners, session), ``eks``
-(cluster create, cluster delete), ``drill`` (drill spot); ``live`` and ``wiring`` wire what
-several commands read (the dashboard's feeds, the way to the gateway).
+validate, crds), ``cluster`` (up, diff, preflight, policy, mode, teardown), ``status``,
+``prepare``, ``images``, ``twin`` (simulate, rehearse), ``lab`` (lab up, down, status),
+``lab_compare``, ``show`` (show, load), ``watch`` (watch, report), ``audience`` (qr, winners,
+session), ``eks`` (cluster create, cluster delete), ``drill`` (drill spot); ``live`` and ``wiring``
+wire what several commands read (the dashboard's feeds, the way to the gateway).
 """
