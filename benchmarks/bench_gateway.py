@@ -29,6 +29,7 @@ from pathlib import Path
 import aiohttp
 
 from benchmarks import Row
+from tubedemo.core.processes import free_port
 
 TITLE = "Gateway: streaming proxy and survey"
 
@@ -61,12 +62,6 @@ USER = [{"role": "user", "content": "How deep is the deepest Tube station?"}]
 
 
 # ---------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -206,7 +201,7 @@ def litellm(upstream: str, workdir: Path) -> Iterator[Proc]:
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     env = {
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",

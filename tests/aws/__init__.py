@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
+
+from tubedemo.core.processes import free_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -115,10 +116,7 @@ def expired_sign_in(home: Path) -> dict[str, str]:
 def unreachable_endpoint() -> str:
     """A loopback URL nothing listens on (a port just released): AWS, as seen without a
     network."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 DENIED_USER = "presenter"

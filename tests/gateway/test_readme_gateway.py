@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import wait_until
+from tubedemo.core.processes import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -26,12 +26,6 @@ def readme_gateway_command() -> list[str]:
     return shlex.split(command)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_readmes_gateway_command_starts_a_gateway_that_answers(tmp_path: Path) -> None:
     words = readme_gateway_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEDEMO_")}
@@ -39,7 +33,7 @@ def test_the_readmes_gateway_command_starts_a_gateway_that_answers(tmp_path: Pat
         name, value = words.pop(0).split("=", 1)
         env[name] = value
     assert words[:3] == ["python", "-m", "gateway"], words
-    port = _free_port()  # the README's 8080, moved where nothing else listens
+    port = free_port()  # the README's 8080, moved where nothing else listens
     argv = [sys.executable, *words[1:]]
     argv[argv.index("--port") + 1] = str(port)
     with subprocess.Popen(

@@ -5,7 +5,6 @@ pulled back by digest with skopeo."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,21 +16,16 @@ import yaml
 
 from tests.conftest import wait_until
 from tests.images.pods import REPO
+from tubedemo.core.processes import free_port
 
 # The first test also builds both images (cold: a few minutes on 2 shared cores).
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[str]:
     """docker-registry on 127.0.0.1 with a config file of our own, storage in tmp_path."""
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "registry.yml"
     config.write_text(
         yaml.safe_dump(
