@@ -78,6 +78,9 @@ def test_rehearse_on_the_lab_scales_with_the_real_controllers_flips_the_mode_and
 
     # the lab was up and our manifests went into it
     assert "lab: up in" in output, output
+    # a rehearsal on the lab is a stage too: published while it ran, gone at its end
+    assert "reach this rehearsal (.tubedemo/rehearsal.json)" in output, output
+    assert not (tmp_path / ".tubedemo" / "rehearsal.json").exists()
     assert "up: created    ScaledObject tubedemo/vllm" in output, output
     if binaries.otelcol() is not None:
         # KEDA's queue came through the real collector and the scaler stand-in

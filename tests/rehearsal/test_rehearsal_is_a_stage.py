@@ -146,6 +146,7 @@ def test_every_stage_command_works_against_a_running_rehearsal_with_no_flags(
             rehearsal.wait()
     # nobody at the keyboard: the rehearsal ended with its timeline, and its stage went with it
     assert rehearsal.returncode == 0, output
+    assert "reach this rehearsal (.tubedemo/rehearsal.json)" in output, output  # it says so
     assert not stage_file.exists()
 
 

@@ -218,7 +218,8 @@ class Rehearsal:
                 )
                 self.console.print(
                     f"[dim]stage: `tubedemo mode|winners|session|qr|status|load` run from this "
-                    f"folder reach this rehearsal ({STAGE_FILE})[/]"
+                    f"folder reach this rehearsal ({STAGE_FILE})[/]",
+                    soft_wrap=True,
                 )
                 if opt.audience:
                     from tubedemo.rehearsal.room_survey import SurveyRoom
