@@ -38,6 +38,7 @@ def test_delete_waits_for_what_bills_before_the_cluster_and_the_stack_goes_last(
     keys = [s.key for s in plan.delete_plan(config_from_dict({}))]
     assert keys == [
         "cloudfront",
+        "kubeconfig",  # delete may run from another machine than create
         "ingress",
         "volumes",
         "gpu-nodes",

@@ -17,7 +17,7 @@ from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
 from tubedemo.eks import aws_steps, cloudfront
 from tubedemo.eks.aws_steps import LeftBehind
-from tubedemo.eks.create import say
+from tubedemo.eks.create import ensure_kubeconfig, say
 from tubedemo.eks.tools import Tools
 
 Report = Callable[[str], None]
@@ -44,6 +44,8 @@ def delete_cluster(
 
     say(report, cloudfront.delete(aws, cfg))
     if facts is not None:
+        # this machine may never have had the cluster's context (the laptop that made it died)
+        say(report, ensure_kubeconfig(tools, cfg))
         release_what_bills(
             aws, cfg, report=report, kubeconfig=kubeconfig, kube_wait=kube_wait, aws_wait=aws_wait
         )

@@ -130,6 +130,11 @@ def delete_plan(cfg: DemoConfig) -> list[PlannedStep]:
             "~5-15 min",
         ),
         PlannedStep(
+            "kubeconfig",
+            f"kubeconfig context for {name} (this machine may not have it)",
+            "eksctl",
+        ),
+        PlannedStep(
             "ingress",
             f"Ingress in {ns}, then wait until its load balancer, target groups and security "
             "groups are gone",
