@@ -225,6 +225,13 @@ class Controllers:
     def start_the_talk(self) -> None:
         """What `up` and the talk would leave: an ALB for the Ingress, a volume for the PVC,
         a GPU instance for a NodeClaim, each tagged as its controller tags it."""
+        self.ids = self._aws_leftovers()
+        self._kubernetes_objects()
+        self.thread.start()
+
+    def _aws_leftovers(self) -> dict[str, str]:
+        """The ALB (with its target group and security group), the PVC's volume and the
+        NodeClaim's GPU instance, tagged as their controllers tag them; their ids by role."""
         ec2, elb = self.world.aws("ec2"), self.world.aws("elbv2")
         eks = self.world.aws("eks").describe_cluster(name=CLUSTER)["cluster"]
         subnets = eks["resourcesVpcConfig"]["subnetIds"]
@@ -275,13 +282,17 @@ class Controllers:
                 }
             ],
         )["Instances"][0]["InstanceId"]
-        self.ids = {
+        return {
             "alb": alb,
             "target": target,
             "group": group,
             "volume": volume,
             "instance": instance,
         }
+
+    def _kubernetes_objects(self) -> None:
+        """The Ingress, the PVC, the NodePool and a NodeClaim, each with the finalizer its
+        controller puts on it."""
         ours = {"app.kubernetes.io/part-of": "tubedemo", "app.kubernetes.io/managed-by": "tubedemo"}
         self.kube.apply(
             {
@@ -352,7 +363,6 @@ class Controllers:
                 },
             }
         )
-        self.thread.start()
 
     def _run(self) -> None:
         api = self.kube.api_client()
