@@ -17,6 +17,7 @@ from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.eks import aws_steps
 from tubedemo.eks.aws_steps import LeftBehind, Leftover
+from tubedemo.eks.eksctl_config import TALK_TAG
 
 REGION = "us-west-2"
 
@@ -141,4 +142,28 @@ def test_the_proof_names_each_billable_thing_left(aws: Aws, cfg: DemoConfig) -> 
             "EBS volumes", lambda: aws_steps.volume_leftovers(aws, cfg), timeout=0.0
         )
     ec2.delete_volume(VolumeId=volume)
+    assert aws_steps.proof(aws, cfg, None) == []
+
+
+def test_the_proof_names_a_nat_gateway_and_elastic_ip_eksctl_left(
+    aws: Aws, cfg: DemoConfig
+) -> None:
+    """eksctl's VPC stack tags what it makes (the ClusterConfig's metadata.tags); an
+    interrupted `eksctl delete cluster` can leave the NAT gateway and its address billing."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    talk = [{"Key": TALK_TAG, "Value": cfg.cluster.name}]
+    vpc = ec2.create_vpc(CidrBlock="192.168.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="192.168.0.0/19")["Subnet"]["SubnetId"]
+    address = ec2.allocate_address(
+        Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": talk}]
+    )["AllocationId"]
+    nat = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=address,
+        TagSpecifications=[{"ResourceType": "natgateway", "Tags": talk}],
+    )["NatGateway"]["NatGatewayId"]
+    left = aws_steps.proof(aws, cfg, None)
+    assert Leftover("NAT gateway", nat) in left and Leftover("Elastic IP", address) in left
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    ec2.release_address(AllocationId=address)
     assert aws_steps.proof(aws, cfg, None) == []

@@ -376,6 +376,17 @@ def network_leftovers(aws: Aws, cfg: DemoConfig, vpc_id: str | None) -> list[Lef
         Filters=[{"Name": "tag:karpenter.sh/discovery", "Values": [cfg.cluster.name]}],
     )
     left += [Leftover("security group", g["GroupId"]) for g in groups.get("SecurityGroups", [])]
+    # what eksctl's VPC stack made and tagged (metadata.tags), should its delete stop half-way:
+    # the NAT gateway ($0.045/h) and its Elastic IP (billed while allocated)
+    talk = [{"Name": f"tag:{TALK_TAG}", "Values": [cfg.cluster.name]}]
+    nats = aws.call("ec2", "describe_nat_gateways", Filter=talk).get("NatGateways", [])
+    left += [
+        Leftover("NAT gateway", n["NatGatewayId"])
+        for n in nats
+        if n.get("State") not in ("deleted", "deleting", "failed")
+    ]
+    addresses = aws.call("ec2", "describe_addresses", Filters=talk).get("Addresses", [])
+    left += [Leftover("Elastic IP", a["AllocationId"]) for a in addresses]
     return left
 
 

@@ -155,7 +155,8 @@ def prove_nothing_left(aws: Aws, cfg: DemoConfig, vpc_id: str | None, report: Re
             + "; delete them by hand (they bill)"
         )
     report(
-        "  proof   no instance, load balancer, volume, network interface or security group of "
+        "  proof   no instance, load balancer, volume, network interface, security group, NAT "
+        "gateway or Elastic IP of "
         f"cluster {cfg.cluster.name} is left in {aws.region}"
     )
     for line in aws_steps.kept(aws, cfg):

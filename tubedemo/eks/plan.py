@@ -173,8 +173,8 @@ def delete_plan(cfg: DemoConfig) -> list[PlannedStep]:
         ),
         PlannedStep(
             "proof",
-            "no instance, load balancer, volume, network interface or security group of the "
-            "talk is left",
+            "no instance, load balancer, volume, network interface, security group, NAT gateway "
+            "or Elastic IP of the talk is left",
             "boto3",
         ),
     ]
