@@ -53,6 +53,9 @@ async def config(request: Request) -> dict[str, Any]:
         "quiz": {
             "max_prompt_chars": s.max_prompt_chars,
             "questions_per_person": s.questions_per_person,
+            # gateway.answer_timeout (TUBEDEMO_UPSTREAM_READ_TIMEOUT_S): the page waits as long
+            # for a first word as the gateway, the ALB, k6 and the twin's phones do
+            "answer_timeout_s": s.upstream_read_timeout_s,
         },
         "survey": {"company_max_chars": st.COMPANY_MAX_CHARS, "name_max_chars": s.name_max_chars},
     }

@@ -24,6 +24,8 @@ def test_config_tells_the_page_mode_session_and_limits(gateway) -> None:
     assert cfg["session"] == gateway.gw.state.current
     assert cfg["survey"]["company_max_chars"] == 80
     assert cfg["quiz"]["max_prompt_chars"] == 500
+    # the page waits for a first word as long as the gateway (gateway.answer_timeout)
+    assert cfg["quiz"]["answer_timeout_s"] == gateway.gw.settings.upstream_read_timeout_s
 
 
 def test_submit_outside_survey_mode_is_409(gateway) -> None:

@@ -4,8 +4,9 @@ import { countedQuestionsLeft, type PageConfig } from "./lib/config";
 import type { Identity } from "./lib/identity";
 import { type Failure, identityLost, kindMessage } from "./lib/problems";
 
-/** A cold start (new GPU node + model load) takes minutes; the page waits, but not forever. */
-const FIRST_TOKEN_TIMEOUT_MS = 180_000;
+/** The page waits for a first word as long as the gateway does (gateway.answer_timeout, from
+ * /config), plus this margin, so the phone shows the gateway's own answer when it gives up. */
+const FIRST_TOKEN_MARGIN_S = 5;
 const STALL_TIMEOUT_MS = 30_000;
 /** After this long without a first word the page explains the wait (it never waits silently). */
 const SLOW_AFTER_S = 4;
@@ -62,7 +63,7 @@ export function Quiz({ config, identity, onCountedAnswered, onIdentityLost, draf
         model: config.model,
         identity: identity.token,
         counted: isCounted,
-        firstTokenTimeoutMs: FIRST_TOKEN_TIMEOUT_MS,
+        firstTokenTimeoutMs: (config.answerTimeoutS + FIRST_TOKEN_MARGIN_S) * 1000,
         stallTimeoutMs: STALL_TIMEOUT_MS,
         signal: controller.signal,
       },

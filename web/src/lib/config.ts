@@ -12,6 +12,8 @@ export interface PageConfig {
   questionsPerPerson: number;
   companyMaxChars: number;
   nameMaxChars: number;
+  /** gateway.answer_timeout: how long the gateway waits for the model's first word (s). */
+  answerTimeoutS: number;
 }
 
 /** Parses /config; returns null when the answer is not a usable config (the page then retries). */
@@ -32,6 +34,7 @@ export function parseConfig(value: unknown): PageConfig | null {
     questionsPerPerson: positiveInt(quiz.questions_per_person, 1),
     companyMaxChars: positiveInt(survey.company_max_chars, 80),
     nameMaxChars: positiveInt(survey.name_max_chars, 40),
+    answerTimeoutS: positiveNumber(quiz.answer_timeout_s, 120),
   };
 }
 
@@ -42,6 +45,10 @@ export function countedQuestionsLeft(asked: number, questionsPerPerson: number):
 
 function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+function positiveNumber(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 function positiveInt(value: unknown, fallback: number): number {

@@ -11,7 +11,7 @@ const CONFIG = {
   audience_url: "https://talk.example/",
   session: "s-1",
   model: "llama",
-  quiz: { max_prompt_chars: 200, questions_per_person: 1 },
+  quiz: { max_prompt_chars: 200, questions_per_person: 1, answer_timeout_s: 90 },
   survey: { company_max_chars: 80, name_max_chars: 40 },
 };
 
@@ -27,6 +27,7 @@ describe("parseConfig", () => {
       questionsPerPerson: 1,
       companyMaxChars: 80,
       nameMaxChars: 40,
+      answerTimeoutS: 90,
     });
   });
 
@@ -44,6 +45,7 @@ describe("parseConfig", () => {
     const c = parseConfig({ mode: "quiz", session: "s", quiz: { max_prompt_chars: -3 } });
     expect(c?.maxPromptChars).toBe(300);
     expect(c?.questionsPerPerson).toBe(1);
+    expect(c?.answerTimeoutS).toBe(120); // gateway.answer_timeout's default
   });
 });
 
