@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gateway.settings import load_settings
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.core.errors import ConfigError
 from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
@@ -435,7 +435,7 @@ def test_auto_weights_render_the_prepared_copy_in_the_per_account_bucket() -> No
     pinned = config_from_dict({"model": {"weights_uri": "", "revision": "0a1b2c"}})
     assert _pod(render(pinned), "vllm")["containers"][0]["args"][1] == "--revision=0a1b2c"
     copied = config_from_dict({"model": {"revision": "0a1b2c"}})
-    assert layout.weights_key(copied) == "models/meta-llama/Llama-3.1-8B-Instruct/0a1b2c/"
+    assert s3_layout.weights_key(copied) == "models/meta-llama/Llama-3.1-8B-Instruct/0a1b2c/"
 
 
 def test_weights_in_s3_are_streamed_by_vllm_with_its_own_irsa_role_and_no_hub_token() -> None:

@@ -30,7 +30,7 @@ import boto3
 import pytest
 
 from tests.aws import LoopbackServer, moto_server, reset_moto
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.aws.errors import NO_CREDENTIALS
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig, config_from_dict
@@ -340,7 +340,7 @@ def test_prepare_copies_the_hub_weights_to_the_per_account_bucket_and_marks_them
     assert not any(d.startswith("original/") for d in hub.downloads)  # never even downloaded
     marker = json.loads(
         _client("s3")
-        .get_object(Bucket=BUCKET, Key=f"models/{MODEL}/main{layout.MARKER_SUFFIX}")["Body"]
+        .get_object(Bucket=BUCKET, Key=f"models/{MODEL}/main{s3_layout.MARKER_SUFFIX}")["Body"]
         .read()
     )
     assert marker["commit"] == COMMIT and len(marker["files"]) == 5

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests import prepared
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.manifests import render as render_module
 from tubedemo.manifests.render import render
@@ -107,7 +107,7 @@ def test_rendered_vllm_args_pass_the_pinned_vllm_parser_with_their_values(name: 
     m = cfg.model
     parsed = _parsed(name)
     # the prepared copy in S3 (read by the Run:ai streamer), else the hub id
-    location = layout.weights_location(cfg)
+    location = s3_layout.weights_location(cfg)
     assert parsed["model"] == (location or m.name)
     if location:
         assert parsed["load_format"] == "runai_streamer"

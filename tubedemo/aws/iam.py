@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig
 
 
@@ -42,7 +42,7 @@ def weights_policy(config: DemoConfig) -> dict[str, Any]:
     """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs);
     listing is held to the prefix too, so vLLM cannot list the survey's keys in a shared bucket."""
     bucket, _, prefix = (
-        (layout.weights_location(config) or "s3://").removeprefix("s3://").partition("/")
+        (s3_layout.weights_location(config) or "s3://").removeprefix("s3://").partition("/")
     )
     return {
         "Version": "2012-10-17",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tubedemo.aws import account, errors, layout
+from tubedemo.aws import account, errors, s3_layout
 from tubedemo.aws.errors import AwsUnavailable
 from tubedemo.aws.session import Aws
 from tubedemo.cluster import audience_https
@@ -312,7 +312,7 @@ def aws_checks(config: DemoConfig) -> list[Check]:
         Check("aws", "discovery-tags"),
         Check("aws", "nvidia-ami"),
     ]
-    if layout.weights_location(config):
+    if s3_layout.weights_location(config):
         checks.append(Check("aws", "s3-endpoint"))
     if config.storage.kind == "s3":
         checks += [
@@ -321,7 +321,7 @@ def aws_checks(config: DemoConfig) -> list[Check]:
         ]
     if config.snapshot_is_auto or config.weights_are_auto:
         checks.append(Check("aws", "prepared"))
-    if layout.weights_location(config):
+    if s3_layout.weights_location(config):
         checks.append(Check("aws", "irsa", (config.model.iam_role, "vllm")))
     return checks
 

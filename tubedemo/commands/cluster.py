@@ -319,13 +319,13 @@ def policy(
     """Print an IAM policy document (JSON) for the gateway's or vLLM's IRSA role."""
     import json
 
-    from tubedemo.aws import iam, layout
+    from tubedemo.aws import iam, s3_layout
     from tubedemo.core.config import ACCOUNT_PLACEHOLDER
 
     cfg = config_from(config, set_)
     if role not in ("gateway", "vllm"):
         raise UsageError(f"policy {role!r}: choose gateway or vllm")
-    if role == "vllm" and not layout.weights_location(cfg):
+    if role == "vllm" and not s3_layout.weights_location(cfg):
         raise ConfigError(
             "model.weights_uri is empty (weights from the hub): vLLM needs no AWS role without it"
         )

@@ -83,12 +83,12 @@ def _where(cfg: "DemoConfig") -> str:
 
 def _delete(aws: "Aws", cfg: "DemoConfig", yes: bool) -> None:
     """prepare --delete: say what goes, ask unless --yes, delete it."""
-    from tubedemo.aws import layout
+    from tubedemo.aws import s3_layout
     from tubedemo.prepare.delete import delete_prepared
 
     console.print(
         f"[bold]prepare --delete[/] in {_where(cfg)}: snapshots of {cfg.model.image}, weights at "
-        f"{layout.weights_uri(cfg)}, IAM role tubedemo-snapshot-builder"
+        f"{s3_layout.weights_uri(cfg)}, IAM role tubedemo-snapshot-builder"
     )
     if not yes:
         if not sys.stdin.isatty():

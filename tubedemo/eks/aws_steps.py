@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tubedemo.aws import account as aws_account
-from tubedemo.aws import eks_cluster, layout
+from tubedemo.aws import eks_cluster, s3_layout
 from tubedemo.aws import iam as aws_iam
 from tubedemo.aws.errors import AwsRefused
 from tubedemo.aws.session import Aws
@@ -448,7 +448,7 @@ def kept(aws: Aws, cfg: DemoConfig) -> list[str]:
     if aws_account.bucket_exists(aws, bucket):
         for what, prefix in (
             ("survey data", cfg.storage.s3_prefix),
-            ("prepared weights", layout.weights_key(cfg)),
+            ("prepared weights", s3_layout.weights_key(cfg)),
         ):
             count, size = _prefix_bytes(aws, bucket, prefix)
             lines.append(

@@ -16,7 +16,7 @@ from typing import Any
 
 from tubedemo.aws import account as aws_account
 from tubedemo.aws import iam as aws_iam
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import AwsError, ConfigError
@@ -248,7 +248,7 @@ def ensure_account_side(
             aws_iam.gateway_policy(cfg),
         ),
     )
-    if layout.weights_location(cfg):
+    if s3_layout.weights_location(cfg):
         say(
             report,
             aws_steps.ensure_irsa_role(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig
 from tubedemo.eks import eksctl_config, karpenter_stack, pins
 from tubedemo.eks.releases import releases
@@ -92,7 +92,7 @@ def create_plan(cfg: DemoConfig, folder: Path) -> list[PlannedStep]:
             "irsa-gateway", f"IAM role {cfg.storage.iam_role} (`tubedemo policy gateway`)", "boto3"
         ),
     ]
-    if layout.weights_location(cfg):
+    if s3_layout.weights_location(cfg):
         steps.append(
             PlannedStep(
                 "irsa-vllm", f"IAM role {cfg.model.iam_role} (`tubedemo policy vllm`)", "boto3"

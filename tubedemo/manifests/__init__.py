@@ -9,7 +9,7 @@ Modules: ``render`` (the manifests from templates/), ``validate`` (Kubernetes' O
 the upstream KEDA/Karpenter CRDs, the KEDA formula), ``crds`` (those CRDs from their pinned
 releases, cached), ``init_file`` (the commented demo.yaml `tubedemo init` writes).
 
-May import tubedemo.core, and tubedemo.aws.layout (where the prepared weights live in S3, for
+May import tubedemo.core, and tubedemo.aws.s3_layout (where the prepared weights live in S3, for
 vLLM's args); never boto3.
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.core import own_images
 from tubedemo.core.config import (
     DEADLINE_PLACEHOLDER,
@@ -175,7 +175,7 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         "gateway_image": own_images.reference(cfg, own_images.GATEWAY),
         "standin_image": own_images.reference(cfg, own_images.STANDIN),
         # vLLM's weights: model.weights_uri, the prepared S3 copy (auto), or None: the hub
-        "weights_location": layout.weights_location(cfg),
+        "weights_location": s3_layout.weights_location(cfg),
         # where KEDA reads the timeline's forecast (scaling.proactive: timeline)
         "forecast_url": forecast_url(cfg),
         "forecast_metric": FORECAST_METRIC,

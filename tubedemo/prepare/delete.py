@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tubedemo.aws import account, layout
+from tubedemo.aws import account, s3_layout
 from tubedemo.aws.errors import AwsRefused, step
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
@@ -52,7 +52,7 @@ def _delete_weights(aws: Aws, config: DemoConfig, report: Report) -> int:
         return 0
     count = 0
     with step(f"deleting the weights in {bucket}"):
-        for prefix in (layout.weights_key(config), layout.marker_key(config)):
+        for prefix in (s3_layout.weights_key(config), s3_layout.marker_key(config)):
             for page in aws.pages("s3", "list_object_versions", Bucket=bucket, Prefix=prefix):
                 versions = page.get("Versions", []) + page.get("DeleteMarkers", [])
                 batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
@@ -66,7 +66,7 @@ def _delete_weights(aws: Aws, config: DemoConfig, report: Report) -> int:
                 count += len(batch)
     if not count:
         return 0
-    report(f"deleted {count} object version(s) under {layout.weights_uri(config)}")
+    report(f"deleted {count} object version(s) under {s3_layout.weights_uri(config)}")
     return 1
 
 

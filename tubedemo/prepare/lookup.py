@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tubedemo.aws import layout
+from tubedemo.aws import s3_layout
 from tubedemo.aws.errors import step
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
@@ -43,7 +43,7 @@ def weights_prepared(aws: Aws, config: DemoConfig) -> bool:
             "head_object",
             missing=NO_MARKER,
             Bucket=config.s3_bucket,
-            Key=layout.marker_key(config),
+            Key=s3_layout.marker_key(config),
         )
     return found is not None
 
@@ -77,9 +77,9 @@ def resolve(aws: Aws | None, config: DemoConfig) -> DemoConfig:
     weights = config.model.weights_uri
     if config.weights_are_auto:
         if weights_prepared(aws, config):
-            weights = layout.weights_uri(config)
+            weights = s3_layout.weights_uri(config)
         else:
-            missing.append(f"no weights at {layout.weights_uri(config)}")
+            missing.append(f"no weights at {s3_layout.weights_uri(config)}")
     if missing:
         where = f"account {config.cluster.account_id or '?'} {config.cluster.region}"
         raise NotPrepared(

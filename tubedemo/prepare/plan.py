@@ -5,7 +5,7 @@ Two things make the talk's cold start ~3 minutes instead of ~10 (README "Start-u
 - an EBS snapshot of a Bottlerocket data volume with ``model.image`` already pulled (the
   aws-samples/bottlerocket-images-cache flow), tagged with the image reference so ``auto`` finds
   exactly the snapshot made for this image in this account and region;
-- the model's weights in the per-account bucket (where exactly: tubedemo.aws.layout), with a
+- the model's weights in the per-account bucket (where exactly: tubedemo.aws.s3_layout), with a
   marker object written last, so a half-finished copy is never mistaken for a prepared one.
 
 weights.py, snapshot.py, lookup.py and delete.py carry these decisions out.

@@ -3,7 +3,7 @@
 huggingface_hub downloads the model (HF_TOKEN or the saved `hf auth login` token; HF_ENDPOINT
 honoured): the hub refusing is a PrepareError naming the fix. The copy to S3 goes through the
 door (tubedemo.aws): multipart, skipping objects already there with the same size and ETag, the
-marker written last (tubedemo.aws.layout).
+marker written last (tubedemo.aws.s3_layout).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tubedemo.aws import account, layout
+from tubedemo.aws import account, s3_layout
 from tubedemo.aws.errors import step
 from tubedemo.aws.session import Aws
 from tubedemo.core.config import DemoConfig
@@ -120,7 +120,7 @@ def upload_weights(
     part_size: int = plan.PART_SIZE,
 ) -> WeightsResult:
     """Copy the folder's wanted files to the bucket, skip what is already there, marker last."""
-    bucket, prefix = config.s3_bucket, layout.weights_key(config)
+    bucket, prefix = config.s3_bucket, s3_layout.weights_key(config)
     with step(f"S3 bucket {bucket}"):
         if account.create_bucket(aws, bucket):
             report(f"created S3 bucket {bucket} (versioned, not public)")
@@ -147,11 +147,11 @@ def upload_weights(
             "s3",
             "put_object",
             Bucket=bucket,
-            Key=layout.marker_key(config),
+            Key=s3_layout.marker_key(config),
             Body=plan.marker_document(config, commit, files).encode(),
             ContentType="application/json",
         )
-    return WeightsResult(layout.weights_uri(config), uploaded, skipped, sent)
+    return WeightsResult(s3_layout.weights_uri(config), uploaded, skipped, sent)
 
 
 def _size(n: int) -> str:
