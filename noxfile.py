@@ -149,9 +149,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on tubedemo/, gateway/ and scripts/ (pyproject's [tool.mypy] files), with
-    its cache outside the checkout so a fresh clone starts warm (mypy re-checks any module whose
-    source, options or mypy version differ from the cached entry: the cache only saves time).
+    """mypy --strict on tubedemo/, gateway/, scripts/ and benchmarks/ (pyproject's [tool.mypy]
+    files), with its cache outside the checkout so a fresh clone starts warm (mypy re-checks any
+    module whose source, options or mypy version differ from the cached entry: the cache only
+    saves time).
     ruff (the lint session) sees scripts/ as the *.py modules the command names link to."""
     _install(session)
     session.run("mypy", "--cache-dir", str(_cache("mypy")))

@@ -21,10 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -319,7 +320,11 @@ async def _post_load(
     return ok, time.perf_counter() - started, errors
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
+_T = TypeVar("_T")
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run one load generator to completion on uvloop; returns what the coroutine returns."""
     import uvloop
 
     return uvloop.run(coro)
