@@ -101,7 +101,11 @@ def vllm(session: nox.Session) -> None:
     _install(session)
     _prepare(session, "vllm-env")
     session.run(
-        "pytest", "tests/vllm", "-v", *session.posargs, env={"TUBEDEMO_REQUIRE_PREPARED": "1"}
+        "pytest",
+        "tests/manifests/vllm",
+        "-v",
+        *session.posargs,
+        env={"TUBEDEMO_REQUIRE_PREPARED": "1"},
     )
 
 
@@ -111,7 +115,11 @@ def otelcol(session: nox.Session) -> None:
     _install(session)
     _prepare(session, "otelcol", "control-plane", "crds")
     session.run(
-        "pytest", "tests/otel", "-v", *session.posargs, env={"TUBEDEMO_REQUIRE_PREPARED": "1"}
+        "pytest",
+        "tests/manifests/otel",
+        "-v",
+        *session.posargs,
+        env={"TUBEDEMO_REQUIRE_PREPARED": "1"},
     )
 
 

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from tests.otel.collector import otelcol
+from tests.manifests.otel.collector import otelcol
 from tubedemo.core import metric_query
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.lab.variant import CollectorWiring, render_lab

@@ -2,8 +2,8 @@
 stand-in, the fleet simulator's replicas and the tests' exporters.
 
 Names, help texts, labels (``model_name``, ``engine``) and histogram buckets follow the pinned
-vLLM release's v1 metrics (``vllm/v1/metrics/loggers.py``); ``tests/vllm`` checks the names we
-read against that release. As in vLLM's stat logger, the scheduler gauges
+vLLM release's v1 metrics (``vllm/v1/metrics/loggers.py``); ``tests/manifests/vllm`` checks the
+names we read against that release. As in vLLM's stat logger, the scheduler gauges
 (``vllm:num_requests_waiting``, ``vllm:num_requests_running``, ``vllm:kv_cache_usage_perc``) and
 the token counters are read at scrape time, here from a ``figures()`` callable (one
 ``EngineFigures`` per ``engine`` label); time to first token and end-to-end latency are

@@ -13,7 +13,7 @@ from tests import prepared
 from tubedemo.core.config import config_from_dict
 from tubedemo.manifests.render import render
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def otelcol() -> Path:

@@ -31,7 +31,7 @@ from tubedemo.telemetry import prometheus
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SERVE_ARGS = REPO / "tools" / "vllm" / "serve_args.py"
 
 # Both shapes of the eks profile a presenter renders: the defaults, and every model value moved

@@ -37,7 +37,7 @@ from tests.conftest import wait_until
 from tests.kube.controlplane import free_port
 from tests.kube.fixtures import Kube, ready_pod_at
 from tests.kube.in_pod import in_pod, service_account_dir
-from tests.otel.collector import otelcol, rendered_config
+from tests.manifests.otel.collector import otelcol, rendered_config
 from tubedemo.core.config import config_from_dict
 from tubedemo.manifests.render import render
 
