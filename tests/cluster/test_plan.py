@@ -135,7 +135,8 @@ def test_up_waits_only_for_the_metric_path_before_keda_gets_its_scaled_object() 
 def test_up_plan_of_the_default_render_waits_for_the_collector_alone_first() -> None:
     plan = up_plan(apply_order(render(config_from_dict({}))))
     assert [r.name for r in plan.metric_path] == ["otel-collector"]
-    assert {r.name for r in plan.workloads} == {"gateway", "vllm"}
+    # the deletion-cost keeper (scale-down takes replicas off the dearest nodes first) rolls out too
+    assert {r.name for r in plan.workloads} == {"gateway", "vllm", "tubedemo-deletion-cost"}
     assert {m["kind"] for m in plan.scaling} == {"ScaledObject"}
     assert {"NodePool", "EC2NodeClass"} <= {m["kind"] for m in plan.first}
 
