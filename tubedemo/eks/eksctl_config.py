@@ -5,13 +5,15 @@ discovery tag on every resource eksctl makes (subnets and the cluster security g
 the controller's role by EKS Pod Identity with the six policies Karpenter's CloudFormation
 creates, and an access entry that lets the GPU node role join. Beside that: the AWS Load
 Balancer Controller's role (eksctl's well-known policy), the EBS CSI driver add-on with its
-default Pod Identity role, OIDC (the gateway's and vLLM's IRSA roles), and two on-demand system
-nodes. `tubedemo cluster create` writes it to disk for the presenter to read, then hands it to
-`eksctl create cluster -f`.
+default Pod Identity role, the VPC CNI add-on with its network policy agent on (without it EKS
+accepts the rendered NetworkPolicy and enforces nothing), OIDC (the gateway's and vLLM's IRSA
+roles), and two on-demand system nodes. `tubedemo cluster create` writes it to disk for the
+presenter to read, then hands it to `eksctl create cluster -f`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -115,7 +117,9 @@ def cluster_config(cfg: DemoConfig) -> dict[str, Any]:
             }
         ],
         "addons": [
-            {"name": "vpc-cni"},
+            # The VPC CNI enforces NetworkPolicy (only the gateway and the collector reach vLLM)
+            # only with its network policy agent on; the add-on's schema takes a string "true"
+            {"name": "vpc-cni", "configurationValues": json.dumps({"enableNetworkPolicy": "true"})},
             {"name": "coredns"},
             {"name": "kube-proxy"},
             {"name": "eks-pod-identity-agent"},
