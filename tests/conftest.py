@@ -26,6 +26,7 @@ SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
         "tests/kube/",
         "tests/audience/test_audience_proxy.py",
         "tests/cluster/test_api_errors.py",
+        "tests/cluster/test_bootstrap_secret.py",
         "tests/cluster/test_deadline_job.py",
         "tests/cluster/test_mode_status.py",
         "tests/cluster/test_preflight.py",

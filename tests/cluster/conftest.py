@@ -26,7 +26,12 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
         namespace, {"metadata": {"name": "hf-token"}, "stringData": {"token": "hf_test"}}
     )
     core.create_namespaced_secret(
-        namespace, {"metadata": {"name": "tubedemo-admin"}, "stringData": {"token": "admin-test"}}
+        namespace,
+        {
+            "metadata": {"name": "tubedemo-admin"},
+            # as `cluster create` makes it: the admin token and vLLM's API key
+            "stringData": {"token": "admin-test", "vllm-api-key": "vllm-test"},
+        },
     )
     core.create_namespaced_service(
         namespace,

@@ -1,13 +1,18 @@
 """`cluster create`'s admin Secret carries vLLM's API key beside the admin token (issue #23),
-and an existing Secret is never rewritten under running pods."""
+and an existing Secret without it gets one; an existing key's value never changes."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from kubernetes import client
+
+from tests.kube.fixtures import Kube
 from tubedemo.cluster import bootstrap
+from tubedemo.cluster.api import connect
 from tubedemo.cluster.plan import Ref
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, config_from_dict
 
 
 class InMemoryApi:
@@ -33,15 +38,25 @@ def test_a_new_admin_secret_holds_a_vllm_api_key_of_its_own() -> None:
     assert len(key) == 48 and key != token
 
 
-def test_an_existing_secret_is_kept_and_a_missing_vllm_key_is_named() -> None:
-    api = InMemoryApi()
-    old = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tubedemo-admin",
-           "namespace": "tubedemo"}, "data": {"token": "c2VjcmV0"}}  # fmt: skip
-    api.objects[
-        Ref.of({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tubedemo"}})
-    ] = {}
-    api.objects[Ref.of(old)] = old
-    outcome = bootstrap.ensure_admin_token(api, DemoConfig())  # type: ignore[arg-type]
-    assert outcome[0] == "found"
-    assert "no vllm-api-key" in outcome[1] and "cluster create" in outcome[1]
-    assert api.objects[Ref.of(old)] is old
+def test_an_existing_secret_without_the_vllm_key_gets_one_and_keeps_its_token(
+    kube: Kube, namespace: str
+) -> None:
+    # a cluster created before #23: the Secret holds the admin token only
+    core = client.CoreV1Api(kube.api_client())
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "tubedemo-admin"}, "stringData": {"token": "kept"}}
+    )
+    api = connect(kube.kubeconfig)
+    cfg = config_from_dict({"cluster": {"namespace": namespace}})
+    verb, what = bootstrap.ensure_admin_token(api, cfg)
+    assert verb == "made" and "vllm-api-key" in what, what
+    data = core.read_namespaced_secret("tubedemo-admin", namespace).data
+    assert set(data) == {"token", "vllm-api-key"}
+    assert base64.b64decode(data["token"]) == b"kept"
+    key = base64.b64decode(data["vllm-api-key"])
+    assert len(key) == 48
+
+    # run again: found, and neither key changes
+    verb, what = bootstrap.ensure_admin_token(api, cfg)
+    assert verb == "found", what
+    assert core.read_namespaced_secret("tubedemo-admin", namespace).data == data

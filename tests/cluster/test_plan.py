@@ -389,7 +389,8 @@ def test_eks_preflight_checks_crds_secret_and_the_scaler_service() -> None:
     assert not any(c.subject == "hf-token" for c in checks)
     cold = config_from_dict({"profile": "eks", "model": {"weights_uri": ""}})
     assert Check("secret", "hf-token", ("tubedemo", "token")) in required_checks(cold, render(cold))
-    assert Check("secret", "tubedemo-admin", ("tubedemo", "token")) in checks
+    # vLLM's API key too, though vLLM and the gateway read it optionally (#23)
+    assert Check("secret", "tubedemo-admin", ("tubedemo", "token", "vllm-api-key")) in checks
     assert Check("service", "keda-otel-scaler.keda", ("keda", "keda-otel-scaler")) in checks
     # spot first, on-demand as the fallback: both quotas
     assert [c.detail for c in checks if c.subject == "quota"] == [("spot",), ("on-demand",)]
@@ -417,7 +418,8 @@ def test_local_preflight_needs_neither_karpenter_nor_aws_nor_the_hf_token() -> N
     checks = required_checks(cfg, render(cfg))
     assert not any("karpenter" in c.subject for c in checks)
     assert not any(c.kind == "aws" for c in checks)
-    assert [c.subject for c in checks if c.kind == "secret"] == ["tubedemo-admin"]
+    # the stand-in vLLM takes no API key: the admin Secret needs the token only
+    assert [c.detail for c in checks if c.kind == "secret"] == [("tubedemo", "token")]
 
 
 def test_both_profiles_need_the_otel_scaler_service_the_scaled_object_uses() -> None:

@@ -38,7 +38,7 @@ def test_preflight_alone_passes_when_everything_is_there_and_applies_nothing(dem
     result = demo.run("preflight")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert f"secret {demo.namespace}/tubedemo-admin exists (key token)" in out
+    assert f"secret {demo.namespace}/tubedemo-admin exists (key token, vllm-api-key)" in out
     assert f"secret {demo.namespace}/hf-token exists (key token)" in out
     assert "StorageClass gp3 will be created by up" in out
     assert "Kubernetes v1.34" in out and "is within 1.33-1.35" in out
@@ -71,6 +71,22 @@ def test_preflight_names_a_secret_without_the_key_the_pod_reads(demo: Demo) -> N
         {"metadata": {"name": "tubedemo-admin"}, "stringData": {"password": "x"}},
     )
     assert_one_line_error(demo.run("preflight"), "tubedemo-admin", "has no key token")
+
+
+def test_preflight_fails_when_the_admin_secret_lacks_the_vllm_key_the_pods_read(
+    demo: Demo,
+) -> None:
+    # a Secret from before #23: vLLM and the gateway read the key optionally and would run
+    # without one, so vLLM's /v1 would answer any pod in the VPC
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.replace_namespaced_secret(
+        "tubedemo-admin",
+        demo.namespace,
+        {"metadata": {"name": "tubedemo-admin"}, "stringData": {"token": "admin-test"}},
+    )
+    assert_one_line_error(
+        demo.run("preflight"), "tubedemo-admin", "has no key vllm-api-key", "cluster create"
+    )
 
 
 def test_preflight_names_a_missing_storage_class_and_how_to_get_one(demo: Demo) -> None:

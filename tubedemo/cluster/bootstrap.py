@@ -1,6 +1,7 @@
 """The Kubernetes side of `cluster create` and `cluster delete` (tubedemo.eks drives them).
 
-create: the namespace and the gateway's admin-token Secret, "found" when there.
+create: the namespace and the gateway's admin-token Secret, "found" when there; an existing
+Secret without vLLM's API key gets one (its other keys are never changed).
 delete: delete what bills through a controller (the Ingress's load balancer, the PVCs' volumes,
 the NodePool's NodeClaims and their instances) and wait until Kubernetes has let go of each
 object: an Ingress keeps its finalizer until the load balancer controller has deleted the ALB,
@@ -9,6 +10,7 @@ a NodeClaim until Karpenter has terminated its instance.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Callable
@@ -23,10 +25,6 @@ FIELD_MANAGER = "tubedemo-cluster-create"
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 VLLM_KEY = "vllm-api-key"
 """The admin Secret's key holding vLLM's API key (templates/vllm.yaml.j2, gateway.yaml.j2)."""
-NO_VLLM_KEY = (
-    f"; it has no {VLLM_KEY}, so vLLM serves /v1 without a key: delete the Secret and run "
-    "`cluster create` again before `up` to add one)"
-)
 
 Outcome = tuple[str, str]
 
@@ -37,10 +35,10 @@ class StillThere(ClusterError):
 
 def ensure_admin_token(api: Api, cfg: DemoConfig) -> Outcome:
     """The namespace and the gateway's admin-token Secret (key `token`, 24 random bytes, hex;
-    key `vllm-api-key`, vLLM's API key that the gateway sends, the same size); an existing
-    Secret is kept as it is: a running gateway and the presenter's tools already use it, and
-    adding the vLLM key under running pods would let a new vLLM replica refuse a gateway
-    started without it (vLLM and the gateway read it optionally, so both run without)."""
+    key `vllm-api-key`, vLLM's API key that the gateway sends, the same size). An existing
+    Secret keeps every key it has (a running gateway and the presenter's tools use the token);
+    one made before vLLM's key existed gets it added, so vLLM and the gateway, which read it
+    optionally, stop running without one. Pods already running read it only when restarted."""
     ns = cfg.cluster.namespace
     name = cfg.gateway.admin_token_secret
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
@@ -49,8 +47,17 @@ def ensure_admin_token(api: Api, cfg: DemoConfig) -> Outcome:
     ref = Ref("v1", "Secret", ns, name)
     live = api.get(ref)
     if live is not None:
-        keyed = VLLM_KEY in (live.get("data") or {})
-        return "found", f"{ref} (its token is kept" + (")" if keyed else NO_VLLM_KEY)
+        if VLLM_KEY in (live.get("data") or {}):
+            return "found", f"{ref} (keys kept as they are)"
+        # a merge patch that adds one key; the resourceVersion makes it fail rather than
+        # overwrite a key someone added meanwhile
+        key = base64.b64encode(secrets.token_hex(24).encode()).decode()
+        version = live["metadata"]["resourceVersion"]
+        api.patch_merge(ref, {"metadata": {"resourceVersion": version}, "data": {VLLM_KEY: key}})
+        return "made", (
+            f"{ref} key {VLLM_KEY} (added beside the kept keys; pods already running read it "
+            f"when restarted: kubectl -n {ns} rollout restart deployment/gateway deployment/vllm)"
+        )
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",

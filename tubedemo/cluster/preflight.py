@@ -18,6 +18,7 @@ from tubedemo.aws.errors import AwsUnavailable
 from tubedemo.aws.session import Aws
 from tubedemo.cluster import audience_https
 from tubedemo.cluster.api import Api, CredentialsRejected, Forbidden, Unreachable
+from tubedemo.cluster.bootstrap import VLLM_KEY
 from tubedemo.cluster.plan import MANAGED_BY, OURS, Ref
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import AwsError, ClusterError, NotPrepared, PreflightFailed
@@ -99,9 +100,12 @@ CLUSTER_OBJECTS: dict[str, tuple[str, str, str]] = {
 wrong and what to do when it is missing)."""
 
 
-def pod_secrets(manifests: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], set[str]]:
+def pod_secrets(
+    manifests: Iterable[Mapping[str, Any]], *, optional_keys: bool = False
+) -> dict[tuple[str, str], set[str]]:
     """Every Secret a rendered pod mounts or reads, (namespace, name) -> keys it needs ("" for
-    the whole Secret). Pure; derived from the manifests, so a new reference is never missed."""
+    the whole Secret). Pure; derived from the manifests, so a new reference is never missed.
+    With `optional_keys`, a key an env var reads optionally is needed too."""
     found: dict[tuple[str, str], set[str]] = {}
 
     def need(ns: str, name: str | None, key: str = "") -> None:
@@ -130,7 +134,7 @@ def pod_secrets(manifests: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str],
         for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
             for env in container.get("env") or []:
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef")
-                if ref and not ref.get("optional"):
+                if ref and (optional_keys or not ref.get("optional")):
                     need(ns, ref.get("name"), str(ref.get("key") or ""))
             for source in container.get("envFrom") or []:
                 ref = source.get("secretRef")
@@ -271,7 +275,10 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
             checks.append(Check("api", f"{key[1]} ({key[0]})", key))
     ns = config.cluster.namespace
     checks.append(Check("namespace", ns))
-    for (secret_ns, name), keys in sorted(pod_secrets(items).items()):
+    # On EKS the keys read optionally are needed too: it is vLLM's API key, which vLLM and the
+    # gateway read optionally (a Secret from before it), and without it vLLM answers /v1 to
+    # any pod or host in the VPC. The local stand-in takes no key.
+    for (secret_ns, name), keys in sorted(pod_secrets(items, optional_keys=eks).items()):
         checks.append(Check("secret", name, (secret_ns, *sorted(k for k in keys if k))))
     for name in sorted(claimed_storage_classes(items)):
         checks.append(Check("storageclass", name))
@@ -495,6 +502,13 @@ def _secret(api: Api, check: Check, config: DemoConfig | None) -> str:
         raise PreflightFailed(f"secret {ns}/{name} ({what}) is missing; create it: {create}")
     data = set((live.get("data") or {}).keys()) | set((live.get("stringData") or {}).keys())
     absent = [k for k in keys if k not in data]
+    if absent == [VLLM_KEY]:
+        patch = f'{{"stringData":{{"{VLLM_KEY}":"\'$(openssl rand -hex 24)\'"}}}}\''
+        raise PreflightFailed(
+            f"secret {ns}/{name} ({what}) has no key {VLLM_KEY}, so vLLM would answer /v1 "
+            f"without a key; add it, keeping the token: `tubedemo cluster create` (or kubectl "
+            f"-n {ns} patch secret {name} -p '{patch})"
+        )
     if absent:
         raise PreflightFailed(
             f"secret {ns}/{name} ({what}) has no key {absent[0]}; recreate it: {create}"
