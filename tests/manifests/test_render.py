@@ -14,7 +14,7 @@ import yaml
 from gateway.settings import load_settings
 from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig, config_from_dict
-from tubedemo.core.errors import ConfigError
+from tubedemo.core.errors import ConfigError, ValidationFailed
 from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -65,6 +65,12 @@ def test_local_profile_has_no_karpenter_and_no_gpu() -> None:
     assert "tolerations" not in pod
     assert "nvidia.com/gpu" not in str(pod["containers"][0]["resources"])
     assert pod["containers"][0]["image"] == "tubedemo.invalid/vllm-standin:not-pushed"
+
+
+def test_warm_capacity_is_refused_until_the_render_has_its_placeholder_pods() -> None:
+    cfg = config_from_dict({"scaling": {"warm_capacity": {"replicas": 1}}})
+    with pytest.raises(ValidationFailed, match="simulate-only so far"):
+        render(cfg)
 
 
 def test_unset_own_images_render_as_never_resolving_placeholders_and_set_ones_as_given() -> None:

@@ -118,7 +118,11 @@ def summary_rows(results: "list[tuple[str, DemoConfig, SimulationResult]]") -> l
             )
         section.append((f"{phase}: cost", cells(lambda p: f"${p.cost:.2f}")))
         sections.append(section)
-    sections.append([("GPU cost", [f"${r.cost:.2f}" for _, r in runs])])
+    total: Section = [("GPU cost", [f"${r.cost:.2f}" for _, r in runs])]
+    if any(r.warm_cost for _, r in runs):
+        # the GPUs placeholders held idle (scaling.warm_capacity), inside the cost above
+        total.append(("of it warm capacity", [f"${r.warm_cost:.2f}" for _, r in runs]))
+    sections.append(total)
     return sections
 
 

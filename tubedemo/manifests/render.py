@@ -90,6 +90,13 @@ class TalkWindow:
 
 def render(cfg: DemoConfig) -> list[Manifest]:
     """All objects for ``cfg``'s profile, labelled and in apply order. No side effects."""
+    if cfg.scaling.warm_capacity.replicas:
+        # the twin has it (simulate); the placeholder Deployment, its PriorityClass and their
+        # timing on the talk's clock are not rendered yet: no cluster may believe it is there
+        raise ValidationFailed(
+            "scaling.warm_capacity.replicas is simulate-only so far (the render has no "
+            "placeholder pods yet, issue #24); set it to 0 for render, up and the lab"
+        )
     env = _environment()
     context = _context(cfg)
     wanted = PROFILE_COMPONENTS[cfg.profile]

@@ -27,6 +27,7 @@ import bisect
 from dataclasses import dataclass
 
 from tubedemo.core.config import DemoConfig, Phase
+from tubedemo.core.errors import TwinError
 from tubedemo.twin.startup import new_node_seconds
 
 
@@ -158,3 +159,26 @@ def forecast_at(schedule: list[ForecastStep], t: float) -> int:
         return 0
     index = bisect.bisect_right([s.start for s in schedule], t) - 1
     return schedule[index].replicas
+
+
+def warm_window(cfg: DemoConfig) -> tuple[float, float] | None:
+    """scaling.warm_capacity's window on the talk's clock (s): from ``lead`` before the busiest
+    phase (the first that needs the most replicas, by ``phase_needs``) to the end of ``until``
+    (else of the busiest phase). None when off or when no phase has load."""
+    warm = cfg.scaling.warm_capacity
+    if warm.replicas == 0:
+        return None
+    phases = cfg.timeline.phases
+    needs = phase_needs(cfg)
+    most = max((n.replicas for n in needs), default=0)
+    if most == 0:
+        return None
+    busiest = next(p for p, n in zip(phases, needs, strict=True) if n.replicas == most)
+    last = busiest if warm.until is None else next(p for p in phases if p.name == warm.until)
+    start = max(0.0, busiest.at - warm.lead)
+    if last.end <= start:
+        raise TwinError(
+            f"scaling.warm_capacity.until {last.name!r} ends before the headroom starts "
+            f"({start:g} s, lead {warm.lead:g} s before {busiest.name!r}); name a later phase"
+        )
+    return start, last.end

@@ -39,6 +39,7 @@ class KarpenterLoop:
     config: DemoConfig
     now: float
     pods: list[Pod]
+    placeholders: list[Pod]
     nodes: list[Node]
     notices: list[SpotNotice]
     desired: int
@@ -58,6 +59,8 @@ class KarpenterLoop:
         def _kill(self, pod: Pod, reason: str) -> None: ...
         def _delete_pod(self, pod: Pod, why: str) -> None: ...
         def _reconcile_replicaset(self) -> None: ...
+        def _pending_pods(self) -> list[Pod]: ...
+        def _hold(self, pod: Pod, node: Node) -> None: ...
 
     def _want_nodes(self, pod: Pod) -> None:
         """A pending pod triggers Karpenter's batcher (pkg/controllers/provisioning/batcher.go):
@@ -90,7 +93,7 @@ class KarpenterLoop:
         self._provision()
 
     def _provision(self) -> None:
-        pending = [p for p in self.pods if p.live and p.node is None]
+        pending = self._pending_pods()
         in_flight = [n for n in self.nodes if n.alive and not n.is_ready]
         slots = {
             id(n): n.free_gpus - sum(1 for p in pending if p.nominated is n) for n in in_flight
@@ -150,18 +153,24 @@ class KarpenterLoop:
         if not node.alive:
             return
         node.is_ready = True
-        pending = [p for p in self.pods if p.live and p.node is None]
-        pending.sort(key=lambda p: (p.nominated is not node, p.created_at))
-        for pod in pending:
+        # the scheduler's queue: priority (vLLM before placeholders), then the pods nominated
+        # to this node, then the oldest
+        queue = sorted(
+            self._pending_pods(),
+            key=lambda p: (p in self.placeholders, p.nominated is not node, p.created_at),
+        )
+        for pod in queue:
             if node.free_gpus <= 0:
                 break
-            self._bind(pod, node)
+            if pod in self.placeholders:
+                self._hold(pod, node)
+            else:
+                self._bind(pod, node)
         replacing = node.replaces is not None and node.replaces.alive
         if not node.pods and not replacing:
             node.empty_since = self.now
-        for pod in self.pods:
-            if pod.live and pod.node is None:
-                self._want_nodes(pod)
+        for pod in self._pending_pods():
+            self._want_nodes(pod)
 
     def _disruption_blocked_until(self) -> float | None:
         talk = self.config.talk

@@ -164,6 +164,8 @@ class SimulationResult:
     phases: tuple[PhaseShape, ...]
     cost: float
     """$ for GPU nodes over the talk and the tail."""
+    warm_cost: float
+    """$ of it for the GPUs placeholder pods held (scaling.warm_capacity; 0 when off)."""
     events_processed: int
     frames: tuple[Tick, ...] = field(repr=False)
 
@@ -192,6 +194,7 @@ class SimulationResult:
             "max_gpu_nodes": self.max_nodes,
             "queue_to_new_replica_ready_s": self.reaction,
             "cost": round(self.cost, 4),
+            "warm_capacity_cost": round(self.warm_cost, 4),
             "phases": {p.phase: p.as_json() for p in self.phases},
             "warnings": self.warnings,
         }
@@ -285,6 +288,7 @@ def _summarise(
         failed=sum(1 for r in world.finished if r.status != "done"),
         phases=tuple(phases),
         cost=world.cost(horizon),
+        warm_cost=world.warm_cost(horizon),
         events_processed=world.events_processed,
         frames=tuple(frames),
     )

@@ -25,7 +25,13 @@ What happens, in the order Kubernetes does it:
 - Karpenter's disruption loop (every ``disruption_poll``) deletes a node with no live pod
   ``consolidate_after`` after its last pod event, once it has waited
   ``consolidation_validation`` and found it still empty, except inside the talk's
-  no-disruption window; a spot interruption drains its node and kills it after the notice.
+  no-disruption window; a spot interruption drains its node and kills it after the notice;
+- with ``scaling.warm_capacity``, placeholder pods (one GPU each, negative priority) exist in
+  its window (``forecast.warm_window``): Karpenter launches their nodes like any pending pod's;
+  a vLLM pod that finds no free GPU preempts one on a Ready node and binds there at once (the
+  pause container stops at once: terminationGracePeriodSeconds 0), so it pays only the pod's
+  start-up steps; the placeholder's Deployment makes a new one, pending, and Karpenter launches
+  a node for it (the headroom is replaced). At the window's end they go and their nodes empty.
 
 This module holds the loop, the requests, the metric pipeline, the HPA and the ReplicaSet;
 Karpenter's part (batching, launches, consolidation, spot interruptions, drains) is
@@ -48,7 +54,7 @@ from tubedemo.core import formula as keda_formula
 from tubedemo.core.config import DemoConfig, HpaControllerConfig
 from tubedemo.core.errors import TwinError
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
-from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule
+from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule, warm_window
 from tubedemo.twin.hpa import HpaModel, Tolerances
 from tubedemo.twin.karpenter import instance_options, pack
 from tubedemo.twin.karpenter_loop import LOCAL_NODE_PODS, LOCAL_NODE_TYPE, KarpenterLoop
@@ -117,6 +123,11 @@ class World(KarpenterLoop):
         self._node_names = itertools.count(1)
         self._request_ids = itertools.count(1)
         self.pods: list[Pod] = []
+        self.placeholders: list[Pod] = []
+        """scaling.warm_capacity's placeholder pods so far (gone ones too), oldest first."""
+        self._warm_names = itertools.count(1)
+        self._warm_until: float | None = None
+        """End of the warm capacity's window while it is open (placeholders are replaced)."""
         self.nodes: list[Node] = []
         self.notices: list[SpotNotice] = []
         """Spot interruption notices so far, oldest first."""
@@ -182,6 +193,10 @@ class World(KarpenterLoop):
             self.at(offset, self._spot_interruption)
         if self.karpenter:
             self.at(0.0, self._disruption_loop)
+            window = warm_window(config)
+            if window is not None:
+                self.at(window[0], lambda: self._warm_up(window[1]))
+                self.at(window[1], self._warm_down)
 
     # -- clock --------------------------------------------------------------------------------
 
@@ -444,16 +459,95 @@ class World(KarpenterLoop):
         live = [p for p in self.pods if p.live]
         if len(live) < self.desired:
             for _ in range(self.desired - len(live)):
-                pod = self._new_pod()
-                node = self._free_ready_node()
-                if node is not None:
-                    self._bind(pod, node)
-                else:
-                    self._want_nodes(pod)
+                self._place(self._new_pod())
         elif len(live) > self.desired:
             cost = node_price_cost if self.config.scaling.deletion_cost == "node_price" else no_cost
             for pod in scale_down_order(live, self.now, cost)[: len(live) - self.desired]:
                 self._delete_pod(pod, "scaled down")
+
+    def _place(self, pod: Pod) -> None:
+        """The scheduler on a new pod: a free GPU on a Ready node; for a vLLM pod, else a
+        placeholder's GPU (preemption); else Pending, and Karpenter's batcher hears of it."""
+        node = self._free_ready_node()
+        if node is None and pod not in self.placeholders:
+            node = self._preempt_for(pod)
+        if node is None:
+            self._want_nodes(pod)
+        elif pod in self.placeholders:
+            self._hold(pod, node)
+        else:
+            self._bind(pod, node)
+
+    def _pending_pods(self) -> list[Pod]:
+        """Live unbound pods in the scheduler's order: vLLM's (higher priority) first, then
+        the placeholders, each oldest first."""
+        pending = [p for p in [*self.pods, *self.placeholders] if p.live and p.node is None]
+        return sorted(pending, key=lambda p: (p in self.placeholders, p.created_at))
+
+    # -- warm capacity (scaling.warm_capacity) ------------------------------------------------
+
+    def _warm_up(self, until: float) -> None:
+        self._warm_until = until
+        count = self.config.scaling.warm_capacity.replicas
+        self.log("info", f"warm capacity: {count} placeholder pod(s) until {until:.0f} s")
+        for _ in range(count):
+            self._new_placeholder()
+
+    def _new_placeholder(self) -> None:
+        pod = Pod(name=f"warm-{next(self._warm_names)}", created_at=self.now)
+        self.placeholders.append(pod)
+        self._place(pod)
+
+    def _warm_down(self) -> None:
+        self._warm_until = None
+        for pod in self.placeholders:
+            if pod.live:
+                self._delete_pod(pod, "warm capacity window over")
+
+    def _hold(self, pod: Pod, node: Node) -> None:
+        """A placeholder runs on ``node``: it holds one GPU and nothing else."""
+        pod.node = node
+        pod.nominated = None
+        pod.scheduled_at = self.now
+        node.pods.append(pod)
+        node.empty_since = None
+        self._pod_event(node)
+
+    def _preempt_for(self, pod: Pod) -> Node | None:
+        """kube-scheduler's preemption: the oldest Ready node holding a placeholder gives its
+        GPU to ``pod`` (the victim is deleted at once); None when no placeholder runs."""
+        held = [
+            n
+            for n in self.nodes
+            if n.alive
+            and n.is_ready
+            and n.interrupted_at is None
+            and n.terminating_at is None
+            and any(p.live and p in self.placeholders for p in n.pods)
+        ]
+        if not held:
+            return None
+        node = min(held, key=lambda n: n.created_at)
+        victim = next(p for p in node.pods if p.live and p in self.placeholders)
+        node.pods.remove(victim)
+        victim.deleting_at = victim.gone_at = self.now
+        self.log("info", f"{pod.name} preempts {victim.name} on {node.name}")
+        if self._warm_until is not None:
+            self.at(self.now, self._new_placeholder)
+        return node
+
+    def warm_cost(self, until: float | None = None) -> float:
+        """$ of the GPUs placeholders held (their node's price per GPU while bound)."""
+        end = self.now if until is None else until
+        total = 0.0
+        for pod in self.placeholders:
+            node = pod.node
+            if node is None or pod.scheduled_at is None:
+                continue
+            stop = end if pod.gone_at is None else min(pod.gone_at, end)
+            held = max(stop - pod.scheduled_at, 0.0)
+            total += held / 3600.0 * node.price_per_hour / node.gpus
+        return total
 
     def _free_ready_node(self) -> Node | None:
         candidates = [
@@ -546,6 +640,9 @@ class World(KarpenterLoop):
         if pod.deleting_at is None:
             pod.deleting_at = self.now
         pod.gone_at = self.now
+        if pod in self.placeholders and self._warm_until is not None:
+            # the placeholder Deployment replaces a pod its node took away (spot, drain)
+            self.at(self.now, self._new_placeholder)
         node = pod.node
         if node is not None and pod in node.pods:
             node.pods.remove(pod)
@@ -559,12 +656,13 @@ class World(KarpenterLoop):
         self._schedule_pending()
 
     def _schedule_pending(self) -> None:
-        for pod in self.pods:
-            if pod.live and pod.node is None:
-                node = self._free_ready_node()
-                if node is None:
-                    self._want_nodes(pod)
-                    continue
+        for pod in self._pending_pods():
+            node = self._free_ready_node()
+            if node is None:
+                self._want_nodes(pod)
+            elif pod in self.placeholders:
+                self._hold(pod, node)
+            else:
                 self._bind(pod, node)
 
     # -- views --------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from tubedemo.core.config.scaling import (
     HpaPolicy,
     HpaRules,
     ScalingConfig,
+    WarmCapacityConfig,
 )
 from tubedemo.core.config.talk_plan import K6Config, Phase, TalkConfig, TimelineConfig
 from tubedemo.core.config.twin_models import (
@@ -113,6 +114,7 @@ __all__ = [
     "TimelineConfig",
     "TwinConfig",
     "VusRamp",
+    "WarmCapacityConfig",
     "WebConfig",
     "config_from_dict",
     "load_config",

@@ -233,6 +233,18 @@ class DemoConfig(Section):
                 f"scaling.max_replicas ({self.scaling.max_replicas}) needs more GPUs than "
                 f"gpu_pool.gpu_limit ({self.gpu_pool.gpu_limit}); raise the limit or lower max"
             )
+        warm = self.scaling.warm_capacity
+        if warm.replicas and self.profile != "eks":
+            raise ValueError(
+                "scaling.warm_capacity keeps GPU nodes Ready: the local profile has no GPU "
+                "nodes; set replicas 0 or use profile eks"
+            )
+        names = [phase.name for phase in self.timeline.phases]
+        if warm.until is not None and warm.until not in names:
+            raise ValueError(
+                f"scaling.warm_capacity.until {warm.until!r} is not a timeline phase "
+                f"({', '.join(names)})"
+            )
         return self
 
     @property

@@ -75,6 +75,21 @@ class ForecastConfig(Section):
     new node (the twin's steps) plus one HPA sync, so the replicas are Ready as it begins."""
 
 
+class WarmCapacityConfig(Section):
+    """Headroom GPUs kept Ready by placeholder pods at a negative priority: a vLLM pod preempts
+    one and starts on its Ready node (no node launch), and Karpenter replaces the headroom."""
+
+    replicas: int = Field(0, ge=0)
+    """Placeholder pods held in the window, one GPU each like a vLLM pod (count); 0: off.
+    Simulate-only so far: the render (so up and the lab) refuses it until it has the pods."""
+    lead: Duration = 60.0
+    """How long before the busiest phase (the first with the most replicas needed) the
+    placeholders are created (s): Karpenter then has their nodes Ready when the room joins."""
+    until: str | None = None
+    """The phase at whose end the placeholders go (a timeline phase name); None: the end of the
+    busiest phase, so the headroom is paid for only around the burst."""
+
+
 class ScalingConfig(Section):
     scaler: Literal["kedify-otel", "external"] = "kedify-otel"
     """Trigger type: kedify-otel (Kedify's KEDA) or external + scaler_address (upstream KEDA)."""
@@ -140,6 +155,8 @@ class ScalingConfig(Section):
     queue scales (reactive: the room waits out the cold start, the drama). README: the sweep."""
     forecast: ForecastConfig = ForecastConfig()
     """The forecast trigger (scaling.proactive: timeline)."""
+    warm_capacity: WarmCapacityConfig = WarmCapacityConfig()
+    """Headroom GPUs around the burst (placeholder pods vLLM preempts); replicas 0: off."""
     heartbeat_trigger: str | None = "collectors"
     """Trigger counting the live `up` series at the scaler (each collector's heartbeat; a vLLM
     target's `up` matches too, as the scaler matches a series lacking a label): 0 only when no
