@@ -4,13 +4,12 @@ FIS's own API model (botocore's, offline), and the command as a presenter runs i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import botocore.session
 from botocore.validate import ParamValidator
 
+from tests.cli import tubedemo
 from tubedemo.aws import fis
 from tubedemo.core.config import config_from_dict
 
@@ -54,23 +53,13 @@ def test_a_named_instance_is_the_only_target_and_the_notice_is_never_under_two_m
 
 
 def test_drill_spot_dry_run_prints_the_template_alone_on_stdout(tmp_path: Path) -> None:
-    def tubedemo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "tubedemo", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    assert tubedemo("init").returncode == 0
-    dry = tubedemo("drill", "spot", "--dry-run")
+    assert tubedemo("init", cwd=tmp_path).returncode == 0
+    dry = tubedemo("drill", "spot", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     template = json.loads(dry.stdout)  # what `> drill.json` gives --cli-input-json
     assert template["actions"]["interrupt"]["actionId"] == fis.ACTION
     assert "tubedemo-fis" in dry.stderr and "fis.amazonaws.com" in dry.stderr
     # without --dry-run it starts nothing and says how to
-    real = tubedemo("drill", "spot")
+    real = tubedemo("drill", "spot", cwd=tmp_path)
     assert real.returncode != 0
     assert "aws fis start-experiment" in real.stderr

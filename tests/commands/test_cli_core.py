@@ -10,16 +10,7 @@ from pathlib import Path
 
 import yaml
 
-
-def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.cli import tubedemo
 
 
 def test_init_then_render_writes_valid_manifests_for_both_profiles(tmp_path: Path) -> None:

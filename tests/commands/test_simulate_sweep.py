@@ -7,11 +7,11 @@ import io
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
+from tests import cli
 from tubedemo.commands.twin import _print_figures, column_groups
 from tubedemo.core.config import config_from_dict
 from tubedemo.twin.simulate import simulate
@@ -25,14 +25,7 @@ SHORT = [
 
 
 def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return cli.tubedemo(*args, cwd=cwd, timeout=300)
 
 
 def test_the_readmes_sweep_example_compares_variants_that_differ(tmp_path: Path) -> None:

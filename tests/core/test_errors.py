@@ -8,12 +8,12 @@ import os
 import pkgutil
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import tubedemo
+from tests.cli import tubedemo as run_tubedemo
 from tubedemo.core.errors import (
     EXIT_CODES,
     ConfigError,
@@ -31,15 +31,7 @@ def tubedemo_run(*args: str, cwd: Path, debug: bool = False) -> subprocess.Compl
     env = {k: v for k, v in os.environ.items() if k != "TUBEDEMO_DEBUG"}
     if debug:
         env["TUBEDEMO_DEBUG"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    return run_tubedemo(*args, cwd=cwd, env=env)
 
 
 def _all_error_classes() -> set[type[TubedemoError]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests import cli
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.telemetry.snapshot import Snapshot
 from tubedemo.twin.simulate import direction_changes, simulate, snapshots
@@ -24,15 +24,7 @@ REACTIVE: dict[str, Any] = {**PREPARED, "scaling": {"proactive": "off"}}
 
 
 def tubedemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+    return cli.tubedemo(*args, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
 
 
 def test_default_talk_scales_beyond_one_replica_and_reports_the_reaction_time() -> None:
