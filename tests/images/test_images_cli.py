@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import tubedemo
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return tubedemo(*args, cwd=cwd)
 
 
 def test_up_refuses_an_unset_gateway_image_before_touching_any_cluster(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -29,6 +28,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests import cli
 from tests.aws import LoopbackServer, moto_server, reset_moto
 from tubedemo.aws import s3_layout
 from tubedemo.aws.errors import NO_CREDENTIALS
@@ -220,15 +220,7 @@ def _publish_bottlerocket_ami(config: DemoConfig) -> str:
 
 
 def tubedemo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tubedemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    return cli.tubedemo(*args, cwd=cwd, timeout=180, env={**os.environ, "COLUMNS": "200"})
 
 
 def _write_demo(tmp_path: Path) -> None:
@@ -410,13 +402,9 @@ def test_a_gated_model_is_one_line_naming_the_licence_and_hf_token(
 def test_prepare_without_aws_credentials_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
     _write_demo(tmp_path)
     bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "tubedemo", "prepare"],
+    done = cli.tubedemo(
+        "prepare",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
         env={**bare, "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true"},
     )
     assert done.returncode == AwsError.exit_code, done.stdout + done.stderr

@@ -4,11 +4,10 @@ render sets up (a vLLM flag, an EC2NodeClass field, a probe) and to the source o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests.cli import tubedemo
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.twin.startup import (
     model_load_seconds,
@@ -91,15 +90,7 @@ def test_simulate_prints_the_breakdown_per_instance_type_with_sources(tmp_path: 
         "talk:\n  duration: 2m\ntwin:\n  tail: 30s\n"
     )
     env = {"COLUMNS": "250", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-m", "tubedemo", "simulate"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = tubedemo("simulate", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "start-up of a new replica on a new node" in out
@@ -107,17 +98,9 @@ def test_simulate_prints_the_breakdown_per_instance_type_with_sources(tmp_path: 
         assert f"│ {name} " in out, name
     assert "g5.2xlarge (twin)" in out and "g5.4xlarge" in out
     assert "--cudagraph-capture-sizes 1 2 4 8 16 24 32" in out
-    document = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "tubedemo", "simulate", "--json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-            env=env,
-        ).stdout
-    )
+    as_json = tubedemo("simulate", "--json", cwd=tmp_path, env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
     steps = document["startup_steps"]
     assert [s["name"] for s in steps["steps"]] == STEPS
     assert steps["new_node_s"]["g5.2xlarge"] == round(new_node_seconds(DemoConfig()), 2)
