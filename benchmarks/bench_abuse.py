@@ -34,7 +34,8 @@ from typing import Any
 import aiohttp
 
 from benchmarks import Row
-from benchmarks.bench_gateway import Proc, _run, fake_vllm, gateway
+from benchmarks.gateway_load import _run
+from benchmarks.gateway_servers import Proc, fake_vllm, gateway
 
 TITLE = "Abuse: a hostile room (150 phones and one attacker)"
 
