@@ -220,9 +220,14 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=16)
     p.add_argument("--delay-s", type=float, default=0.0)
     p.add_argument("--first-delay-s", type=float, default=0.0)
+    p.add_argument("--api-key", default="", help="refuse /v1/* without it, as vLLM's --api-key")
     args = p.parse_args()
     fake = FakeVLLM(
-        tokens=args.tokens, delay_s=args.delay_s, first_delay_s=args.first_delay_s, record=False
+        tokens=args.tokens,
+        delay_s=args.delay_s,
+        first_delay_s=args.first_delay_s,
+        record=False,
+        api_key=args.api_key,
     )
     server = uvicorn.Server(
         uvicorn.Config(

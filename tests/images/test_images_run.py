@@ -24,7 +24,8 @@ from tests.netns import TestHost
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 ADMIN = "image-test-admin-token"
-SECRETS = {("tubedemo-admin", "token"): ADMIN}
+VLLM_KEY = "image-test-vllm-key"
+SECRETS = {("tubedemo-admin", "token"): ADMIN, ("tubedemo-admin", "vllm-api-key"): VLLM_KEY}
 # What the kubelet adds to every pod; the API server itself is not there (the gateway's mode
 # watch retries in the background, which is what it does when the API server is away).
 KUBELET_ENV = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
@@ -199,7 +200,17 @@ def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
     # vLLM's Service name resolves, as cluster DNS would, to a fake vLLM in the same namespace
     # on the Service's port: the rendered upstream URL is used unchanged.
     fake = subprocess.Popen(
-        host.wrap([sys.executable, "-m", "gateway.fake_vllm", f"--port={upstream.port}"]),
+        # the fake refuses /v1 without the key the rendered Secret gives vLLM: the streamed
+        # completion below proves the gateway sends it
+        host.wrap(
+            [
+                sys.executable,
+                "-m",
+                "gateway.fake_vllm",
+                f"--port={upstream.port}",
+                f"--api-key={env.get('TUBEDEMO_UPSTREAM_API_KEY', '')}",
+            ]
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=pods.REPO,
