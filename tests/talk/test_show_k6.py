@@ -158,6 +158,20 @@ def show_args(config: Path, gateway: Gateway, record: Path, *extra: str) -> list
     ]
 
 
+def load(
+    tmp_path: Path, gateway: Gateway, vus: int, duration: str, token: str = TOKEN, **k6: Any
+) -> tuple[int, str, str]:
+    """`tubedemo load` of LONG's questions (k6 settings `k6`) at `gateway` into `tmp_path`;
+    (exit code, stdout, stderr)."""
+    config = write_config(tmp_path, LONG, duration=600, **k6)
+    proc = tubedemo(
+        "load", "--vus", str(vus), "--duration", duration, "-c", str(config),
+        "--gateway-url", gateway.url, "--admin-token", token, "--out", str(tmp_path),
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err
+
+
 def started_unix(stdout: str) -> float:
     match = re.search(r"show starts at .*\(unix ([0-9.]+)\)", stdout)
     assert match, stdout
@@ -430,13 +444,8 @@ def test_load_in_a_survey_phase_polls_like_phones_waiting_for_the_raffle(
 
 
 def test_load_sends_uncounted_streaming_requests(tmp_path: Path, gateway: Gateway) -> None:
-    config = write_config(tmp_path, LONG, duration=600)
-    proc = tubedemo(
-        "load", "--vus", "2", "--duration", "2s", "-c", str(config),
-        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
-    )  # fmt: skip
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    code, out, err = load(tmp_path, gateway, vus=2, duration="2s")
+    assert code == 0, err
     assert re.search(r"\d+ requests, failed 0.0%, refused 0", out), out
     assert len(gateway.vllm.requests) >= 4
     assert all(req["stream"] is True for req in gateway.vllm.requests)
@@ -448,13 +457,8 @@ def test_the_load_carries_its_own_credential_and_no_phone_limit_throttles_it(
     tmp_path: Path, start_gateway: Any
 ) -> None:
     gateway = start_gateway(rate_chat_per_min=1, rate_address_per_min=1)
-    config = write_config(tmp_path, LONG, duration=600)
-    proc = tubedemo(
-        "load", "--vus", "2", "--duration", "2s", "-c", str(config),
-        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
-    )  # fmt: skip
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    code, out, err = load(tmp_path, gateway, vus=2, duration="2s")
+    assert code == 0, err
     assert "refused 0" in out and "failed 0.0%" in out, out
     assert len(gateway.vllm.requests) >= 4
 
@@ -462,14 +466,11 @@ def test_the_load_carries_its_own_credential_and_no_phone_limit_throttles_it(
 def test_load_without_the_gateways_credential_is_refused_and_fails(
     tmp_path: Path, gateway: Gateway
 ) -> None:
-    config = write_config(tmp_path, LONG, duration=600, max_error_rate=0.1)
-    proc = tubedemo(
-        "load", "--vus", "1", "--duration", "1s", "-c", str(config),
-        "--gateway-url", gateway.url, "--admin-token", "not-this-gateways-token",
-        "--out", str(tmp_path),
+    code, _, err = load(
+        tmp_path, gateway, vus=1, duration="1s", token="not-this-gateways-token",
+        max_error_rate=0.1,
     )  # fmt: skip
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 11, err  # K6ThresholdsFailed: every request was a 401
+    assert code == 11, err  # K6ThresholdsFailed: every request was a 401
     assert err.strip().startswith("error: k6 thresholds failed:")
     assert gateway.vllm.requests == []
 
@@ -482,13 +483,8 @@ def test_load_can_replay_the_audiences_questions(tmp_path: Path, gateway: Gatewa
         json={"messages": [{"role": "user", "content": "Is Bank really a maze?"}]},
     )
     assert asked.status_code == 200 and len(gateway.questions()) == 1
-    config = write_config(tmp_path, LONG, duration=600, use_audience_questions=True)
-    proc = tubedemo(
-        "load", "--vus", "1", "--duration", "1s", "-c", str(config),
-        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
-    )  # fmt: skip
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    code, _, err = load(tmp_path, gateway, vus=1, duration="1s", use_audience_questions=True)
+    assert code == 0, err
     assert len(gateway.prompts()) >= 2
     assert set(gateway.prompts()) == {"Is Bank really a maze?"}
 
@@ -497,13 +493,8 @@ def test_load_fails_with_one_line_when_the_gateway_errors(
     tmp_path: Path, start_gateway: Any
 ) -> None:
     gateway = start_gateway(FakeVLLM(status=500))
-    config = write_config(tmp_path, LONG, duration=600, max_error_rate=0.1)
-    proc = tubedemo(
-        "load", "--vus", "2", "--duration", "1s", "-c", str(config),
-        "--gateway-url", gateway.url, "--admin-token", TOKEN, "--out", str(tmp_path),
-    )  # fmt: skip
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 11  # K6ThresholdsFailed (README, "Exit codes")
+    code, _, err = load(tmp_path, gateway, vus=2, duration="1s", max_error_rate=0.1)
+    assert code == 11  # K6ThresholdsFailed (README, "Exit codes")
     assert err.strip().startswith("error: k6 thresholds failed:")
     assert "failed 100.0%" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

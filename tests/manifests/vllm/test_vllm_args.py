@@ -144,16 +144,26 @@ def test_grace_period_covers_prestop_sleep_and_vllms_shutdown_timeout(name: str)
     assert pod["terminationGracePeriodSeconds"] >= prestop + shutdown
 
 
-def test_an_unknown_flag_in_the_template_fails_with_vllms_own_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _render_from_vllm_template_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, replacement: str
 ) -> None:
+    """render() reads a copy of our templates in which vllm.yaml.j2 has `text` (which it must
+    contain) replaced by `replacement`."""
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
     vllm = templates / "vllm.yaml.j2"
-    line = "            - --shutdown-timeout={{ m.shutdown_timeout | int }}\n"
-    assert line in vllm.read_text()
-    vllm.write_text(vllm.read_text().replace(line, line + "            - --no-such-flag\n"))
+    assert text in vllm.read_text()
+    vllm.write_text(vllm.read_text().replace(text, replacement))
     monkeypatch.setattr(render_module, "resource_dir", lambda name: tmp_path / name)
+
+
+def test_an_unknown_flag_in_the_template_fails_with_vllms_own_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = "            - --shutdown-timeout={{ m.shutdown_timeout | int }}\n"
+    _render_from_vllm_template_with(
+        tmp_path, monkeypatch, line, line + "            - --no-such-flag\n"
+    )
     container = _container(render(config_from_dict({"profile": "eks"})))
     assert "--no-such-flag" in container["args"]
     result = _vllm_parse(container)
@@ -164,13 +174,10 @@ def test_an_unknown_flag_in_the_template_fails_with_vllms_own_message(
 def test_a_streamer_setting_vllms_loader_does_not_know_fails_with_its_own_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(REPO / "templates", templates)
-    vllm = templates / "vllm.yaml.j2"
     known = "(streamer_config | tojson)"
-    assert known in vllm.read_text()
-    vllm.write_text(vllm.read_text().replace(known, "(dict(streamer_config, bogus=1) | tojson)"))
-    monkeypatch.setattr(render_module, "resource_dir", lambda name: tmp_path / name)
+    _render_from_vllm_template_with(
+        tmp_path, monkeypatch, known, "(dict(streamer_config, bogus=1) | tojson)"
+    )
     result = _vllm_parse(_container(render(config_from_dict({"profile": "eks"}))))
     assert result.returncode != 0
     assert "Unexpected extra config keys for runai_streamer: {'bogus'}" in result.stderr
