@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client
 
 from tests import netns
+from tests.cli import tubedemo
 from tests.conftest import wait_until
 from tests.kube.fixtures import Kube, ready_pod_at
 from tubedemo.cluster.watch import KubeWatchFeed
@@ -148,15 +149,11 @@ def test_watch_command_scrapes_through_the_pod_proxy_by_default(
     kube: Kube, namespace: str, pod_on_test_host: int, tmp_path: Path
 ) -> None:
     record = tmp_path / "talk.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "tubedemo", "watch",
-            "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
-            "--gateway-url", "http://127.0.0.1:9",
-            "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
-            "--frames", "6", "--record", str(record),
-        ],
-        capture_output=True, text=True, timeout=120, check=False,
+    done = tubedemo(
+        "watch", "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
+        "--gateway-url", "http://127.0.0.1:9",
+        "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
+        "--frames", "6", "--record", str(record),
         env={"COLUMNS": "80", "LINES": "24", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -169,14 +166,10 @@ def test_watch_reads_the_gateway_through_the_service_proxy_by_default(
     kube: Kube, namespace: str, pod_on_test_host: int, gateway_service: None, tmp_path: Path
 ) -> None:
     record = tmp_path / "talk.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "tubedemo", "watch",
-            "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
-            "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
-            "--frames", "8", "--record", str(record),
-        ],
-        capture_output=True, text=True, timeout=120, check=False,
+    done = tubedemo(
+        "watch", "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
+        "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
+        "--frames", "8", "--record", str(record),
         env={"COLUMNS": "80", "LINES": "24", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
