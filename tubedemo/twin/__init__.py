@@ -15,7 +15,8 @@ Modules: ``simulate`` (start here: the whole talk fast-forwarded, and its summar
 discrete-event world that runs the models below), ``engine`` (one vLLM replica, continuous
 batching), ``hpa`` (the HPA controller's decision), ``karpenter`` (instance options, packing
 pending pods onto NodeClaims), ``karpenter_loop`` (the world's GPU nodes: Karpenter's batching,
-launches, consolidation, spot interruptions and drains), ``replicaset`` (which pod goes first on
+launches, consolidation, spot interruptions and drains), ``warm_capacity`` (the world's
+placeholder pods: their window, preemption and cost), ``replicaset`` (which pod goes first on
 scale-down), ``pods`` (pods and GPU nodes as plain data), ``startup`` (how long a new node and pod
 take, as the render implies), ``forecast`` (the timeline as replicas each phase needs, for
 ``scaling.proactive: timeline``), ``milestones`` (a pod's start-up milestones from those steps),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -353,3 +354,26 @@ class Engine:
             return
         done = math.floor((now - step.start) / step.duration + 1e-9)
         step.count = max(1, min(step.count, done + 1))
+
+
+_METRIC_SOURCES = {
+    "num_requests_waiting": "waiting",
+    "num_requests_running": "running",
+    "kv_cache_usage_perc": "kv_usage",
+}
+
+
+def metric_sources(triggers: Mapping[str, str]) -> dict[str, str]:
+    """Each scaling trigger's engine gauge (waiting, running, kv_usage), from the vLLM metric it
+    reads; a metric the twin does not model is a TwinError."""
+    sources: dict[str, str] = {}
+    for trigger, metric in triggers.items():
+        base = metric.replace("vllm:", "").replace("vllm_", "")
+        if base not in _METRIC_SOURCES:
+            raise TwinError(
+                f"scaling trigger {trigger!r} reads {metric!r}: the twin models "
+                "vllm_num_requests_waiting, vllm_num_requests_running and "
+                "vllm_kv_cache_usage_perc"
+            )
+        sources[trigger] = _METRIC_SOURCES[base]
+    return sources

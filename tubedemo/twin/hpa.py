@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tubedemo.core.config import HpaRules, ScalingConfig
+from tubedemo.core.config import HpaControllerConfig, HpaRules, ScalingConfig
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,15 @@ class Tolerances:
 
     down: float = 0.1
     up: float = 0.1
+
+    @classmethod
+    def of(cls, hpa: HpaControllerConfig) -> Tolerances:
+        """The HPA controller's tolerances each way: its own for a direction, else the shared
+        one."""
+        return cls(
+            down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
+            up=hpa.tolerance if hpa.scale_up_tolerance is None else hpa.scale_up_tolerance,
+        )
 
     def is_within(self, ratio: float) -> bool:
         """``Tolerances.isWithin``: inclusive on both edges."""

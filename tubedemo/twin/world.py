@@ -26,16 +26,13 @@ What happens, in the order Kubernetes does it:
   ``consolidate_after`` after its last pod event, once it has waited
   ``consolidation_validation`` and found it still empty, except inside the talk's
   no-disruption window; a spot interruption drains its node and kills it after the notice;
-- with ``scaling.warm_capacity``, placeholder pods (one GPU each, negative priority) exist in
-  its window (``forecast.warm_window``): Karpenter launches their nodes like any pending pod's;
-  a vLLM pod that finds no free GPU preempts one on a Ready node and binds there at once (the
-  pause container stops at once: terminationGracePeriodSeconds 0), so it pays only the pod's
-  start-up steps; the placeholder's Deployment makes a new one, pending, and Karpenter launches
-  a node for it (the headroom is replaced). At the window's end they go and their nodes empty.
+- with ``scaling.warm_capacity``, placeholder pods hold GPU nodes in its window and vLLM pods
+  preempt them (``warm_capacity``).
 
 This module holds the loop, the requests, the metric pipeline, the HPA and the ReplicaSet;
 Karpenter's part (batching, launches, consolidation, spot interruptions, drains) is
-``karpenter_loop.KarpenterLoop``, which ``World`` inherits: one world, one state.
+``karpenter_loop.KarpenterLoop`` and the placeholders' ``warm_capacity.WarmCapacity``, which
+``World`` inherits: one world, one state.
 
 On the local profile there is no Karpenter and no GPU: every pod lands on the cluster's own node
 (kind/k3d, Ready before the talk, $0) and starts as the CPU stand-in does
@@ -47,13 +44,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tubedemo.core import formula as keda_formula
-from tubedemo.core.config import DemoConfig, HpaControllerConfig
+from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import TwinError
-from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus
+from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus, metric_sources
 from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule, warm_window
 from tubedemo.twin.hpa import HpaModel, Tolerances
 from tubedemo.twin.karpenter import instance_options, pack
@@ -62,39 +59,10 @@ from tubedemo.twin.milestones import pod_milestones
 from tubedemo.twin.pods import CapacityType, Node, Pod, SpotNotice
 from tubedemo.twin.replicaset import no_cost, node_price_cost, scale_down_order
 from tubedemo.twin.startup import image_pull_seconds, model_load_seconds
+from tubedemo.twin.warm_capacity import WarmCapacity
 
 EventKind = str
 """Same words as the dashboard's event kinds: scale, node_launched, node_removed, ..."""
-
-_METRIC_SOURCES = {
-    "num_requests_waiting": "waiting",
-    "num_requests_running": "running",
-    "kv_cache_usage_perc": "kv_usage",
-}
-
-
-def metric_sources(triggers: Mapping[str, str]) -> dict[str, str]:
-    """Each scaling trigger's engine gauge (waiting, running, kv_usage), from the vLLM metric it
-    reads; a metric the twin does not model is a TwinError."""
-    sources: dict[str, str] = {}
-    for trigger, metric in triggers.items():
-        base = metric.replace("vllm:", "").replace("vllm_", "")
-        if base not in _METRIC_SOURCES:
-            raise TwinError(
-                f"scaling trigger {trigger!r} reads {metric!r}: the twin models "
-                "vllm_num_requests_waiting, vllm_num_requests_running and "
-                "vllm_kv_cache_usage_perc"
-            )
-        sources[trigger] = _METRIC_SOURCES[base]
-    return sources
-
-
-def tolerances(hpa: HpaControllerConfig) -> Tolerances:
-    """The HPA controller's tolerances each way: its own for a direction, else the shared one."""
-    return Tolerances(
-        down=hpa.tolerance if hpa.scale_down_tolerance is None else hpa.scale_down_tolerance,
-        up=hpa.tolerance if hpa.scale_up_tolerance is None else hpa.scale_up_tolerance,
-    )
 
 
 @dataclass(frozen=True)
@@ -107,7 +75,7 @@ class TwinEvent:
 RequestHook = Callable[[Request], None]
 
 
-class World(KarpenterLoop):
+class World(KarpenterLoop, WarmCapacity):
     """The whole cluster on one clock. Not thread-safe; one owner drives it."""
 
     def __init__(self, config: DemoConfig, seed: int | None = None) -> None:
@@ -163,7 +131,7 @@ class World(KarpenterLoop):
         self.formula = keda_formula.check(scaling.effective_formula, names)
         self.reactive_formula = keda_formula.check(scaling.reactive_formula, names)
         self._metric_sources = metric_sources(scaling.triggers)
-        self.hpa = HpaModel.from_config(scaling, tolerances(config.twin.hpa))
+        self.hpa = HpaModel.from_config(scaling, Tolerances.of(config.twin.hpa))
         self.metric_failures = 0
         """KEDA's status.health[metric].numberOfFailures: consecutive failed metric reads."""
         self.desired = max(scaling.min_replicas, 1)
@@ -185,7 +153,13 @@ class World(KarpenterLoop):
         )
         self._options = instance_options(config, self.capacity_type) if self.karpenter else []
         self._bootstrap()
-        self._every(0.0, scaling.scrape_interval, self._scrape)
+        self._schedule_loops()
+
+    def _schedule_loops(self) -> None:
+        """The controllers' clocks: the collector's scrape, the HPA's sync (from its phase),
+        the configured spot interruptions, Karpenter's disruption loop and the warm window."""
+        config = self.config
+        self._every(0.0, config.scaling.scrape_interval, self._scrape)
         sync = config.twin.hpa.sync_period
         first = config.twin.hpa.first_sync
         self._every(sync if first is None else first, sync, self._hpa_sync)
@@ -483,71 +457,6 @@ class World(KarpenterLoop):
         the placeholders, each oldest first."""
         pending = [p for p in [*self.pods, *self.placeholders] if p.live and p.node is None]
         return sorted(pending, key=lambda p: (p in self.placeholders, p.created_at))
-
-    # -- warm capacity (scaling.warm_capacity) ------------------------------------------------
-
-    def _warm_up(self, until: float) -> None:
-        self._warm_until = until
-        count = self.config.scaling.warm_capacity.replicas
-        self.log("info", f"warm capacity: {count} placeholder pod(s) until {until:.0f} s")
-        for _ in range(count):
-            self._new_placeholder()
-
-    def _new_placeholder(self) -> None:
-        pod = Pod(name=f"warm-{next(self._warm_names)}", created_at=self.now)
-        self.placeholders.append(pod)
-        self._place(pod)
-
-    def _warm_down(self) -> None:
-        self._warm_until = None
-        for pod in self.placeholders:
-            if pod.live:
-                self._delete_pod(pod, "warm capacity window over")
-
-    def _hold(self, pod: Pod, node: Node) -> None:
-        """A placeholder runs on ``node``: it holds one GPU and nothing else."""
-        pod.node = node
-        pod.nominated = None
-        pod.scheduled_at = self.now
-        node.pods.append(pod)
-        node.empty_since = None
-        self._pod_event(node)
-
-    def _preempt_for(self, pod: Pod) -> Node | None:
-        """kube-scheduler's preemption: the oldest Ready node holding a placeholder gives its
-        GPU to ``pod`` (the victim is deleted at once); None when no placeholder runs."""
-        held = [
-            n
-            for n in self.nodes
-            if n.alive
-            and n.is_ready
-            and n.interrupted_at is None
-            and n.terminating_at is None
-            and any(p.live and p in self.placeholders for p in n.pods)
-        ]
-        if not held:
-            return None
-        node = min(held, key=lambda n: n.created_at)
-        victim = next(p for p in node.pods if p.live and p in self.placeholders)
-        node.pods.remove(victim)
-        victim.deleting_at = victim.gone_at = self.now
-        self.log("info", f"{pod.name} preempts {victim.name} on {node.name}")
-        if self._warm_until is not None:
-            self.at(self.now, self._new_placeholder)
-        return node
-
-    def warm_cost(self, until: float | None = None) -> float:
-        """$ of the GPUs placeholders held (their node's price per GPU while bound)."""
-        end = self.now if until is None else until
-        total = 0.0
-        for pod in self.placeholders:
-            node = pod.node
-            if node is None or pod.scheduled_at is None:
-                continue
-            stop = end if pod.gone_at is None else min(pod.gone_at, end)
-            held = max(stop - pod.scheduled_at, 0.0)
-            total += held / 3600.0 * node.price_per_hour / node.gpus
-        return total
 
     def _free_ready_node(self) -> Node | None:
         candidates = [
