@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.cli import tubedemo
 from tests.kube.controlplane import FAKE_NODE_ANNOTATION, fake_node
 from tests.kube.fixtures import Kube
 from tubedemo.cluster.watch import KubeWatchFeed, ResourceWatch
@@ -326,14 +327,10 @@ def test_missing_karpenter_api_is_an_empty_synced_collection(kube: Kube) -> None
         watch.stop()
 
 
-def test_watch_command_records_the_cluster_and_draws_it(
-    kube: Kube, namespace: str, nodes: Callable[..., str], tmp_path: Any
+def _one_ready_replica_on_a_spot_node(
+    kube: Kube, namespace: str, nodes: Callable[..., str]
 ) -> None:
-    import subprocess
-    import sys
-
-    from tubedemo.telemetry.recording import read_recording
-
+    """A spot GPU node and a one-replica deployment, once its pod is Ready."""
     nodes("spot")
     kube.apply(_deployment(namespace, 1), namespace)
     core = client.CoreV1Api(kube.api_client())
@@ -345,32 +342,21 @@ def test_watch_command_records_the_cluster_and_draws_it(
             for c in (p.status.conditions or [])
         ),
     )
+
+
+def test_watch_command_records_the_cluster_and_draws_it(
+    kube: Kube, namespace: str, nodes: Callable[..., str], tmp_path: Any
+) -> None:
+    from tubedemo.telemetry.recording import read_recording
+
+    _one_ready_replica_on_a_spot_node(kube, namespace, nodes)
     record = tmp_path / "talk.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tubedemo",
-            "watch",
-            "--kubeconfig",
-            str(kube.kubeconfig),
-            "--namespace",
-            namespace,
-            "--gateway-url",
-            "http://127.0.0.1:9",
-            "--set",
-            "dashboard.tick=0.5",
-            "--frames",
-            "6",
-            "--record",
-            str(record),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = tubedemo(
+        "watch", "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
+        "--gateway-url", "http://127.0.0.1:9", "--set", "dashboard.tick=0.5",
+        "--frames", "6", "--record", str(record),
         env={"COLUMNS": "80", "LINES": "24", "PATH": "/usr/bin:/bin"},
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     last = read_recording(record).snapshots[-1]
     assert (last.replicas.desired, last.replicas.ready) == (1, 1) and not last.replicas.stale
@@ -389,17 +375,7 @@ def test_show_on_a_cluster_draws_replicas_and_nodes_as_watch_does(
     from tests.terminal import ANSI, in_terminal
     from tubedemo.telemetry.recording import read_recording
 
-    nodes("spot")
-    kube.apply(_deployment(namespace, 1), namespace)
-    core = client.CoreV1Api(kube.api_client())
-    _until(
-        "a ready pod",
-        lambda: any(
-            c.type == "Ready" and c.status == "True"
-            for p in core.list_namespaced_pod(namespace).items
-            for c in (p.status.conditions or [])
-        ),
-    )
+    _one_ready_replica_on_a_spot_node(kube, namespace, nodes)
     config = tmp_path / "demo.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -439,25 +415,7 @@ def test_show_on_a_cluster_draws_replicas_and_nodes_as_watch_does(
 
 
 def test_watch_with_an_unusable_kubeconfig_is_one_line(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tubedemo",
-            "watch",
-            "--kubeconfig",
-            str(tmp_path / "none"),
-            "--frames",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = tubedemo("watch", "--kubeconfig", str(tmp_path / "none"), "--frames", "1", timeout=60)
     assert done.returncode == 5 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "kubeconfig" in done.stderr
 
