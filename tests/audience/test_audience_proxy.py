@@ -35,7 +35,7 @@ from kubernetes import client
 
 from tests import netns, prepared
 from tests.gateway_proc import ADMIN_TOKEN, GatewayProcess, running_gateway
-from tests.kube.fixtures import Kube
+from tests.kube.fixtures import Kube, gateway_service_at
 
 
 @dataclass
@@ -129,34 +129,7 @@ def in_cluster(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[InCluster
             namespace,
             {"status": {"podIP": address, "podIPs": [{"ip": address}], "phase": "Running"}},
         )
-        core.create_namespaced_service(
-            namespace,
-            {
-                "metadata": {"name": "gateway"},
-                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": gw.port}]},
-            },
-        )
-        core.create_namespaced_endpoints(
-            namespace,
-            {
-                "metadata": {"name": "gateway"},
-                "subsets": [
-                    {
-                        "addresses": [
-                            {
-                                "ip": address,
-                                "targetRef": {
-                                    "kind": "Pod",
-                                    "name": "gateway-0",
-                                    "namespace": namespace,
-                                },
-                            }
-                        ],
-                        "ports": [{"name": "http", "port": gw.port}],
-                    }
-                ],
-            },
-        )
+        gateway_service_at(core, namespace, "gateway-0", address, gw.port)
         core.create_namespaced_secret(
             namespace,
             {

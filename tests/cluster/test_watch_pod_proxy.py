@@ -21,7 +21,7 @@ from kubernetes import client
 from tests import netns
 from tests.cli import tubedemo
 from tests.conftest import wait_until
-from tests.kube.fixtures import Kube, ready_pod_at
+from tests.kube.fixtures import Kube, gateway_service_at, ready_pod_at
 from tubedemo.cluster.watch import KubeWatchFeed
 from tubedemo.core.config import PriceTable, TimelineConfig
 from tubedemo.telemetry.assembler import Assembler
@@ -83,34 +83,7 @@ def gateway_service(
         ready_pod_at(
             core, namespace, "gateway-0", {"app.kubernetes.io/name": "gateway"}, test_host.address
         )
-        core.create_namespaced_service(
-            namespace,
-            {
-                "metadata": {"name": "gateway"},
-                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": gw.port}]},
-            },
-        )
-        core.create_namespaced_endpoints(
-            namespace,
-            {
-                "metadata": {"name": "gateway"},
-                "subsets": [
-                    {
-                        "addresses": [
-                            {
-                                "ip": test_host.address,
-                                "targetRef": {
-                                    "kind": "Pod",
-                                    "name": "gateway-0",
-                                    "namespace": namespace,
-                                },
-                            }
-                        ],
-                        "ports": [{"name": "http", "port": gw.port}],
-                    }
-                ],
-            },
-        )
+        gateway_service_at(core, namespace, "gateway-0", test_host.address, gw.port)
         yield
 
 

@@ -217,3 +217,31 @@ def ready_pod_at(
             }
         },
     )
+
+
+def gateway_service_at(
+    core: client.CoreV1Api, namespace: str, pod: str, address: str, port: int
+) -> None:
+    """The `gateway` Service (port 80, named http, as `up` renders it) and its Endpoints: `pod`
+    at ``address``:``port``, as the endpoints controller would write them, so the API server's
+    service proxy reaches a gateway on a test host."""
+    core.create_namespaced_service(
+        namespace,
+        {
+            "metadata": {"name": "gateway"},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]},
+        },
+    )
+    target = {"kind": "Pod", "name": pod, "namespace": namespace}
+    core.create_namespaced_endpoints(
+        namespace,
+        {
+            "metadata": {"name": "gateway"},
+            "subsets": [
+                {
+                    "addresses": [{"ip": address, "targetRef": target}],
+                    "ports": [{"name": "http", "port": port}],
+                }
+            ],
+        },
+    )
