@@ -98,6 +98,19 @@ def test_the_load_credential_is_derived_from_the_admin_token_and_needs_no_identi
 # ------------------------------------------------------------------ streams
 
 
+def the_room_opens_the_page(g, people: int) -> None:  # type: ignore[no-untyped-def]
+    """`people` phones load the page, each from its own address: the gateway sees the room."""
+    for i in range(people):
+        g.anonymous.get("/config", headers=from_address(f"198.51.100.{i}"))
+
+
+def phones_on_one_address(g, address: str, n: int) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The headers of `n` phones behind one address (one laptop), each with its own identity."""
+    return [
+        from_address(address, {IDENTITY: identity_at(g, address).json()["token"]}) for _ in range(n)
+    ]
+
+
 def slow_answers(fake: FakeVLLM) -> None:
     fake.tokens, fake.delay_s = 40, 0.05  # two seconds per answer
 
@@ -138,12 +151,8 @@ def test_one_laptop_on_its_own_address_holds_at_most_its_floor_once_the_room_is_
 ) -> None:
     slow_answers(fake_vllm)
     g = start_gateway(max_streams=20, room_size=10, stream_queue_timeout_s=0.3)
-    for i in range(10):  # the room has the page open on its own addresses
-        g.anonymous.get("/config", headers=from_address(f"198.51.100.{i}"))
-    bots = [
-        from_address("203.0.113.7", {IDENTITY: identity_at(g, "203.0.113.7").json()["token"]})
-        for _ in range(12)
-    ]
+    the_room_opens_the_page(g, people=10)
+    bots = phones_on_one_address(g, "203.0.113.7", 12)
     with ThreadPoolExecutor(12) as pool:
         codes = list(pool.map(lambda h: ask(g, h, STREAM).status_code, bots))
     assert codes.count(200) == 2  # 10 % of 20 slots; the rest waited and were refused
@@ -339,12 +348,8 @@ def test_the_presenter_sees_who_holds_the_fleets_slots_without_their_addresses(
 ) -> None:
     slow_answers(fake_vllm)
     g = start_gateway(max_streams=10, room_size=10, address_share_floor=0.2)
-    for i in range(10):  # the room has the page open on its own addresses
-        g.anonymous.get("/config", headers=from_address(f"198.51.100.{i}"))
-    laptop = [
-        from_address("203.0.113.9", {IDENTITY: identity_at(g, "203.0.113.9").json()["token"]})
-        for _ in range(6)
-    ]
+    the_room_opens_the_page(g, people=10)
+    laptop = phones_on_one_address(g, "203.0.113.9", 6)
     with ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(ask, g, h, STREAM) for h in laptop]
         wait_until("two streams in flight", lambda: g.gw.gate.in_flight >= 2, timeout=5)
