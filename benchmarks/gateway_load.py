@@ -33,6 +33,38 @@ class StreamStats:
         return data[min(len(data) - 1, int(q / 100 * len(data)))] if data else float("nan")
 
 
+async def _stream_one(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    ttfb: list[float],
+) -> int | None:
+    """POST one streamed completion; its first byte's milliseconds go to ``ttfb``. Returns the
+    tokens it streamed, or None when it was refused (not 200) or the connection failed."""
+    t0 = time.perf_counter()
+    try:
+        async with session.post(url, data=body, headers=headers) as resp:
+            if resp.status != 200:
+                await resp.read()
+                return None
+            first = True
+            buf = bytearray()
+            async for chunk in resp.content.iter_any():
+                if first:
+                    ttfb.append((time.perf_counter() - t0) * 1000)
+                    first = False
+                buf += chunk
+            return buf.count(b'"content":"tok')
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def _address(i: int) -> str:
+    """Phone i's own source address (10.20.0.1 on), as X-Forwarded-For from a trusted proxy."""
+    return f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}"
+
+
 async def _stream_load(url: str, n: int, concurrency: int, limit_s: float) -> StreamStats:
     body = json.dumps({"model": "llama", "messages": USER, "stream": True}).encode()
     headers = {"content-type": "application/json", "authorization": f"Bearer {MASTER_KEY}"}
@@ -48,23 +80,11 @@ async def _stream_load(url: str, n: int, concurrency: int, limit_s: float) -> St
         for _ in queue:
             if time.monotonic() > deadline:
                 return
-            t0 = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as resp:
-                    if resp.status != 200:
-                        errors += 1
-                        await resp.read()
-                        continue
-                    first = True
-                    buf = bytearray()
-                    async for chunk in resp.content.iter_any():
-                        if first:
-                            ttfb.append((time.perf_counter() - t0) * 1000)
-                            first = False
-                        buf += chunk
-                    tokens += buf.count(b'"content":"tok')
-            except (aiohttp.ClientError, TimeoutError):
+            seen = await _stream_one(session, url, body, headers, ttfb)
+            if seen is None:
                 errors += 1
+            else:
+                tokens += seen
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -139,29 +159,18 @@ async def _steady_load(
         headers = {
             "content-type": "application/json",
             "authorization": f"Bearer {MASTER_KEY}",
-            "x-forwarded-for": f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}",
+            "x-forwarded-for": _address(i),
         }
         if tokens is not None:
             headers["x-tubedemo-identity"] = tokens[i]
-        t0 = time.perf_counter()
         in_flight += 1
         most = max(most, in_flight)
         try:
-            async with session.post(url, data=body, headers=headers) as resp:
-                if resp.status != 200:
-                    errors += 1
-                    await resp.read()
-                    return
-                first = True
-                buf = bytearray()
-                async for chunk in resp.content.iter_any():
-                    if first:
-                        ttfb.append((time.perf_counter() - t0) * 1000)
-                        first = False
-                    buf += chunk
-                tokens_seen += buf.count(b'"content":"tok')
-        except (aiohttp.ClientError, TimeoutError):
-            errors += 1
+            seen = await _stream_one(session, url, body, headers, ttfb)
+            if seen is None:
+                errors += 1
+            else:
+                tokens_seen += seen
         finally:
             in_flight -= 1
 
@@ -180,7 +189,7 @@ async def _identities(url: str, n: int) -> list[str]:
 
         async def worker(k: int) -> None:
             for i in range(k, n, 64):
-                xff = {"x-forwarded-for": f"10.{20 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}"}
+                xff = {"x-forwarded-for": _address(i)}
                 async with session.post(url + "/api/identity", headers=xff) as resp:
                     out[i] = str((await resp.json())["token"])
 
