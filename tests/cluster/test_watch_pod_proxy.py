@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from kubernetes import client
 
 from tests import netns
 from tests.cli import tubedemo
 from tests.conftest import wait_until
+from tests.gateway_proc import ADMIN_TOKEN, GatewayProcess, running_gateway
 from tests.kube.fixtures import Kube, gateway_service_at, ready_pod_at
 from tubedemo.cluster.watch import KubeWatchFeed
 from tubedemo.core.config import PriceTable, TimelineConfig
@@ -71,11 +73,9 @@ def pod_on_test_host(kube: Kube, namespace: str, test_host: netns.TestHost) -> I
 @pytest.fixture
 def gateway_service(
     kube: Kube, namespace: str, test_host: netns.TestHost, tmp_path: Path
-) -> Iterator[None]:
+) -> Iterator[GatewayProcess]:
     """The real gateway on the test host behind a `gateway` Service (port name http), as `up`
     would deploy it; the dashboard reaches it only through the API server's service proxy."""
-    from tests.gateway_proc import running_gateway
-
     core = client.CoreV1Api(kube.api_client())
     with running_gateway(
         tmp_path / "store", host=test_host.address, probe=False, wrap=test_host.wrap
@@ -84,7 +84,7 @@ def gateway_service(
             core, namespace, "gateway-0", {"app.kubernetes.io/name": "gateway"}, test_host.address
         )
         gateway_service_at(core, namespace, "gateway-0", test_host.address, gw.port)
-        yield
+        yield gw
 
 
 def test_queue_and_latency_arrive_through_the_pod_proxy(
@@ -136,7 +136,11 @@ def test_watch_command_scrapes_through_the_pod_proxy_by_default(
 
 
 def test_watch_reads_the_gateway_through_the_service_proxy_by_default(
-    kube: Kube, namespace: str, pod_on_test_host: int, gateway_service: None, tmp_path: Path
+    kube: Kube,
+    namespace: str,
+    pod_on_test_host: int,
+    gateway_service: GatewayProcess,
+    tmp_path: Path,
 ) -> None:
     record = tmp_path / "talk.jsonl"
     done = tubedemo(
@@ -151,3 +155,35 @@ def test_watch_reads_the_gateway_through_the_service_proxy_by_default(
     assert last.gateway.in_flight == 0 and not last.gateway.stale
     assert last.queue.waiting == 4
     assert "SURVEY · 0 surveys" in done.stdout
+
+
+def test_watch_shows_the_queue_and_the_forecast_apart_on_a_proactive_cluster(
+    kube: Kube,
+    namespace: str,
+    pod_on_test_host: int,
+    gateway_service: GatewayProcess,
+    tmp_path: Path,
+) -> None:
+    """The cluster's HPA holds only KEDA's blend, max(queue, forecast): the forecast is the
+    gateway's /forecast (what KEDA's trigger reads) through the API server's service proxy,
+    the queue's part KEDA's formula over the pods' gauges (4 waiting + 8 running, target 8)."""
+    posted = httpx.post(
+        f"{gateway_service.url}/api/admin/forecast",
+        json={"steps": [{"at": 0, "replicas": 5}]},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+        trust_env=False,
+    )
+    assert posted.status_code == 200, posted.text
+    record = tmp_path / "talk.jsonl"
+    done = tubedemo(
+        "watch", "--kubeconfig", str(kube.kubeconfig), "--namespace", namespace,
+        "--set", f"model.port={pod_on_test_host}", "--set", "dashboard.tick=0.5",
+        "--set", "scaling.proactive=timeline",
+        "--frames", "8", "--record", str(record),
+        env={"COLUMNS": "120", "LINES": "40", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    last = read_recording(record).snapshots[-1]
+    assert (last.hpa.reactive, last.hpa.forecast) == (2, 5)
+    assert "queue 2 · forecast 5" in done.stdout

@@ -10,6 +10,7 @@ without blocking, and how fresh they are.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 from kubernetes import client as k8s_client
 
 from tubedemo.cluster.errors import status_message
+from tubedemo.cluster.gateway_proxy import proxy_path
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError, brief
 from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
@@ -34,6 +36,7 @@ from tubedemo.telemetry.kube_view import (
     node_state,
     replica_state,
 )
+from tubedemo.telemetry.prometheus import parse_forecast
 from tubedemo.telemetry.snapshot import Sampled
 
 WATCH_SECONDS = 60
@@ -322,8 +325,12 @@ class KubeWatchFeed:
         stale_after: float = 5.0,
         backoff_max: float = 10.0,
         on_change: Callable[[], None] | None = None,
+        forecast: Callable[[], str] | None = None,
     ) -> None:
+        """``forecast``: the /forecast answer KEDA's forecast trigger reads (scaling.proactive:
+        timeline), asked at each read; None: scaling is reactive, the HPA shows no forecast."""
         self.api = api
+        self.forecast = forecast
         self.namespace = namespace
         self.deployment = deployment
         self.metrics_port = metrics_port
@@ -366,8 +373,13 @@ class KubeWatchFeed:
     ) -> KubeWatchFeed:
         """Connect with a kubeconfig (one-line ClusterError when it is unusable) and start."""
         api = api_client(kubeconfig, context)
+        forecast = None
+        if cfg.scaling.proactive == "timeline" and cfg.scaling.forecast.url is None:
+            # where KEDA reads it on EKS: the gateway's /forecast, here through the API server
+            forecast = functools.partial(_service_get, api, f"{proxy_path(namespace)}/forecast")
         return cls(
             api,
+            forecast=forecast,
             namespace=namespace,
             nodepool=cfg.gpu_pool.name,
             metrics_port=cfg.model.port,
@@ -396,6 +408,8 @@ class KubeWatchFeed:
             deployment, pods.objects, now, self.max_replicas, nodes=nodes.objects
         )
         hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
+        if self.forecast is not None:
+            hpa = hpa.model_copy(update={"forecast": self._forecast()})
         return KubeReading(
             replicas=_freshness([deployments, pods], self.stale_after, now, replicas),
             nodes=_freshness(
@@ -409,6 +423,15 @@ class KubeWatchFeed:
                 pods.objects, self.namespace, self.metrics_port, self.metrics_direct
             ),
         )
+
+    def _forecast(self) -> int | None:
+        """The forecast trigger's value now; None when its source does not answer (the panel
+        then shows the HPA's metric, as with reactive scaling)."""
+        assert self.forecast is not None
+        try:
+            return parse_forecast(self.forecast())
+        except Exception:  # a failing source must never stop the dashboard's tick
+            return None
 
     def fetch_metrics(self, target: MetricsTarget, timeout: float) -> str:
         """GET /metrics of a pod through the API server's pod proxy (no port-forward needed)."""
@@ -429,6 +452,20 @@ class KubeWatchFeed:
                 f"pod proxy {target.name}:{port}: HTTP {exc.status} {status_message(exc)}"
             ) from exc
         return bytes(response.data).decode("utf-8", errors="replace")
+
+
+def _service_get(api: k8s_client.ApiClient, path: str, timeout: float = 2.0) -> str:
+    """GET an API server path (a service proxy's) as text, within ``timeout`` seconds."""
+    response = api.call_api(
+        path,
+        "GET",
+        header_params={"Accept": "text/plain"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=(min(timeout, 5.0), timeout),
+        _return_http_data_only=True,
+    )
+    return bytes(response.data).decode("utf-8", errors="replace")
 
 
 def api_client(kubeconfig: Path | None, context: str | None) -> k8s_client.ApiClient:

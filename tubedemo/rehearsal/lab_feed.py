@@ -4,8 +4,11 @@ duration in talk seconds; also what the twin-vs-lab comparison samples."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import UTC, datetime
+
+import httpx
 
 from tubedemo.core.errors import ExternalToolError
 from tubedemo.rehearsal.agreement import ScaleSample
@@ -53,6 +56,12 @@ def _in_talk_seconds(reading: KubeReading, speed: float) -> KubeReading:
     return replace(reading, replicas=replicas, nodes=nodes)
 
 
+def _get_text(url: str, timeout: float = 2.0) -> str:
+    response = httpx.get(url, timeout=timeout)
+    response.raise_for_status()
+    return response.text
+
+
 class LabKubeFeed:
     """The real watches (``tubedemo.cluster.watch.KubeWatchFeed``) of the lab, with each Ready
     pod's /metrics read from the fleet (pods on KWOK nodes have no process) and durations in
@@ -64,6 +73,10 @@ class LabKubeFeed:
         assert session.kubeconfig is not None
         self.session = session
         self.speed = session.opt.speed
+        forecast = None
+        if session.cfg.scaling.proactive == "timeline":
+            # the lab's forecast trigger reads the fleet's /forecast (lab_session's render)
+            forecast = functools.partial(_get_text, f"{session.fleet_url}/forecast")
         self.watches = KubeWatchFeed(
             api_client(session.kubeconfig, None),
             namespace=session.cfg.cluster.namespace,
@@ -71,6 +84,7 @@ class LabKubeFeed:
             max_replicas=session.cfg.scaling.max_replicas,
             stale_after=stale_after,
             backoff_max=2.0,
+            forecast=forecast,
         ).start()
 
     def wait_synced(self, timeout: float = 30.0) -> None:

@@ -7,13 +7,15 @@ up while the cluster, a pod or the gateway misbehaves.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from tubedemo.core.config import DemoConfig, PriceTable, TimelineConfig
+from tubedemo.core import formula as keda_formula
+from tubedemo.core.config import DemoConfig, PriceTable, ScalingConfig, TimelineConfig
 from tubedemo.core.errors import brief
 from tubedemo.telemetry.cost import advance, priced
 from tubedemo.telemetry.events import derive_events
@@ -72,6 +74,38 @@ class GatewayReading:
     survey_count: int
 
 
+_QUEUE_GAUGES = {"num_requests_waiting": "waiting", "num_requests_running": "running"}
+"""The vLLM gauges (name after vllm: / vllm_) a QueueState holds, by its field."""
+
+
+def queue_replicas(
+    scaling: ScalingConfig, collectors: int
+) -> Callable[[QueueState], int | None] | None:
+    """Replicas the queue alone asks for (KEDA's reactive formula over the queue, / target,
+    rounded up as the HPA does), from a QueueState; None when scaling is not proactive or a
+    trigger reads a gauge a QueueState does not hold. The heartbeat counts ``collectors``
+    (the dashboard cannot see them; the HPA's problem shows a scaler outage). Pure."""
+    if scaling.proactive == "off":
+        return None
+    fields = {}
+    for trigger, metric in scaling.triggers.items():
+        gauge = _QUEUE_GAUGES.get(metric.removeprefix("vllm:").removeprefix("vllm_"))
+        if gauge is None:
+            return None
+        fields[trigger] = gauge
+    node = keda_formula.parse(scaling.reactive_formula)
+    target = scaling.target
+
+    def replicas(queue: QueueState) -> int:
+        values = {trigger: float(getattr(queue, gauge)) for trigger, gauge in fields.items()}
+        if scaling.heartbeat_trigger is not None:
+            values[scaling.heartbeat_trigger] = float(collectors)
+        # the twin's rounding (view.HpaState.reactive): a float a hair above n is still n
+        return max(0, math.ceil(keda_formula.evaluate(node, values) / target - 1e-9))
+
+    return replicas
+
+
 class KubeFeed(Protocol):
     def read(self, now: datetime) -> KubeReading: ...
 
@@ -128,6 +162,10 @@ class Assembler:
     talk_time: Callable[[datetime], float] | None = None
     """Seconds into the talk at a wall time; default: since talk_start. A sped-up rehearsal
     passes the simulator's clock, so phases, rates and cost follow simulated time."""
+    reactive: Callable[[QueueState], int | None] | None = None
+    """Replicas the queue alone asks for, from the queue read off the pods (``queue_replicas``):
+    fills the HPA's reactive part when a feed reads the forecast but not the queue's part
+    (a cluster's HPA sees only KEDA's blended formula); None: left as the feed says."""
 
     _previous: Snapshot | None = None
     _previous_talk: datetime | None = None
@@ -174,6 +212,7 @@ class Assembler:
             k6=k6,
             max_replicas=cfg.scaling.max_replicas,
             talk_time=talk_time,
+            reactive=queue_replicas(cfg.scaling, cfg.otel.replicas),
         )
 
     def __post_init__(self) -> None:
@@ -193,6 +232,10 @@ class Assembler:
         )
         talk_now = self.talk_start + timedelta(seconds=elapsed)
         queue, perf = self._read_metrics(now, talk_now, targets)
+        if hpa.forecast is not None and hpa.reactive is None and self.reactive is not None:
+            # the cluster's HPA holds only max(queue, forecast): the queue's part comes from
+            # the same vLLM gauges the collector sends KEDA, through the same formula
+            hpa = hpa.model_copy(update={"reactive": None if queue.stale else self.reactive(queue)})
         gateway, audience = self._read_gateway(now)
         k6 = self._read_k6()
         nodes = nodes.model_copy(update={"nodes": priced(self.prices, nodes.nodes)})

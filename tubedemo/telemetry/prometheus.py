@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tubedemo.core.config import FORECAST_METRIC
 from tubedemo.telemetry.snapshot import GatewayState, PerfState
 
 
@@ -253,6 +254,16 @@ def parse_gateway(text: str) -> GatewaySample:
                 if n == f"{name}_total" and labels.get("status") == "created"
             )
     return GatewaySample(chat, server_errors, upstream, in_flight, questions, created)
+
+
+def parse_forecast(text: str) -> int:
+    """The replicas a /forecast answer asks for (the gauge KEDA's metrics-api trigger reads);
+    MetricsParseError when the text has no such gauge."""
+    for name, samples in _families(text):
+        if name == FORECAST_METRIC:
+            for _, _, value in samples:
+                return round(value)
+    raise MetricsParseError(f"no {FORECAST_METRIC} in the answer")
 
 
 def gateway_between(
