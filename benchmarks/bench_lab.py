@@ -1,10 +1,12 @@
 """Twin vs lab: the default talk through the twin (`simulate`) and through the real controllers
 (the lab: KEDA, the HPA controller, Karpenter with its KWOK provider, the scheduler) at one speed,
-with the same simulated load, and how well their scaling agrees.
+with the same simulated load, and how well their scaling agrees: reactive (the default) and
+proactive (`scaling.proactive: timeline`, the timeline's forecast blended into the formula).
 
 Needs the lab's binaries (scripts/build-controlplane and scripts/build-lab, or `make test`);
 without them the run stops with the lab's own message. `TUBEDEMO_BENCH_LAB_SPEED` overrides
-the speed (default 10: the 40 minutes of talk and tail in about 4 minutes of wall time).
+the speed (default 10: the 40 minutes of talk and tail in about 4 minutes of wall time),
+`TUBEDEMO_BENCH_LAB_CASES` the cases (default `reactive,proactive`; each its own lab runs).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from tubedemo.rehearsal.agreement import (
     TARGET_SHARE,
     ScaleSample,
     at,
+    cheapest_types,
+    fewest_desired,
     first_scale_up,
     likely,
+    need_at_target,
     node_count_odds,
     scale_events,
     twin_ensemble,
@@ -68,6 +73,17 @@ KEEP = os.environ.get("TUBEDEMO_BENCH_LAB_KEEP")
 """Folder to write each run's samples to (run-N.json: twin and lab), for a closer look."""
 SEEDS = range(20)
 PHASES = 5
+CASES = {
+    "reactive": DemoConfig(),
+    "proactive": DemoConfig().model_copy(
+        update={"scaling": DemoConfig().scaling.model_copy(update={"proactive": "timeline"})}
+    ),
+}
+"""The talks compared: the default (the queue alone scales) and the timeline's forecast."""
+CHOSEN = [c.strip() for c in os.environ.get("TUBEDEMO_BENCH_LAB_CASES", ",".join(CASES)).split(",")]
+"""The cases this run takes (TUBEDEMO_BENCH_LAB_CASES, comma-separated)."""
+STEADY = "steady"
+"""The phase with a steady load, where desired replicas must hold the load's need."""
 
 
 def _nodes(sample: ScaleSample | None) -> str:
@@ -87,11 +103,12 @@ def _t(value: float | None) -> str:
     return "never" if value is None else f"{value:.0f}s"
 
 
-def run_rows(i: int, result: Comparison) -> list[Row]:
-    """One lab run against the twin's own run: set-up, replicas within one, first scale-up."""
+def run_rows(case: str, i: int, result: Comparison, config: DemoConfig) -> list[Row]:
+    """One lab run against the twin's own run: set-up, replicas within one, first scale-up,
+    the steady phase's fewest desired replicas, the node left at the end."""
     a = result.agreement
     gap = a.first_scale_up_gap
-    tag = f"run {i}: " if RUNS > 1 else ""
+    tag = f"{case} run {i}: " if RUNS > 1 else f"{case}: "
     out = [
         Row(
             f"{tag}lab set-up / run (wall)",
@@ -135,10 +152,40 @@ def run_rows(i: int, result: Comparison) -> list[Row]:
                 note=f"{len(ups)} in all; max desired {max(s.desired for s in samples)}",
             )
         )
-    return out
+    return out + steady_and_last_rows(tag, result, config)
 
 
-def phase_end_rows(results: list[Comparison], ensemble: list[list[ScaleSample]]) -> list[Row]:
+def steady_and_last_rows(tag: str, result: Comparison, config: DemoConfig) -> list[Row]:
+    """Issue 24's Done-when: in steady, desired replicas never below the steady load's need;
+    the node left after the cooldown the cheapest type."""
+    phase = next(p for p in config.timeline.phases if p.name == STEADY)
+    need = need_at_target(config, STEADY)
+    lab_low = fewest_desired(result.lab, phase.at, phase.end)
+    twin_low = fewest_desired(result.twin, phase.at, phase.end)
+    cheapest = cheapest_types(config)
+    last = result.lab[-1] if result.lab else None
+    twin_last = result.twin[-1] if result.twin else None
+    return [
+        Row(
+            f"{tag}fewest desired replicas in {STEADY!r} (lab / twin)",
+            f"{lab_low} / {twin_low}",
+            f"≥ {need} (its load at target {config.scaling.target})",
+            lab_low is not None and lab_low >= need,
+        ),
+        Row(
+            f"{tag}nodes left at the end ({last.time:.0f}s): lab / twin"
+            if last
+            else f"{tag}nodes left at the end",
+            f"{_nodes(last)} / {_nodes(twin_last)}",
+            f"only {', '.join(sorted(cheapest))}",
+            last is not None and bool(last.nodes) and set(last.nodes) <= cheapest,
+        ),
+    ]
+
+
+def phase_end_rows(
+    case: str, results: list[Comparison], ensemble: list[list[ScaleSample]]
+) -> list[Row]:
     """Per phase end: each lab run's node count against the twin's ensemble over seeds and
     HPA phases (the target: a count the twin predicts), and against the twin run at that run's
     HPA phase."""
@@ -155,7 +202,7 @@ def phase_end_rows(results: list[Comparison], ensemble: list[list[ScaleSample]])
         )
         out.append(
             Row(
-                f"nodes at the end of {end.phase!r} ({end.time:.0f}s): lab / twin ensemble",
+                f"{case}: nodes at the end of {end.phase!r} ({end.time:.0f}s): lab / twin ensemble",
                 f"{' · '.join(_nodes(lab) for _, lab in pairs)} / {_odds(odds[i])}",
                 f"each lab count ≥ {LIKELY:.0%} in the ensemble",
                 all(likely(odds[i], c) for c in counts),
@@ -169,37 +216,47 @@ def phase_end_rows(results: list[Comparison], ensemble: list[list[ScaleSample]])
     return out
 
 
-def ensemble_rows(ensemble: list[list[ScaleSample]]) -> list[Row]:
+def ensemble_rows(case: str, ensemble: list[list[ScaleSample]]) -> list[Row]:
     firsts = sorted(t for run in ensemble if (t := first_scale_up(run)) is not None)
     return [
         Row(
-            "twin ensemble (20 seeds × 5 HPA phases): first scale-up",
+            f"{case}: twin ensemble (20 seeds × 5 HPA phases): first scale-up",
             f"{firsts[0]:.0f}–{firsts[-1]:.0f}s" if firsts else "never",
             note=f"{len(ensemble)} runs at the lab's intervals",
         )
     ]
 
 
-def _keep(i: int, result: Comparison) -> None:
+def _keep(case: str, i: int, result: Comparison) -> None:
     if not KEEP:
         return
     folder = Path(KEEP)
     folder.mkdir(parents=True, exist_ok=True)
     data = {k: [asdict(s) for s in getattr(result, k)] for k in ("twin", "lab")}
-    (folder / f"run-{i}.json").write_text(json.dumps(data))
+    (folder / f"{case}-run-{i}.json").write_text(json.dumps(data))
 
 
 def run(quick: bool) -> list[Row]:
-    config = DemoConfig()
-    results = []
-    for i in range(1, RUNS + 1):
-        with tempfile.TemporaryDirectory(prefix="tubedemo-bench-lab-") as tmp:
-            options = SessionOptions(speed=SPEED, workdir=Path(tmp) / "run", out_dir=Path(tmp))
-            result = compare(config, options, report=lambda line: print(f"  {line}", flush=True))
-        _keep(i, result)
-        results.append(result)
-    ensemble = twin_ensemble(config, SPEED, SEEDS, PHASES)
+    unknown = sorted(set(CHOSEN) - set(CASES))
+    if unknown:
+        raise SystemExit(
+            f"TUBEDEMO_BENCH_LAB_CASES: unknown case {unknown[0]!r} (known: {', '.join(CASES)})"
+        )
     rows = [Row("speed", f"{SPEED:g}×", note="every controller interval divided by it")]
-    for i, result in enumerate(results, 1):
-        rows += run_rows(i, result)
-    return rows + ensemble_rows(ensemble) + phase_end_rows(results, ensemble)
+    for case in CHOSEN:
+        config = CASES[case]
+        results = []
+        for i in range(1, RUNS + 1):
+            print(f"{case}, lab run {i} of {RUNS}", flush=True)
+            with tempfile.TemporaryDirectory(prefix="tubedemo-bench-lab-") as tmp:
+                options = SessionOptions(speed=SPEED, workdir=Path(tmp) / "run", out_dir=Path(tmp))
+                result = compare(
+                    config, options, report=lambda line: print(f"  {line}", flush=True)
+                )
+            _keep(case, i, result)
+            results.append(result)
+        ensemble = twin_ensemble(config, SPEED, SEEDS, PHASES)
+        for i, result in enumerate(results, 1):
+            rows += run_rows(case, i, result, config)
+        rows += ensemble_rows(case, ensemble) + phase_end_rows(case, results, ensemble)
+    return rows

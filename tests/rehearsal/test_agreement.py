@@ -7,9 +7,12 @@ from tubedemo.rehearsal.agreement import (
     ScaleSample,
     agree,
     at_hpa_phase,
+    cheapest_types,
+    fewest_desired,
     first_scale_up,
     hpa_phase,
     likely,
+    need_at_target,
     node_count_odds,
     scale_events,
     twin_ensemble,
@@ -123,3 +126,26 @@ def test_the_twin_at_the_hpa_phase_read_off_a_run_scales_up_on_that_run_s_beat()
     seen_at, again_at = first_scale_up(seen), first_scale_up(again)
     assert seen_at is not None and again_at is not None
     assert abs(again_at - seen_at) <= 1
+
+
+def test_the_fewest_desired_replicas_are_read_within_the_phase_only() -> None:
+    run = _run([(230, 10, 1, 3), (240, 10, 4, 3), (300, 3, 3, 2), (600, 1, 1, 1)])
+    assert fewest_desired(run, 240, 600) == 3
+    assert fewest_desired(run, 700, 800) is None
+
+
+def test_the_steady_phase_needs_the_replicas_its_load_fills_at_the_formula_s_target() -> None:
+    # 30 VUs of the default steady phase keep ~25 requests in flight: 4 replicas at 8 each,
+    # twice what the forecast sizes at the engine's knee (16 each)
+    config = DemoConfig()
+    assert need_at_target(config, "steady") == 4
+    wider = config.model_copy(update={"scaling": config.scaling.model_copy(update={"target": 16})})
+    assert need_at_target(wider, "steady") == 2
+
+
+def test_the_cheapest_type_is_priced_for_the_capacity_karpenter_launches() -> None:
+    assert cheapest_types(DemoConfig()) == {"g5.2xlarge"}
+    dear_spot = config_from_dict(
+        {"prices": {"spot": {"g5.2xlarge": 9.0, "g5.4xlarge": 1.0, "g5.12xlarge": 9.0}}}
+    )
+    assert cheapest_types(dear_spot) == {"g5.4xlarge"}

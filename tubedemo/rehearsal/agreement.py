@@ -237,6 +237,37 @@ def hpa_phase(samples: Sequence[ScaleSample], sync_period: float) -> float | Non
     return None
 
 
+def fewest_desired(samples: Sequence[ScaleSample], start: float, end: float) -> int | None:
+    """The fewest desired replicas of the samples in [start, end); None if none is there."""
+    within = [s.desired for s in samples if start <= s.time < end]
+    return min(within) if within else None
+
+
+def need_at_target(cfg: DemoConfig, phase: str) -> int:
+    """Replicas ``phase``'s peak load needs at the formula's target (requests in flight per
+    replica, the default formula's unit): what the HPA settles at once the queue is served.
+    Desired replicas below it in a phase with steady load delete a replica that the queue
+    then asks for again, a cold start in front of the room (issue 24)."""
+    from tubedemo.twin.forecast import phase_needs
+
+    s = cfg.scaling
+    forecast = s.forecast.model_copy(update={"concurrency": s.target})
+    at_target = cfg.model_copy(update={"scaling": s.model_copy(update={"forecast": forecast})})
+    return next(n.replicas for n in phase_needs(at_target) if n.phase == phase)
+
+
+def cheapest_types(cfg: DemoConfig) -> frozenset[str]:
+    """The pool's instance types at the lowest price per node for the capacity type Karpenter
+    launches (spot when the pool allows it): the node a talk should keep when one is left."""
+    from tubedemo.twin.karpenter import instance_options
+
+    options = instance_options(
+        cfg, "spot" if "spot" in cfg.gpu_pool.capacity_types else "on-demand"
+    )
+    low = min(o.price_per_hour for o in options)
+    return frozenset(o.instance_type for o in options if o.price_per_hour <= low + 1e-9)
+
+
 # --- the twin at the lab's intervals ---------------------------------------------------------
 
 
