@@ -32,6 +32,7 @@ from tubedemo.rehearsal.agreement import (
     need_at_target,
     node_count_odds,
     scale_events,
+    start_replicas,
     twin_ensemble,
 )
 from tubedemo.rehearsal.lab_session import SessionOptions
@@ -216,8 +217,9 @@ def phase_end_rows(
     return out
 
 
-def ensemble_rows(case: str, ensemble: list[list[ScaleSample]]) -> list[Row]:
-    firsts = sorted(t for run in ensemble if (t := first_scale_up(run)) is not None)
+def ensemble_rows(case: str, config: DemoConfig, ensemble: list[list[ScaleSample]]) -> list[Row]:
+    start = start_replicas(config)
+    firsts = sorted(t for run in ensemble if (t := first_scale_up(run, start)) is not None)
     return [
         Row(
             f"{case}: twin ensemble (20 seeds × 5 HPA phases): first scale-up",
@@ -258,5 +260,5 @@ def run(quick: bool) -> list[Row]:
         ensemble = twin_ensemble(config, SPEED, SEEDS, PHASES)
         for i, result in enumerate(results, 1):
             rows += run_rows(case, i, result, config)
-        rows += ensemble_rows(case, ensemble) + phase_end_rows(case, results, ensemble)
+        rows += ensemble_rows(case, config, ensemble) + phase_end_rows(case, results, ensemble)
     return rows

@@ -149,3 +149,18 @@ def test_the_cheapest_type_is_priced_for_the_capacity_karpenter_launches() -> No
         {"prices": {"spot": {"g5.2xlarge": 9.0, "g5.4xlarge": 1.0, "g5.12xlarge": 9.0}}}
     )
     assert cheapest_types(dear_spot) == {"g5.4xlarge"}
+
+
+def test_a_scale_up_before_the_twin_s_first_frame_counts_from_the_talk_s_start() -> None:
+    # proactive: the forecast asks for 4 at the HPA's first sync, 0.5 s in, before the twin's
+    # first frame (one tick); the lab's samples start at 1 and show the same rise
+    base = DemoConfig()
+    proactive = base.model_copy(
+        update={"scaling": base.scaling.model_copy(update={"proactive": "timeline"})}
+    )
+    twin = twin_samples(simulate(at_hpa_phase(proactive, 0.5)))
+    assert twin[0].desired > 1
+    lab = _run([(0, 1, 1, 1), (1, 4, 1, 1)])
+    result = agree(proactive, twin, lab)
+    assert result.twin_first_scale_up == twin[0].time
+    assert result.first_scale_up_gap is not None and result.first_scale_up_gap <= 1

@@ -110,7 +110,7 @@ class Agreement:
 
 
 def twin_samples(result: SimulationResult) -> list[ScaleSample]:
-    """The twin's frames (every dashboard tick) as samples, plus talk second 0."""
+    """The twin's frames (every dashboard tick, the first at one tick) as samples."""
     out = []
     for frame in result.frames:
         view = frame.view
@@ -137,12 +137,20 @@ def at(samples: Sequence[ScaleSample], time: float) -> ScaleSample | None:
     return found
 
 
-def first_scale_up(samples: Sequence[ScaleSample]) -> float | None:
-    """When desired replicas first rose above where the run started."""
+def start_replicas(config: DemoConfig) -> int:
+    """Desired replicas when the talk starts, in the twin and the lab (the Deployment as `up`
+    leaves it; the lab's forecast is 0 until the talk starts)."""
+    return max(config.scaling.min_replicas, 1)
+
+
+def first_scale_up(samples: Sequence[ScaleSample], start: int | None = None) -> float | None:
+    """When desired replicas first rose above ``start``, where the run started (default: the
+    first sample's). Pass it when the first sample may come after the first sync: the twin's
+    first frame is at one tick, and a proactive talk's forecast scales at the first sync."""
     if not samples:
         return None
-    start = samples[0].desired
-    return next((s.time for s in samples if s.desired > start), None)
+    base = samples[0].desired if start is None else start
+    return next((s.time for s in samples if s.desired > base), None)
 
 
 def agree(
@@ -182,8 +190,8 @@ def agree(
         samples=total,
         within_one=within,
         phase_ends=tuple(ends),
-        twin_first_scale_up=first_scale_up(twin),
-        lab_first_scale_up=first_scale_up(lab),
+        twin_first_scale_up=first_scale_up(twin, start_replicas(config)),
+        lab_first_scale_up=first_scale_up(lab, start_replicas(config)),
         largest_gap=gap if gap is not None and gap[1] != gap[2] else None,
     )
 
