@@ -30,6 +30,7 @@ SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
         "tests/cluster/test_deadline_job.py",
         "tests/cluster/test_mode_status.py",
         "tests/cluster/test_preflight.py",
+        "tests/cluster/test_startup_logs.py",
         "tests/cluster/test_teardown.py",
         "tests/cluster/test_up_diff.py",
         "tests/cluster/test_watch.py",

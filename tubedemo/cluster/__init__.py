@@ -11,7 +11,8 @@ reached through their modules.
 Modules: ``api``, ``errors``, ``plan``, ``up`` (apply in order, wait, prune), ``teardown``
 (delete in safe order, wait for the GPU nodes), ``status`` (one screen), ``preflight`` (what
 `up` needs, checked), ``exposure`` (the audience page's public address), ``watch`` (the
-dashboard's list+watch caches, vLLM /metrics through the pod proxy), ``gateway_proxy`` (the
+dashboard's list+watch caches, vLLM /metrics through the pod proxy), ``startup_logs`` (each
+starting vLLM pod's log, for the waterfall), ``gateway_proxy`` (the
 gateway Service through the API server), ``ready_pods`` (the lab's Ready vLLM pods);
 ``deadline`` (the GPU deadline ConfigMap the rendered CronJob enforces), ``audience_https``
 (whether phones reach the page over https; pure), ``bootstrap`` (the Kubernetes side of

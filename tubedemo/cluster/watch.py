@@ -25,6 +25,7 @@ from kubernetes import client as k8s_client
 
 from tubedemo.cluster.errors import status_message
 from tubedemo.cluster.gateway_proxy import proxy_path
+from tubedemo.cluster.startup_logs import StartupLogs
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import ClusterError, brief
 from tubedemo.telemetry.assembler import Freshness, KubeReading, MetricsTarget
@@ -326,9 +327,12 @@ class KubeWatchFeed:
         backoff_max: float = 10.0,
         on_change: Callable[[], None] | None = None,
         forecast: Callable[[], str] | None = None,
+        startup_logs: bool = True,
     ) -> None:
         """``forecast``: the /forecast answer KEDA's forecast trigger reads (scaling.proactive:
-        timeline), asked at each read; None: scaling is reactive, the HPA shows no forecast."""
+        timeline), asked at each read; None: scaling is reactive, the HPA shows no forecast.
+        ``startup_logs``: read each starting pod's vLLM log for the waterfall's weights and
+        compile milestones (off in the lab: pods on KWOK nodes have no kubelet to ask)."""
         self.api = api
         self.forecast = forecast
         self.namespace = namespace
@@ -360,6 +364,11 @@ class KubeWatchFeed:
             self.hpas,
             self.interruptions,
         ]
+        self.logs = (
+            StartupLogs(api, lambda: self.pods.view().objects, namespace=namespace)
+            if startup_logs
+            else None
+        )
 
     @classmethod
     def connect(
@@ -391,6 +400,8 @@ class KubeWatchFeed:
     def start(self) -> KubeWatchFeed:
         for w in self.watches:
             w.start()
+        if self.logs is not None:
+            self.logs.start()
         return self
 
     def close(self) -> None:
@@ -398,6 +409,8 @@ class KubeWatchFeed:
             w.request_stop()  # all at once, so closing takes one stream's time, not six
         for w in self.watches:
             w.stop(timeout=2.0)
+        if self.logs is not None:
+            self.logs.stop()
 
     def read(self, now: datetime) -> KubeReading:
         deployments, pods = self.deployments.view(), self.pods.view()
@@ -405,7 +418,12 @@ class KubeWatchFeed:
         interrupted = interrupted_names(self.interruptions.view().objects)
         deployment = next(iter(deployments.objects), None)
         replicas = replica_state(
-            deployment, pods.objects, now, self.max_replicas, nodes=nodes.objects
+            deployment,
+            pods.objects,
+            now,
+            self.max_replicas,
+            nodes=nodes.objects,
+            logs=self.logs.startups() if self.logs is not None else None,
         )
         hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
         if self.forecast is not None:

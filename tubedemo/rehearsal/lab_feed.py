@@ -85,6 +85,7 @@ class LabKubeFeed:
             stale_after=stale_after,
             backoff_max=2.0,
             forecast=forecast,
+            startup_logs=False,  # KWOK's pods have no kubelet: their stages are the marks
         ).start()
 
     def wait_synced(self, timeout: float = 30.0) -> None:

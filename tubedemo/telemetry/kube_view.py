@@ -11,8 +11,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tubedemo.telemetry import vllm_log
 from tubedemo.telemetry.assembler import MetricsTarget
 from tubedemo.telemetry.snapshot import (
+    STARTUP_STEPS,
     CapacityType,
     GpuNode,
     HpaState,
@@ -25,6 +27,7 @@ from tubedemo.telemetry.snapshot import (
     StartupMark,
     StartupStep,
 )
+from tubedemo.telemetry.vllm_log import VllmStartup
 
 Obj = Mapping[str, Any]
 
@@ -97,12 +100,14 @@ def _pending_reason(pod: Obj) -> str | None:
     return str(status.get("phase") or "Pending")
 
 
-def startup_marks(pod: Obj, node_ready_at: datetime | None = None) -> tuple[StartupMark, ...]:
-    """A pod's start-up milestones from what the API server holds (the waterfall's bars): its
-    node's Ready condition, PodScheduled, the container's ``startedAt`` and Ready, each in
-    seconds after the pod's creation. On EKS the kubelet sets them; in the lab, the KWOK
-    stages. The weights and compile milestones need vLLM's log lines, which are not here: the
-    bar runs from the container's start to Ready in one segment. Pure."""
+def startup_marks(
+    pod: Obj, node_ready_at: datetime | None = None, log: VllmStartup | None = None
+) -> tuple[StartupMark, ...]:
+    """A pod's start-up milestones (the waterfall's bars), each in seconds after the pod's
+    creation: from what the API server holds, its node's Ready condition, PodScheduled, the
+    container's ``startedAt`` and Ready (on EKS the kubelet sets them; in the lab, the KWOK
+    stages), and from vLLM's own log lines, when ``log`` has them, weights loaded and compiled
+    (without them the bar runs from the container's start to Ready in one segment). Pure."""
     created = _time(_meta(pod).get("creationTimestamp"))
     if created is None:
         return ()
@@ -118,11 +123,13 @@ def startup_marks(pod: Obj, node_ready_at: datetime | None = None) -> tuple[Star
         ("container_started", running, "pod"),
         ("ready", _true_since(pod, "Ready"), "pod"),
     ]
-    return tuple(
+    marks = [
         StartupMark(step=step, at_s=round((when - created).total_seconds(), 3), source=source)
         for step, when, source in found
         if when is not None
-    )
+    ]
+    marks += vllm_log.startup_marks(log, created) if log is not None else ()
+    return tuple(sorted(marks, key=lambda m: STARTUP_STEPS.index(m.step)))
 
 
 def node_ready_times(nodes: Sequence[Obj]) -> dict[str, datetime]:
@@ -135,7 +142,9 @@ def node_ready_times(nodes: Sequence[Obj]) -> dict[str, datetime]:
     return out
 
 
-def pod_state(pod: Obj, now: datetime, node_ready_at: datetime | None = None) -> PodState:
+def pod_state(
+    pod: Obj, now: datetime, node_ready_at: datetime | None = None, log: VllmStartup | None = None
+) -> PodState:
     meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     phase_text = str(status.get("phase") or "Pending")
     phase: PodPhase = (
@@ -162,7 +171,7 @@ def pod_state(pod: Obj, now: datetime, node_ready_at: datetime | None = None) ->
             max(0.0, (ready_at - created).total_seconds()) if ready_at and created else None
         ),
         pending_reason=None if ready else _pending_reason(pod),
-        startup=startup_marks(pod, node_ready_at),
+        startup=startup_marks(pod, node_ready_at, log),
     )
 
 
@@ -172,13 +181,21 @@ def replica_state(
     now: datetime,
     max_replicas: int | None = None,
     nodes: Sequence[Obj] = (),
+    logs: Mapping[str, VllmStartup] | None = None,
 ) -> ReplicaState:
     """``nodes``: the GPU nodes, for each pod's node-Ready milestone (none: that bar segment
-    starts at the pod's binding)."""
+    starts at the pod's binding); ``logs``: pod uid -> what vLLM's log said, for the weights
+    and compile milestones."""
     ready_at = node_ready_times(nodes)
+    logs = logs or {}
     states = sorted(
         (
-            pod_state(p, now, ready_at.get((p.get("spec") or {}).get("nodeName") or ""))
+            pod_state(
+                p,
+                now,
+                ready_at.get((p.get("spec") or {}).get("nodeName") or ""),
+                logs.get(str(_meta(p).get("uid") or "")),
+            )
             for p in pods
         ),
         key=lambda p: (-p.created_s_ago, p.name),
