@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.rehearsal.agreement import (
     ScaleSample,
@@ -164,3 +166,14 @@ def test_a_scale_up_before_the_twin_s_first_frame_counts_from_the_talk_s_start()
     result = agree(proactive, twin, lab)
     assert result.twin_first_scale_up == twin[0].time
     assert result.first_scale_up_gap is not None and result.first_scale_up_gap <= 1
+
+
+def test_the_twin_ensemble_spreads_karpenter_s_disruption_phase_over_its_seeds() -> None:
+    # one seed twice at one HPA phase: only the disruption loop's phase differs (0, then
+    # 0.618 of the 50 s poll the lab runs at speed 5), and with it when empty nodes go
+    first, second = twin_ensemble(DemoConfig(), 5, seeds=[0, 0], phases=1)
+    removals = [
+        [b.time for a, b in itertools.pairwise(run) if b.node_count < a.node_count]
+        for run in (first, second)
+    ]
+    assert removals[0] and removals[1] and removals[0] != removals[1]

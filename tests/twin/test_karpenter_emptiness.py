@@ -45,6 +45,8 @@ def extra_node(world: World, ready_at: float) -> Node:
         # a faster loop (the lab's loop seen at speed 1/2 would be 20 s)
         ({"disruption_poll": "20s"}, 3.0, 55.0),
         ({"disruption_poll": "20s"}, 21.0, 75.0),
+        # the loop's phase on the talk's clock: passes at 7, 17, 27, 37 -> seen at 37
+        ({"disruption_first_poll": "7s"}, 3.0, 52.0),
         # the lab at speed 5, in talk seconds: poll 50 s, validation 75 s, consolidateAfter 30
         (
             {"disruption_poll": "50s", "consolidation_validation": "75s"},

@@ -335,17 +335,32 @@ def twin_ensemble(
     cfg: DemoConfig, speed: float, seeds: Sequence[int], phases: int
 ) -> list[list[ScaleSample]]:
     """The twin at the lab's intervals (``twin_at_lab_speed``) over ``seeds`` x ``phases`` HPA
-    phases spread evenly over one sync period: what it predicts for a run whose random draws
-    and HPA phase nobody chose, as in the lab and on stage. Pure (about 0.3 s a run)."""
+    phases spread evenly over one sync period, each seed with its own phase of Karpenter's
+    disruption loop (spread over one poll by the golden ratio, so any number of seeds covers
+    it evenly): what it predicts for a run whose random draws, HPA phase and Karpenter phase
+    nobody chose, as in the lab and on stage. Pure (about 0.3 s a run)."""
     from tubedemo.twin.simulate import simulate
 
     base = twin_at_lab_speed(cfg, speed)
     sync = base.twin.hpa.sync_period
+    poll = base.twin.startup.disruption_poll
     runs: list[list[ScaleSample]] = []
     for k in range(1, phases + 1):
         at_phase = at_hpa_phase(base, sync * k / phases)
-        runs.extend(twin_samples(simulate(at_phase, seed=seed)) for seed in seeds)
+        for i, seed in enumerate(seeds):
+            karpenter = at_disruption_phase(at_phase, poll * ((i * GOLDEN) % 1.0))
+            runs.append(twin_samples(simulate(karpenter, seed=seed)))
     return runs
+
+
+GOLDEN = (5**0.5 - 1) / 2
+"""0.618...: i x GOLDEN mod 1 spreads any count of points evenly over [0, 1)."""
+
+
+def at_disruption_phase(cfg: DemoConfig, first_poll: float) -> DemoConfig:
+    """``cfg`` with Karpenter's first disruption pass at ``first_poll`` talk seconds."""
+    startup = cfg.twin.startup.model_copy(update={"disruption_first_poll": first_poll})
+    return cfg.model_copy(update={"twin": cfg.twin.model_copy(update={"startup": startup})})
 
 
 def at_hpa_phase(cfg: DemoConfig, first_sync: float | None) -> DemoConfig:

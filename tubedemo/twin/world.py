@@ -166,7 +166,7 @@ class World(KarpenterLoop, WarmCapacity):
         for offset in config.twin.startup.spot_interruptions:
             self.at(offset, self._spot_interruption)
         if self.karpenter:
-            self.at(0.0, self._disruption_loop)
+            self.at(config.twin.startup.disruption_first_poll, self._disruption_loop)
             window = warm_window(config)
             if window is not None:
                 self.at(window[0], lambda: self._warm_up(window[1]))

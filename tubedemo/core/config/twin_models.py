@@ -123,6 +123,11 @@ class StartupModel(Section):
     disruption_poll: Duration = 10.0
     """Karpenter's disruption loop period when it finds nothing to do (s): the constant
     pollingPeriod of sigs.k8s.io/karpenter pkg/controllers/disruption/controller.go (10 s)."""
+    disruption_first_poll: Duration = 0.0
+    """Talk second of Karpenter's first disruption pass (s), then every disruption_poll. The
+    loop runs from the controller's start, minutes before the talk, so on stage its phase is
+    arbitrary (like twin.hpa.first_sync) and moves a consolidation by up to one poll; the
+    twin-vs-lab ensemble spreads it."""
     consolidation_validation: Duration = 15.0
     """Karpenter's wait between choosing empty nodes and deleting them (s): the constant
     commandValidationDelay of pkg/controllers/disruption/consolidation.go (15 s)."""
