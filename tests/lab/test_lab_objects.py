@@ -47,10 +47,11 @@ def test_lab_render_divides_every_interval_by_the_speed() -> None:
     consolidate = round(cfg.gpu_pool.consolidate_after / speed)
     assert pool["disruption"]["consolidateAfter"] == f"{consolidate}s"
     node_class = _by_kind(lab, "KWOKNodeClass")["spec"]  # type: ignore[index]
-    # node_launch counts from the pending pod; Karpenter's batch window is its own
-    st = cfg.twin.startup
-    launch = round((st.node_launch - st.provisioning_batch) / speed)
+    # node_launch counts from the NodeClaim's launch, after Karpenter's batch, as in the twin
+    launch = round(cfg.twin.startup.node_launch / speed)
     assert node_class == {"nodeRegistrationDelay": f"{launch}s"}
+    at_1 = _by_kind(render_lab(cfg, speed=1), "KWOKNodeClass")["spec"]  # type: ignore[index]
+    assert at_1 == {"nodeRegistrationDelay": f"{cfg.twin.startup.node_launch:.0f}s"}
     assert (
         so["advanced"]["scalingModifiers"]
         == _by_kind(render(cfg), "ScaledObject")[

@@ -81,5 +81,23 @@ def test_the_twin_in_lab_compare_runs_the_intervals_the_lab_really_runs_at() -> 
     assert at20.scaling.scrape_interval == 20.0  # the collector scrapes every 1 s at least
     periods = [p.period for p in at20.scaling.scale_down.policies]
     assert periods == [max(1, round(p.period / 20)) * 20 for p in cfg.scaling.scale_down.policies]
-    # untouched: the start-up delays (the lab's KWOK stages divide them exactly)
-    assert startup.node_launch == cfg.twin.startup.node_launch
+    # untouched: the pods' start-up delays (the lab's KWOK stages divide them to the ms)
+    assert startup.container_start == cfg.twin.startup.container_start
+    # a node's launch: the KWOKNodeClass's whole seconds, one for every type
+    assert startup.node_launch == cfg.twin.startup.node_launch  # 40 s / 20 = 2 s exactly
+    at7 = twin_at_lab_speed(
+        cfg.model_copy(
+            update={
+                "twin": cfg.twin.model_copy(
+                    update={
+                        "startup": cfg.twin.startup.model_copy(
+                            update={"node_launch_by_type": {"g5.12xlarge": 90.0}}
+                        )
+                    }
+                )
+            }
+        ),
+        7.0,
+    )
+    assert at7.twin.startup.node_launch == 42.0  # 40 s / 7 = 5.7 -> 6 s of wall time
+    assert at7.twin.startup.node_launch_by_type == {}

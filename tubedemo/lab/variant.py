@@ -5,8 +5,8 @@ controllers' own objects, what EKS has before `up` — is in ``tubedemo.lab.obje
 Every difference from what `tubedemo up` applies to EKS lives here, in one place:
 
 - the EC2NodeClass becomes a ``KWOKNodeClass`` of the same name (its ``nodeRegistrationDelay``
-  is ``twin.startup.node_launch`` less Karpenter's batching window), and the NodePool's
-  ``nodeClassRef`` points at it; the NodePool is otherwise the EKS one (instance types,
+  is ``twin.startup.node_launch``, from the NodeClaim's launch as in the twin), and the
+  NodePool's ``nodeClassRef`` points at it; the NodePool is otherwise the EKS one (instance types,
   capacity types, GPU limits, taints, disruption budgets);
 - at ``speed`` N every interval the objects carry is divided by N (KEDA pollingInterval and
   cooldownPeriod, the HPA behaviour's stabilization windows and policy periods, the NodePool's
@@ -53,9 +53,10 @@ def whole_seconds(seconds: float) -> str:
 
 
 def node_registration_delay(startup: StartupModel, speed: float) -> float:
-    """KWOKNodeClass nodeRegistrationDelay (s): twin.startup.node_launch counts from the pod
-    going pending, so Karpenter's own batching window is taken off it."""
-    return max(0.0, startup.node_launch - startup.provisioning_batch) / speed
+    """KWOKNodeClass nodeRegistrationDelay (s): twin.startup.node_launch, NodeClaim launched
+    -> node Ready, as the twin counts it from the batch's close; the KWOK provider's Create
+    (karpenter kwok/cloudprovider) sleeps this long after the launch, then makes the Node."""
+    return startup.node_launch / speed
 
 
 def kwok_node_class(name: str, startup: StartupModel, speed: float) -> Manifest:

@@ -292,10 +292,12 @@ def twin_at_lab_speed(cfg: DemoConfig, speed: float) -> DemoConfig:
       (``tubedemo.lab.variant.compress``: KEDA polling, the HPA behaviour's windows and
       periods, consolidateAfter), so it comes back as ``rounded x speed``, not the original;
     - Karpenter's disruption timers (``KARPENTER_FIXED_TIMERS``) stay at their wall-clock
-      value, i.e. ``speed`` times longer in talk time.
+      value, i.e. ``speed`` times longer in talk time;
+    - a node's launch is the KWOKNodeClass's nodeRegistrationDelay, whole seconds for every
+      instance type (40 s / 7 -> 6 s -> 42 talk s).
     At speed 1 it is ``cfg``.
     """
-    from tubedemo.lab.variant import compress
+    from tubedemo.lab.variant import compress, node_registration_delay, whole_seconds
 
     if speed == 1:
         return cfg
@@ -324,8 +326,14 @@ def twin_at_lab_speed(cfg: DemoConfig, speed: float) -> DemoConfig:
     pool = lab.gpu_pool.model_copy(
         update={"consolidate_after": lab.gpu_pool.consolidate_after * speed}
     )
+    # the KWOKNodeClass holds one whole-second delay for every type (lab.variant)
+    registration = whole_seconds(node_registration_delay(cfg.twin.startup, speed))
     startup = cfg.twin.startup.model_copy(
-        update={k: getattr(cfg.twin.startup, k) * speed for k in KARPENTER_FIXED_TIMERS}
+        update={
+            **{k: getattr(cfg.twin.startup, k) * speed for k in KARPENTER_FIXED_TIMERS},
+            "node_launch": float(registration.removesuffix("s")) * speed,
+            "node_launch_by_type": {},
+        }
     )
     twin = cfg.twin.model_copy(update={"startup": startup})
     return cfg.model_copy(update={"scaling": scaling, "gpu_pool": pool, "twin": twin})
