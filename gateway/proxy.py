@@ -15,8 +15,9 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -27,6 +28,7 @@ from gateway.metrics import Metrics
 from gateway.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gateway.proxy")
+T = TypeVar("T")
 
 PASS_THROUGH = (
     "temperature",
@@ -164,11 +166,29 @@ def _upstream_error_body(status: int, raw: bytes) -> bytes:
     )
 
 
+KEEP_ALIVE = b": keep-alive\n\n"
+"""An SSE comment: bytes that keep CloudFront (60 s origin timeout) and the ALB from calling
+the stream dead while the question waits for a slot or in vLLM's queue; every SSE parser skips
+it (the page's, the openai client's; k6 reads only `data:` lines)."""
+
+
+def first_token_note(after_headers_s: float) -> bytes:
+    """The SSE comment sent just before the first token of a stream that was committed early:
+    milliseconds from the headers to that token, so a client that can only time the first byte
+    (k6) still gets the time to first token (its first byte + this)."""
+    return f": first-token-after-headers-ms={round(after_headers_s * 1000)}\n\n".encode()
+
+
 class ProxyResponse(Response):
     """An ASGI response that runs the upstream request and stops it when the client leaves.
 
     With a `ticket`, it first waits for a slot at the `gate` (the phone's wait is part of its
-    time to first token) and gives the slot back however the request ends."""
+    time to first token) and gives the slot back however the request ends.
+
+    A stream's headers go with its first token (so a failure before it is a real HTTP status),
+    unless `keepalive_s` passes first: then the gateway commits (200, SSE headers), sends a
+    keep-alive comment every `keepalive_s` until the first token, and a failure after that is
+    a final SSE error event with the same fixed message the status would have carried."""
 
     def __init__(
         self,
@@ -182,6 +202,7 @@ class ProxyResponse(Response):
         gate: StreamGate | None = None,
         ticket: Ticket | None = None,
         queue_timeout_s: float = 60.0,
+        keepalive_s: float | None = None,
     ) -> None:
         self.gate = gate
         self.ticket = ticket
@@ -191,8 +212,12 @@ class ProxyResponse(Response):
         self.path = path
         self.payload = payload
         self.stream = stream
+        self.keepalive_s = keepalive_s if stream else None
         self.metrics = metrics
         self.started = time.perf_counter()
+        self.committed_at: float | None = None
+        self.quiet_since = self.started  # when the phone last got a byte (or asked)
+        self.beat_sending = False  # a keep-alive is between its first and last byte
         self.background = None
         self.status_code = 200
         self.raw_headers = []
@@ -228,36 +253,81 @@ class ProxyResponse(Response):
         while (await receive())["type"] != "http.disconnect":
             pass
 
+    async def _commit(self, send: Send) -> None:
+        """Send the stream's 200 and SSE headers, once."""
+        if self.committed_at is None:
+            self.committed_at = time.perf_counter()
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+
+    async def _alive_until(self, send: Send, step: Awaitable[T]) -> T:
+        """Await `step` in this task; meanwhile a beat task commits the stream and sends a
+        keep-alive each time the phone has had nothing for `keepalive_s`."""
+        if self.keepalive_s is None:
+            return await step
+        stop = asyncio.Event()
+        beat = asyncio.create_task(self._beat(send, self.keepalive_s, stop))
+        try:
+            return await step
+        finally:
+            if self.beat_sending:
+                # let the send finish: a message cut in half would break the stream
+                stop.set()
+                await asyncio.gather(beat, return_exceptions=True)
+            else:
+                # Asleep: cancel without waiting for it. Awaiting would yield to the loop, and
+                # aiohttp drops the chunks it holds once the upstream's abort lands meanwhile.
+                beat.cancel()
+
+    async def _beat(self, send: Send, every_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(max(self.quiet_since + every_s - time.perf_counter(), 0.0))
+            self.beat_sending = True
+            try:
+                await self._commit(send)
+                await send({"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True})
+            finally:
+                self.beat_sending = False
+            self.quiet_since = time.perf_counter()
+
+    async def _fail(
+        self, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """An OpenAI error: its status before the stream is committed; after, the final SSE
+        error event (the headers, 200, are gone)."""
+        if self.committed_at is None:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send({"type": "http.response.body", "body": b"data: " + body + b"\n\n"})
+
     async def _error(self, send: Send, exc: UpstreamError) -> None:
         self.metrics.upstream_errors.labels(code=exc.code).inc()
         log.warning("upstream %s: %s", exc.code, exc)  # the details stay here, not on phones
-        await send({"type": "http.response.start", "status": exc.status, "headers": JSON_HEADERS})
         body = error_bytes(exc.public, "upstream_error", exc.code)
-        await send({"type": "http.response.body", "body": body})
+        await self._fail(send, exc.status, body, JSON_HEADERS)
 
     async def _pump(self, send: Send) -> None:
         if self.gate is not None and self.ticket is not None:
             try:
-                await self.gate.admit(self.ticket, self.queue_timeout_s)
+                await self._alive_until(send, self.gate.admit(self.ticket, self.queue_timeout_s))
             except ApiError as exc:
                 headers = [*JSON_HEADERS] + [
                     (k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()
                 ]
-                await send(
-                    {"type": "http.response.start", "status": exc.status_code, "headers": headers}
-                )
                 body = error_bytes(exc.message, exc.type, exc.code)
-                await send({"type": "http.response.body", "body": body})
+                await self._fail(send, exc.status_code, body, headers)
                 return
         try:
-            resp = await self.upstream.open(self.method, self.path, self.payload, UPSTREAM_HEADERS)
+            resp = await self._alive_until(
+                send, self.upstream.open(self.method, self.path, self.payload, UPSTREAM_HEADERS)
+            )
         except UpstreamError as exc:
             await self._error(send, exc)
             return
         try:
             if resp.status >= 400 or not self.stream:
                 try:
-                    raw = await resp.read()
+                    raw = await self._alive_until(send, resp.read())
                 except UpstreamError as exc:
                     await self._error(send, exc)
                     return
@@ -267,42 +337,56 @@ class ProxyResponse(Response):
                     if resp.status in (401, 403):
                         status = 502
                     self.metrics.upstream_errors.labels(code=f"upstream_{resp.status}").inc()
-                    raw = _upstream_error_body(resp.status, raw)
-                else:
-                    status = 200
-                await send(
-                    {"type": "http.response.start", "status": status, "headers": JSON_HEADERS}
-                )
+                    await self._fail(
+                        send, status, _upstream_error_body(resp.status, raw), JSON_HEADERS
+                    )
+                    return
+                await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
                 await send({"type": "http.response.body", "body": raw})
                 return
             await self._stream(send, resp)
         finally:
             await resp.aclose()
 
+    async def _first_chunk(self, chunks: AsyncIterator[bytes]) -> bytes | None:
+        """The upstream's first non-empty chunk (its first token), or None if it ends first."""
+        async for chunk in chunks:
+            if chunk:
+                return chunk
+        return None
+
     async def _stream(self, send: Send, resp: Any) -> None:
         # Headers wait for the first chunk: vLLM sends its 200 before it has a token, so
         # holding them makes time-to-first-byte equal time-to-first-token for any client
         # (k6 has no SSE parser), and a failure before the first token stays a real HTTP
-        # error status instead of a 200 with an error event.
+        # error status instead of a 200 with an error event. Unless the token takes longer
+        # than keepalive_s: then keep-alives commit the stream, and a note before the first
+        # token tells first-byte clients how much later it came.
         gauge = self.metrics.streams_in_flight
         gauge.inc()
         tail = b"\n\n"
-        started = False
+        chunks = resp.chunks()
         try:
             try:
-                async for chunk in resp.chunks():
-                    if not chunk:
-                        continue
-                    if not started:
-                        self.metrics.ttft.observe(time.perf_counter() - self.started)
-                        await send(
-                            {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}
-                        )
-                        started = True
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    tail = (tail + chunk)[-2:]
+                first = await self._alive_until(send, self._first_chunk(chunks))
+                if first is not None:
+                    now = time.perf_counter()
+                    self.metrics.ttft.observe(now - self.started)  # the token, not a keep-alive
+                    note = b""
+                    if self.committed_at is not None:
+                        note = first_token_note(now - self.committed_at)
+                    await self._commit(send)
+                    await send(
+                        {"type": "http.response.body", "body": note + first, "more_body": True}
+                    )
+                    tail = (tail + first)[-2:]
+                    async for chunk in chunks:
+                        if not chunk:
+                            continue
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        tail = (tail + chunk)[-2:]
             except UpstreamError as exc:
-                if not started:
+                if self.committed_at is None:
                     await self._error(send, exc)
                     return
                 # Headers are gone; the OpenAI way to fail now is a final SSE error event.
@@ -312,8 +396,7 @@ class ProxyResponse(Response):
                 sep = b"" if tail == b"\n\n" else b"\n\n"
                 body = sep + b"data: " + event + b"\n\n"
                 await send({"type": "http.response.body", "body": body, "more_body": True})
-            if not started:
-                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await self._commit(send)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             gauge.dec()

@@ -42,6 +42,10 @@ class GatewaySettings(BaseModel):
     """Seconds to open a connection to the upstream before answering 503."""
     upstream_read_timeout_s: float = Field(60.0, gt=0)
     """Seconds of upstream silence (before headers or between chunks) before 504 / error event."""
+    stream_keepalive_s: float = Field(15.0, gt=0)
+    """Seconds a streamed question may go without a token before the gateway commits the
+    stream (200 + SSE headers) and sends an SSE comment `: keep-alive`, then again every such
+    interval until the first token: CloudFront gives up on an origin silent for 60 s (504)."""
     upstream_max_connections: int = Field(1024, ge=1)
     """Size of the one pooled upstream client; above the page's peak concurrency."""
     upstream_api_key: str = ""
@@ -177,6 +181,7 @@ ENV_FIELDS: dict[str, str] = {
     "TUBEDEMO_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
     "TUBEDEMO_UPSTREAM_READ_TIMEOUT_S": "upstream_read_timeout_s",
     "TUBEDEMO_UPSTREAM_API_KEY": "upstream_api_key",
+    "TUBEDEMO_STREAM_KEEPALIVE_S": "stream_keepalive_s",
     "TUBEDEMO_STORE": "store",
     "TUBEDEMO_S3_BUCKET": "s3_bucket",
     "TUBEDEMO_S3_PREFIX": "s3_prefix",

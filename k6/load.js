@@ -28,9 +28,13 @@
 // tubedemo_ttfb for every stream that did carry content. It equals TTFT only when the server
 // sends its headers together with the first token: vLLM sends them *before* the first token,
 // but the gateway holds them until vLLM's first chunk, so through the gateway this is TTFT
-// (aimed straight at vLLM it would be time-to-headers).
+// (aimed straight at vLLM it would be time-to-headers). A question that waits longer than the
+// gateway's keep-alive interval (CloudFront drops an origin silent for 60 s) gets its headers
+// and `: keep-alive` comments first; the gateway then writes, just before the first token, the
+// comment `: first-token-after-headers-ms=N`, and TTFT is the first byte plus N.
 // The body is parsed after the stream ends to count tokens and to check that a content chunk
-// and [DONE] arrived (a stream that broke mid-way counts as failed).
+// and [DONE] arrived (a stream that broke mid-way, or ended in an error event, counts as
+// failed). Other comment lines (`: keep-alive`) are nothing.
 
 import http from "k6/http";
 import { sleep } from "k6";
@@ -46,7 +50,7 @@ const MAX_ERROR_RATE = number(env.TUBEDEMO_MAX_ERROR_RATE, 0.05);
 const LOAD_AUTH = env.TUBEDEMO_LOAD_TOKEN ? `Bearer ${env.TUBEDEMO_LOAD_TOKEN}` : "";
 
 // Custom metrics (names are read by tubedemo's report and dashboard).
-const ttfb = new Trend("tubedemo_ttfb", true); // ms: time to first byte of a streamed answer
+const ttfb = new Trend("tubedemo_ttfb", true); // ms: time to first token of a streamed answer
 const answerTime = new Trend("tubedemo_answer_time", true); // ms: request start -> stream end
 const tokens = new Counter("tubedemo_tokens"); // completion tokens received
 const failed = new Rate("tubedemo_failed"); // transport error, 5xx, unexpected 4xx, broken stream
@@ -138,12 +142,20 @@ export function setup() {
   return { questions };
 }
 
+// The gateway's note before the first token of a stream it committed early (keep-alives).
+const FIRST_TOKEN_NOTE = ": first-token-after-headers-ms=";
+
 // Reads an OpenAI streaming body: content chunks, completion tokens, [DONE], error events.
 export function readStream(body) {
-  const result = { chunks: 0, usageTokens: null, done: false, error: null };
+  const result = { chunks: 0, usageTokens: null, done: false, error: null, afterHeadersMs: 0 };
   if (typeof body !== "string") return result;
   for (const raw of body.split("\n")) {
     const line = raw.trim();
+    if (line.startsWith(FIRST_TOKEN_NOTE)) {
+      const ms = Number(line.slice(FIRST_TOKEN_NOTE.length));
+      if (Number.isFinite(ms) && ms >= 0) result.afterHeadersMs = ms;
+      continue;
+    }
     if (!line.startsWith("data:")) continue;
     const data = line.slice(5).trim();
     if (data === "[DONE]") {
@@ -202,7 +214,7 @@ export function quiz(data) {
     const ok = stream.chunks > 0 && stream.done && stream.error === null;
     failed.add(!ok);
     if (ok) {
-      ttfb.add(res.timings.waiting);
+      ttfb.add(res.timings.waiting + stream.afterHeadersMs);
       answerTime.add(res.timings.duration);
       tokens.add(stream.usageTokens !== null ? stream.usageTokens : stream.chunks);
     }

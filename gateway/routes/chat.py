@@ -105,6 +105,7 @@ async def chat(
         gate=gw.gate,
         ticket=ticket,
         queue_timeout_s=s.stream_queue_timeout_s,
+        keepalive_s=s.stream_keepalive_s,
     )
 
 

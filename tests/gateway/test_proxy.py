@@ -266,3 +266,83 @@ def test_httpx_backend_behaves_the_same(start_gateway, fake_vllm: FakeVLLM) -> N
     with g.http.stream("POST", "/v1/chat/completions", json=body) as resp:
         next(resp.iter_raw())
     assert fake_vllm.wait_for_disconnect(timeout=3)
+
+
+def timed_stream(g, name: str) -> tuple[int, list[tuple[float, str]]]:  # type: ignore[no-untyped-def]
+    """A phone's streamed question read line by line: the status and each non-empty line with
+    the seconds since the request went out."""
+    lines: list[tuple[float, str]] = []
+    body = {"messages": USER, "stream": True}
+    with httpx.Client(timeout=10) as http:
+        began = time.perf_counter()
+        url = g.url + "/v1/chat/completions"
+        with http.stream("POST", url, json=body, headers=g.phone(name)) as resp:
+            for line in resp.iter_lines():
+                if line:
+                    lines.append((time.perf_counter() - began, line))
+    return resp.status_code, lines
+
+
+def test_a_question_waiting_past_the_keepalive_gets_keepalive_comments_then_its_answer(
+    start_gateway, fake_vllm: FakeVLLM
+) -> None:
+    # CloudFront gives up on an origin silent for 60 s: a question queued in vLLM longer than
+    # the keep-alive interval is committed (200) and kept alive by SSE comments.
+    fake_vllm.tokens, fake_vllm.first_delay_s = 3, 1.0
+    g = start_gateway(stream_keepalive_s=0.3)
+    status, lines = timed_stream(g, "queued")
+    assert status == 200
+    comments = [(t, line) for t, line in lines if line == ": keep-alive"]
+    first_token = next(t for t, line in lines if line.startswith("data: {"))
+    assert comments and comments[0][0] < 2 * 0.3  # before the interval elapsed twice
+    assert len(comments) >= 2 and all(t < first_token for t, _ in comments)
+    assert first_token >= fake_vllm.first_delay_s
+    assert [line for _, line in lines][-1] == "data: [DONE]"
+    note = next(line for _, line in lines if line.startswith(": first-token-after-headers-ms="))
+    after_headers_ms = int(note.split("=")[1])
+    assert 600 <= after_headers_ms <= 1000  # headers at ~0.3 s, the token at ~1.0 s
+    # time to first token is the token's, not the first keep-alive's
+    assert metric(g, "tubedemo_gateway_ttft_seconds_sum") >= fake_vllm.first_delay_s
+
+
+def test_a_quick_answer_sends_no_keepalive(start_gateway, fake_vllm: FakeVLLM) -> None:
+    fake_vllm.tokens, fake_vllm.first_delay_s = 3, 0.1
+    g = start_gateway(stream_keepalive_s=2.0)
+    status, lines = timed_stream(g, "quick")
+    assert status == 200 and lines[0][1].startswith("data: {")
+    assert not [line for _, line in lines if line.startswith(":")]
+
+
+def test_upstream_failing_after_keepalives_is_an_in_stream_error_event(
+    start_gateway, fake_vllm: FakeVLLM
+) -> None:
+    fake_vllm.first_delay_s, fake_vllm.die_after = 0.8, 0
+    g = start_gateway(stream_keepalive_s=0.3)
+    status, lines = timed_stream(g, "dies")
+    assert status == 200 and lines[0][1] == ": keep-alive"
+    error = json.loads(sse_events("\n".join(line for _, line in lines))[-1])["error"]
+    assert error == {
+        "message": "the model server stopped answering; please try again",  # the fixed text
+        "type": "upstream_error",
+        "code": "upstream_disconnected",
+    }
+
+
+def test_waiting_for_a_slot_past_the_keepalive_ends_in_an_in_stream_fleet_busy(
+    start_gateway, fake_vllm: FakeVLLM
+) -> None:
+    fake_vllm.tokens, fake_vllm.delay_s = 10_000, 0.05  # the one slot stays taken (~13 s)
+    g = start_gateway(
+        stream_keepalive_s=0.3, max_streams=1, stream_queue_timeout_s=1.0, address_share_floor=1
+    )
+    with httpx.Client(timeout=10) as http:
+        body = {"messages": USER, "stream": True}
+        url = g.url + "/v1/chat/completions"
+        with http.stream("POST", url, json=body, headers=g.phone("holder")) as holder:
+            held = holder.iter_lines()  # kept: an abandoned iterator closes the connection
+            assert next(held).startswith("data: ")
+            status, lines = timed_stream(g, "waiting")
+    assert status == 200 and lines[0][1] == ": keep-alive"
+    error = json.loads(sse_events("\n".join(line for _, line in lines))[-1])["error"]
+    assert error["code"] == "fleet_busy"
+    assert error["message"] == "every line is busy right now; please ask again in a moment"

@@ -595,3 +595,10 @@ def test_the_gpu_deadline_is_a_cronjob_of_the_gateway_image_with_a_tightly_scope
     assert not [o for o in render(config_from_dict({"profile": "local"})) if o["kind"] == "CronJob"]
     offline = {(o["kind"], o["metadata"]["name"]): o for o in render(DemoConfig())}
     assert offline[("ConfigMap", "tubedemo-deadline")]["data"]["deadline"] == "${GPU_DEADLINE}"
+
+
+def test_the_gateway_gets_the_configured_stream_keepalive() -> None:
+    # CloudFront drops an origin silent for 60 s: the gateway must see the keep-alive figure.
+    env = _gateway_env(config_from_dict({"gateway": {"stream_keepalive": "20s"}}))
+    settings = load_settings(env={**env, "TUBEDEMO_ADMIN_TOKEN": "t" * 20, "TUBEDEMO_STORE": "/x"})
+    assert settings.stream_keepalive_s == 20

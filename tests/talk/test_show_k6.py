@@ -536,3 +536,24 @@ def test_k6_that_fails_to_start_gives_one_line(tmp_path: Path, gateway: Gateway)
     assert len(lines) == 1 and lines[0].startswith("error: k6 failed to start"), err
     assert "no questions in" in lines[0]
     assert not any(_alive(pid) for pid in _k6_pids(out))
+
+
+def test_an_answer_kept_alive_past_the_keepalive_is_a_success_timed_to_its_first_token(
+    tmp_path: Path, start_gateway: Any
+) -> None:
+    # The gateway commits a queued question at 0.3 s and sends keep-alive comments; the token
+    # comes at 1 s. k6 times only the first byte, so without the gateway's note it would
+    # record ~300 ms.
+    gateway = start_gateway(FakeVLLM(tokens=4, first_delay_s=1.0), stream_keepalive_s=0.3)
+    code, out, err = load(tmp_path, gateway, vus=1, duration="2s")
+    assert code == 0, err
+    assert "failed 0.0%" in out, out
+    p50 = re.search(r"TTFB p50 (\d+)ms", out)
+    assert p50 is not None and 1000 <= int(p50.group(1)) < 1500, out
+
+
+def test_an_error_event_after_keepalives_fails_the_load(tmp_path: Path, start_gateway: Any) -> None:
+    gateway = start_gateway(FakeVLLM(first_delay_s=0.8, die_after=0), stream_keepalive_s=0.3)
+    code, _, err = load(tmp_path, gateway, vus=1, duration="1s", max_error_rate=0.1)
+    assert code == 11, err  # every answer was a 200 whose stream ended in an error event
+    assert "failed 100.0%" in err

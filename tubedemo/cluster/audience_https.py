@@ -16,7 +16,8 @@ from tubedemo.core.config import DemoConfig
 CLOUDFRONT_ORIGIN_TIMEOUT = 60
 """Seconds CloudFront waits for the ALB's first byte and between two packets (its origin
 response timeout): the most a distribution may ask without a quota increase, which AWS grants
-through a Support case (up to 180 s), not through the Service Quotas API."""
+through a Support case (up to 180 s), not through the Service Quotas API. The gateway's
+keep-alives (gateway.stream_keepalive) keep a queued question's stream under it."""
 
 
 def _private(host: str) -> bool:
@@ -63,18 +64,21 @@ def audience_line(config: DemoConfig) -> str:
     mode = config.audience_https
     if config.talk.audience_url:
         return f"audience URL {config.talk.audience_url} (talk.audience_url)"
-    patience = config.gateway.answer_timeout
-    if mode == "cloudfront" and patience > CLOUDFRONT_ORIGIN_TIMEOUT:
+    keepalive = config.gateway.stream_keepalive
+    if mode == "cloudfront" and keepalive >= CLOUDFRONT_ORIGIN_TIMEOUT:
         return (
             f"{WARNING}audience over https through CloudFront, which waits at most "
-            f"{CLOUDFRONT_ORIGIN_TIMEOUT} s for an answer's first byte while "
-            f"gateway.answer_timeout is {patience:g} s: a question queued longer gets a 504 "
-            f"from the edge; ask AWS Support to raise the origin response timeout to "
-            f"{min(int(patience), 180)} s (then set it on the distribution), or use web.https: "
-            "certificate"
+            f"{CLOUDFRONT_ORIGIN_TIMEOUT} s for a byte while gateway.stream_keepalive is "
+            f"{keepalive:g} s: a question queued longer than {CLOUDFRONT_ORIGIN_TIMEOUT} s gets a "
+            f"504 from the edge; set gateway.stream_keepalive under {CLOUDFRONT_ORIGIN_TIMEOUT} s "
+            "(default 15 s), or use web.https: certificate"
         )
     return {
-        "cloudfront": "audience over https: `up` puts CloudFront in front of the load balancer",
+        "cloudfront": (
+            "audience over https: `up` puts CloudFront in front of the load balancer (a "
+            f"queued question's stream is kept alive every {keepalive:g} s, under its "
+            f"{CLOUDFRONT_ORIGIN_TIMEOUT} s)"
+        ),
         "certificate": "audience over https: the ALB serves web.ingress.certificate_arn",
         "off": "audience over plain http (web.https: off, or nothing exposed)",
     }[mode]

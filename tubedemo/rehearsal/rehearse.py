@@ -167,6 +167,7 @@ class Rehearsal:
             "TUBEDEMO_MAX_TOKENS": str(cfg.gateway.max_tokens),
             "TUBEDEMO_MAX_PROMPT_CHARS": str(cfg.gateway.max_prompt_chars),
             "TUBEDEMO_UPSTREAM_READ_TIMEOUT_S": f"{cfg.gateway.answer_timeout:g}",
+            "TUBEDEMO_STREAM_KEEPALIVE_S": f"{cfg.gateway.stream_keepalive:g}",
             "TUBEDEMO_AUDIENCE_URL": audience_url,
             # In the environment, never on the command line: `ps` shows argv to every user.
             "TUBEDEMO_ADMIN_TOKEN": self.token,

@@ -7,6 +7,9 @@
  *   "[slow]"  first token only after `slowFirstTokenMs` (the page must explain the wait)
  *   "[flaky]" the first request for that question fails with HTTP 500, later ones succeed
  *   "[stall]" three words, then silence for `stallMs` before the stream ends
+ *   "[queued]" nothing at all, not even the role chunk, for `slowFirstTokenMs` (a question in
+ *             vLLM's queue: vLLM's first chunk comes with the first token); then the answer
+ *   "[queued-dies]" queued as above, then the connection drops before any token
  * Run alone: `node e2e/fake-vllm.mjs` prints its port.
  */
 import http from "node:http";
@@ -75,6 +78,16 @@ export function startFakeVllm({ tokenDelayMs = 60, slowFirstTokenMs = 5500, stal
             model: MODEL,
             choices: [{ index: 0, message: { role: "assistant", content: answer }, finish_reason: "stop" }],
           });
+          return;
+        }
+        if (question.includes("[queued-dies]")) {
+          res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+          res.flushHeaders();
+          setTimeout(() => res.destroy(), slowFirstTokenMs);
+          return;
+        }
+        if (question.includes("[queued]")) {
+          setTimeout(() => stream(res, answer, tokenDelayMs, tokenDelayMs, 0), slowFirstTokenMs);
           return;
         }
         const firstDelay = question.includes("[slow]") ? slowFirstTokenMs : tokenDelayMs;

@@ -386,3 +386,53 @@ describe("a venue NAT: many phones opening the page at once from one address", (
     await second.getByTestId("timing").waitFor({ timeout: 20_000 });
   });
 });
+
+describe("a question queued past the gateway's keep-alive (CloudFront drops a silent origin)", () => {
+  let fake;
+  let gw;
+  let browser;
+
+  before(async () => {
+    fake = await startFakeVllm({ tokenDelayMs: 20, slowFirstTokenMs: 2_500 });
+    // keep-alives every 0.5 s: the stream is committed (200) long before the first token
+    gw = await startGateway({ upstreamPort: fake.port, env: { TUBEDEMO_STREAM_KEEPALIVE_S: "0.5" } });
+    browser = await startChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+    await fake?.close();
+  });
+
+  /** A new phone asking `question`; resolves with the page and the chat response's status and
+   * the milliseconds from the click to its headers. */
+  async function ask(question) {
+    const page = await (await browser.newContext(PHONE)).newPage();
+    await page.goto(`${gw.url}/`);
+    await page.getByTestId("ask-form").waitFor({ timeout: 10_000 });
+    await page.getByLabel("Your question").fill(question);
+    const clicked = Date.now();
+    const headers = page.waitForResponse((r) => new URL(r.url()).pathname === "/v1/chat/completions");
+    await page.getByRole("button", { name: "Ask the tube-bot" }).click();
+    const response = await headers;
+    return { page, status: response.status(), headersMs: Date.now() - clicked };
+  }
+
+  it("shows the answer that came after the keep-alives", async () => {
+    const { page, status, headersMs } = await ask("[queued] Which line is the oldest?");
+    assert.equal(status, 200);
+    assert.ok(headersMs < 2_000, `headers after ${headersMs} ms: before the first token`);
+    await page.getByTestId("timing").waitFor({ timeout: 20_000 });
+    assert.match(await page.getByTestId("answer").innerText(), /Mind the gap, guv!/);
+    assert.match(await page.getByTestId("timing").innerText(), /Answered in \d+\.\d s/);
+  });
+
+  it("shows the kind failure when the model server drops the committed stream", async () => {
+    const { page, status } = await ask("[queued-dies] Which line is the deepest?");
+    assert.equal(status, 200, "the error comes inside the stream");
+    await page.getByTestId("problem").waitFor({ timeout: 20_000 });
+    assert.match(await page.getByTestId("problem").innerText(), /lost its train of thought/);
+    assert.equal(await page.getByTestId("answer").count(), 0);
+  });
+});

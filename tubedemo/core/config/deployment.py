@@ -205,6 +205,10 @@ class GatewayConfig(Section):
     """Longest one answer may take end to end (s), one figure for every hop: the ALB's idle
     timeout, the gateway's upstream read timeout, k6's request timeout and the phones'
     patience in the twin (a queued question at the peak waits this long, not 60 s)."""
+    stream_keepalive: Duration = Field(15.0, ge=1, le=3600)
+    """Longest a streamed question goes without a byte (s): past it the gateway sends the
+    answer's 200 and an SSE comment, again every such interval until the first token, because
+    CloudFront drops an origin silent for 60 s (504) while the answer may take answer_timeout."""
     rate_limits: RateLimits = RateLimits()
     """Abuse limits; see each field."""
     fair_share: FairShare = FairShare()
