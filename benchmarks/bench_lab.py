@@ -41,7 +41,15 @@ from tubedemo.rehearsal.twin_vs_lab import Comparison, compare
 TITLE = "Twin vs lab: the default talk's scaling, twin models against the real controllers"
 
 NOTES = """
-Both runs take the built-in default config and its load model: the timeline's k6 VUs and the
+Two cases, each with its own lab runs and twin ensemble: `reactive`, the built-in default
+config (the queue alone scales), and `proactive`, the same with `scaling.proactive: timeline`
+(the timeline's forecast, served by the fleet at `/forecast` on the talk's clock, blended into
+the formula as max(queue, forecast x target)). Per run two more checks from issue 24: the
+fewest desired replicas in 'steady' against the replicas its load needs at the formula's
+target (a replica deleted there is cold-started again in front of the room), and the nodes
+left at the end, which should be only the pool's cheapest type.
+
+Both runs take the case's config and its load model: the timeline's k6 VUs and the
 simulated audience of 150 (the lab's fleet runs the twin's `Load`, so both see the same request
 stream). The twin decides with its HPA/KEDA/Karpenter models; the lab with the real KEDA
 v2.20.2 (metrics-api trigger, the EKS formula, target, polling and HPA behaviour; the queue
@@ -62,7 +70,8 @@ of desired replicas, every change being a sync) and the twin runs at it (`twin.h
 the comparison is like for like on that clock. The HPA's is not the only one: the collector's
 scrapes, KEDA's polling and the ReplicaSet's UID tie-break are random too, and two lab runs of
 the same config can end a phase with different node counts. So a node count at a phase end is
-held against a distribution: the twin's ensemble over 20 seeds x 5 HPA phases (3-15 s), and
+held against a distribution: the twin's ensemble over 20 seeds (each with its own phase of
+Karpenter's disruption loop, which is just as arbitrary) x 5 HPA phases (3-15 s), and
 a lab run's count agrees when the ensemble gives it at least 10 % of the time. The note sets
 each run beside the twin run at that run's HPA phase.
 """
