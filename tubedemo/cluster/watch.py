@@ -412,7 +412,9 @@ class KubeWatchFeed:
         if self.logs is not None:
             self.logs.stop()
 
-    def read(self, now: datetime) -> KubeReading:
+    def read(self, now: datetime, *, forecast: bool = True) -> KubeReading:
+        """What the watches hold now; ``forecast``: also ask the forecast's source (one HTTP
+        request; the twin-vs-lab sampler, which counts replicas and nodes only, skips it)."""
         deployments, pods = self.deployments.view(), self.pods.view()
         nodes, claims, hpas = self.nodes.view(), self.nodeclaims.view(), self.hpas.view()
         interrupted = interrupted_names(self.interruptions.view().objects)
@@ -426,7 +428,7 @@ class KubeWatchFeed:
             logs=self.logs.startups() if self.logs is not None else None,
         )
         hpa = hpa_state(hpa_for(hpas.objects, self.deployment))
-        if self.forecast is not None:
+        if forecast and self.forecast is not None:
             hpa = hpa.model_copy(update={"forecast": self._forecast()})
         return KubeReading(
             replicas=_freshness([deployments, pods], self.stale_after, now, replicas),

@@ -104,7 +104,7 @@ class LabKubeFeed:
 
     def sample(self) -> ScaleSample:
         """The lab now, as the agreement counts it."""
-        reading = self.watches.read(datetime.now(UTC))
+        reading = self.watches.read(datetime.now(UTC), forecast=False)
         return ScaleSample(
             time=self.session.talk_time(),
             desired=reading.replicas.desired,  # spec.replicas: what the HPA set, as world.desired
