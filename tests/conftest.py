@@ -28,6 +28,7 @@ SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
         "tests/cluster/test_api_errors.py",
         "tests/cluster/test_bootstrap_secret.py",
         "tests/cluster/test_deadline_job.py",
+        "tests/cluster/test_first_export.py",
         "tests/cluster/test_mode_status.py",
         "tests/cluster/test_preflight.py",
         "tests/cluster/test_startup_logs.py",

@@ -66,6 +66,9 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
         "model": {"weights_uri": ""},
         # as after `tubedemo images push --write` (no image is pulled here: KWOK nodes)
         "gateway": {"image": "registry.invalid/tubedemo/gateway:test"},
+        # KWOK's collector pods run no collector, so none ever exports: `up` would hold the
+        # ScaledObject (tests/cluster/test_first_export.py runs a real one)
+        "otel": {"first_export_timeout": "0s"},
         "scaling": {
             "scaler_address": f"keda-otel-scaler.{namespace}.svc:4318",
             "otlp_endpoint": f"keda-otel-scaler.{namespace}.svc:4317",

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tubedemo.cluster.plan import (
+    FirstExport,
     Ref,
     apply_order,
     apply_outcome,
     changed_paths,
     diff_entry,
+    exported,
+    first_export,
     format_age,
     inventory_manifest,
     inventory_ref,
@@ -579,3 +582,48 @@ def test_an_ec2nodeclass_karpenter_cannot_make_ready_is_named_with_its_failing_c
         "EC2NodeClass gpu is not Ready (SubnetsReady: SubnetSelector did not match any "
         "Subnets): Karpenter cannot start a GPU node"
     )
+
+
+def _eks(**raw: Any) -> list[dict[str, Any]]:
+    return render(
+        config_from_dict({"profile": "eks", "cluster": {"account_id": "123456789012"}, **raw})
+    )
+
+
+def test_up_waits_for_the_rendered_collectors_telemetry_and_exporter() -> None:
+    assert first_export(_eks(), 120.0) == FirstExport(
+        "app.kubernetes.io/name=otel-collector", 8888, ("otlp_grpc/kedify",), 120.0
+    )
+
+
+def test_no_first_export_wait_without_a_timeout_or_without_the_collectors_telemetry() -> None:
+    from tubedemo.lab.variant import CollectorWiring, render_lab
+
+    assert first_export(_eks(), 0.0) is None
+    wiring = CollectorWiring(
+        fleet="f:1", otlp_endpoint="s:2", kubeconfig="k", health_endpoint="h:3"
+    )
+    cfg = config_from_dict({"profile": "eks", "cluster": {"account_id": "123456789012"}})
+    # the lab's collector has its telemetry off (the lab waits for the heartbeat itself)
+    assert first_export(render_lab(cfg, queue_url="http://q/metrics", collector=wiring), 60) is None
+
+
+# otelcol 0.161's own telemetry, as its Prometheus reader writes it (a counter without _total)
+_SENT = (
+    "# HELP otelcol_exporter_sent_metric_points Number of metric points successfully sent.\n"
+    "# TYPE otelcol_exporter_sent_metric_points counter\n"
+    'otelcol_exporter_sent_metric_points{exporter="otlp_grpc/kedify",server_address="127.0.0.1",'
+    'server_port="4317"} 10\n'
+)
+_QUEUED = """# HELP otelcol_exporter_queue_size Current size of the retry queue (in batches).
+# TYPE otelcol_exporter_queue_size gauge
+otelcol_exporter_queue_size{data_type="metrics",exporter="otlp_grpc/kedify"} 3
+"""
+
+
+def test_a_collector_has_exported_once_its_sent_points_counter_is_above_zero() -> None:
+    assert exported(_SENT, ["otlp_grpc/kedify"])
+    assert not exported(_QUEUED, ["otlp_grpc/kedify"])  # absent until the first send
+    assert not exported(_SENT.replace("} 10", "} 0"), ["otlp_grpc/kedify"])
+    assert not exported(_SENT, ["otlp_grpc/kedify", "otlp_grpc/other"])
+    assert not exported("<html>503</html>", ["otlp_grpc/kedify"])

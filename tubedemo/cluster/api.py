@@ -81,6 +81,23 @@ class Api:
         parsed: dict[str, Any] = json.loads(data) if data else {}
         return parsed
 
+    def pod_text(self, namespace: str, pod: str, port: int, path: str) -> str:
+        """GET a pod's own HTTP endpoint through the API server's pod proxy, as text (the API
+        server reaches pod IPs that this machine cannot)."""
+        where = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+        with self.translate(f"GET {where}"):
+            resp = self.client.call_api(
+                where,
+                "GET",
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                # short: the caller polls, and a pod that is not listening yet answers 503 fast
+                _request_timeout=(5.0, 10.0),
+            )
+        return bytes(resp.data).decode("utf-8", errors="replace")
+
     def translate(self, what: str) -> AbstractContextManager[None]:
         """Map transport and API failures to one-line ClusterErrors (cluster.errors)."""
         return translate(what, server=self.server, context=self.context, user=self.user)

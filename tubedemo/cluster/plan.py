@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import yaml
+
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 OURS = "tubedemo"
@@ -153,6 +155,104 @@ def up_plan(ordered: list[dict[str, Any]]) -> UpPlan:
         scaling=scaling,
         workloads=tuple(Ref.of(m) for m in workloads if not feeds_scaling(m)),
     )
+
+
+SENT_POINTS = "otelcol_exporter_sent_metric_points"
+"""The collector's own counter of metric points an exporter had accepted (otelcol 0.161, its
+Prometheus reader: no ``_total`` suffix); absent until that exporter's first successful send."""
+
+
+@dataclass(frozen=True)
+class FirstExport:
+    """What `up` waits for before it applies the scaling objects: every collector pod's own
+    telemetry counting points sent to the scaler. Until the first export the scaler has no
+    heartbeat series, the formula holds fallback.replicas, and Karpenter starts a GPU node."""
+
+    selector: str
+    """Label selector of the collector's pods (its Deployment's matchLabels)."""
+    port: int
+    """The collector's own telemetry port (service.telemetry's Prometheus pull reader)."""
+    exporters: tuple[str, ...]
+    """The metrics pipeline's exporters (the one to the scaler), as the telemetry labels them."""
+    timeout: float
+    """Seconds to wait for every collector's first export before giving up."""
+
+
+def first_export(ordered: Iterable[Mapping[str, Any]], timeout: float) -> FirstExport | None:
+    """The first-export wait for these manifests, or None when there is nothing to read: no
+    collector Deployment on the metric path, no telemetry pull reader (the lab's collector has
+    its telemetry off) or ``timeout`` 0. Pure."""
+    if timeout <= 0:
+        return None
+    items = list(ordered)
+    configs = {str(m["metadata"]["name"]): m for m in items if m["kind"] == "ConfigMap"}
+    for m in items:
+        labels = m.get("metadata", {}).get("labels") or {}
+        if m["kind"] != "Deployment" or labels.get(COMPONENT) not in METRIC_PATH_COMPONENTS:
+            continue
+        spec = m.get("spec", {})
+        match = (spec.get("selector") or {}).get("matchLabels") or {}
+        for volume in spec.get("template", {}).get("spec", {}).get("volumes") or []:
+            name = (volume.get("configMap") or {}).get("name")
+            if name not in configs:
+                continue
+            for text in (configs[name].get("data") or {}).values():
+                found = _telemetry_export(str(text))
+                if found is not None and match:
+                    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+                    return FirstExport(selector, found[0], found[1], timeout)
+    return None
+
+
+def _telemetry_export(config_text: str) -> tuple[int, tuple[str, ...]] | None:
+    """(telemetry pull port, metrics exporters) of a collector config.yaml, or None."""
+    try:
+        config = yaml.safe_load(config_text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    service = config.get("service") or {}
+    metrics = (service.get("telemetry") or {}).get("metrics") or {}
+    ports = [
+        reader["pull"]["exporter"]["prometheus"].get("port")
+        for reader in metrics.get("readers") or []
+        if isinstance(reader, dict)
+        and isinstance(((reader.get("pull") or {}).get("exporter") or {}).get("prometheus"), dict)
+    ]
+    exporters = tuple(
+        str(e)
+        for name, pipeline in (service.get("pipelines") or {}).items()
+        if str(name).split("/")[0] == "metrics"
+        for e in (pipeline or {}).get("exporters") or []
+    )
+    if (
+        metrics.get("level") == "none"
+        or not ports
+        or not isinstance(ports[0], int)
+        or not exporters
+    ):
+        return None
+    return ports[0], exporters
+
+
+def exported(telemetry: str, exporters: Iterable[str]) -> bool:
+    """Has every one of ``exporters`` sent at least one metric point, by a collector's own
+    telemetry text? Unparseable text counts as not yet. Pure."""
+    # imported here: every cluster command imports this module, few read a collector
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sent: dict[str, float] = {}
+    try:
+        for family in text_string_to_metric_families(telemetry):
+            for sample in family.samples:
+                # the parser names a counter's samples <name>_total, whatever the text says
+                if sample.name in {SENT_POINTS, f"{SENT_POINTS}_total"}:
+                    name = sample.labels.get("exporter", "")
+                    sent[name] = sent.get(name, 0.0) + float(sample.value)
+    except (ValueError, TypeError, IndexError):
+        return False
+    return all(sent.get(e, 0.0) > 0 for e in exporters)
 
 
 def scale_targets(manifests: Iterable[Mapping[str, Any]]) -> set[Ref]:

@@ -15,12 +15,15 @@ from typing import Any
 from tubedemo.cluster.api import Api, NotFound
 from tubedemo.cluster.plan import (
     NODE_CLASS_KINDS,
+    SENT_POINTS,
     DiffEntry,
+    FirstExport,
     Outcome,
     Ref,
     apply_order,
     apply_outcome,
     diff_entry,
+    exported,
     inventory_manifest,
     inventory_ref,
     nodeclass_problem,
@@ -113,8 +116,13 @@ def up(
     timeout: float = 900.0,
     wait: bool = True,
     progress: Report | None = None,
+    first_export: FirstExport | None = None,
 ) -> UpResult:
-    """Apply, wait, prune. Second run on an unchanged render changes nothing."""
+    """Apply, wait, prune. Second run on an unchanged render changes nothing.
+
+    With ``first_export`` (and ``wait``), the scaling objects are applied only once every
+    collector has sent the scaler its first points; if that does not happen in time they are
+    not applied at all, and the error says so."""
     prepared = prepare(with_namespace(manifests, namespace))
     ordered = apply_order(prepared)
     plan = up_plan(ordered)
@@ -147,17 +155,80 @@ def up(
     api.apply(inventory_manifest(namespace, [*previous, *rendered]), force=True)
     apply_all(plan.first)
     stuck = wait_for(plan.metric_path)
-    # Whatever the waits found, scaling is set up: a broken gateway must not leave vLLM
-    # without its ScaledObject.
-    apply_all(plan.scaling)
+    held = None
+    if wait and first_export is not None and plan.scaling:
+        held = (
+            "the collectors are not ready"
+            if stuck
+            else wait_first_export(api, namespace, first_export, report=report, progress=progress)
+        )
+    if held is None:
+        # Whatever the other waits found, scaling is set up: a broken gateway must not leave
+        # vLLM without its ScaledObject.
+        apply_all(plan.scaling)
     stuck += wait_for(plan.workloads, node_classes)
+    if held is not None:
+        stuck.append(
+            f"{', '.join(str(Ref.of(m)) for m in plan.scaling)} not applied: {held} (until "
+            "the scaler has every collector's heartbeat, KEDA holds fallback.replicas and "
+            "Karpenter starts a GPU node); fix that and run `tubedemo up` again"
+        )
     if stuck:
         applied = ", ".join(str(Ref.of(m)) for m in plan.scaling)
-        scaling = f"; scaling is set up all the same ({applied} applied)" if applied else ""
+        scaling = (
+            f"; scaling is set up all the same ({applied} applied)"
+            if applied and held is None
+            else ""
+        )
         raise RolloutTimeout("; ".join(stuck) + scaling)
     result.pruned = prune(api, previous, rendered, report=report)
     api.apply(inventory_manifest(namespace, rendered), force=True)
     return result
+
+
+def wait_first_export(
+    api: Api,
+    namespace: str,
+    check: FirstExport,
+    *,
+    report: Report,
+    progress: Report | None = None,
+) -> str | None:
+    """Poll each Ready collector pod's own telemetry (through the pod proxy) until every one
+    counts points sent by its exporters, or ``check.timeout`` passed. None when they all did;
+    else why not, naming each collector still waiting and what it showed."""
+    from tubedemo.cluster.ready_pods import ready_pods
+
+    start = time.monotonic()
+    exporters = ", ".join(check.exporters)
+    waiting: dict[str, str] = {}
+    while True:
+        pods = sorted(ready_pods(api.list("v1", "Pod", namespace, check.selector)))
+        waiting = {} if pods else {"no collector pod": "none is Ready"}
+        for pod in pods:
+            try:
+                text = api.pod_text(namespace, pod, check.port, "/metrics")
+            except ClusterError as exc:
+                # not listening yet, or the proxy cannot reach it: keep asking until the end
+                waiting[pod] = f"its telemetry unreadable ({exc.message})"
+                continue
+            if not exported(text, check.exporters):
+                waiting[pod] = f"no {SENT_POINTS}{{exporter={exporters}}} yet"
+        waited = time.monotonic() - start
+        if not waiting:
+            report(f"{'exported':<10} {', '.join(pods)} to the scaler after {waited:.0f}s")
+            return None
+        if waited >= check.timeout:
+            break
+        if progress is not None:
+            first, why = next(iter(waiting.items()))
+            progress(
+                f"waiting for the collectors' first export to the scaler ({first}: {why}), "
+                f"{waited:.0f}s of {check.timeout:.0f}s"
+            )
+        time.sleep(1.0)
+    seen = "; ".join(f"{pod}: {why}" for pod, why in waiting.items())
+    return f"no first export to the scaler ({exporters}) after {check.timeout:.0f}s ({seen})"
 
 
 def prune(api: Api, previous: list[Ref], rendered: list[Ref], *, report: Report) -> list[Ref]:

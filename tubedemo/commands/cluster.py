@@ -112,6 +112,10 @@ def up(
 
         if account.create_bucket(aws, cfg.s3_bucket):
             console.print(f"  created    S3 bucket {cfg.s3_bucket} (versioned, not public)")
+    from tubedemo.cluster.plan import first_export
+
+    # eks: the ScaledObject only after every collector's first export (see OtelConfig)
+    export_wait = cfg.otel.first_export_timeout if cfg.profile == "eks" else 0.0
     console.print(f"[bold]apply[/] (field manager tubedemo) to {api.context}")
     with console.status("applying…") as spinner:
         result = up_ops.up(
@@ -123,6 +127,7 @@ def up(
             timeout=timeout,
             wait=wait,
             progress=spinner.update,
+            first_export=first_export(manifests, export_wait),
         )
     console.print(_applied(result, waited=wait))
     _audience_address(cfg, api, manifests, aws, wait=wait and wait_address, timeout=address_timeout)

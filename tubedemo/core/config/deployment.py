@@ -293,6 +293,10 @@ class OtelConfig(Section):
     replicas: int = Field(2, ge=1)
     """Collector replicas, each scraping every vLLM pod (the scaler keys a series by its pod, so
     they do not add up): losing one collector (node drain, OOM) loses no metric."""
+    first_export_timeout: Duration = Field(120.0, ge=0)
+    """Seconds `up` (eks) waits, once the collectors are Ready, for each one's first export to
+    the scaler before it applies the ScaledObject (earlier, KEDA would hold fallback.replicas
+    and Karpenter start a GPU node); 0: no wait, e.g. when the API server cannot proxy to pods."""
 
 
 class LocalProfileConfig(Section):
