@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts import build_eks_tools, build_image_base, build_vllm_env
 from tubedemo.core.cache import cache_dir
-from tubedemo.core.gobuild import CONTROL_PLANE, LAB, OTELCOL
+from tubedemo.core.gobuild import CONTROL_PLANE, LAB, NETPOL, OTELCOL
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = cache_dir("logs")
@@ -56,6 +56,8 @@ APT_PACKAGES: dict[str, tuple[str, ...]] = {
     "chromium": ("chromium", "chromium-driver"),
     # test hosts in network namespaces of our own (tests/netns.py)
     "iproute2": ("iproute2",),
+    # what kube-router's network policy controller runs (tests/kube/test_network_policy.py)
+    "network policy": ("iptables", "ipset"),
     # image builds and a loopback registry (issue #13 items 1-2)
     "container tools": ("buildah", "mmdebstrap", "skopeo", "docker-registry", "uidmap"),
 }
@@ -155,6 +157,17 @@ def _build_lab(log: Path) -> None:
     run_logged([sys.executable, str(REPO / "scripts" / "build-lab")], log)
 
 
+# --- kube-router, the NetworkPolicy enforcer of the tests (scripts/build-netpol) ----------------
+
+
+def _netpol_current() -> bool:
+    return NETPOL.is_current()
+
+
+def _build_netpol(log: Path) -> None:
+    run_logged([sys.executable, str(REPO / "scripts" / "build-netpol")], log)
+
+
 # --- upstream CRDs from the pinned Go modules (tubedemo crds fetch) ------------------------------
 
 
@@ -232,6 +245,7 @@ def _build_eks_tools(log: Path) -> None:
 STEPS: list[Step] = [
     *(apt_step(name, pkgs) for name, pkgs in APT_PACKAGES.items()),
     Step("control plane", "cold ~8 min", _controlplane_current, _build_controlplane, "cpu"),
+    Step("netpol", "cold ~4 min", _netpol_current, _build_netpol, "cpu"),
     Step("crds", "cold ~10 s", _crds_cached, _fetch_crds),
     Step("web page", "cold ~1 min", _web_built, _build_web),
     Step("image base", "cold ~3 min", _image_base_current, _build_image_base),

@@ -29,6 +29,7 @@ def test_every_command_name_is_a_python_module_ruff_and_mypy_see() -> None:
         "build-eks-tools",
         "build-image-base",
         "build-lab",
+        "build-netpol",
         "build-otelcol",
         "build-vllm-env",
         "prepare-tests",
@@ -52,4 +53,5 @@ def test_the_build_scripts_print_the_folders_the_lab_looks_in() -> None:
 
     assert printed("build-controlplane", "--print-dir") == gobuild.CONTROL_PLANE.cache_dir()
     assert printed("build-lab", "--print-dir") == gobuild.LAB.cache_dir()
+    assert printed("build-netpol", "--print-dir") == gobuild.NETPOL.cache_dir()
     assert printed("build-otelcol", "--print-path") == gobuild.OTELCOL.binary()

@@ -1,11 +1,12 @@
-"""The pinned Go builds, defined once: the control plane, the lab's controllers and the
-OpenTelemetry Collector; what each builds, where it is cached (the key) and whether it is built.
+"""The pinned Go builds, defined once: the control plane, the lab's controllers, the network
+policy enforcer the tests use and the OpenTelemetry Collector; what each builds, where it is
+cached (the key) and whether it is built.
 
-``scripts/build_controlplane.py``, ``scripts/build_lab.py`` and ``scripts/build_otelcol.py``
-build what it defines (how a build runs, and the `go` commands, are scripts/go_builder.py's:
-the product never runs a build, and only the process seam starts programs);
-``tubedemo.lab.binaries`` and ``scripts/prepare_tests.py`` ask it where the binaries are, so a
-cache key has one definition and product code never executes a script.
+``scripts/build_controlplane.py``, ``scripts/build_lab.py``, ``scripts/build_netpol.py`` and
+``scripts/build_otelcol.py`` build what it defines (how a build runs, and the `go` commands,
+are scripts/go_builder.py's: the product never runs a build, and only the process seam starts
+programs); ``tubedemo.lab.binaries`` and ``scripts/prepare_tests.py`` ask it where the
+binaries are, so a cache key has one definition and product code never executes a script.
 
 It lives in the package (not in scripts/) because the product imports it, and it stays
 standard library only (with ``tubedemo.core.cache``, ``errors`` and ``resources``) because the
@@ -194,3 +195,19 @@ class CollectorBuild:
 
 
 OTELCOL = CollectorBuild()
+
+NETPOL = GoBuild(
+    name="build-netpol",
+    folder="netpol",
+    override="TUBEDEMO_NETPOL_DIR",
+    modules=("kube-router",),
+    binaries=("kube-router",),
+    key_pins=(("kube-router", "kube-router"),),
+    unpacked=(
+        Unpacked(
+            "module_dir", "kube-router", "github.com/cloudnativelabs/kube-router/v2", "kube-router"
+        ),
+    ),
+)
+"""kube-router, whose network policy controller (iptables and ipset on each node) enforces the
+rendered NetworkPolicy in the tests, its RBAC from the module's own DaemonSet manifests."""
