@@ -188,9 +188,14 @@ def ready_pod_at(
     labels: dict[str, str],
     address: str,
     container: dict[str, Any] | None = None,
+    node: tuple[str, str] | None = None,
 ) -> None:
     """A Pod object nobody schedules, its status saying Running and Ready at ``address`` (as a
-    kubelet would report it), so the API server's proxy and our watches reach a test host."""
+    kubelet would report it), so the API server's proxy and our watches reach a test host.
+    With ``node`` (its name and address) it is bound to that node and reports it as its host,
+    for programs that act on their own node's pods."""
+    placement = {"nodeName": node[0]} if node else {}
+    host = {"hostIP": node[1], "hostIPs": [{"ip": node[1]}]} if node else {}
     core.create_namespaced_pod(
         namespace,
         {
@@ -198,6 +203,7 @@ def ready_pod_at(
             "spec": {
                 "schedulerName": "tubedemo-test-nobody-schedules-this",
                 "containers": [container or {"name": "c", "image": "registry.invalid/c:0"}],
+                **placement,
             },
         },
     )
@@ -210,6 +216,7 @@ def ready_pod_at(
                 "phase": "Running",
                 "podIP": address,
                 "podIPs": [{"ip": address}],
+                **host,
                 "conditions": [
                     {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
                     {"type": "Ready", "status": "True", "lastTransitionTime": now},
