@@ -124,7 +124,7 @@ def check_standin(
     served = next(a.split("=", 1)[1] for a in c.spec["args"] if a.startswith("--served-model-"))
     with pods.run_pod(
         host, image, c.argv(image), {**KUBELET_ENV, **c.env(SECRETS)}, tmp_path / "pod.log",
-        c.where,
+        c.where, secure=c.security(image),
     ) as pod:  # fmt: skip
         base = _ready(pod, c, host, timeout=ready_within)
         live, live_port = c.probe("livenessProbe")
@@ -225,7 +225,7 @@ def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
         with pods.run_pod(
             host, image, c.argv(image), {**KUBELET_ENV, **env}, tmp_path / "pod.log", c.where,
             volumes={data: mounts["data"], tmp: mounts["tmp"]},
-            hosts={upstream.host: "127.0.0.1"},
+            hosts={upstream.host: "127.0.0.1"}, secure=c.security(image),
         ) as pod:  # fmt: skip
             # Ready needs the mode ConfigMap from the API server, which is not here (its watch
             # is tested against the real kube-apiserver in tests/gateway): wait for liveness, and
@@ -272,3 +272,49 @@ def test_an_env_value_the_gateway_rejects_fails_naming_the_deployment_and_the_va
         check_gateway(image, c, host, tmp_path)
     assert "Deployment/gateway container gateway exited" in str(failed.value)
     assert "TUBEDEMO_MAX_TOKENS" in str(failed.value)
+
+
+# What the container's own process sees of its securityContext, printed from inside it.
+_SELF_PROBE = """
+import os
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print("uid", os.getuid(), "gid", os.getgid())
+for field in ("CapEff", "CapPrm", "CapInh", "CapAmb", "NoNewPrivs", "Seccomp"):
+    print(field, status[field].strip())
+for path in ("/probe", "/tmp/probe"):
+    try:
+        open(path, "w").close()
+        print("write", path, "ok")
+    except OSError as exc:
+        print("write", path, exc.strerror)
+"""
+
+
+def test_the_gateway_container_runs_under_its_rendered_security_context(
+    built_images: dict[str, str],
+    rendered_local: list[dict[str, Any]],
+    host: TestHost,
+    tmp_path: Path,
+) -> None:
+    image, c = _gateway(built_images, rendered_local)
+    secure = c.security(image)
+    sc = {**c.pod_security, **c.spec["securityContext"]}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o777)
+    mounts = {m["name"]: m["mountPath"] for m in c.spec["volumeMounts"]}
+    log = tmp_path / "probe.log"
+    with pods.run_pod(
+        host, image, ["python3", "-c", _SELF_PROBE], {}, log, c.where,
+        volumes={tmp: mounts["tmp"]}, secure=secure,
+    ) as pod:  # fmt: skip
+        wait_until("the probe's last line", lambda: "write /tmp/probe" in pod.output())
+    lines = pod.output().splitlines()
+    seen = dict(line.split(" ", 1) for line in lines if " " in line)
+    assert f"uid {sc['runAsUser']} gid {sc['runAsGroup']}" in lines, lines
+    for caps in ("CapEff", "CapPrm", "CapInh", "CapAmb"):  # capabilities: drop: [ALL]
+        assert int(seen[caps], 16) == 0, lines
+    assert seen["NoNewPrivs"] == "1", lines  # allowPrivilegeEscalation: false
+    assert seen["Seccomp"] == "2", lines  # a filter: buildah's default profile (RuntimeDefault)
+    assert "write /probe Read-only file system" in lines, lines  # readOnlyRootFilesystem
+    assert "write /tmp/probe ok" in lines, lines  # the rendered volume stays writable
