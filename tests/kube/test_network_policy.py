@@ -8,10 +8,11 @@ reporting those namespaces' addresses (as a kubelet would), and kube-router's ne
 controller (built by scripts/build-netpol, which says why not SIG Network's
 kube-network-policies: this kernel has no nftables `queue`) running in the node's namespace as
 its DaemonSet pod would: in-cluster config, its own manifests' RBAC, iptables and ipset. vLLM
-is the stand-in (`python -m tubedemo.rehearsal.standin`) on the rendered port; the clients are
-HTTP requests from the labelled namespaces. Not covered: the gateway program itself as the
-client (a request from its namespace stands for it), and the ipBlock rule (the VPC's range;
-the test's addresses are outside it, as a stranger's would be).
+is the stand-in (`python -m tubedemo.rehearsal.standin`) on the rendered port and model name;
+the clients are HTTP requests from each pod's namespace, and the gateway program itself
+(`python -m gateway`, the rendered model) run once in the gateway's pod and once in the
+stranger's, asked a question the way the page asks it. Not covered: the ipBlock rule (the
+VPC's range; the test's addresses are outside it, as a stranger's would be).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from kubernetes import client
 
 from tests import netns, prepared
 from tests.conftest import wait_until
+from tests.gateway_proc import GatewayProcess, running_gateway
 from tubedemo.core.config import config_from_dict
 from tubedemo.core.gobuild import NETPOL
 from tubedemo.manifests.render import render
@@ -55,6 +57,40 @@ except Exception as exc:
 """
 
 
+# A phone's question through the gateway, from inside the gateway's pod namespace, as the page
+# asks it (an identity, then a streamed completion): the answer's text and how it ended.
+PHONE = """
+import json, sys, urllib.error, urllib.request
+base = sys.argv[1]
+post = lambda path, body, headers: urllib.request.Request(
+    base + path, data=json.dumps(body).encode(), method="POST",
+    headers={"Content-Type": "application/json", **headers})
+with urllib.request.urlopen(post("/api/identity", {}, {}), timeout=10) as answer:
+    token = json.load(answer)["token"]
+ask = {"messages": [{"role": "user", "content": "Which is the deepest station?"}],
+       "stream": True, "max_tokens": 5}
+text, errors, done, status = [], [], False, None
+try:
+    with urllib.request.urlopen(post("/v1/chat/completions", ask, {"X-Tubedemo-Identity": token}),
+                                timeout=30) as answer:
+        status = answer.status
+        for raw in answer:
+            line = raw.decode().strip()
+            if line == "data: [DONE]":
+                done = True
+            elif line.startswith("data: "):
+                event = json.loads(line[6:])
+                if "error" in event:
+                    errors.append(event["error"].get("code"))
+                for choice in event.get("choices", []):
+                    text.append(choice.get("delta", {}).get("content") or "")
+except urllib.error.HTTPError as exc:
+    status = exc.code
+    errors.append(json.loads(exc.read()).get("error", {}).get("code"))
+print(json.dumps({"status": status, "text": "".join(text), "done": done, "errors": errors}))
+"""
+
+
 def _rendered() -> dict[str, dict[str, Any]]:
     """The EKS render (the local profile renders no NetworkPolicy), by kind/name."""
     objects = render(config_from_dict({"profile": "eks"}))
@@ -74,6 +110,16 @@ def _vllm_container(objects: dict[str, dict[str, Any]]) -> tuple[dict[str, Any],
     spec = objects["Deployment/vllm"]["spec"]["template"]["spec"]["containers"][0]
     port = next(p["containerPort"] for p in spec["ports"] if p["name"] == "http")
     return {"name": spec["name"], "image": spec["image"], "ports": spec["ports"]}, int(port)
+
+
+def _vllm_arg(objects: dict[str, dict[str, Any]], prefix: str) -> str:
+    args = objects["Deployment/vllm"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    return next(str(a)[len(prefix) :] for a in args if str(a).startswith(prefix))
+
+
+def _gateway_env(objects: dict[str, dict[str, Any]], name: str) -> str:
+    env = objects["Deployment/gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    return next(str(e["value"]) for e in env if e["name"] == name)
 
 
 def _ask(pod: netns.TestHost, url: str) -> str:
@@ -131,6 +177,19 @@ def _process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> I
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def _phone_via_gateway(pod: netns.TestHost, gateway: GatewayProcess) -> dict[str, Any]:
+    done = subprocess.run(
+        pod.wrap([sys.executable, "-c", PHONE, gateway.url]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
 
 
 def _guarding(node: str, namespace: str) -> bool:
@@ -224,7 +283,13 @@ def test_only_the_gateway_and_the_collector_reach_vllm_under_the_rendered_policy
             kube.apply(policy, namespace=namespace)
             _grant(kube, namespace)
             url = f"http://{vllm.address}:{port}/v1/models"
-            standin = [sys.executable, "-m", "tubedemo.rehearsal.standin", f"--port={port}"]
+            answers: dict[str, dict[str, Any]] = {}
+            # the model names as rendered: vLLM's --served-model-name, the gateway's
+            # TUBEDEMO_MODEL
+            served = _vllm_arg(objects, "--served-model-name=")
+            model = _gateway_env(objects, "TUBEDEMO_MODEL")
+            standin = [sys.executable, "-m", "tubedemo.rehearsal.standin", f"--port={port}",
+                       f"--served-model-name={served}"]  # fmt: skip
             with _process(vllm.wrap(standin), tmp_path / "vllm.log"):
                 # Before anything enforces the policy the stranger gets through: the links
                 # route, so what stops it later is the policy.
@@ -238,6 +303,18 @@ def test_only_the_gateway_and_the_collector_reach_vllm_under_the_rendered_policy
                     assert _ask(collector, url) == "200"
                     refused = _ask(stranger, url)
                     assert "Connection refused" in refused or "timed out" in refused, refused
+                    # the gateway program itself, in the gateway's pod and in the stranger's
+                    upstream = f"http://{vllm.address}:{port}"
+                    for pod, store in ((gateway, "gateway-store"), (stranger, "stranger-store")):
+                        with running_gateway(
+                            tmp_path / store, host=pod.address, wrap=pod.wrap,
+                            upstream=upstream, probe=False,
+                            extra_env={"TUBEDEMO_MODEL": model},
+                        ) as program:  # fmt: skip
+                            answers[pod.name] = _phone_via_gateway(pod, program)
+                    assert answers[gateway.name]["done"] and answers[gateway.name]["text"], answers
+                    assert answers[stranger.name]["text"] == "", answers
+                    assert any("upstream" in str(e) for e in answers[stranger.name]["errors"])
         finally:
             core.delete_node(node_name)
             _revoke(kube, namespace)
