@@ -57,6 +57,7 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
             "karpenter_namespace": namespace,
             "load_balancer_controller_namespace": namespace,
             "ebs_csi_namespace": namespace,
+            "vpc_cni_namespace": namespace,
             "aws_checks": False,
         },
         # the cold path, chosen explicitly: `auto` would need the AWS account (`tubedemo

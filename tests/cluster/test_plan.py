@@ -627,3 +627,21 @@ def test_a_collector_has_exported_once_its_sent_points_counter_is_above_zero() -
     assert not exported(_SENT.replace("} 10", "} 0"), ["otlp_grpc/kedify"])
     assert not exported(_SENT, ["otlp_grpc/kedify", "otlp_grpc/other"])
     assert not exported("<html>503</html>", ["otlp_grpc/kedify"])
+
+
+def _cni(*containers: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": {"template": {"spec": {"containers": list(containers)}}}}
+
+
+def test_a_vpc_cni_enforces_network_policy_only_with_its_agent_told_so() -> None:
+    from tubedemo.cluster.preflight import network_policy_problem
+
+    cni = {"name": "aws-node"}
+    before_v1_14 = network_policy_problem("talk", "eu-west-1", _cni(cni))
+    assert before_v1_14 is not None and "no network policy agent" in before_v1_14
+    assert "--cluster-name talk --region eu-west-1" in before_v1_14
+    # the agent's name before VPC CNI v1.14's rename counts too
+    old = {"name": "aws-eks-nodeagent", "args": ["--enable-network-policy=true"]}
+    assert network_policy_problem("talk", "eu-west-1", _cni(cni, old)) is None
+    off = {"name": "aws-network-policy-agent", "args": ["--enable-network-policy=false"]}
+    assert "runs without" in str(network_policy_problem("talk", "eu-west-1", _cni(cni, off)))

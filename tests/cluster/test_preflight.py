@@ -4,6 +4,8 @@ tests/aws)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kubernetes import client
 
@@ -48,6 +50,70 @@ def test_preflight_alone_passes_when_everything_is_there_and_applies_nothing(dem
     assert "skip AWS account checks" in out
     assert "checks passed" in out
     assert tubedemo_objects(demo.kube, demo) == []
+
+
+def _aws_node(namespace: str, enforcing: str) -> dict[str, Any]:
+    """The VPC CNI's DaemonSet as the EKS add-on has it (the agent's arguments of VPC CNI
+    v1.21's chart), its network policy agent told ``--enable-network-policy=<enforcing>``;
+    a node selector that matches no node keeps its pods off the test's nodes."""
+    labels = {"k8s-app": "aws-node"}
+    agent_args = [
+        "--enable-ipv6=false",
+        f"--enable-network-policy={enforcing}",
+        "--enable-cloudwatch-logs=false",
+        "--metrics-bind-addr=:8162",
+        "--health-probe-bind-addr=:8163",
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "aws-node", "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {"tubedemo-test/no-such-node": "true"},
+                    "containers": [
+                        {"name": "aws-node", "image": "registry.invalid/amazon-k8s-cni:v1.21.1"},
+                        {
+                            "name": "aws-network-policy-agent",
+                            "image": "registry.invalid/aws-network-policy-agent:v1.3.2",
+                            "args": agent_args,
+                        },
+                    ],
+                },
+            },
+        },
+    }
+
+
+def test_preflight_refuses_a_vpc_cni_that_would_not_enforce_the_network_policy(
+    demo: Demo,
+) -> None:
+    # a cluster made before `cluster create` turned enableNetworkPolicy on: the add-on's default
+    demo.kube.apply(_aws_node(demo.namespace, "false"), demo.namespace)
+    result = demo.run("preflight")
+    assert_one_line_error(
+        result,
+        "does not enforce NetworkPolicy",
+        "aws-network-policy-agent runs without --enable-network-policy=true",
+        "eksctl update addon -f tubedemo-eks/eksctl.yaml",
+        "aws eks update-addon --cluster-name tubedemo --region us-west-2 --addon-name vpc-cni "
+        """--configuration-values '{"enableNetworkPolicy":"true"}'""",
+    )
+    demo.kube.apply(_aws_node(demo.namespace, "true"), demo.namespace)
+    result = demo.run("preflight")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"the VPC CNI ({demo.namespace}/aws-node) enforces NetworkPolicy" in result.stdout
+
+
+def test_preflight_warns_when_the_cluster_has_no_vpc_cni_to_enforce_the_network_policy(
+    demo: Demo,
+) -> None:
+    result = demo.run("preflight")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"warn no aws-node DaemonSet in {demo.namespace}" in " ".join(result.stdout.split())
 
 
 def test_preflight_names_the_missing_admin_token_secret_derived_from_the_gateway_pod(

@@ -194,6 +194,38 @@ def storage_class_conflict(
     )
 
 
+VPC_CNI = "aws-node"
+"""The VPC CNI's DaemonSet (EKS add-on or self-managed, same name)."""
+NETWORK_POLICY_AGENTS = ("aws-network-policy-agent", "aws-eks-nodeagent")
+"""Its network policy agent's container, by its name since VPC CNI v1.14 (and the earlier one)."""
+ENFORCING = "--enable-network-policy=true"
+"""The agent's argument when the add-on's ``enableNetworkPolicy`` is "true"; "false" (the
+add-on's default) leaves every NetworkPolicy accepted by the API server and not enforced."""
+
+
+def network_policy_problem(cluster: str, region: str, daemonset: Mapping[str, Any]) -> str | None:
+    """Why the VPC CNI of this aws-node DaemonSet does not enforce NetworkPolicy, with the
+    fix, or None when it does. Pure."""
+    containers = daemonset.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
+    agents = [c for c in containers or [] if c.get("name") in NETWORK_POLICY_AGENTS]
+    if any(ENFORCING in (c.get("args") or []) for c in agents):
+        return None
+    now = (
+        f"its {agents[0]['name']} runs without {ENFORCING}"
+        if agents
+        else "it has no network policy agent (VPC CNI before v1.14)"
+    )
+    values = '{"enableNetworkPolicy":"true"}'
+    return (
+        f"the VPC CNI ({VPC_CNI}) does not enforce NetworkPolicy: {now}, so the vllm "
+        "NetworkPolicy would be accepted and ignored and any pod could reach vLLM (a cluster "
+        "made before `tubedemo cluster create` turned it on); turn it on: `eksctl update "
+        "addon -f tubedemo-eks/eksctl.yaml` (the ClusterConfig `tubedemo cluster create` "
+        f"writes) or `aws eks update-addon --cluster-name {cluster} --region {region} "
+        f"--addon-name vpc-cni --configuration-values '{values}'`"
+    )
+
+
 def version_tuple(text: str) -> tuple[int, ...] | None:
     """(major, minor, patch) from an image tag or version like v1.14.3-eks-abc; None if none."""
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
@@ -302,6 +334,8 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
             checks.append(Check("https", "audience"))
         if any(m.get("kind") == "PersistentVolumeClaim" for m in items):
             checks.append(Check("csidriver", "ebs.csi.aws.com", (pre.ebs_csi_namespace,)))
+        if any(m.get("kind") == "NetworkPolicy" for m in items):
+            checks.append(Check("network-policy", VPC_CNI, (pre.vpc_cni_namespace,)))
     if eks and pre.aws_checks:
         checks += aws_checks(config)
     return checks
@@ -459,6 +493,8 @@ def _run(api: Api, check: Check, config: DemoConfig | None, aws: Aws | None) -> 
         )
         deployment = _ready_add_on(api, EBS_CSI, ns)
         return f"EBS CSI driver {image_version(deployment)} ({check.subject}) in {ns}"
+    if check.kind == "network-policy" and config is not None:
+        return _network_policy(api, check, config)
     if check.kind == "aws":
         if config is None:
             raise AssertionError("AWS checks need the config")
@@ -466,6 +502,22 @@ def _run(api: Api, check: Check, config: DemoConfig | None, aws: Aws | None) -> 
             return ""  # reported once already: no credentials / unreachable
         return _aws(aws, config, check)
     raise AssertionError(check.kind)
+
+
+def _network_policy(api: Api, check: Check, config: DemoConfig) -> str:
+    """The rendered NetworkPolicy is enforced: the VPC CNI runs its network policy agent on."""
+    (ns,) = check.detail
+    live = api.get(Ref("apps/v1", "DaemonSet", ns, check.subject))
+    if live is None:
+        return (
+            f"{account.WARNING}no {check.subject} DaemonSet in {ns} (not the VPC CNI, or "
+            "prerequisites.vpc_cni_namespace): the vllm NetworkPolicy holds only if this "
+            "cluster's CNI enforces NetworkPolicy"
+        )
+    problem = network_policy_problem(config.cluster.name, config.cluster.region, live)
+    if problem:
+        raise PreflightFailed(problem)
+    return f"the VPC CNI ({ns}/{check.subject}) enforces NetworkPolicy ({ENFORCING})"
 
 
 def _ready_add_on(api: Api, add_on: AddOn, ns: str) -> Mapping[str, Any]:

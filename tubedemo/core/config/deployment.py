@@ -316,6 +316,9 @@ class PrerequisitesConfig(Section):
     """Namespace of the AWS Load Balancer Controller."""
     ebs_csi_namespace: str = "kube-system"
     """Namespace of the EBS CSI driver's controller (the EKS add-on installs it here)."""
+    vpc_cni_namespace: str = "kube-system"
+    """Namespace of the VPC CNI's aws-node DaemonSet, whose network policy agent must enforce
+    the rendered NetworkPolicy (the EKS add-on installs it here)."""
     aws_checks: bool = True
     """Check the AWS account (IAM, SQS, S3, Service Quotas) through boto3; off only for a
     cluster that is not on AWS (the checks are then reported as skipped)."""
