@@ -7,6 +7,7 @@ allowed to do."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 
@@ -37,13 +38,22 @@ def service_account_dir(kube: Kube, namespace: str, account: str, root: Path) ->
 
 
 def in_cluster(
-    server: str, run_root: Path, argv: list[str], env: dict[str, str] | None = None
+    server: str,
+    run_root: Path,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    read_only_root: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """(argv, env) that start ``argv`` with ``run_root`` mounted at /run and the API server at
-    ``server`` (https://127.0.0.1:PORT) as the in-cluster address."""
+    ``server`` (https://127.0.0.1:PORT) as the in-cluster address; with ``read_only_root`` the
+    root file system is read-only for that process (readOnlyRootFilesystem; ``run_root``, its
+    volumes, stays writable)."""
+    script = 'mount --bind "$0" /run && exec "$@"'
+    if read_only_root:
+        script = 'mount --bind "$0" /run && mount -o remount,bind,ro / && exec "$@"'
     wrapped = [
         "unshare", "--mount", "--propagation=private", "--",
-        "sh", "-c", 'mount --bind "$0" /run && exec "$@"', str(run_root), *argv,
+        "sh", "-c", script, str(run_root), *argv,
     ]  # fmt: skip
     return wrapped, {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -54,8 +64,33 @@ def in_cluster(
 
 
 def in_pod(
-    kube: Kube, run_root: Path, argv: list[str], env: dict[str, str] | None = None
+    kube: Kube,
+    run_root: Path,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    read_only_root: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """``in_cluster`` for the suite's control plane."""
     assert kube.control_plane is not None
-    return in_cluster(kube.control_plane.server, run_root, argv, env)
+    return in_cluster(kube.control_plane.server, run_root, argv, env, read_only_root)
+
+
+def as_security_context(
+    pod: dict[str, Any], container: dict[str, Any], argv: list[str]
+) -> list[str]:
+    """``argv`` started as a rendered securityContext says (the container's fields over the
+    pod's), as far as setpriv applies it to a process: runAsUser/runAsGroup (supplementary
+    groups cleared), capabilities dropped from every set, the bounding set included, and
+    allowPrivilegeEscalation: false as no_new_privs. readOnlyRootFilesystem is
+    ``in_cluster``'s; seccompProfile RuntimeDefault is a container runtime's profile, which a
+    bare process does not get."""
+    merged = {**pod, **container}
+    prefix = ["setpriv"]
+    if "runAsUser" in merged:
+        prefix += [f"--reuid={merged['runAsUser']}", "--clear-groups"]
+        prefix += [f"--regid={merged.get('runAsGroup', merged['runAsUser'])}"]
+    if "ALL" in (merged.get("capabilities") or {}).get("drop", []):
+        prefix += ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+    if merged.get("allowPrivilegeEscalation") is False:
+        prefix += ["--no-new-privs"]
+    return [*prefix, *argv]

@@ -5,16 +5,21 @@ vllm_* and ships OTLP gRPC to a test receiver.
 
 The collector runs as in its pod: in-cluster Kubernetes config (KUBERNETES_SERVICE_HOST/PORT
 and a service-account token at /var/run/secrets/kubernetes.io/serviceaccount, bind-mounted in a
-private mount namespace of the collector process only). The stand-in runs on a test host of our
-own (a network namespace, tests/netns.py) whose address the Pod's status carries, as a kubelet
-would report it. Overridden with the collector's `--set`, outside the pipeline's semantics:
-the OTLP exporter's endpoint (the Kedify scaler's address -> the test receiver), the health
-check's endpoint (0.0.0.0:13133 -> a free loopback port) and the collector's own telemetry
-(off, so it binds no :8888 on a shared machine).
+private mount namespace of the collector process only) and the rendered securityContext as far
+as a bare process can have it (tests/kube/in_pod.py ``as_security_context``: user 10001, no
+capabilities in any set, no_new_privs, the root file system read-only; not the runtime's
+seccomp profile), which the test reads back from /proc after the metric arrived. The stand-in
+runs on a test host of our own (a network namespace, tests/netns.py) whose address the Pod's
+status carries, as a kubelet would report it. Overridden with the collector's `--set`,
+outside the pipeline's semantics: the OTLP exporter's endpoint (the Kedify scaler's address ->
+the test receiver), the health check's endpoint (0.0.0.0:13133 -> a free loopback port) and
+the collector's own telemetry (off, so it binds no :8888 on a shared machine).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -36,7 +41,7 @@ from tests import netns
 from tests.conftest import wait_until
 from tests.kube.controlplane import free_port
 from tests.kube.fixtures import Kube, ready_pod_at
-from tests.kube.in_pod import in_pod, service_account_dir
+from tests.kube.in_pod import as_security_context, in_pod, service_account_dir
 from tests.manifests.otel.collector import otelcol, rendered_config
 from tubedemo.core.config import config_from_dict
 from tubedemo.manifests.render import render
@@ -188,7 +193,7 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
         )
 
         servicer, sink_port = sink
-        collector = start_collector(kube, namespace, binary, config, sink_port, tmp_path)
+        collector = start_collector(kube, namespace, binary, config, sink_port, tmp_path, raw)
 
         def arrived() -> float | None:
             assert collector is not None
@@ -205,6 +210,18 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
             print((tmp_path / "otelcol.log").read_text()[-6000:])
             raise
         assert value == expected == _waiting_reported(test_host, base)
+        # ... and it did so under the rendered securityContext (the same pid: unshare, sh and
+        # setpriv each exec the next)
+        sc = {**collector_security(raw)[0], **collector_security(raw)[1]}
+        assert locked_down(collector.pid) == {
+            "Uid": str(sc["runAsUser"]),
+            "Gid": str(sc["runAsGroup"]),
+            "Groups": "",
+            "CapEff": "0000000000000000",
+            "CapBnd": "0000000000000000",
+            "NoNewPrivs": "1",
+            "root": "ro",
+        }
         names = servicer.names()
         assert not any(n.startswith("vllm:") for n in names), sorted(names)
         assert {"vllm_num_requests_running", "vllm_kv_cache_usage_perc"} <= names
@@ -269,24 +286,68 @@ def start_standin(test_host: netns.TestHost) -> subprocess.Popen[str]:
 
 
 def start_collector(
-    kube: Kube, namespace: str, binary: Path, config: Path, sink_port: int, tmp_path: Path
+    kube: Kube,
+    namespace: str,
+    binary: Path,
+    config: Path,
+    sink_port: int,
+    tmp_path: Path,
+    raw: dict[str, Any],
 ) -> subprocess.Popen[bytes]:
-    """The collector as in its pod (in-cluster config, its ServiceAccount's token), exporting to
-    the test receiver; its output in tmp_path/otelcol.log."""
+    """The collector as in its pod (in-cluster config, its ServiceAccount's token, the rendered
+    securityContext: its user, no capabilities, no privilege escalation, a read-only root),
+    exporting to the test receiver; its output in tmp_path/otelcol.log. The binary and config
+    sit in the pod's /run (where the token is), as the image and the ConfigMap volume would:
+    the user of the securityContext cannot reach root's folders."""
     run_root = service_account_dir(kube, namespace, "otel-collector", tmp_path / "run")
+    (run_root / "conf").mkdir()
+    shutil.copyfile(config, run_root / "conf" / "config.yaml")
+    try:  # the same file system: a link, not a copy of 100+ MB
+        os.link(binary, run_root / "otelcol")
+    except OSError:
+        shutil.copy2(binary, run_root / "otelcol")
+    pod, container = collector_security(raw)
     log = (tmp_path / "otelcol.log").open("w")
     argv, env = in_pod(
         kube,
         run_root,
-        [
-            str(binary),
-            f"--config=file:{config}",
-            f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
-            f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
-            "--set=service::telemetry::metrics::level=none",
-        ],
+        as_security_context(
+            pod,
+            container,
+            [
+                "/run/otelcol",
+                "--config=file:/run/conf/config.yaml",
+                f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
+                f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
+                "--set=service::telemetry::metrics::level=none",
+            ],
+        ),
+        read_only_root=bool({**pod, **container}.get("readOnlyRootFilesystem")),
     )
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def collector_security(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rendered collector Deployment's pod and container securityContext."""
+    for obj in render(config_from_dict(raw)):
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "otel-collector":
+            spec = obj["spec"]["template"]["spec"]
+            return spec["securityContext"], spec["containers"][0]["securityContext"]
+    raise AssertionError("the render has no otel-collector Deployment")
+
+
+def locked_down(pid: int) -> dict[str, str]:
+    """What the kernel says of a process's identity and privileges, and of its root mount."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    root = next(
+        line.split()[5]
+        for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+        if line.split()[4] == "/"
+    )
+    seen = {k: status[k].split()[0] for k in ("Uid", "Gid", "CapEff", "CapBnd", "NoNewPrivs")}
+    return {**seen, "Groups": status["Groups"].strip(), "root": root.split(",")[0]}
 
 
 def mark_not_ready(kube: Kube, namespace: str, pod: str) -> None:
