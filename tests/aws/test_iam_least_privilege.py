@@ -36,3 +36,14 @@ def test_vllm_lists_only_its_weights_prefix_so_the_survey_keys_stay_out_of_sight
             )
         else:
             assert statement["Resource"] == ["arn:aws:s3:::shared-bucket/weights/llama/*"]
+
+
+def test_vllm_reads_and_writes_only_the_compile_cache_prefix_beside_its_weights() -> None:
+    cfg = _cfg(profile="eks", model={"compile_cache": True})
+    document = iam.weights_policy(cfg)
+    cache = [s for s in document["Statement"] if "CompileCache" in s.get("Sid", "")]
+    assert [s["Action"] for s in cache] == [["s3:GetObject", "s3:PutObject"], ["s3:ListBucket"]]
+    assert cache[0]["Resource"] == [f"arn:aws:s3:::{cfg.s3_bucket}/compile-cache/*"]
+    assert cache[1]["Condition"] == {"StringLike": {"s3:prefix": ["compile-cache/*"]}}
+    assert "Delete" not in json.dumps(document)
+    assert _actions(iam.weights_policy(_cfg(profile="eks"))) == {"s3:GetObject", "s3:ListBucket"}

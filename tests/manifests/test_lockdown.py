@@ -127,3 +127,22 @@ def test_on_eks_only_the_gateway_the_collector_and_the_vpc_reach_vllm() -> None:
         {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}},
         {"ipBlock": {"cidr": "192.168.0.0/16"}},  # the API server's pod proxy, kubelet probes
     ]
+
+
+def test_the_compile_cache_helpers_beside_vllm_run_as_the_gateway_user_read_only() -> None:
+    cfg = config_from_dict({"profile": "eks", "model": {"compile_cache": True}})
+    (pod,) = [
+        o["spec"]["template"]["spec"]
+        for o in render(cfg)
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    ]
+    helpers = [*pod["initContainers"], *(c for c in pod["containers"] if c["name"] != "vllm")]
+    assert [c["name"] for c in helpers] == ["compile-cache-pull", "compile-cache-push"]
+    for c in helpers:
+        sc = c["securityContext"]
+        assert (sc["runAsNonRoot"], sc["runAsUser"], sc["readOnlyRootFilesystem"]) == (
+            True,
+            10001,
+            True,
+        )
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}

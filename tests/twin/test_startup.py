@@ -105,3 +105,34 @@ def test_simulate_prints_the_breakdown_per_instance_type_with_sources(tmp_path: 
     assert [s["name"] for s in steps["steps"]] == STEPS
     assert steps["new_node_s"]["g5.2xlarge"] == round(new_node_seconds(DemoConfig()), 2)
     assert steps["new_node_s"]["g5.4xlarge"] < steps["new_node_s"]["g5.2xlarge"]
+
+
+def _vllm_pod(cfg: DemoConfig) -> dict[str, Any]:
+    from tubedemo.manifests.render import render
+
+    deployment = next(
+        o for o in render(cfg) if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )
+    pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return pod
+
+
+def test_the_compile_step_loads_the_cache_exactly_when_the_render_keeps_one() -> None:
+    cached = config_from_dict({"profile": "eks", "model": {"compile_cache": True}})
+    cold = config_from_dict({"profile": "eks"})
+    hub = config_from_dict({"profile": "eks", "model": {"compile_cache": True, "weights_uri": ""}})
+    for cfg, keeps in ((cached, True), (cold, False), (hub, False)):
+        pod = _vllm_pod(cfg)
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        pulls = [c["name"] for c in pod.get("initContainers", [])] == ["compile-cache-pull"]
+        assert (env.get("VLLM_CACHE_ROOT") == "/models/vllm-cache", pulls) == (keeps, keeps)
+        compile_step = _step(cfg, "compile")
+        expected = cfg.twin.startup.compile_cached if keeps else cfg.twin.startup.compile_cold
+        assert compile_step.seconds == expected
+        assert compile_step.follows.startswith("model.compile_cache") is keeps
+    # the helpers' image is not on the snapshot: a new node pulls it before vLLM starts
+    helper = _step(cached, "image")
+    assert round(helper.seconds) == round(314 / (10 * 1024 / 270))
+    assert "gateway image" in helper.source and _step(cold, "image").seconds == 0
+    # 145 s -> 119 s on a new g5.2xlarge: 34 s less compile, 8 s more image
+    assert round(new_node_seconds(cold)) == 145 and round(new_node_seconds(cached)) == 119

@@ -40,26 +40,44 @@ def gateway_policy(config: DemoConfig) -> dict[str, Any]:
 
 def weights_policy(config: DemoConfig) -> dict[str, Any]:
     """vLLM's role: read the weights prefix (the Run:ai streamer lists, then ranges GETs);
-    listing is held to the prefix too, so vLLM cannot list the survey's keys in a shared bucket."""
+    listing is held to the prefix too, so vLLM cannot list the survey's keys in a shared bucket.
+    With the compile cache rendered (s3_layout.compile_cache_rendered), read and write its
+    prefix in the per-account bucket too (the pod's pull lists and gets, its push puts; no
+    DeleteObject: a cache is only ever added to)."""
     bucket, _, prefix = (
         (s3_layout.weights_location(config) or "s3://").removeprefix("s3://").partition("/")
     )
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        },
+    ]
+    if s3_layout.compile_cache_rendered(config):
+        cache = f"{s3_layout.COMPILE_CACHE_PREFIX}/"
+        statements += [
             {
+                "Sid": "CompileCacheObjects",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:aws:s3:::{config.s3_bucket}/{cache}*"],
             },
             {
+                "Sid": "ListCompileCache",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{bucket}"],
-                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                "Resource": [f"arn:aws:s3:::{config.s3_bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{cache}*"]}},
             },
-        ],
-    }
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def irsa_trust(config: DemoConfig, oidc_provider: str, service_account: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ points vLLM at the prefix, vLLM's IAM policy grants it. The config keys stay in 
 
 from __future__ import annotations
 
+import hashlib
+
 from tubedemo.core.config import AUTO, DemoConfig
 
 WEIGHTS_PREFIX = "models"
@@ -42,3 +44,21 @@ def weights_location(config: DemoConfig) -> str | None:
     if not uri or config.profile != "eks":
         return None
     return weights_uri(config) if uri == AUTO else uri
+
+
+COMPILE_CACHE_PREFIX = "compile-cache"
+"""Top-level S3 prefix of vLLM's torch.compile caches in the per-account bucket."""
+
+
+def compile_cache_key(config: DemoConfig) -> str:
+    """S3 key prefix (ends in /) of vLLM's compile cache for this image and model section: any
+    change there (a flag, the graph sizes, the image) starts a new cache, which its first
+    replica fills, rather than leaving the complete old one to be pulled and never refilled."""
+    shape = f"{config.model.image}\n{config.model.model_dump_json()}"
+    return f"{COMPILE_CACHE_PREFIX}/{hashlib.sha256(shape.encode()).hexdigest()[:16]}/"
+
+
+def compile_cache_rendered(config: DemoConfig) -> bool:
+    """The render keeps vLLM's compile cache in S3: model.compile_cache, with the weights
+    streamed from S3 (the eks profile; the pod then has the IRSA role the cache needs)."""
+    return config.model.compile_cache and weights_location(config) is not None

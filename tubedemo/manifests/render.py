@@ -188,6 +188,12 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         "forecast_metric": FORECAST_METRIC,
         # what gateway.deletion_cost prices nodes by (the capacity-type label's values)
         "deletion_cost_prices": deletion_cost_prices(cfg),
+        # vLLM's torch.compile cache in S3 (model.compile_cache): where, or None when not kept
+        "compile_cache": (
+            {"bucket": cfg.s3_bucket, "prefix": s3_layout.compile_cache_key(cfg)}
+            if s3_layout.compile_cache_rendered(cfg)
+            else None
+        ),
         # the Run:ai streamer's model_loader_extra_config (vLLM's loader checks the keys)
         "streamer_config": {
             "concurrency": cfg.streamer_concurrency,

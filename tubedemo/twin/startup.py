@@ -12,7 +12,8 @@ The steps of a new replica on a new node, in order (the start-up waterfall's bar
 - ``engine``: vLLM's imports, API server, engine core, CUDA context, memory profiling;
 - ``weights``: streamed from S3 by the Run:ai streamer (the node's network or the streams cap
   it), or downloaded from the hub and read from disk;
-- ``compile``: torch.compile (``--enforce-eager`` skips it);
+- ``compile``: torch.compile, from vLLM's compile cache when the render keeps it in S3
+  (``model.compile_cache``), else cold (``--enforce-eager`` skips it);
 - ``graphs``: CUDA-graph capture, one graph per ``model.graph_sizes`` entry;
 - ``probe``: the startupProbe sees the answer, half a period on average.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tubedemo.aws.s3_layout import compile_cache_rendered
 from tubedemo.core.capacity import NETWORK_GBPS
 from tubedemo.core.config import AUTO, DemoConfig, StartupModel
 
@@ -113,6 +115,25 @@ def pod_steps(cfg: DemoConfig, instance_type: str | None = None) -> tuple[Startu
 
 
 def _image_step(cfg: DemoConfig, node_boot: float) -> StartupStep:
+    step = _vllm_image_step(cfg, node_boot)
+    st = cfg.twin.startup
+    if st.image_pull is not None or _local(cfg) or not compile_cache_rendered(cfg):
+        return step
+    # the compile cache's helpers run from the gateway image, which the snapshot lacks: the
+    # kubelet pulls it before the init container, at the pace of an image pulled per node
+    rate = st.image_gib * 1024 / IMAGE_PULLED
+    helper = st.helper_image_mib / rate
+    return StartupStep(
+        "image",
+        step.seconds + helper,
+        f"{step.source}; + the gateway image (compile-cache helpers, not on the snapshot) "
+        f"{st.helper_image_mib:g} MiB at {rate:.0f} MiB/s (the ~10 GB pull's pace) = "
+        f"{helper:.0f} s",
+        f"{step.follows}; compile-cache-pull init container (model.compile_cache)",
+    )
+
+
+def _vllm_image_step(cfg: DemoConfig, node_boot: float) -> StartupStep:
     st = cfg.twin.startup
     if st.image_pull is not None:
         return StartupStep("image", st.image_pull, "set", "twin.startup.image_pull")
@@ -179,12 +200,7 @@ def _pod_steps(cfg: DemoConfig, kind: str) -> tuple[StartupStep, ...]:
             "",
         ),
         _weights_step(cfg, kind),
-        StartupStep(
-            "compile",
-            0.0 if eager else st.compile_cold,
-            "skipped" if eager else "Inductor, no cache: 42 s for Llama-3.1-8B (L40S)",
-            EAGER_FLAG if eager else "no compile cache",
-        ),
+        _compile_step(cfg, eager),
         StartupStep(
             "graphs",
             0.0 if eager else len(sizes) * st.graph_capture_per_size,
@@ -199,6 +215,26 @@ def _pod_steps(cfg: DemoConfig, kind: str) -> tuple[StartupStep, ...]:
             "half a startupProbe period; the kubelet probes readiness at once after it",
             f"startupProbe.periodSeconds: {model.startup_probe_period:g}",
         ),
+    )
+
+
+def _compile_step(cfg: DemoConfig, eager: bool) -> StartupStep:
+    st = cfg.twin.startup
+    if eager:
+        return StartupStep("compile", 0.0, "skipped", EAGER_FLAG)
+    if compile_cache_rendered(cfg):
+        return StartupStep(
+            "compile",
+            st.compile_cached,
+            "compiled graphs loaded from the cache: Dynamo 7.5 s + load (vllm#20264; Tensorfuse "
+            "10 + 13 s, L40S); the first replica of a configuration compiles cold and fills it",
+            "model.compile_cache: VLLM_CACHE_ROOT pulled from S3 (compile-cache-pull)",
+        )
+    return StartupStep(
+        "compile",
+        st.compile_cold,
+        "Inductor, no cache: 42 s for Llama-3.1-8B (L40S)",
+        "no compile cache (model.compile_cache off, or weights not from S3)",
     )
 
 

@@ -192,6 +192,33 @@ def test_the_pinned_vllm_serves_with_sleep_mode_on() -> None:
     assert json.loads(result.stdout.splitlines()[-1])["enable_sleep_mode"] is True
 
 
+def test_the_pinned_vllm_keeps_its_compile_cache_where_the_rendered_env_points() -> None:
+    # model.compile_cache: the render sets VLLM_CACHE_ROOT on the volume the cache's pull and
+    # push containers share; the pinned vLLM reads it (vllm/envs.py) and compiles under
+    # <root>/torch_compile_cache/<hash> (vllm/compilation/backends.py)
+    cfg = config_from_dict({"profile": "eks", "model": {"compile_cache": True}})
+    pod = next(
+        o for o in render(cfg) if o["kind"] == "Deployment" and o["metadata"]["name"] == "vllm"
+    )["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}
+    shared = {m["mountPath"] for c in pod["initContainers"] for m in c["volumeMounts"]}
+    assert any(env["VLLM_CACHE_ROOT"].startswith(path + "/") for path in shared), (env, shared)
+    probe = (
+        "import inspect, vllm.envs as e, vllm.compilation.backends as b; print(e.VLLM_CACHE_ROOT);"
+        " print('envs.VLLM_CACHE_ROOT, \"torch_compile_cache\"' in inspect.getsource(b))"
+    )
+    done = subprocess.run(
+        [str(_vllm_python()), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"VLLM_CACHE_ROOT": env["VLLM_CACHE_ROOT"], "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [env["VLLM_CACHE_ROOT"], "True"]
+
+
 def test_an_invalid_value_fails_with_vllms_own_message() -> None:
     cfg = config_from_dict({"profile": "eks", "model": {"extra_args": ["--dtype=float7"]}})
     result = _vllm_parse(_container(render(cfg)))

@@ -110,6 +110,9 @@ class StartupModel(Section):
     successor); 7 s for 8 sizes cached on an L40S (Tensorfuse)."""
     image_gib: float = Field(10.0, gt=0)
     """The vLLM image on the snapshot's data volume (GiB): 8-10 GB published."""
+    helper_image_mib: float = Field(314.0, gt=0)
+    """The gateway image (MiB), which the compile cache's helpers in the vLLM pod run from and
+    the snapshot does not hold: 329 MB as `buildah images` lists our build (Dec 2026)."""
     lazy_volume_mib_s: float = Field(100.0, gt=0)
     """Reading a snapshot's volume that is not initialized at a provisioned rate (MiB/s): an
     assumption (AWS: the default rate "fluctuates"; blocks come from S3 on first read); the
