@@ -16,7 +16,7 @@ from typing import Any
 from tubedemo.aws import eks_cluster
 from tubedemo.aws.errors import AwsDenied
 from tubedemo.aws.iam import trust_problem
-from tubedemo.aws.session import Aws, CredentialFacts
+from tubedemo.aws.session import Aws, CredentialFacts, SsoSignIn
 from tubedemo.core.capacity import VcpuNeed, most_vcpus
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import PreflightFailed
@@ -78,10 +78,18 @@ def account_mismatch(account: str, config: DemoConfig) -> str | None:
     return None
 
 
-def credentials_line(facts: CredentialFacts, now: datetime) -> str:
+def credentials_line(
+    facts: CredentialFacts,
+    now: datetime,
+    sign_in: SsoSignIn | None = None,
+    talk_ends: datetime | None = None,
+) -> str:
     """What preflight says of the credentials: where from, when they expire; a warning when
-    they may expire during the talk (under 2 h, or temporary with no known end). Pure."""
+    they may expire during the talk (under 2 h, or temporary with no known end) or, for an
+    SSO profile, when its sign-in ends before the talk does. Pure."""
     source = facts.method
+    if facts.method == "sso" and sign_in is not None:
+        return sso_line(sign_in, now, talk_ends)
     if facts.method in RENEWING:
         until = f" (these until {facts.expires:%H:%M} UTC)" if facts.expires else ""
         also = "; while the SSO sign-in lasts (`aws sso login`)" if facts.method == "sso" else ""
@@ -109,6 +117,41 @@ def credentials_line(facts: CredentialFacts, now: datetime) -> str:
     return f"AWS credentials ({source}) expire at {when}"
 
 
+def sso_line(sign_in: SsoSignIn, now: datetime, talk_ends: datetime | None) -> str:
+    """SSO credentials renew themselves only while their sign-in lasts: its end (the token's,
+    or, for a token botocore renews, its client registration's), a warning when that comes
+    before the talk's end (unknown: within 2 h). Pure."""
+    login = f"aws sso login --sso-session {sign_in.name}"
+    if "://" in sign_in.name:  # a profile without an sso-session signs in by the profile
+        login = "aws sso login"
+    if sign_in.expires is None:
+        return (
+            f"{WARNING}AWS credentials (sso): no SSO sign-in of {sign_in.name} in botocore's "
+            f"token cache (~/.aws/sso/cache): sign in right before the talk (`{login}`)"
+        )
+    ends = sign_in.refresh_until or sign_in.expires
+    when = f"{ends:%Y-%m-%d %H:%M} UTC"
+    renews = (
+        f" (botocore renews its token, now until {sign_in.expires:%H:%M} UTC, until then, "
+        "unless IAM Identity Center ends the session sooner)"
+        if sign_in.refresh_until is not None
+        else ""
+    )
+    limit = talk_ends if talk_ends is not None else now + CREDENTIALS_WARN
+    talk = f"the talk's end ({talk_ends:%Y-%m-%d %H:%M} UTC)" if talk_ends else "2 h from now"
+    if ends < limit:
+        return (
+            f"{WARNING}AWS credentials (sso) renew themselves only while the SSO sign-in "
+            f"{sign_in.name} lasts, and it ends at {when}{renews}, before {talk}: `show`, "
+            f"`mode survey` and `winners` fail from then; sign in again right before the talk "
+            f"(`{login}`)"
+        )
+    return (
+        f"AWS credentials (sso) renew themselves while the SSO sign-in {sign_in.name} lasts: "
+        f"until {when}{renews}, after {talk}"
+    )
+
+
 # --- do (through the door) ----------------------------------------------------------------------
 
 
@@ -127,11 +170,12 @@ def check_account(aws: Aws, config: DemoConfig) -> str:
     return f"AWS account {account}, region {aws.region}"
 
 
-def check_credentials(aws: Aws, now: datetime) -> str:
+def check_credentials(aws: Aws, now: datetime, talk_ends: datetime | None = None) -> str:
     facts = aws.credentials()
     if facts is None:
         return ""  # the account check said it: no credentials
-    return credentials_line(facts, now)
+    sign_in = aws.sso_sign_in() if facts.method == "sso" else None
+    return credentials_line(facts, now, sign_in, talk_ends)
 
 
 def the_cluster(aws: Aws, config: DemoConfig) -> eks_cluster.EksCluster | None:
@@ -421,7 +465,7 @@ def run_check(aws: Aws, config: DemoConfig, subject: str, detail: tuple[str, ...
     if subject == "account":
         return check_account(aws, config)
     if subject == "credentials":
-        return check_credentials(aws, datetime.now(UTC))
+        return check_credentials(aws, datetime.now(UTC), config.talk_ends_at)
     if subject == "eks-cluster":
         return check_eks_cluster(aws, config)
     if subject == "discovery-tags":

@@ -6,6 +6,7 @@ instance role); endpoints too: AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (
 AWS-speaking server in the tests. Every failure leaves here translated (errors.translate): a
 caller never sees a botocore exception. ``pages`` walks a paginated listing, ``wait`` runs one
 of AWS's own waiters (boto3's acceptors), ``upload_file`` is S3's managed (multipart) upload,
+``sso_sign_in`` reads an SSO profile's sign-in from botocore's token cache (when it ends),
 ``child_environment`` hands the same region, profile and endpoint to an AWS tool run as a child
 (eksctl, the aws CLI).
 
@@ -45,6 +46,20 @@ class CredentialFacts:
     """When these credentials expire (None: botocore does not know, or never)."""
     temporary: bool
     """They carry a session token (STS credentials: they expire, known or not)."""
+
+
+@dataclass(frozen=True)
+class SsoSignIn:
+    """The SSO (IAM Identity Center) sign-in an ``sso`` profile's credentials come from, as
+    botocore's token cache holds it."""
+
+    name: str
+    """The profile's sso-session, or its start URL (a profile without one: botocore's legacy)."""
+    expires: datetime | None
+    """The cached token's expiresAt (UTC); None: no token cached (`aws sso login` not run)."""
+    refresh_until: datetime | None
+    """Until when botocore renews that token itself (an sso-session token with a refresh token:
+    its client registration's end); None: it does not, the sign-in ends at ``expires``."""
 
 
 class Aws:
@@ -206,6 +221,37 @@ class Aws:
             temporary=bool(token),
         )
 
+    def sso_sign_in(self) -> SsoSignIn | None:
+        """The SSO sign-in of this session's profile, read from botocore's SSO token cache with
+        botocore's own loader (the file named by the SHA-1 of the sso-session's name, or of the
+        start URL), or None when the profile does not sign in through SSO. No call to AWS."""
+        from botocore.exceptions import SSOTokenLoadError
+        from botocore.utils import JSONFileCache, SSOTokenLoader
+
+        self.client("sts")
+        config = self._session._session.full_config
+        profile = (config.get("profiles") or {}).get(self._session.profile_name) or {}
+        session_name = profile.get("sso_session")
+        sso = (config.get("sso_sessions") or {}).get(session_name) or {} if session_name else {}
+        start_url = sso.get("sso_start_url") or profile.get("sso_start_url")
+        if not start_url:
+            return None
+        # botocore's SSOProvider._SSO_TOKEN_CACHE_DIR, expanded now rather than at its import
+        cache = os.path.expanduser(os.path.join("~", ".aws", "sso", "cache"))
+        name = str(session_name or start_url)
+        try:
+            token = SSOTokenLoader(cache=JSONFileCache(cache))(start_url, session_name=session_name)
+        except (SSOTokenLoadError, KeyError):  # KeyError: a cache file that is not JSON
+            return SsoSignIn(name, None, None)
+        # botocore's SSOTokenProvider renews only an sso-session's token, with these keys
+        renewing = ("refreshToken", "clientId", "clientSecret", "registrationExpiresAt")
+        refresh = session_name is not None and all(k in token for k in renewing)
+        return SsoSignIn(
+            name,
+            _utc(token["expiresAt"]),
+            _utc(token["registrationExpiresAt"]) if refresh else None,
+        )
+
     def child_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for an AWS tool run as a child (eksctl, the aws CLI): this region,
         profile and endpoint, so it acts in the same account as tubedemo does."""
@@ -216,3 +262,17 @@ class Aws:
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
+
+
+def _utc(stamp: Any) -> datetime | None:
+    """A token cache's timestamp (ISO 8601, e.g. 2026-12-07T20:00:00Z or ...UTC) as botocore
+    parses timestamps, in UTC; None when it is not one."""
+    from datetime import UTC
+
+    from botocore.utils import parse_timestamp
+
+    try:
+        parsed: datetime = parse_timestamp(stamp)
+    except (ValueError, TypeError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
