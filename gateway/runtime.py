@@ -69,6 +69,9 @@ class Gateway:
         self.status_at: float | None = None
         self.forecast: list[tuple[float, int]] = []
         """The conductor's forecast (unix seconds, replicas), sorted; GET /forecast reads it."""
+        self.warm_capacity: list[tuple[float, int]] = []
+        """The warm capacity's placeholder count (unix seconds, pods), sorted; GET /forecast
+        serves it beside the forecast."""
         self.admin_lock = asyncio.Lock()
         self.background: set[asyncio.Task[None]] = set()
 

@@ -5,6 +5,11 @@ built-in metrics-api scaler reads it here at every HPA query (scaling.proactive:
 start plus each step's talk second divided by --speed), so the value changes on the talk's clock
 without the conductor sending anything more, and falls to 0 after the last step. Before any post,
 after a restart of the gateway, or after the talk it is 0: the queue alone scales.
+
+The same post carries the warm capacity's steps (scaling.warm_capacity: placeholder pods that
+keep GPU nodes Ready around the burst), served beside the forecast as a second gauge that the
+placeholders' ScaledObject reads; 0 likewise before a post and after the talk, so no GPU is held
+for placeholders once the show is over.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ router = APIRouter()
 
 FORECAST_METRIC = "tubedemo_forecast_replicas"
 """The gauge KEDA's metrics-api trigger reads (valueLocation, Prometheus text format)."""
+WARM_CAPACITY_METRIC = "tubedemo_warm_capacity_replicas"
+"""The placeholders' gauge beside it (the warm-capacity ScaledObject's valueLocation)."""
 MAX_STEPS = 1000
 """More steps than any timeline has: a bound on what an admin post may store."""
 
@@ -36,6 +43,8 @@ class Step(BaseModel):
 
 class ForecastIn(BaseModel):
     steps: Annotated[list[Step], Field(max_length=MAX_STEPS)]
+    warm: Annotated[list[Step], Field(max_length=MAX_STEPS)] = []
+    """The warm capacity's steps (replicas: placeholder pods); none: 0 from now on."""
 
 
 def forecast_at(steps: list[tuple[float, int]], now: float) -> int:
@@ -46,8 +55,14 @@ def forecast_at(steps: list[tuple[float, int]], now: float) -> int:
 
 @router.get("/forecast", tags=["ops"], response_class=PlainTextResponse)
 async def forecast(request: Request) -> Response:
-    value = forecast_at(of(request).forecast, time.time())
-    body = f"# TYPE {FORECAST_METRIC} gauge\n{FORECAST_METRIC} {value}\n"
+    gw, now = of(request), time.time()
+    body = "".join(
+        f"# TYPE {name} gauge\n{name} {forecast_at(steps, now)}\n"
+        for name, steps in (
+            (FORECAST_METRIC, gw.forecast),
+            (WARM_CAPACITY_METRIC, gw.warm_capacity),
+        )
+    )
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
 
@@ -55,4 +70,10 @@ async def forecast(request: Request) -> Response:
 async def set_forecast(request: Request, body: ForecastIn) -> dict[str, int]:
     gw = of(request)
     gw.forecast = sorted((s.at, s.replicas) for s in body.steps)
-    return {"steps": len(gw.forecast), "now": forecast_at(gw.forecast, time.time())}
+    gw.warm_capacity = sorted((s.at, s.replicas) for s in body.warm)
+    now = time.time()
+    return {
+        "steps": len(gw.forecast),
+        "now": forecast_at(gw.forecast, now),
+        "warm_now": forecast_at(gw.warm_capacity, now),
+    }

@@ -157,6 +157,14 @@ def test_prepare_leaves_the_replicas_of_a_scaled_deployment_to_the_hpa() -> None
     assert dep["spec"]["replicas"] == 3  # the input is not mutated
 
 
+def test_prepare_keeps_a_scaled_deployment_rendered_at_zero_at_zero() -> None:
+    # the warm capacity's placeholders: KEDA scales them from 0 in their window; without the
+    # field the API server would create one (a GPU node) at `up`
+    warm = obj("Deployment", "warm", api="apps/v1", spec={"replicas": 0})
+    (out, _) = prepare([warm, scaled_object("warm")])
+    assert out["spec"]["replicas"] == 0
+
+
 def test_namespace_is_added_when_the_render_does_not_carry_it() -> None:
     out = with_namespace([obj("ConfigMap", "a")], "demo")
     assert out[0]["kind"] == "Namespace" and out[0]["metadata"]["labels"] == OURS

@@ -306,3 +306,26 @@ def test_up_stops_waiting_when_the_ec2nodeclass_says_no_gpu_node_can_start(demo:
     assert f"EC2NodeClass {demo.pool} is not Ready (SubnetsReady: SubnetSelector did not" in err
     assert "Karpenter cannot start a GPU node" in err
     assert took < 150, f"up took {took:.0f} s (its --timeout was 600 s)"
+
+
+def test_up_creates_the_warm_capacity_at_zero_placeholders_and_a_second_up_keeps_it(
+    demo: Demo,
+) -> None:
+    # scaling.warm_capacity on eks: the real API server takes the PriorityClass, the
+    # placeholders' Deployment (naming it) and their ScaledObject; `up` launches no placeholder
+    # (no GPU) before the show opens the window
+    demo.write(scaling__warm_capacity={"replicas": 2})
+    first = demo.run("up", "--timeout", "90")
+    assert first.returncode == 0, first.stdout + first.stderr
+    names = [m["metadata"]["name"] for m in demo.manifests()]
+    assert f"tubedemo-warm-capacity-{demo.namespace}" in names
+    for manifest in demo.manifests():
+        assert live_object(demo.kube, manifest) is not None, manifest["metadata"]["name"]
+    apps = client.AppsV1Api(demo.kube.api_client())
+    placeholders = apps.read_namespaced_deployment("warm-capacity", demo.namespace)
+    assert placeholders.spec.replicas == 0
+    template = placeholders.spec.template.spec
+    assert template.priority_class_name == f"tubedemo-warm-capacity-{demo.namespace}"
+    second = demo.run("up", "--timeout", "90")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "nothing changed" in second.stdout

@@ -143,3 +143,20 @@ def test_output_into_a_closed_pipe_ends_quietly_with_141_like_a_program_sigpipe_
         )
         os.close(write)
         assert (done.returncode, done.stderr) == (141, ""), args
+
+
+def test_render_and_validate_take_warm_capacity_on_eks_and_local_refuses_it_in_one_line(
+    tmp_path: Path,
+) -> None:
+    warm = ("--set", "scaling.warm_capacity.replicas=2")
+    assert tubedemo("render", "-o", "out", *warm, cwd=tmp_path).returncode == 0
+    assert next((tmp_path / "out").glob("*-priorityclass-tubedemo-warm-capacity-*.yaml"))
+    checked = tubedemo("validate", *warm, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "ScaledObject/tubedemo/warm-capacity" in checked.stdout
+    for command in ("render", "validate", "up"):
+        refused = tubedemo(command, *warm, "--set", "profile=local", cwd=tmp_path)
+        assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
+        assert "Traceback" not in refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert "the local profile has no GPU nodes; set replicas 0 or use profile eks" in line

@@ -5,28 +5,33 @@ from __future__ import annotations
 
 import time
 
-from gateway.routes.forecast import FORECAST_METRIC
+from gateway.routes.forecast import FORECAST_METRIC, WARM_CAPACITY_METRIC
 from tests.conftest import wait_until
 from tests.gateway.conftest import ADMIN_TOKEN
 from tubedemo.audience.gateway_client import GatewayClient, direct_route
 from tubedemo.core.config import FORECAST_METRIC as RENDERED_METRIC
+from tubedemo.core.config import WARM_CAPACITY_METRIC as RENDERED_WARM_METRIC
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.talk.forecast_feed import ForecastFeed, forecast_posts
-from tubedemo.twin.forecast import forecast_schedule
+from tubedemo.twin.forecast import forecast_schedule, warm_schedule
 
 
-def value(gateway) -> int:
+def value(gateway, metric: str = FORECAST_METRIC) -> int:
     response = gateway.anonymous.get("/forecast")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    (line,) = [x for x in response.text.splitlines() if not x.startswith("#")]
-    name, number = line.split()
-    assert name == FORECAST_METRIC
-    return int(number)
+    gauges = dict(x.split() for x in response.text.splitlines() if not x.startswith("#"))
+    assert set(gauges) == {FORECAST_METRIC, WARM_CAPACITY_METRIC}
+    return int(gauges[metric])
 
 
-def test_the_gauge_is_the_one_the_rendered_trigger_reads() -> None:
+def warm(gateway) -> int:
+    return value(gateway, WARM_CAPACITY_METRIC)
+
+
+def test_the_gauges_are_the_ones_the_rendered_triggers_read() -> None:
     assert FORECAST_METRIC == RENDERED_METRIC
+    assert WARM_CAPACITY_METRIC == RENDERED_WARM_METRIC
 
 
 def test_the_forecast_is_zero_until_the_conductor_posts_it(gateway) -> None:
@@ -42,7 +47,7 @@ def test_the_forecast_follows_its_steps_on_the_clock_and_ends_at_the_last(gatewa
     ]
     answer = gateway.admin("POST", "/api/admin/forecast", json={"steps": steps})
     assert answer.status_code == 200
-    assert answer.json() == {"steps": 3, "now": 4}
+    assert answer.json() == {"steps": 3, "now": 4, "warm_now": 0}
     assert value(gateway) == 4
     time.sleep(max(0.0, now + 1.2 - time.time()))
     assert value(gateway) == 2
@@ -96,4 +101,55 @@ def test_the_shows_forecast_feed_keeps_the_gateways_forecast_on_the_talks_clock(
     assert value(gateway) == 2
     feed.clear()
     assert value(gateway) == 0
+    client.close()
+
+
+def test_the_warm_capacity_follows_its_own_steps_beside_the_forecast(gateway) -> None:
+    now = time.time()
+    body = {
+        "steps": [{"at": now - 5, "replicas": 4}],
+        "warm": [{"at": now - 5, "replicas": 2}, {"at": now + 1.0, "replicas": 0}],
+    }
+    answer = gateway.admin("POST", "/api/admin/forecast", json=body)
+    assert answer.status_code == 200
+    assert answer.json() == {"steps": 1, "now": 4, "warm_now": 2}
+    assert (value(gateway), warm(gateway)) == (4, 2)
+    time.sleep(max(0.0, now + 1.2 - time.time()))
+    assert (value(gateway), warm(gateway)) == (4, 0)
+    bad = {"steps": [], "warm": [{"at": now, "replicas": -2}]}
+    assert gateway.admin("POST", "/api/admin/forecast", json=bad).status_code == 400
+
+
+def warm_config() -> DemoConfig:
+    """The default talk, reactive, with two placeholders from a minute before the burst (1m) to
+    the end of steady (10m)."""
+    return config_from_dict(
+        {"scaling": {"warm_capacity": {"replicas": 2, "lead": 60, "until": "steady"}}}
+    )
+
+
+def test_the_warm_window_is_the_placeholders_from_lead_before_the_burst_to_until() -> None:
+    assert [(s.start, s.replicas) for s in warm_schedule(warm_config())] == [
+        (0.0, 0),
+        (60.0, 2),
+        (600.0, 0),
+    ]
+    assert warm_schedule(DemoConfig()) == []
+
+
+def test_the_shows_feed_keeps_the_warm_capacity_on_the_talks_clock(gateway) -> None:
+    client = GatewayClient(direct_route(gateway.url, ADMIN_TOKEN))
+    # at 60x the window opens 1 s after the show starts; reactive: no forecast posted
+    feed = ForecastFeed(warm_config(), client, speed=60.0)
+    assert feed.post(talk_now=0.0, paused=False) == 0
+    assert (value(gateway), warm(gateway)) == (0, 0)
+    wait_until("the warm window open", lambda: warm(gateway) == 2, timeout=10)
+    assert value(gateway) == 0
+    feed.post(talk_now=599.0, paused=False)  # the end of steady 1 s at 60x from now
+    assert warm(gateway) == 2
+    wait_until("the warm window closed", lambda: warm(gateway) == 0, timeout=10)
+    feed.post(talk_now=300.0, paused=True)
+    assert warm(gateway) == 2
+    feed.clear()
+    assert warm(gateway) == 0
     client.close()

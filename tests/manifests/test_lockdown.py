@@ -15,11 +15,13 @@ from tubedemo.manifests.render import object_ref, render
 
 PROFILES = ["eks", "local"]
 VLLM = "Deployment/tubedemo/vllm"
+OPTIONAL = {"eks": {"scaling": {"warm_capacity": {"replicas": 1}}}, "local": {}}
+"""Options that add pods on a profile (warm capacity's placeholders: eks only)."""
 
 
 def _pod_specs(profile: str) -> list[tuple[str, dict[str, Any]]]:
     specs = []
-    for obj in render(config_from_dict({"profile": profile})):
+    for obj in render(config_from_dict({"profile": profile, **OPTIONAL[profile]})):
         spec = obj.get("spec", {})
         if obj["kind"] == "CronJob":
             specs.append((object_ref(obj), spec["jobTemplate"]["spec"]["template"]["spec"]))

@@ -14,7 +14,7 @@ import yaml
 from gateway.settings import load_settings
 from tubedemo.aws import s3_layout
 from tubedemo.core.config import DemoConfig, config_from_dict
-from tubedemo.core.errors import ConfigError, ValidationFailed
+from tubedemo.core.errors import ConfigError
 from tubedemo.manifests.render import object_ref, render, to_yaml, write_files
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -67,10 +67,51 @@ def test_local_profile_has_no_karpenter_and_no_gpu() -> None:
     assert pod["containers"][0]["image"] == "tubedemo.invalid/vllm-standin:not-pushed"
 
 
-def test_warm_capacity_is_refused_until_the_render_has_its_placeholder_pods() -> None:
-    cfg = config_from_dict({"scaling": {"warm_capacity": {"replicas": 1}}})
-    with pytest.raises(ValidationFailed, match="simulate-only so far"):
-        render(cfg)
+def _named(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def test_warm_capacity_renders_placeholders_vllm_preempts_on_the_same_kind_of_node() -> None:
+    cfg = config_from_dict({"scaling": {"warm_capacity": {"replicas": 2}}})
+    objs = render(cfg)
+    (priority,) = [o for o in objs if o["kind"] == "PriorityClass"]
+    # below vLLM's pods (no class: priority 0), and never evicting anything itself
+    assert priority["value"] < 0 and priority["preemptionPolicy"] == "Never"
+    assert not priority["globalDefault"]
+    warm = _named(objs, "Deployment", "warm-capacity")
+    vllm = _named(objs, "Deployment", "vllm")
+    assert warm["spec"]["replicas"] == 0  # `up` launches no GPU before the window
+    pod, vllm_pod = warm["spec"]["template"]["spec"], vllm["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == priority["metadata"]["name"]
+    assert "priorityClassName" not in vllm_pod
+    assert pod["terminationGracePeriodSeconds"] == 0
+    # the node Karpenter launches for a placeholder is the one a vLLM pod would get
+    assert pod["nodeSelector"] == vllm_pod["nodeSelector"]
+    assert pod["tolerations"] == vllm_pod["tolerations"]
+    (pause,), (engine,) = pod["containers"], vllm_pod["containers"]
+    assert pause["resources"]["requests"] == engine["resources"]["requests"]
+    assert pause["resources"]["requests"]["nvidia.com/gpu"] == 1
+    assert pause["image"] == cfg.scaling.warm_capacity.image
+    # the vLLM Service, PDB and collector select vLLM's name: placeholders are none of them
+    assert pod is not vllm_pod and warm["spec"]["selector"] != vllm["spec"]["selector"]
+    scaled = _named(objs, "ScaledObject", "warm-capacity")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == "warm-capacity"
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 2)
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "metrics-api"
+    assert trigger["metadata"]["url"] == "http://gateway.tubedemo.svc/forecast"
+    assert trigger["metadata"]["valueLocation"] == "tubedemo_warm_capacity_replicas"
+    assert trigger["metadata"]["targetValue"] == "1"
+    # the PriorityClass exists before the pods that name it
+    kinds = [o["kind"] for o in objs]
+    assert kinds.index("PriorityClass") < kinds.index("Deployment")
+
+
+def test_without_warm_capacity_nothing_of_it_is_rendered() -> None:
+    names = {o["metadata"]["name"] for o in render(DemoConfig())}
+    assert not {n for n in names if "warm-capacity" in n}
 
 
 def test_unset_own_images_render_as_never_resolving_placeholders_and_set_ones_as_given() -> None:

@@ -32,6 +32,7 @@ from tubedemo.manifests.validate import ensure_valid, load_manifest_files, valid
             "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
         },
         {"web": {"exposure": "loadbalancer"}},
+        {"scaling": {"warm_capacity": {"replicas": 2, "until": "steady"}}},
     ],
 )
 def test_every_rendered_object_passes_its_schema(raw: dict, crd_docs: list) -> None:

@@ -2,7 +2,7 @@
 
     python tools/checkov/gate.py CHECKOV_EXECUTABLE
 
-Renders the default `eks` and `local` manifests (tubedemo.manifests.render), runs checkov's
+Renders the default `eks` (warm capacity on) and `local` manifests, runs checkov's
 Kubernetes checks on each and fails when a failed check is not in tools/checkov/skips.json
 for that profile and resource, when a skip has no reason, or when a skip no longer matches a
 failure (a fixed finding must leave the list, so the list stays the truth). Skips name one
@@ -48,7 +48,10 @@ def scan(checkov: str, profile: str, folder: Path) -> list[Finding]:
     from tubedemo.core.config import config_from_dict
     from tubedemo.manifests.render import render, write_files
 
-    write_files(render(config_from_dict({"profile": profile})), folder)
+    # eks with the objects only it renders, optional ones too (warm capacity's placeholders),
+    # so checkov sees every pod the profile can run
+    extra = {"scaling": {"warm_capacity": {"replicas": 1}}} if profile == "eks" else {}
+    write_files(render(config_from_dict({"profile": profile, **extra})), folder)
     result = subprocess.run(
         [checkov, "-d", str(folder), "--framework", "kubernetes", "-o", "json", "--quiet"],
         capture_output=True,

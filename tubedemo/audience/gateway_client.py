@@ -273,10 +273,16 @@ class GatewayClient:
                 "flip through the cluster instead"
             )
 
-    def set_forecast(self, steps: list[tuple[float, int]]) -> None:
+    def set_forecast(
+        self, steps: list[tuple[float, int]], warm: list[tuple[float, int]] | None = None
+    ) -> None:
         """The timeline's forecast KEDA reads on GET /forecast: (unix seconds, replicas) steps;
-        none: 0 from now on (POST /api/admin/forecast)."""
-        body = {"steps": [{"at": at, "replicas": replicas} for at, replicas in steps]}
+        none: 0 from now on (POST /api/admin/forecast). ``warm``: the warm capacity's
+        placeholder count the same way, served beside it."""
+        body = {
+            "steps": [{"at": at, "replicas": replicas} for at, replicas in steps],
+            "warm": [{"at": at, "replicas": replicas} for at, replicas in warm or []],
+        }
         self._admin("POST", "/api/admin/forecast", json=body)
 
     def post_status(self, body: Mapping[str, object]) -> None:

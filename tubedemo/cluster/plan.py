@@ -32,6 +32,7 @@ _KIND_ORDER = (
     "Secret",
     "ConfigMap",
     "StorageClass",
+    "PriorityClass",
     "PersistentVolumeClaim",
     "ClusterRole",
     "Role",

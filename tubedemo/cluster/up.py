@@ -75,13 +75,19 @@ def prepare(manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     spec.replicas of a ScaledObject's target is left to the HPA: applying it would fight (and
     conflict with) the HPA's field manager. The render already leaves it out; this keeps a
-    hand-edited template from breaking the second `up`.
+    hand-edited template from breaking the second `up`. A target rendered at 0 (the warm
+    capacity's placeholders, which KEDA scales from zero in their window) keeps its 0: left
+    out, the API server would create it at 1 and launch a GPU node before the window, and a
+    later `up` that dropped the field tubedemo alone owns would reset it to 1. Outside the
+    window KEDA holds it at 0 too, so the second `up` changes nothing; inside it, `up` reports
+    the conflict with KEDA's count (--force-conflicts: 0 until KEDA's next poll).
     """
     items = [copy.deepcopy(dict(m)) for m in manifests]
     targets = scale_targets(items)
     for m in items:
-        if Ref.of(m) in targets:
-            m.get("spec", {}).pop("replicas", None)
+        spec = m.get("spec", {})
+        if Ref.of(m) in targets and spec.get("replicas") != 0:
+            spec.pop("replicas", None)
     return items
 
 

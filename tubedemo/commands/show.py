@@ -166,7 +166,7 @@ def show(
         recording=recording,
     )
     runner = Show(cfg, options, switcher, console=console)
-    if cfg.scaling.proactive != "off":
+    if cfg.scaling.proactive != "off" or cfg.scaling.warm_capacity.replicas:
         runner.forecast = _forecast_feed(cfg, via, base_url, gateway_url, token, kubeconfig,
                                          context, speed)  # fmt: skip
     if dashboard:
@@ -209,6 +209,11 @@ def print_dry_run(
             for s in forecast_schedule(cfg)
         )
         typer.echo(f"forecast posted to the gateway (talk time, replicas): {steps}")
+    if cfg.scaling.warm_capacity.replicas:
+        from tubedemo.twin.forecast import warm_schedule
+
+        steps = ", ".join(f"{format_duration(s.start)} {s.replicas}" for s in warm_schedule(cfg))
+        typer.echo(f"warm capacity posted to the gateway (talk time, placeholders): {steps}")
 
 
 def _mode_switcher(
@@ -242,8 +247,9 @@ def _forecast_feed(
     context: str | None,
     speed: float,
 ) -> "ForecastFeed":
-    """Where the show keeps the timeline's forecast (scaling.proactive: timeline): the gateway
-    KEDA's forecast trigger reads. On a cluster without --gateway-url, through the API server's
+    """Where the show keeps the timeline's forecast (scaling.proactive: timeline) and the warm
+    capacity's window (scaling.warm_capacity): the gateway KEDA's triggers read. On a cluster
+    without --gateway-url, through the API server's
     proxy to the gateway Service (the rendered trigger's URL; the token from its Secret), else
     at the show's gateway URL."""
     from tubedemo.audience.gateway_client import GatewayClient, direct_route

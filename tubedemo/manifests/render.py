@@ -23,6 +23,7 @@ from tubedemo.core.config import (
     DEADLINE_PLACEHOLDER,
     FORECAST_METRIC,
     HEARTBEAT_LABEL,
+    WARM_CAPACITY_METRIC,
     DemoConfig,
 )
 from tubedemo.core.errors import ValidationFailed
@@ -45,13 +46,16 @@ COMPONENTS: tuple[str, ...] = (
     "karpenter",
     "deadline",
     "deletion-cost",
+    "warm-capacity",
     "ingress",
     "keda",
 )
 PROFILE_COMPONENTS: dict[str, frozenset[str]] = {
     "eks": frozenset(COMPONENTS),
     # local: one node, no Karpenter: which node keeps a replica costs nothing
-    "local": frozenset(COMPONENTS) - {"karpenter", "storageclass", "deadline", "deletion-cost"},
+    # (nor warm capacity: no GPU nodes to keep Ready; DemoConfig refuses it there)
+    "local": frozenset(COMPONENTS)
+    - {"karpenter", "storageclass", "deadline", "deletion-cost", "warm-capacity"},
 }
 
 # Within the plan, kinds that others depend on come first. The ScaledObject comes last: `up`
@@ -67,6 +71,7 @@ KIND_ORDER: tuple[str, ...] = (
     "ClusterRoleBinding",
     "NetworkPolicy",
     "StorageClass",
+    "PriorityClass",
     "PersistentVolumeClaim",
     "Service",
     "Deployment",
@@ -90,13 +95,6 @@ class TalkWindow:
 
 def render(cfg: DemoConfig) -> list[Manifest]:
     """All objects for ``cfg``'s profile, labelled and in apply order. No side effects."""
-    if cfg.scaling.warm_capacity.replicas:
-        # the twin has it (simulate); the placeholder Deployment, its PriorityClass and their
-        # timing on the talk's clock are not rendered yet: no cluster may believe it is there
-        raise ValidationFailed(
-            "scaling.warm_capacity.replicas is simulate-only so far (the render has no "
-            "placeholder pods yet, issue #24); set it to 0 for render, up and the lab"
-        )
     env = _environment()
     context = _context(cfg)
     wanted = PROFILE_COMPONENTS[cfg.profile]
@@ -186,6 +184,8 @@ def _context(cfg: DemoConfig) -> dict[str, Any]:
         # where KEDA reads the timeline's forecast (scaling.proactive: timeline)
         "forecast_url": forecast_url(cfg),
         "forecast_metric": FORECAST_METRIC,
+        # the placeholders' series beside it (scaling.warm_capacity), on the same URL
+        "warm_capacity_metric": WARM_CAPACITY_METRIC,
         # what gateway.deletion_cost prices nodes by (the capacity-type label's values)
         "deletion_cost_prices": deletion_cost_prices(cfg),
         # vLLM's torch.compile cache in S3 (model.compile_cache): where, or None when not kept

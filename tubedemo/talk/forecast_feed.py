@@ -10,6 +10,9 @@ phase), so the value KEDA reads follows the talk as the presenter runs it, at --
 - paused: the forecast now, held (the load is held too);
 - the show over (end, quit, Ctrl-C): no steps, so the forecast is 0 and the queue alone scales.
 
+The same posts carry the warm capacity's window (scaling.warm_capacity), the placeholders'
+count on the same clock, which the placeholders' ScaledObject reads beside the forecast.
+
 ``forecast_posts`` is the pure part; ``ForecastFeed`` sends it through the gateway client.
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Callable
 
 from tubedemo.audience.gateway_client import GatewayClient
 from tubedemo.core.config import DemoConfig
-from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule
+from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule, warm_schedule
 
 
 def forecast_posts(
@@ -40,7 +43,8 @@ def forecast_posts(
 
 
 class ForecastFeed:
-    """Keeps the gateway's forecast on the show's clock; one POST per change of course."""
+    """Keeps the gateway's forecast and warm capacity on the show's clock; one POST per change
+    of course. Each series is posted only when its option is on (else none: 0)."""
 
     def __init__(
         self,
@@ -49,7 +53,8 @@ class ForecastFeed:
         speed: float,
         unix: Callable[[], float] = time.time,
     ) -> None:
-        self.schedule = forecast_schedule(cfg)
+        self.schedule = forecast_schedule(cfg) if cfg.scaling.proactive != "off" else []
+        self.warm = warm_schedule(cfg)
         self.client = client
         self.speed = speed
         self._unix = unix
@@ -58,11 +63,14 @@ class ForecastFeed:
         return f"gateway {self.client.where}"
 
     def post(self, talk_now: float, paused: bool) -> int:
-        """Post the forecast for the talk at ``talk_now``; returns the forecast now."""
-        steps = forecast_posts(self.schedule, talk_now, self._unix(), self.speed, paused)
-        self.client.set_forecast(steps)
+        """Post the forecast and the warm capacity for the talk at ``talk_now``; returns the
+        forecast now."""
+        unix = self._unix()
+        steps = forecast_posts(self.schedule, talk_now, unix, self.speed, paused)
+        warm = forecast_posts(self.warm, talk_now, unix, self.speed, paused) if self.warm else []
+        self.client.set_forecast(steps, warm)
         return steps[0][1]
 
     def clear(self) -> None:
-        """The show is over: the forecast is 0 from now on."""
-        self.client.set_forecast([])
+        """The show is over: the forecast and the warm capacity are 0 from now on."""
+        self.client.set_forecast([], [])

@@ -182,3 +182,16 @@ def warm_window(cfg: DemoConfig) -> tuple[float, float] | None:
             f"({start:g} s, lead {warm.lead:g} s before {busiest.name!r}); name a later phase"
         )
     return start, last.end
+
+
+def warm_schedule(cfg: DemoConfig) -> list[ForecastStep]:
+    """The warm capacity as steps on the talk's clock: 0, ``replicas`` placeholders over
+    ``warm_window``, then 0; empty when off. What `tubedemo show` posts to the gateway and the
+    lab's fleet serves, for the placeholders' ScaledObject."""
+    window = warm_window(cfg)
+    if window is None:
+        return []
+    start, end = window
+    held = ForecastStep(start, cfg.scaling.warm_capacity.replicas, "warm capacity")
+    steps = [held, ForecastStep(end, 0, None)]
+    return steps if start == 0 else [ForecastStep(0.0, 0, None), *steps]

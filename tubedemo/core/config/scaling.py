@@ -58,6 +58,12 @@ FORECAST_METRIC = "tubedemo_forecast_replicas"
 (gateway/routes/forecast.py has the same name; a test keeps them equal)."""
 
 
+WARM_CAPACITY_METRIC = "tubedemo_warm_capacity_replicas"
+"""The gauge the gateway's /forecast serves beside the forecast: placeholder pods the warm
+capacity's window asks for now (gateway/routes/forecast.py has the same name; a test keeps them
+equal)."""
+
+
 class ForecastConfig(Section):
     """Proactive scaling from the timeline: what the forecast trigger reads and how early."""
 
@@ -81,13 +87,22 @@ class WarmCapacityConfig(Section):
 
     replicas: int = Field(0, ge=0)
     """Placeholder pods held in the window, one GPU each like a vLLM pod (count); 0: off.
-    Simulate-only so far: the render (so up and the lab) refuses it until it has the pods."""
+    Rendered as a Deployment of pause containers that a second ScaledObject scales on the
+    talk's clock (the gateway's /forecast, posted by `tubedemo show`); eks profile only."""
     lead: Duration = 60.0
     """How long before the busiest phase (the first with the most replicas needed) the
     placeholders are created (s): Karpenter then has their nodes Ready when the room joins."""
     until: str | None = None
     """The phase at whose end the placeholders go (a timeline phase name); None: the end of the
     busiest phase, so the headroom is paid for only around the burst."""
+    priority: int = Field(-10, lt=0)
+    """The placeholders' PriorityClass value (negative): below vLLM's (no class: 0), so the
+    scheduler preempts a placeholder for a vLLM pod, never the other way round."""
+    image: str = "registry.k8s.io/pause:3.10.1"
+    """The placeholder's container: pause, which only sleeps. 3.10.1 is the pause Kubernetes
+    itself moved to in 2025 (kubernetes hack/testdata "update pause version to 3.10.1"), the
+    newest found; registry.k8s.io could not be listed from the build machine to check for a
+    later tag. A few hundred KB, pulled once per node."""
 
 
 class ScalingConfig(Section):
