@@ -19,8 +19,10 @@ from tubedemo.rehearsal.scaler_standin import SeriesStore, exposition
 URL = "http://127.0.0.1:41234/metrics"
 
 
-def _scaled_object(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    (found,) = [m for m in manifests if m["kind"] == "ScaledObject"]
+def _scaled_object(manifests: list[dict[str, Any]], name: str = "vllm") -> dict[str, Any]:
+    (found,) = [
+        m for m in manifests if m["kind"] == "ScaledObject" and m["metadata"]["name"] == name
+    ]
     return found
 
 
@@ -124,4 +126,32 @@ def test_the_forecast_trigger_stays_beside_the_queues_read_where_the_lab_serves_
         t["name"] for t in eks["spec"]["triggers"]
     ]
     assert lab["spec"]["advanced"] == eks["spec"]["advanced"]
+    assert validate_manifests([lab], load_crds()) == []
+
+
+def test_the_warm_capacity_reads_where_the_lab_serves_the_forecast_and_is_else_the_eks_one() -> (
+    None
+):
+    cfg = config_from_dict({"scaling": {"warm_capacity": {"replicas": 2}}})
+    forecast = "http://127.0.0.1:41235/forecast"
+    lab_objects = render_lab(cfg, speed=1, queue_url=URL, forecast_url=forecast)
+    eks = _scaled_object(render(cfg), "warm-capacity")
+    lab = _scaled_object(lab_objects, "warm-capacity")
+    (eks_trigger,) = eks["spec"]["triggers"]
+    assert lab["spec"]["triggers"] == [
+        {**eks_trigger, "metadata": {**eks_trigger["metadata"], "url": forecast}}
+    ]
+    assert {k: v for k, v in lab["spec"].items() if k != "triggers"} == {
+        k: v for k, v in eks["spec"].items() if k != "triggers"
+    }
+    # vLLM's ScaledObject still gets the lab's queue triggers, not the placeholders'
+    vllm = _scaled_object(lab_objects)
+    assert {t["metadata"]["url"] for t in vllm["spec"]["triggers"]} == {URL}
+    # the placeholders, their PriorityClass and NetworkPolicy are the EKS objects
+    kinds = ("PriorityClass", "Deployment", "NetworkPolicy")
+
+    def pick(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [o for o in objs if o["kind"] in kinds and "warm-capacity" in o["metadata"]["name"]]
+
+    assert pick(lab_objects) == pick(render(cfg)) and len(pick(lab_objects)) == 3
     assert validate_manifests([lab], load_crds()) == []

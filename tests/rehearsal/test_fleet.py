@@ -83,12 +83,40 @@ def test_start_talk_makes_now_talk_second_zero_and_the_twins_k6_load_starts_from
         raise AssertionError("start_talk after requests must refuse")
 
 
-def _forecast(fleet: Fleet) -> float:
+def _gauges(fleet: Fleet) -> dict[str, float]:
     fleet.advance()
-    (family,) = text_string_to_metric_families(fleet.forecast_text().decode())
-    (sample,) = family.samples
-    assert sample.name == "tubedemo_forecast_replicas"
-    return sample.value
+    families = text_string_to_metric_families(fleet.forecast_text().decode())
+    samples = [s for f in families for s in f.samples]
+    return {s.name: s.value for s in samples}
+
+
+def _forecast(fleet: Fleet) -> float:
+    gauges = _gauges(fleet)
+    assert set(gauges) == {"tubedemo_forecast_replicas", "tubedemo_warm_capacity_replicas"}
+    return gauges["tubedemo_forecast_replicas"]
+
+
+def _warm(fleet: Fleet) -> float:
+    return _gauges(fleet)["tubedemo_warm_capacity_replicas"]
+
+
+def test_the_lab_fleet_serves_the_warm_window_on_the_talks_clock_and_holds_no_placeholder() -> None:
+    # the lab's placeholders are the real Deployment's, scaled by KEDA from this series: 0
+    # before the talk, 2 from a minute before the burst (1m) to the end of steady (10m), then 0
+    warm = config_from_dict(
+        {"scaling": {"warm_capacity": {"replicas": 2, "lead": 60, "until": "steady"}}}
+    )
+    clock = Clock()
+    fleet = Fleet(warm, clock, speed=10.0, pods_from_cluster=True)
+    clock.t += 30.0
+    assert _warm(fleet) == 0
+    fleet.start_talk()
+    assert _warm(fleet) == 0
+    clock.t += 6.5  # 1m05s of talk time
+    assert _warm(fleet) == 2
+    assert fleet.world.placeholders == []  # the twin's own placeholders stay out of the lab
+    clock.t += 54.0  # 10m05s
+    assert _warm(fleet) == 0
 
 
 def test_the_lab_fleet_serves_the_timelines_forecast_on_the_talks_clock_from_its_start() -> None:

@@ -19,7 +19,10 @@ Every difference from what `tubedemo up` applies to EKS lives here, in one place
   takes the FIRST matching series, it does not sum). Trigger names and metricType,
   the formula, target, pollingInterval, fallback and the HPA behaviour stay the EKS render's;
   the timeline's forecast trigger (scaling.proactive: timeline) is metrics-api on EKS too and
-  stays, read at ``forecast_url`` (what stands in for the gateway's /forecast);
+  stays, read at ``forecast_url`` (what stands in for the gateway's /forecast), and so does the
+  warm capacity's ScaledObject (scaling.warm_capacity), whose one metrics-api trigger reads the
+  placeholders' series there too: the placeholders, their PriorityClass and their preemption
+  are the EKS objects, acted on by the lab's real scheduler, KEDA and Karpenter;
 - with ``collector`` (the metric path of ``tubedemo rehearse --lab`` and ``lab compare``): the
   collector's config, run by the real collector (scripts/build-otelcol) as a process on this
   machine, keeps the EKS pipeline (the same scrape job, keep rules, rename transform, batch,
@@ -44,6 +47,8 @@ from tubedemo.core.durations import check_speed
 from tubedemo.manifests.render import Manifest, render
 
 KWOK_NODE_CLASS_GROUP = "karpenter.kwok.sh"
+WARM_CAPACITY = "warm-capacity"
+"""The placeholders' ScaledObject (scaling.warm_capacity), beside vLLM's."""
 KWOK_NODE_CLASS_KIND = "KWOKNodeClass"
 
 
@@ -191,12 +196,17 @@ def render_lab(
     in place (to inspect the render; the lab's KEDA cannot serve it). ``collector``: the
     collector's ConfigMap carries the lab's wiring (what the collector process runs).
     ``forecast_url``: where the lab's KEDA reads the timeline's forecast (scaling.proactive:
-    timeline), in place of the gateway's /forecast in the cluster.
+    timeline) and the warm capacity's series, in place of the gateway's /forecast.
     """
     eks = compress(cfg, speed).model_copy(update={"profile": "eks"})
     out: list[Manifest] = []
     for obj in render(eks):
-        if obj.get("kind") == "ScaledObject" and queue_url is not None:
+        if obj.get("kind") == "ScaledObject" and obj["metadata"]["name"] == WARM_CAPACITY:
+            # its one trigger is metrics-api on EKS too: read where the lab serves /forecast
+            for trigger in obj["spec"]["triggers"]:
+                if forecast_url is not None:
+                    trigger["metadata"]["url"] = forecast_url
+        elif obj.get("kind") == "ScaledObject" and queue_url is not None:
             # the forecast trigger is a metrics-api one on EKS too: kept, read where the lab
             # serves the forecast (forecast_url), else where the EKS render points
             forecast = [

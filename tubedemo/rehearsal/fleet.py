@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tubedemo.core.config import FORECAST_METRIC, HEARTBEAT_LABEL, HEARTBEAT_METRIC, DemoConfig
+from tubedemo.core.config import (
+    FORECAST_METRIC,
+    HEARTBEAT_LABEL,
+    HEARTBEAT_METRIC,
+    WARM_CAPACITY_METRIC,
+    DemoConfig,
+)
 from tubedemo.core.durations import check_speed
 from tubedemo.rehearsal.summed_gauges import gauges
 from tubedemo.rehearsal.vllm_metrics import EngineFigures, VllmMetrics
@@ -34,7 +40,8 @@ from tubedemo.twin.world import World
 class ClusterDrivenWorld(World):
     """The twin's engines and router, with the cluster left to the real controllers.
 
-    No bootstrap replica, no HPA sync, no ReplicaSet, no Karpenter, no spot notices: pods come
+    No bootstrap replica, no HPA sync, no ReplicaSet, no Karpenter, no spot notices, no
+    placeholders (the lab's warm-capacity Deployment has the real ones): pods come
     and go only through ``add_pod`` (a pod of the lab became Ready) and ``drain_pod`` (it was
     deleted or lost readiness). A drained pod leaves the router at once, finishes what it runs
     for up to ``model.shutdown_timeout`` after ``model.prestop_sleep``, exactly as a twin pod
@@ -51,6 +58,12 @@ class ClusterDrivenWorld(World):
         return  # the real Karpenter launches nodes
 
     def _spot_interruption(self) -> None:
+        return
+
+    def _warm_up(self, until: float) -> None:
+        return  # the real placeholders' ScaledObject reads ``warm_now`` (Fleet.forecast_text)
+
+    def _warm_down(self) -> None:
         return
 
     def pod_names(self) -> set[str]:
@@ -229,10 +242,13 @@ class Fleet:
     def forecast_text(self) -> bytes:
         """The timeline's forecast now (scaling.proactive: timeline) as the gauge KEDA's
         forecast trigger reads, in the Prometheus text format: what the gateway's /forecast
-        serves on EKS once `tubedemo show` posted it. 0 before the talk starts (the lab's
-        ``up``, as a gateway before the show) and when scaling is reactive."""
+        serves on EKS once `tubedemo show` posted it, with the warm capacity's placeholder count
+        beside it. 0 before the talk starts (the lab's ``up``, as a gateway before the show) and
+        when the option is off."""
         value = self.world.forecast_now if self.talking else 0.0
-        return gauges([(FORECAST_METRIC, {}, float(round(value)))]).encode()
+        warm = self.world.warm_now if self.talking else 0
+        series = [(FORECAST_METRIC, {}, float(round(value))), (WARM_CAPACITY_METRIC, {}, warm)]
+        return gauges(series).encode()
 
     # -- metrics ------------------------------------------------------------------------------
 

@@ -51,7 +51,13 @@ from tubedemo.core import formula as keda_formula
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.errors import TwinError
 from tubedemo.twin.engine import Engine, EngineParams, Request, RequestStatus, metric_sources
-from tubedemo.twin.forecast import ForecastStep, forecast_at, forecast_schedule, warm_window
+from tubedemo.twin.forecast import (
+    ForecastStep,
+    forecast_at,
+    forecast_schedule,
+    warm_schedule,
+    warm_window,
+)
 from tubedemo.twin.hpa import HpaModel, Tolerances
 from tubedemo.twin.karpenter import instance_options, pack
 from tubedemo.twin.karpenter_loop import LOCAL_NODE_PODS, LOCAL_NODE_TYPE, KarpenterLoop
@@ -128,6 +134,7 @@ class World(KarpenterLoop, WarmCapacity):
         if scaling.proactive != "off":
             names.add(scaling.forecast.trigger_name)
             self.forecast = forecast_schedule(config)
+        self._warm_schedule = warm_schedule(config)
         self.formula = keda_formula.check(scaling.effective_formula, names)
         self.reactive_formula = keda_formula.check(scaling.reactive_formula, names)
         self._metric_sources = metric_sources(scaling.triggers)
@@ -363,6 +370,12 @@ class World(KarpenterLoop, WarmCapacity):
             self.trigger_values[self.config.scaling.heartbeat_trigger] = float(
                 self.config.otel.replicas
             )
+
+    @property
+    def warm_now(self) -> int:
+        """The warm capacity's placeholder count on the talk's clock now (0 when off): what
+        the placeholders' ScaledObject reads."""
+        return forecast_at(self._warm_schedule, self.now)
 
     @property
     def forecast_now(self) -> float:
