@@ -57,6 +57,39 @@ def gpu_nodes_of(
     return priced(config.prices, sorted(out, key=lambda n: n.name))
 
 
+WARM_CAPACITY_SELECTOR = "app.kubernetes.io/name=warm-capacity"
+"""The warm capacity's placeholder pods (templates/warm-capacity.yaml.j2)."""
+
+
+def warm_per_hour(
+    placeholders: Iterable[Mapping[str, Any]],
+    nodes: tuple[GpuNode, ...],
+    gpus_per_node: Mapping[str, int],
+) -> tuple[int, float]:
+    """(placeholders bound to a GPU node, $/h of the GPUs they hold): each one its node's $/h
+    over the node's GPUs (twin.startup.gpus_per_node; 1 if unlisted), the rule simulate's
+    warm capacity cost follows. A pending placeholder holds nothing yet. Pure."""
+    by_name = {n.name: n for n in nodes}
+    held = 0
+    total = 0.0
+    for pod in placeholders:
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        node = by_name.get(str((pod.get("spec") or {}).get("nodeName", "")))
+        if node is None:
+            continue
+        held += 1
+        total += node.price_per_hour / max(1, gpus_per_node.get(node.instance_type, 1))
+    return held, total
+
+
+def vllm_target(targets: Iterable[Ref]) -> Ref | None:
+    """vLLM's Deployment among the ScaledObjects' targets (the warm capacity's placeholders
+    are one too). Pure."""
+    found = sorted(targets)
+    return next((t for t in found if t.name == "vllm"), found[0] if found else None)
+
+
 @dataclass(frozen=True)
 class ObjectHealth:
     ref: Ref
@@ -75,6 +108,10 @@ class StatusView:
     nodes: tuple[GpuNode, ...]
     mode: str | None
     per_hour: float
+    placeholders: int = 0
+    """Warm capacity's placeholder pods holding a GPU now (scaling.warm_capacity)."""
+    warm_per_hour: float = 0.0
+    """$/h of the GPUs they hold, inside ``per_hour``."""
 
     @property
     def healthy(self) -> bool:
@@ -107,9 +144,12 @@ def summarise(
     max_replicas: int,
     nodes: tuple[GpuNode, ...],
     mode: str | None,
+    placeholders: Iterable[Mapping[str, Any]] = (),
+    gpus_per_node: Mapping[str, int] | None = None,
 ) -> StatusView:
     """The one-screen status from what was observed. Pure."""
     health = tuple(object_health(r, live) for r, live in objects)
+    held, warm = warm_per_hour(placeholders, nodes, gpus_per_node or {})
     if scaled_workload is None:
         replicas = "not deployed"
     else:
@@ -126,6 +166,8 @@ def summarise(
         nodes=nodes,
         mode=mode,
         per_hour=sum(n.price_per_hour for n in nodes),
+        placeholders=held,
+        warm_per_hour=warm,
     )
 
 
@@ -145,6 +187,11 @@ def gather(
         mode = (live or {}).get("data", {}).get("mode") if live else None
     pool = config.gpu_pool.name
     nodes = api.list("v1", "Node", selector=f"{NODEPOOL_LABEL}={pool}")
+    placeholders = (
+        api.list("v1", "Pod", config.cluster.namespace, WARM_CAPACITY_SELECTOR)
+        if config.scaling.warm_capacity.replicas
+        else []
+    )
     return summarise(
         context=api.context,
         server=api.server,
@@ -155,4 +202,6 @@ def gather(
         max_replicas=config.scaling.max_replicas,
         nodes=gpu_nodes_of(nodes, pool, config, now=time.time()),
         mode=mode,
+        placeholders=placeholders,
+        gpus_per_node=config.twin.startup.gpus_per_node,
     )

@@ -107,13 +107,12 @@ def status(
     manifests = render(cfg)
     api = connect(kubeconfig, context or cfg.cluster.context)
     inventory = up_ops.read_inventory(api, cfg.cluster.namespace)
-    targets = sorted(scale_targets(manifests))
     view = status_ops.gather(
         api,
         cfg,
         inventory,
         up_ops.mode_configmap(manifests),
-        targets[0] if targets else None,
+        status_ops.vllm_target(scale_targets(manifests)),
     )
     console.print(
         f"[bold]{view.context}[/] {view.server} (Kubernetes {view.version}) "
@@ -158,3 +157,9 @@ def status(
         live = deadline.read(api, cfg.cluster.namespace)
         console.print(deadline.describe(live, cfg.gpu_pool.name, datetime.now(UTC)))
     console.print(f"cost now: [bold]${view.per_hour:.2f}/h[/]")
+    if cfg.scaling.warm_capacity.replicas:
+        # the GPUs placeholders hold idle (scaling.warm_capacity), inside the cost above
+        console.print(
+            f"of it warm capacity: ${view.warm_per_hour:.2f}/h "
+            f"({view.placeholders} placeholder(s) holding a GPU)"
+        )
