@@ -246,8 +246,11 @@ class Fleet:
         beside it. 0 before the talk starts (the lab's ``up``, as a gateway before the show) and
         when the option is off."""
         value = self.world.forecast_now if self.talking else 0.0
-        warm = self.world.warm_now if self.talking else 0
-        series = [(FORECAST_METRIC, {}, float(round(value))), (WARM_CAPACITY_METRIC, {}, warm)]
+        warm = float(self.world.warm_now) if self.talking else 0.0
+        series: list[tuple[str, Mapping[str, str], float]] = [
+            (FORECAST_METRIC, {}, float(round(value))),
+            (WARM_CAPACITY_METRIC, {}, warm),
+        ]
         return gauges(series).encode()
 
     # -- metrics ------------------------------------------------------------------------------
