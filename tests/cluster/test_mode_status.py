@@ -6,10 +6,13 @@ from pathlib import Path
 
 from kubernetes import client
 
+from tests.cluster.conftest import ignore_404
 from tests.cluster.demo import (
     Demo,
     assert_one_line_error,
+    gpu_node,
 )
+from tests.conftest import wait_until
 
 
 def test_mode_round_trips_and_survives_a_later_up(demo: Demo) -> None:
@@ -66,3 +69,38 @@ def test_status_without_a_reachable_gateway_still_shows_the_rest(demo: Demo) -> 
     assert result.returncode == 0, result.stderr
     assert "survey: unavailable (" in result.stdout
     assert f"{demo.pool}-0" in result.stdout
+
+
+def test_status_prices_the_placeholders_holding_gpus(demo: Demo) -> None:
+    demo.write(scaling__warm_capacity={"replicas": 1})
+    scheduling = client.SchedulingV1Api(demo.kube.api_client())
+    try:
+        assert demo.run("up", "--timeout", "90").returncode == 0
+        # a second GPU node of the pool, as Karpenter launches for the placeholder
+        demo.kube.apply(gpu_node(demo, f"{demo.pool}-1"))
+        # KEDA's step in the window (no KEDA runs in this control plane: set by hand here)
+        apps = client.AppsV1Api(demo.kube.api_client())
+        apps.patch_namespaced_deployment_scale(
+            "warm-capacity", demo.namespace, {"spec": {"replicas": 1}}
+        )
+        core = client.CoreV1Api(demo.kube.api_client())
+        selector = "app.kubernetes.io/name=warm-capacity"
+        wait_until(
+            "the placeholder bound to the new node",
+            lambda: [
+                p
+                for p in core.list_namespaced_pod(demo.namespace, label_selector=selector).items
+                if p.spec.node_name == f"{demo.pool}-1"
+            ],
+            60,
+        )
+        result = demo.run("status")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "vLLM replicas: 1/1 ready" in out  # vLLM's, not the placeholders' Deployment
+        assert "cost now: $1.10/h" in out  # two g5.2xlarge spot nodes
+        assert "of it warm capacity: $0.55/h (1 placeholder(s) holding a GPU)" in out
+    finally:
+        ignore_404(
+            lambda: scheduling.delete_priority_class(f"tubedemo-warm-capacity-{demo.namespace}")
+        )

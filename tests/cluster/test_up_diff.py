@@ -315,6 +315,14 @@ def test_up_creates_the_warm_capacity_at_zero_placeholders_and_a_second_up_keeps
     # placeholders' Deployment (naming it) and their ScaledObject; `up` launches no placeholder
     # (no GPU) before the show opens the window
     demo.write(scaling__warm_capacity={"replicas": 2})
+    scheduling = client.SchedulingV1Api(demo.kube.api_client())
+    try:
+        _up_twice_with_warm_capacity(demo)
+    finally:  # cluster-scoped: the namespace's deletion does not take it
+        scheduling.delete_priority_class(f"tubedemo-warm-capacity-{demo.namespace}")
+
+
+def _up_twice_with_warm_capacity(demo: Demo) -> None:
     first = demo.run("up", "--timeout", "90")
     assert first.returncode == 0, first.stdout + first.stderr
     names = [m["metadata"]["name"] for m in demo.manifests()]
