@@ -139,13 +139,13 @@ def test_the_warm_window_is_the_placeholders_from_lead_before_the_burst_to_until
 
 def test_the_shows_feed_keeps_the_warm_capacity_on_the_talks_clock(gateway) -> None:
     client = GatewayClient(direct_route(gateway.url, ADMIN_TOKEN))
-    # at 60x the window opens 1 s after the show starts; reactive: no forecast posted
-    feed = ForecastFeed(warm_config(), client, speed=60.0)
+    # at 20x the window opens 3 s after the show starts; reactive: no forecast posted
+    feed = ForecastFeed(warm_config(), client, speed=20.0)
     assert feed.post(talk_now=0.0, paused=False) == 0
     assert (value(gateway), warm(gateway)) == (0, 0)
     wait_until("the warm window open", lambda: warm(gateway) == 2, timeout=10)
     assert value(gateway) == 0
-    feed.post(talk_now=599.0, paused=False)  # the end of steady 1 s at 60x from now
+    feed.post(talk_now=540.0, paused=False)  # the end of steady 3 s at 20x from now
     assert warm(gateway) == 2
     wait_until("the warm window closed", lambda: warm(gateway) == 0, timeout=10)
     feed.post(talk_now=300.0, paused=True)
