@@ -100,3 +100,9 @@ def test_s3_away_is_one_line_and_never_fails_the_replica(s3: MotoS3, tmp_path: P
 def test_push_waits_for_vllm_to_serve_and_gives_up_after_its_wait() -> None:
     # nothing listens on the discard port: not ready within a bounded wait
     assert wait_ready("http://127.0.0.1:9/health", timeout=0.3, every=0.1) is False
+
+
+def test_prepare_looks_for_the_marker_the_push_writes() -> None:
+    from tubedemo.prepare.lookup import COMPILE_CACHE_MARKER
+
+    assert MARKER == COMPILE_CACHE_MARKER  # the gateway imports nothing from tubedemo

@@ -344,6 +344,23 @@ def test_prepare_copies_the_hub_weights_to_the_per_account_bucket_and_marks_them
     assert "(0 uploaded, 5 already there)" in again.stdout
 
 
+def test_prepare_says_where_vllms_compile_cache_is_and_whether_a_replica_filled_it(
+    env: dict[str, str], tmp_path: Path, servers: tuple[str, HubServer]
+) -> None:
+    _write_demo(tmp_path)
+    cached = ("prepare", "--no-snapshot", "--set", "model.compile_cache=true")
+    first = tubedemo(tmp_path, *cached)
+    assert first.returncode == 0, first.stderr
+    key = s3_layout.compile_cache_key(_cfg(model={"name": MODEL, "compile_cache": True}))
+    where = f"s3://{BUCKET}/{key}"
+    assert f"compile cache: {where} empty; the first replica" in first.stdout
+    # the first replica's push (gateway/compile_cache.py) wrote the cache and its marker
+    _client("s3").put_object(Bucket=BUCKET, Key=f"{key}.tubedemo-complete.json", Body=b"{}")
+    second = tubedemo(tmp_path, *cached)
+    assert f"compile cache: {where} complete" in " ".join(second.stdout.split()), second.stdout
+    assert "compile cache" not in tubedemo(tmp_path, "prepare", "--no-snapshot").stdout
+
+
 def test_a_multipart_upload_is_recognised_by_its_etag_and_not_sent_twice(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -539,11 +556,19 @@ def test_prepare_delete_removes_the_snapshot_the_weights_and_the_builder_role(
     _publish_bottlerocket_ami(_cfg())
     _write_demo(tmp_path)
     assert tubedemo(tmp_path, "prepare").returncode == 0
+    # what a talk's first replica pushed (model.compile_cache), and a survey answer beside it
+    s3 = _client("s3")
+    s3.put_object(Bucket=BUCKET, Key="compile-cache/abc/torch_compile_cache/x", Body=b"1")
+    s3.put_object(Bucket=BUCKET, Key="compile-cache/abc/.tubedemo-complete.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="tubedemo/answers/1.json", Body=b"{}")
     done = tubedemo(tmp_path, "prepare", "--delete", "--yes")
     assert done.returncode == 0, done.stderr
     assert not _snapshots()
-    versions = _client("s3").list_object_versions(Bucket=BUCKET, Prefix="models/")
-    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
+    for prefix in ("models/", "compile-cache/"):
+        versions = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
+        assert not versions.get("Versions") and not versions.get("DeleteMarkers"), prefix
+    assert f"deleted 2 object version(s) under s3://{BUCKET}/compile-cache/" in done.stdout
+    assert s3.get_object(Bucket=BUCKET, Key="tubedemo/answers/1.json")["Body"].read() == b"{}"
     with pytest.raises(NotPrepared):
         lookup.resolve(Aws(REGION), _cfg())
     assert "Traceback" not in done.stderr

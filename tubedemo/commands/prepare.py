@@ -88,7 +88,8 @@ def _delete(aws: "Aws", cfg: "DemoConfig", yes: bool) -> None:
 
     console.print(
         f"[bold]prepare --delete[/] in {_where(cfg)}: snapshots of {cfg.model.image}, weights at "
-        f"{s3_layout.weights_uri(cfg)}, IAM role tubedemo-snapshot-builder"
+        f"{s3_layout.weights_uri(cfg)}, vLLM's compile caches under s3://{cfg.s3_bucket}/"
+        f"{s3_layout.COMPILE_CACHE_PREFIX}/, IAM role tubedemo-snapshot-builder"
     )
     if not yes:
         if not sys.stdin.isatty():
@@ -104,6 +105,7 @@ def _make(
 ) -> None:
     """Copy the weights and make the snapshot (each when asked and `auto`); Ctrl-C, SIGTERM
     and a closed terminal still terminate the builder."""
+    from tubedemo.aws import s3_layout
     from tubedemo.core.signals import term_and_hangup_as_interrupt
     from tubedemo.prepare import image_snapshot as snapshots
     from tubedemo.prepare import weights as weights_ops
@@ -134,6 +136,10 @@ def _make(
                 f"snapshot: gpu_pool.image_snapshot_id is "
                 f"{cfg.gpu_pool.image_snapshot_id or 'empty'!r}, not auto: nothing to make"
             )
+        if s3_layout.compile_cache_rendered(cfg):
+            from tubedemo.prepare.lookup import compile_cache_state
+
+            _line(compile_cache_state(aws, cfg))
     if made:
         console.print(
             f"[green]prepared[/]: {', '.join(made)}; `up` finds them (auto). `teardown` keeps "

@@ -1,6 +1,8 @@
 """`tubedemo prepare --delete`: remove what prepare made (teardown keeps it for the next talk).
 
-This config's image snapshot(s), every version of its weights and marker, and the builder's IAM
+This config's image snapshot(s), every version of its weights and marker, every vLLM compile
+cache in the bucket (model.compile_cache: derived data, refilled by the next talk's first
+replica; caches of earlier configurations would otherwise stay forever), and the builder's IAM
 role and instance profile; through the door (tubedemo.aws), so an AWS call failing is an
 AwsError naming the step.
 """
@@ -26,6 +28,7 @@ def delete_prepared(aws: Aws, config: DemoConfig, report: Report) -> int:
     builder's IAM role and profile. Returns how many things went."""
     gone = _delete_snapshots(aws, config, report)
     gone += _delete_weights(aws, config, report)
+    gone += _delete_compile_caches(aws, config, report)
     gone += _delete_builder_role(aws, report)
     return gone
 
@@ -50,24 +53,45 @@ def _delete_weights(aws: Aws, config: DemoConfig, report: Report) -> int:
     bucket = config.s3_bucket
     if not account.bucket_exists(aws, bucket):
         return 0
-    count = 0
     with step(f"deleting the weights in {bucket}"):
-        for prefix in (s3_layout.weights_key(config), s3_layout.marker_key(config)):
-            for page in aws.pages("s3", "list_object_versions", Bucket=bucket, Prefix=prefix):
-                versions = page.get("Versions", []) + page.get("DeleteMarkers", [])
-                batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
-                for i in range(0, len(batch), DELETE_BATCH):
-                    aws.call(
-                        "s3",
-                        "delete_objects",
-                        Bucket=bucket,
-                        Delete={"Objects": batch[i : i + DELETE_BATCH], "Quiet": True},
-                    )
-                count += len(batch)
+        prefixes = (s3_layout.weights_key(config), s3_layout.marker_key(config))
+        count = _delete_versions(aws, bucket, prefixes)
     if not count:
         return 0
     report(f"deleted {count} object version(s) under {s3_layout.weights_uri(config)}")
     return 1
+
+
+def _delete_compile_caches(aws: Aws, config: DemoConfig, report: Report) -> int:
+    bucket = config.s3_bucket
+    if not account.bucket_exists(aws, bucket):
+        return 0
+    prefix = f"{s3_layout.COMPILE_CACHE_PREFIX}/"
+    with step(f"deleting vLLM's compile caches in {bucket}"):
+        count = _delete_versions(aws, bucket, (prefix,))
+    if not count:
+        return 0
+    report(f"deleted {count} object version(s) under s3://{bucket}/{prefix}")
+    return 1
+
+
+def _delete_versions(aws: Aws, bucket: str, prefixes: tuple[str, ...]) -> int:
+    """Delete every version and delete marker under ``prefixes`` (the bucket is versioned);
+    how many went."""
+    count = 0
+    for prefix in prefixes:
+        for page in aws.pages("s3", "list_object_versions", Bucket=bucket, Prefix=prefix):
+            versions = page.get("Versions", []) + page.get("DeleteMarkers", [])
+            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
+            for i in range(0, len(batch), DELETE_BATCH):
+                aws.call(
+                    "s3",
+                    "delete_objects",
+                    Bucket=bucket,
+                    Delete={"Objects": batch[i : i + DELETE_BATCH], "Quiet": True},
+                )
+            count += len(batch)
+    return count
 
 
 def _delete_builder_role(aws: Aws, report: Report) -> int:

@@ -99,3 +99,30 @@ def found_line(config: DemoConfig, resolved: DemoConfig) -> str:
     if config.weights_are_auto:
         found.append(f"weights {resolved.model.weights_uri}")
     return f"prepared (auto): {', '.join(found)}"
+
+
+COMPILE_CACHE_MARKER = ".tubedemo-complete.json"
+"""The object gateway/compile_cache.py writes after a complete cache (its MARKER)."""
+
+
+def compile_cache_state(aws: Aws, config: DemoConfig) -> str:
+    """One line on vLLM's compile cache for this configuration (model.compile_cache): where it
+    is and whether it is complete; listed, as vLLM's role does (its policy lists the prefix)."""
+    key = s3_layout.compile_cache_key(config)
+    where = f"s3://{config.s3_bucket}/{key}"
+    with step("looking for vLLM's compile cache"):
+        marker = key + COMPILE_CACHE_MARKER
+        reply = aws.call(
+            "s3",
+            "list_objects_v2",
+            missing=("NoSuchBucket",),
+            Bucket=config.s3_bucket,
+            Prefix=marker,
+            MaxKeys=1,
+        )
+    if reply is not None and any(o["Key"] == marker for o in reply.get("Contents", [])):
+        return f"compile cache: {where} complete; new replicas load their compiled graphs"
+    return (
+        f"compile cache: {where} empty; the first replica (the warm one, at `up`) compiles "
+        "cold and fills it"
+    )
