@@ -167,3 +167,87 @@ def test_the_proof_names_a_nat_gateway_and_elastic_ip_eksctl_left(
     ec2.delete_nat_gateway(NatGatewayId=nat)
     ec2.release_address(AllocationId=address)
     assert aws_steps.proof(aws, cfg, None) == []
+
+
+def test_the_audience_certificate_is_requested_validated_in_the_hosted_zone_and_waited_for(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import settings
+
+    # moto issues a DNS-validated certificate once it is this many seconds old (it does not
+    # resolve the validation record: that part is emulated); AWS takes minutes
+    monkeypatch.setattr(settings, "ACM_VALIDATION_WAIT", 1)
+    cfg = config_from_dict(
+        {
+            "cluster": {"account_id": "123456789012"},
+            "web": {"ingress": {"host": "talk.example.com", "hosted_zone": "example.com"}},
+        }
+    )
+    route53 = boto3.client("route53", region_name=REGION)
+    zone = route53.create_hosted_zone(Name="example.com", CallerReference="talk")["HostedZone"]
+    arn, made = aws_steps.ensure_certificate(aws, cfg)
+    assert made == (
+        "made",
+        f"ACM certificate for talk.example.com (DNS validation requested): {arn}",
+    )
+    assert aws_steps.ensure_validation_record(aws, cfg, arn)[0] == "made"
+    wanted = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=arn)
+    record = wanted["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    cnames = [
+        (r["Name"], r["ResourceRecords"][0]["Value"]) for r in records if r["Type"] == "CNAME"
+    ]
+    assert cnames == [(record["Name"], record["Value"])]
+    assert aws_steps.wait_certificate(aws, arn, timeout=30, poll=1) == (
+        "issued",
+        f"ACM certificate {arn}: set web.ingress.certificate_arn to it",
+    )
+    # run again: the same certificate and record are found, nothing is added
+    again, found = aws_steps.ensure_certificate(aws, cfg)
+    assert (again, found[0]) == (arn, "found") and "(ISSUED)" in found[1]
+    assert aws_steps.ensure_validation_record(aws, cfg, arn)[0] == "found"
+    listed = boto3.client("acm", region_name=REGION).list_certificates()["CertificateSummaryList"]
+    assert len(listed) == 1
+    after = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert after == records
+
+
+def test_a_hosted_zone_the_account_does_not_have_is_one_line_naming_it(aws: Aws) -> None:
+    from tubedemo.core.errors import AwsError
+
+    with pytest.raises(AwsError, match=r"no public Route 53 hosted zone example\.org in this"):
+        aws_steps.hosted_zone_id(aws, "example.org")
+
+
+def test_create_makes_the_certificate_last_of_the_account_side_with_a_line_per_step(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import settings
+
+    from tubedemo.eks import create
+
+    monkeypatch.setattr(settings, "ACM_VALIDATION_WAIT", 1)  # as above: moto issues it
+    quotas = QuotaService()
+    quotas.server.thread.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.server.url)
+        fresh = Aws(REGION)
+        ingress = {"host": "talk.example.com", "hosted_zone": "example.com"}
+        cfg = config_from_dict(
+            {"cluster": {"account_id": "123456789012"}, "web": {"ingress": ingress}}
+        )
+        boto3.client("route53", region_name=REGION).create_hosted_zone(
+            Name="example.com", CallerReference="talk"
+        )
+        vpc, _ = _vpc_with_private_and_public_tables(fresh)
+        issuer = "https://oidc.eks.us-west-2.amazonaws.com/id/TALK"
+        facts = aws_steps.ClusterFacts("tubedemo", "1.35", vpc, issuer, "ACTIVE")
+        lines: list[str] = []
+        create.ensure_account_side(fresh, cfg, facts, lines.append)
+    finally:
+        quotas.server.server.shutdown()
+    verbs = [line.split()[0] for line in lines]
+    assert verbs[-3:] == ["made", "made", "issued"], lines
+    assert "ACM certificate for talk.example.com" in lines[-3]
+    assert "Route 53 CNAME _" in lines[-2] and "in example.com" in lines[-2]
+    assert "set web.ingress.certificate_arn" in lines[-1]

@@ -55,3 +55,25 @@ def test_the_plan_prints_one_numbered_line_per_step_with_its_tool() -> None:
     lines = plan.format_plan("plan", steps)
     assert len(lines) == len(steps) + 1
     assert lines[3].startswith(" 3. EKS 1.35 cluster tubedemo") and "[eksctl v0.230.0" in lines[3]
+
+
+def test_a_hosted_zone_adds_the_certificate_and_its_validation_record_one_line_each() -> None:
+    ingress = {"host": "talk.example.com", "hosted_zone": "example.com"}
+    steps = plan.create_plan(config_from_dict({"web": {"ingress": ingress}}), Path("/x"))
+    keys = [s.key for s in steps]
+    assert keys.index("irsa-vllm") < keys.index("certificate") < keys.index("certificate-dns")
+    by_key = {s.key: s for s in steps}
+    assert by_key["certificate"].what == (
+        "ACM certificate for talk.example.com (DNS validation), waited for until issued"
+    )
+    assert "hosted zone example.com" in by_key["certificate-dns"].what
+    assert "certificate" not in [s.key for s in plan.create_plan(config_from_dict({}), Path("/x"))]
+
+
+def test_a_hosted_zone_needs_the_audience_host_in_it() -> None:
+    for host in (None, "talk.example.org", "example.com"):
+        cfg = config_from_dict({"web": {"ingress": {"host": host, "hosted_zone": "example.com"}}})
+        assert plan.config_problems(cfg) == [
+            "web.ingress.hosted_zone is example.com: set web.ingress.host to the audience's "
+            "name in it (e.g. talk.example.com), the name the certificate is for"
+        ]

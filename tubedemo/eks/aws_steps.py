@@ -52,6 +52,129 @@ def _talk_tags(cfg: DemoConfig) -> list[dict[str, str]]:
     return [{"Key": TALK_TAG, "Value": cfg.cluster.name}]
 
 
+# --- the audience's HTTPS certificate (web.ingress.hosted_zone) -------------------------------
+
+CERTIFICATE_WAIT = 1800.0
+"""Seconds ACM may take to issue a DNS-validated certificate (minutes once the record
+resolves; AWS gives up after 72 h, which no talk waits for)."""
+VALIDATION_RECORD_WAIT = 120.0
+"""Seconds until ACM names the validation record of a new certificate (a few, usually)."""
+
+
+def hosted_zone_id(aws: Aws, zone: str) -> str:
+    """The id of the account's public Route 53 hosted zone ``zone``; a one-line AwsError
+    naming it when the account has none of that name."""
+    name = zone.rstrip(".") + "."
+    reply = aws.call("route53", "list_hosted_zones_by_name", DNSName=name, MaxItems="10")
+    for found in reply.get("HostedZones", []):
+        private = (found.get("Config") or {}).get("PrivateZone")
+        if found.get("Name") == name and not private:
+            return str(found["Id"]).rpartition("/")[2]
+    raise AwsError(
+        f"no public Route 53 hosted zone {zone} in this account: web.ingress.hosted_zone must "
+        "name one (aws route53 list-hosted-zones), or leave it unset"
+    )
+
+
+def _certificates(aws: Aws, host: str) -> list[dict[str, Any]]:
+    """ACM certificates for ``host`` that are issued or on their way, issued first."""
+    found = [
+        c
+        for page in aws.pages(
+            "acm", "list_certificates", CertificateStatuses=["ISSUED", "PENDING_VALIDATION"]
+        )
+        for c in page.get("CertificateSummaryList", [])
+        if c.get("DomainName") == host
+    ]
+    return sorted(found, key=lambda c: c.get("Status") != "ISSUED")
+
+
+def ensure_certificate(aws: Aws, cfg: DemoConfig) -> tuple[str, Outcome]:
+    """(its ARN, the step's line): the ACM certificate for web.ingress.host, found (issued or
+    pending) or requested with DNS validation."""
+    host = str(cfg.web.ingress.host)
+    found = _certificates(aws, host)
+    if found:
+        arn = str(found[0]["CertificateArn"])
+        return arn, ("found", f"ACM certificate for {host} ({found[0].get('Status')}): {arn}")
+    reply = aws.call(
+        "acm",
+        "request_certificate",
+        DomainName=host,
+        ValidationMethod="DNS",
+        # the same token within an hour answers the same certificate: an interrupted create
+        # that asks again does not make a second one
+        IdempotencyToken=f"tubedemo{cfg.cluster.name}".replace("-", "")[:32],
+        Tags=_talk_tags(cfg),
+    )
+    arn = str(reply["CertificateArn"])
+    return arn, ("made", f"ACM certificate for {host} (DNS validation requested): {arn}")
+
+
+def _validation_record(aws: Aws, arn: str) -> dict[str, str]:
+    """The CNAME ACM wants for ``arn`` (it names it a moment after the request)."""
+    deadline = time.monotonic() + VALIDATION_RECORD_WAIT
+    while True:
+        described = aws.call("acm", "describe_certificate", CertificateArn=arn)["Certificate"]
+        for option in described.get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord")
+            if record:
+                return {k: str(v) for k, v in record.items()}
+        if time.monotonic() >= deadline:
+            raise AwsError(
+                f"ACM named no DNS validation record for {arn} in {VALIDATION_RECORD_WAIT:.0f} s "
+                "(aws acm describe-certificate); run `tubedemo cluster create` again"
+            )
+        time.sleep(2.0)
+
+
+def ensure_validation_record(aws: Aws, cfg: DemoConfig, arn: str) -> Outcome:
+    """The certificate's validation CNAME in the hosted zone: found, or made (UPSERT)."""
+    zone = str(cfg.web.ingress.hosted_zone)
+    zone_id = hosted_zone_id(aws, zone)
+    record = _validation_record(aws, arn)
+    what = f"Route 53 CNAME {record['Name']} in {zone} (validates the certificate)"
+    listed = aws.call(
+        "route53",
+        "list_resource_record_sets",
+        HostedZoneId=zone_id,
+        StartRecordName=record["Name"],
+        StartRecordType="CNAME",
+        MaxItems="1",
+    ).get("ResourceRecordSets", [])
+    values = [r.get("Value") for s in listed for r in s.get("ResourceRecords", [])]
+    if listed and listed[0].get("Name") == record["Name"] and values == [record["Value"]]:
+        return "found", what
+    aws.call(
+        "route53",
+        "change_resource_record_sets",
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Comment": f"ACM validation of {cfg.web.ingress.host} (tubedemo cluster create)",
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": record["Name"],
+                        "Type": "CNAME",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": record["Value"]}],
+                    },
+                }
+            ],
+        },
+    )
+    return "made", what
+
+
+def wait_certificate(
+    aws: Aws, arn: str, *, timeout: float = CERTIFICATE_WAIT, poll: float = 15.0
+) -> Outcome:
+    """Wait (ACM's own waiter) until the certificate is issued."""
+    aws.wait("acm", "certificate_validated", timeout=timeout, poll=poll, CertificateArn=arn)
+    return "issued", f"ACM certificate {arn}: set web.ingress.certificate_arn to it"
+
+
 # --- Karpenter's CloudFormation ----------------------------------------------------------------
 
 

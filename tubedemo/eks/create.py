@@ -228,8 +228,8 @@ def ensure_account_side(
     aws: Aws, cfg: DemoConfig, facts: aws_steps.ClusterFacts, report: Report
 ) -> None:
     """What the cluster needs of the account around it: the spot service role, GPU quotas, the
-    VPC's S3 endpoint, the bucket, and the IRSA roles of the gateway (and of vLLM when the
-    weights come from S3)."""
+    VPC's S3 endpoint, the bucket, the IRSA roles of the gateway (and of vLLM when the
+    weights come from S3), and the audience's certificate when demo.yaml names a hosted zone."""
     say(report, aws_steps.ensure_spot_role(aws))
     for capacity in cfg.gpu_pool.capacity_types:
         say(report, aws_steps.ensure_quota(aws, cfg, capacity))
@@ -261,3 +261,9 @@ def ensure_account_side(
                 aws_iam.weights_policy(cfg),
             ),
         )
+    # the audience's https name (web.ingress.hosted_zone)
+    if cfg.web.ingress.hosted_zone is not None:
+        arn, outcome = aws_steps.ensure_certificate(aws, cfg)
+        say(report, outcome)
+        say(report, aws_steps.ensure_validation_record(aws, cfg, arn))
+        say(report, aws_steps.wait_certificate(aws, arn))

@@ -44,6 +44,14 @@ def config_problems(cfg: DemoConfig) -> list[str]:
             f"gpu_pool.node_role is {cfg.gpu_pool.node_role}, but Karpenter's CloudFormation "
             f"names the node role {node_role}: set gpu_pool.node_role: {node_role}"
         )
+    ingress = cfg.web.ingress
+    if ingress.hosted_zone is not None:
+        zone = ingress.hosted_zone.rstrip(".")
+        if not (ingress.host or "").rstrip(".").endswith(f".{zone}"):
+            problems.append(
+                f"web.ingress.hosted_zone is {zone}: set web.ingress.host to the audience's name "
+                f"in it (e.g. talk.{zone}), the name the certificate is for"
+            )
     if cfg.interruption_queue != cfg.cluster.name:
         problems.append(
             f"gpu_pool.interruption_queue is {cfg.interruption_queue}, but Karpenter's "
@@ -98,6 +106,21 @@ def create_plan(cfg: DemoConfig, folder: Path) -> list[PlannedStep]:
                 "irsa-vllm", f"IAM role {cfg.model.iam_role} (`tubedemo policy vllm`)", "boto3"
             )
         )
+    ingress = cfg.web.ingress
+    if ingress.hosted_zone is not None:
+        steps += [
+            PlannedStep(
+                "certificate",
+                f"ACM certificate for {ingress.host} (DNS validation), waited for until issued",
+                "boto3",
+                "~2-5 min",
+            ),
+            PlannedStep(
+                "certificate-dns",
+                f"its validation CNAME in Route 53 hosted zone {ingress.hosted_zone}",
+                "boto3",
+            ),
+        ]
     for release in releases(cfg, vpc_id="<the cluster's VPC>"):
         steps.append(
             PlannedStep(

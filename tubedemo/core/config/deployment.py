@@ -272,6 +272,10 @@ class IngressConfig(Section):
     """ALB scheme."""
     certificate_arn: str | None = None
     """ACM certificate for HTTPS; None serves plain HTTP."""
+    hosted_zone: str | None = None
+    """Route 53 hosted zone (its name, e.g. talks.example.com) that holds ``host``: `cluster
+    create` requests an ACM certificate for ``host`` there with DNS validation and waits until
+    it is issued (set certificate_arn to the ARN it prints); None: no certificate is made."""
 
 
 class WebConfig(Section):
