@@ -41,6 +41,10 @@ def test_every_step_the_render_shapes_names_the_flag_or_field() -> None:
     )
     assert follows["graphs"] == "--cudagraph-capture-sizes 1 2 4 8 16 24 32"
     assert follows["probe"] == "startupProbe.periodSeconds: 2"
+    # no step without what it follows: the container's driver init, the engine's release
+    assert all(follows.values()), [name for name, text in follows.items() if not text]
+    assert follows["container"].startswith(f"gpu_pool.ami_alias {cfg.gpu_pool.ami_alias}")
+    assert follows["engine"].startswith(f"model.image {cfg.model.image}")
 
 
 def test_the_snapshot_volume_initialized_during_the_boot_costs_nothing_lazily_read_it_does() -> (
