@@ -98,8 +98,8 @@ class ModelConfig(Section):
     """Keep vLLM's torch.compile cache in the per-account bucket beside the prepared weights
     (eks, weights from S3): a new replica loads the compiled graphs (~8 s) instead of compiling
     them (~42 s); the first replica of a configuration (the warm one, at `up`) fills it. Off
-    by default until a GPU run has shown vLLM loading the pulled cache (the waterfall's log
-    reading says which: compile_cache_hit)."""
+    by default until a GPU run has shown vLLM loading the pulled cache (its log says which:
+    "Directly load the compiled graph(s) ... from the cache" or "Compiling a graph ...")."""
     startup_probe_period: Duration = Field(2.0, ge=1, le=10)
     """periodSeconds of vLLM's startupProbe (s): Ready is seen on average half a period after
     the model answers (the kubelet probes readiness at once when startup succeeds)."""
