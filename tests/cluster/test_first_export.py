@@ -171,5 +171,6 @@ def test_a_collector_that_cannot_reach_the_scaler_holds_the_scaled_object_with_o
     # the collector answered (its telemetry was read) but had sent nothing
     assert f"{POD}: no otelcol_exporter_sent_metric_points{{exporter=otlp_grpc/kedify}}" in message
     assert "not applied" in message and "tubedemo up" in message
+    assert "otel.first_export_timeout: 0s" in message  # the way out, named
     assert "applied all the same" not in message
     assert api.get(Ref.of(scaled[0])) is None

@@ -177,7 +177,8 @@ def up(
         stuck.append(
             f"{', '.join(str(Ref.of(m)) for m in plan.scaling)} not applied: {held} (until "
             "the scaler has every collector's heartbeat, KEDA holds fallback.replicas and "
-            "Karpenter starts a GPU node); fix that and run `tubedemo up` again"
+            "Karpenter starts a GPU node); fix that and run `tubedemo up` again (with "
+            "otel.first_export_timeout: 0s it applies them without waiting)"
         )
     if stuck:
         applied = ", ".join(str(Ref.of(m)) for m in plan.scaling)
