@@ -40,6 +40,7 @@ SHARED_FIXTURES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_deletion_cost_run.py",
         "tests/gateway/test_gateway_mode_watch.py",
         "tests/manifests/otel/test_otel_collector_run.py",
+        "tests/manifests/otel/test_otlp_tls.py",
         "tests/rehearsal/test_lab_fleet.py",
         "tests/talk/test_show_mode.py",
     ),

@@ -17,7 +17,8 @@ gateway Service through the API server), ``ready_pods`` (the lab's Ready vLLM po
 ``deadline`` (the GPU deadline ConfigMap the rendered CronJob enforces), ``audience_https``
 (whether phones reach the page over https; pure), ``bootstrap`` (the Kubernetes side of
 `cluster create` and `cluster delete`: the admin-token Secret, deleting what bills through a
-controller and waiting until it is let go). What talks to AWS lives in tubedemo.aws and
+controller and waiting until it is let go; the scaler's OTLP certificate), ``scaler_tls``
+(that certificate and its CA; pure). What talks to AWS lives in tubedemo.aws and
 tubedemo.prepare.
 
 May import tubedemo.core, tubedemo.telemetry (watch.py and status.py build the Snapshot's

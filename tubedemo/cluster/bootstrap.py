@@ -1,7 +1,8 @@
 """The Kubernetes side of `cluster create` and `cluster delete` (tubedemo.eks drives them).
 
 create: the namespace and the gateway's admin-token Secret, "found" when there; an existing
-Secret without vLLM's API key gets one (its other keys are never changed).
+Secret without vLLM's API key gets one (its other keys are never changed); the scaler's OTLP
+certificate Secret (made once, never replaced) and its CA's ConfigMap for the collector.
 delete: delete what bills through a controller (the Ingress's load balancer, the PVCs' volumes,
 the NodePool's NodeClaims and their instances) and wait until Kubernetes has let go of each
 object: an Ingress keeps its finalizer until the load balancer controller has deleted the ALB,
@@ -15,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from tubedemo.cluster import scaler_tls
 from tubedemo.cluster.api import Api
 from tubedemo.cluster.plan import Ref
 from tubedemo.core.config import DemoConfig
@@ -67,6 +69,61 @@ def ensure_admin_token(api: Api, cfg: DemoConfig) -> Outcome:
     }
     api.apply(secret, field_manager=FIELD_MANAGER)
     return "made", f"{ref} (keys token, {VLLM_KEY})"
+
+
+def ensure_scaler_tls(api: Api, cfg: DemoConfig) -> list[Outcome]:
+    """The scaler's OTLP certificate Secret (keda namespace; tubedemo.cluster.scaler_tls) and
+    its CA's ConfigMap in the demo namespace (scaling.otlp_ca_configmap), which the collector
+    verifies the scaler with. Nothing when that setting is "" (plaintext). An existing Secret is
+    never replaced (the scaler serves it; a presenter may have put their own there): the
+    ConfigMap is written from whatever ca.crt it holds, so the two always agree."""
+    ca_map = cfg.scaling.otlp_ca_configmap
+    if not ca_map:
+        return []
+    keda_ns = cfg.prerequisites.keda_namespace
+    outcomes: list[Outcome] = []
+    for ns in (keda_ns, cfg.cluster.namespace):
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        if api.get(Ref.of(namespace)) is None:
+            api.apply(namespace, field_manager=FIELD_MANAGER)
+    ref = Ref("v1", "Secret", keda_ns, scaler_tls.secret_name(cfg.scaling.scaler_address))
+    live = api.get(ref)
+    if live is None:
+        made = scaler_tls.issue(scaler_tls.service_names(cfg.scaling.otlp_endpoint))
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": ref.name, "namespace": keda_ns},
+            "type": "kubernetes.io/tls",
+            "stringData": made.secret_data(),
+        }
+        api.apply(secret, field_manager=FIELD_MANAGER)
+        ca_pem = made.ca_pem
+        outcomes.append(("made", f"{ref} (the scaler's OTLP certificate and its CA)"))
+    else:
+        encoded = (live.get("data") or {}).get(scaler_tls.CA_FILE)
+        if not encoded:
+            raise ClusterError(
+                f"{ref} has no {scaler_tls.CA_FILE}: the collector cannot verify the scaler "
+                f"without its CA; add it, or delete the Secret and run `tubedemo cluster create` "
+                f"again to have one made"
+            )
+        ca_pem = base64.b64decode(encoded).decode()
+        outcomes.append(("found", f"{ref} (kept as it is)"))
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": ca_map, "namespace": cfg.cluster.namespace},
+        "data": {scaler_tls.CA_FILE: ca_pem},
+    }
+    cm_ref = Ref.of(config_map)
+    current = api.get(cm_ref)
+    if current is not None and (current.get("data") or {}).get(scaler_tls.CA_FILE) == ca_pem:
+        outcomes.append(("found", f"{cm_ref} (the scaler's CA)"))
+    else:
+        api.apply(config_map, field_manager=FIELD_MANAGER)
+        outcomes.append(("made", f"{cm_ref} (the scaler's CA, from {ref})"))
+    return outcomes
 
 
 def wait_deleted(

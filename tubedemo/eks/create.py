@@ -178,12 +178,16 @@ def create_cluster(
     say(report, ensure_kubeconfig(tools, cfg))
     ensure_account_side(aws, cfg, facts, report)
 
+    # before the releases: the scaler's pod mounts its OTLP certificate Secret, and would not
+    # start (helm --wait would time out) without it
+    api = connect(kubeconfig, cfg.cluster.context)
+    for outcome in bootstrap.ensure_scaler_tls(api, cfg):
+        say(report, outcome)
     present = deployed(tools)
     for release in chosen:
         say(report, ensure_release(tools, release, folder, present))
 
     # the gp3 StorageClass is part of `up`'s render (storage.create_storage_class)
-    api = connect(kubeconfig, cfg.cluster.context)
     say(report, bootstrap.ensure_admin_token(api, cfg))
     report(
         "next: `tubedemo prepare` (weights in S3 and the image snapshot, once per account, "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tubedemo.aws import s3_layout
+from tubedemo.cluster import scaler_tls
 from tubedemo.core.config import DemoConfig
 from tubedemo.eks import eksctl_config, karpenter_stack, pins
 from tubedemo.eks.releases import releases
@@ -121,6 +122,18 @@ def create_plan(cfg: DemoConfig, folder: Path) -> list[PlannedStep]:
                 "boto3",
             ),
         ]
+    if cfg.scaling.otlp_ca_configmap:
+        keda_ns = cfg.prerequisites.keda_namespace
+        steps.append(
+            PlannedStep(
+                "scaler-tls",
+                f"Secret {keda_ns}/{scaler_tls.secret_name(cfg.scaling.scaler_address)} (the "
+                f"OTEL scaler's OTLP certificate, made once) and ConfigMap "
+                f"{cfg.cluster.namespace}/{cfg.scaling.otlp_ca_configmap} (its CA, for the "
+                "collector)",
+                "kubernetes",
+            )
+        )
     for release in releases(cfg, vpc_id="<the cluster's VPC>"):
         steps.append(
             PlannedStep(

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from tubedemo.cluster import scaler_tls
 from tubedemo.core.config import DemoConfig
 from tubedemo.eks import pins
 from tubedemo.eks.eksctl_config import KARPENTER_SA, LOAD_BALANCER_CONTROLLER_SA
@@ -111,10 +112,30 @@ def kedify_keda(cfg: DemoConfig) -> Release:
     )
 
 
+OTLP_TLS_MOUNT = "/etc/otlp-tls"
+"""Where the scaler's pod mounts its OTLP certificate Secret."""
+
+
 def kedify_otel_scaler(cfg: DemoConfig) -> Release:
     """Kedify's OTEL scaler, named so its Service is scaling.scaler_address; tubedemo deploys
-    its own collector (it renames vllm:* metrics), so the chart's collector stays off."""
+    its own collector (it renames vllm:* metrics), so the chart's collector stays off. With
+    scaling.otlp_ca_configmap set, its OTLP receiver serves TLS with the certificate in
+    the Secret that `cluster create` makes first (tubedemo.cluster.bootstrap.ensure_scaler_tls;
+    the chart's settings.tls). No caFile: with one the scaler also demands a client certificate
+    of every exporter (mutual TLS), a step not taken here."""
     service, _, _ = cfg.scaling.scaler_address.partition(".")
+    settings: dict[str, Any] = {"metricStore": {"retentionSeconds": 60}}
+    if cfg.scaling.otlp_ca_configmap:
+        settings["tls"] = {
+            "certFile": f"{OTLP_TLS_MOUNT}/tls.crt",
+            "keyFile": f"{OTLP_TLS_MOUNT}/tls.key",
+            "secrets": [
+                {
+                    "name": scaler_tls.secret_name(cfg.scaling.scaler_address),
+                    "mountPath": OTLP_TLS_MOUNT,
+                }
+            ],
+        }
     return Release(
         name=service,
         namespace=cfg.prerequisites.keda_namespace,
@@ -123,7 +144,7 @@ def kedify_otel_scaler(cfg: DemoConfig) -> Release:
         values={
             "otelCollector": {"enabled": False},
             "otelOperator": {"enabled": False},
-            "settings": {"metricStore": {"retentionSeconds": 60}},
+            "settings": settings,
         },
         why="the metric store KEDA's trigger reads (OTLP from our collector)",
     )

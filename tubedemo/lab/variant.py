@@ -149,6 +149,9 @@ class CollectorWiring:
     """host:port of the health check extension (EKS: 0.0.0.0:13133 in the pod)."""
     name: str = "lab-collector-0"
     """This collector's name in its heartbeat (EKS: the pod's name)."""
+    otlp_ca_file: str = ""
+    """The CA file the collector verifies the stand-in's OTLP certificate with (EKS: the
+    scaler's CA from its ConfigMap); "": the stand-in serves plaintext."""
 
 
 def lab_collector_config(config_text: str, wiring: CollectorWiring, speed: float) -> str:
@@ -176,6 +179,11 @@ def lab_collector_config(config_text: str, wiring: CollectorWiring, speed: float
     config["processors"]["batch"]["timeout"] = f"{max(1, round(1000 / speed))}ms"
     (exporter,) = config["exporters"].values()
     exporter["endpoint"] = wiring.otlp_endpoint
+    # TLS as the stand-in serves it; the render's other TLS settings (reload_interval) kept
+    tls = {k: v for k, v in (exporter.get("tls") or {}).items() if k not in ("insecure", "ca_file")}
+    exporter["tls"] = (
+        {**tls, "ca_file": wiring.otlp_ca_file} if wiring.otlp_ca_file else {"insecure": True}
+    )
     config["extensions"]["health_check"]["endpoint"] = wiring.health_endpoint
     config["service"]["telemetry"] = {"metrics": {"level": "none"}}
     return str(yaml.safe_dump(config, sort_keys=False))

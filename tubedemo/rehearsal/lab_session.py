@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tubedemo.cluster import scaler_tls
 from tubedemo.core.config import DemoConfig
 from tubedemo.core.durations import check_speed
 from tubedemo.core.errors import ExternalToolError
@@ -182,6 +183,9 @@ class LabSession:
             # a series not refreshed for 3 scrapes is gone (the staleness marker usually
             # says so first)
             f"--retention={3 * wall_scrape:g}",
+            # OTLP over TLS, as the Kedify scaler serves it on EKS, so the collector's TLS
+            # settings are exercised here too
+            *_standin_tls(opt.out_dir / "scaler-tls"),
         ]
         standin = Child(
             "scaler stand-in", argv, opt.out_dir / "scaler-standin.log", announce=True
@@ -195,6 +199,7 @@ class LabSession:
             otlp_endpoint=f"127.0.0.1:{otlp_port}",
             kubeconfig=str(self.kubeconfig),
             health_endpoint=f"127.0.0.1:{free_port()}",
+            otlp_ca_file=str(opt.out_dir / "scaler-tls" / scaler_tls.CA_FILE),
         )
         config = next(
             o["data"]["config.yaml"]
@@ -381,3 +386,18 @@ class LabSession:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _standin_tls(folder: Path) -> list[str]:
+    """A CA and a certificate for the stand-in on loopback, written to ``folder``; the stand-in's
+    TLS flags."""
+    made = scaler_tls.issue(["localhost"], ip_addresses=["127.0.0.1"])
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in made.secret_data().items():
+        path = folder / name
+        path.touch(mode=0o600)
+        path.write_text(text, encoding="utf-8")
+        paths[name] = path
+    cert, key = paths[scaler_tls.CERT_FILE], paths[scaler_tls.KEY_FILE]
+    return [f"--tls-cert={cert}", f"--tls-key={key}"]

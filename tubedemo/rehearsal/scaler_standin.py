@@ -17,7 +17,7 @@ Kedify scaler (v0.1.4) answers for a stale series: a collector outage is seen on
 heartbeat trigger's count.
 
 Run: ``python -m tubedemo.rehearsal.scaler_standin --query 'sum(vllm_num_requests_waiting)'
-...``;
+... [--tls-cert cert.pem --tls-key key.pem]`` (OTLP over TLS, as the scaler serves it on EKS);
 it prints ``PORTS <otlp> <http>`` once both listen on 127.0.0.1, and stops on SIGTERM/SIGINT.
 Needs ``grpcio`` and ``opentelemetry-proto`` (the ``lab`` extra).
 """
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tubedemo.core import metric_query
@@ -121,8 +122,14 @@ def ingest(store: SeriesStore, request: Any) -> int:
     return taken
 
 
-def serve(store: SeriesStore, queries: Sequence[MetricQuery]) -> tuple[Any, ThreadingHTTPServer]:
-    """Start the OTLP gRPC receiver and the HTTP server on 127.0.0.1, free ports."""
+def serve(
+    store: SeriesStore,
+    queries: Sequence[MetricQuery],
+    tls: tuple[bytes, bytes] | None = None,
+) -> tuple[Any, ThreadingHTTPServer]:
+    """Start the OTLP gRPC receiver and the HTTP server on 127.0.0.1, free ports. ``tls``:
+    (certificate PEM, key PEM) the receiver serves, as the Kedify scaler does on EKS
+    (its chart's settings.tls); None: plaintext."""
     # untyped libraries (no stubs): imported as Any, and only here (the lab extra)
     grpc: Any = importlib.import_module("grpc")
     proto = "opentelemetry.proto.collector.metrics.v1"
@@ -138,7 +145,12 @@ def serve(store: SeriesStore, queries: Sequence[MetricQuery]) -> tuple[Any, Thre
 
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     service_grpc.add_MetricsServiceServicer_to_server(Receiver(), grpc_server)
-    grpc_server.otlp_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    if tls is None:
+        grpc_server.otlp_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    else:
+        cert, key = tls
+        credentials = grpc.ssl_server_credentials([(key, cert)])
+        grpc_server.otlp_port = grpc_server.add_secure_port("127.0.0.1:0", credentials)
     grpc_server.start()
 
     class Handler(BaseHTTPRequestHandler):
@@ -169,13 +181,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--retention", type=float, default=30.0, help="wall s a series lives without a refresh"
     )
+    parser.add_argument("--tls-cert", help="PEM file: serve OTLP over TLS with this certificate")
+    parser.add_argument("--tls-key", help="PEM file: the certificate's private key")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     try:
         queries = [metric_query.parse(q) for q in args.query]
     except ValueError as exc:
         parser.error(str(exc))
     store = SeriesStore(args.retention)
-    grpc_server, http = serve(store, queries)
+    tls = None
+    if args.tls_cert is not None:
+        try:
+            tls = (Path(args.tls_cert).read_bytes(), Path(args.tls_key).read_bytes())
+        except OSError as exc:
+            parser.error(f"cannot read the TLS files: {exc}")
+    grpc_server, http = serve(store, queries, tls)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

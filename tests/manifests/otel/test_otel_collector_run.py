@@ -18,8 +18,6 @@ the collector's own telemetry (off, so it binds no :8888 on a shared machine).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -39,12 +37,14 @@ from opentelemetry.proto.collector.metrics.v1 import (
 
 from tests import netns
 from tests.conftest import wait_until
-from tests.kube.controlplane import free_port
 from tests.kube.fixtures import Kube, ready_pod_at
-from tests.kube.in_pod import as_security_context, in_pod, service_account_dir
-from tests.manifests.otel.collector import otelcol, rendered_config
-from tubedemo.core.config import config_from_dict
-from tubedemo.manifests.render import render
+from tests.manifests.otel.collector import (
+    apply_collector_rbac,
+    collector_security,
+    otelcol,
+    rendered_config,
+    start_collector,
+)
 
 MAX_NUM_SEQS = 1
 HELD_REQUESTS = 3  # one runs, two wait: the stand-in reports vllm:num_requests_waiting 2
@@ -253,17 +253,6 @@ def test_renamed_queue_metric_flows_from_the_standin_through_the_real_collector(
                     proc.kill()
 
 
-def apply_collector_rbac(kube: Kube, namespace: str, raw: dict[str, Any]) -> None:
-    """The collector's RBAC exactly as rendered: its pod discovery must work with these rights."""
-    for obj in render(config_from_dict(raw)):
-        if obj["metadata"]["name"] == "otel-collector" and obj["kind"] in (
-            "ServiceAccount",
-            "Role",
-            "RoleBinding",
-        ):
-            kube.apply(obj, namespace)
-
-
 def start_standin(test_host: netns.TestHost) -> subprocess.Popen[str]:
     """The vLLM stand-in on the test host, in slow time: held requests stay running/waiting for
     minutes. It prints ``PORT <n>`` once it listens."""
@@ -283,57 +272,6 @@ def start_standin(test_host: netns.TestHost) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-
-
-def start_collector(
-    kube: Kube,
-    namespace: str,
-    binary: Path,
-    config: Path,
-    sink_port: int,
-    tmp_path: Path,
-    raw: dict[str, Any],
-) -> subprocess.Popen[bytes]:
-    """The collector as in its pod (in-cluster config, its ServiceAccount's token, the rendered
-    securityContext: its user, no capabilities, no privilege escalation, a read-only root),
-    exporting to the test receiver; its output in tmp_path/otelcol.log. The binary and config
-    sit in the pod's /run (where the token is), as the image and the ConfigMap volume would:
-    the user of the securityContext cannot reach root's folders."""
-    run_root = service_account_dir(kube, namespace, "otel-collector", tmp_path / "run")
-    (run_root / "conf").mkdir()
-    shutil.copyfile(config, run_root / "conf" / "config.yaml")
-    try:  # the same file system: a link, not a copy of 100+ MB
-        os.link(binary, run_root / "otelcol")
-    except OSError:
-        shutil.copy2(binary, run_root / "otelcol")
-    pod, container = collector_security(raw)
-    log = (tmp_path / "otelcol.log").open("w")
-    argv, env = in_pod(
-        kube,
-        run_root,
-        as_security_context(
-            pod,
-            container,
-            [
-                "/run/otelcol",
-                "--config=file:/run/conf/config.yaml",
-                f"--set=exporters::otlp_grpc/kedify::endpoint=127.0.0.1:{sink_port}",
-                f"--set=extensions::health_check::endpoint=127.0.0.1:{free_port()}",
-                "--set=service::telemetry::metrics::level=none",
-            ],
-        ),
-        read_only_root=bool({**pod, **container}.get("readOnlyRootFilesystem")),
-    )
-    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def collector_security(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The rendered collector Deployment's pod and container securityContext."""
-    for obj in render(config_from_dict(raw)):
-        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "otel-collector":
-            spec = obj["spec"]["template"]["spec"]
-            return spec["securityContext"], spec["containers"][0]["securityContext"]
-    raise AssertionError("the render has no otel-collector Deployment")
 
 
 def locked_down(pid: int) -> dict[str, str]:

@@ -112,6 +112,10 @@ class ScalingConfig(Section):
     """Kedify OTEL scaler gRPC address (its scaler port, 4318); rendered into both trigger types."""
     otlp_endpoint: str = "keda-otel-scaler.keda.svc:4317"
     """Where the collector sends OTLP gRPC metrics (the scaler's receiver, 4317)."""
+    otlp_ca_configmap: str = "otel-scaler-ca"
+    """eks: ConfigMap (demo namespace, key ca.crt) with the CA of the scaler's OTLP certificate;
+    the collector verifies the scaler with it (`cluster create` makes both). "": plaintext OTLP,
+    for a scaler installed without TLS. The local profile always sends plaintext."""
     trigger_name: str = "queue"
     """Name of the trigger; the formula refers to it."""
     metric: str = "vllm_num_requests_waiting"
