@@ -65,7 +65,7 @@ def create_app(
     page.install(app, settings.web_dir)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(DisguisedPaths)
+    app.add_middleware(DisguisedPaths, internal_port=settings.internal_port)
     if settings.cors_origin:
         app.add_middleware(
             CORSMiddleware,

@@ -1,10 +1,16 @@
-"""What the load balancer answers 404 for must not be reachable in disguise.
+"""What is not the audience's is not served on the audience's port.
 
-The ALB's rules (templates/ingress.yaml.j2) turn `/api/admin`, `/metrics`, `/readyz` and
-`/openapi.json` away by their path as sent; the server decodes percent-escapes before routing,
-so `/%6Detrics` would pass the ALB's rule and still reach `/metrics`. No client of these paths
-(the CLI through the API server, the kubelet, the dashboard) escapes them, so a request that
-reaches one only after decoding is answered 404 here. Pure ASGI, like every middleware here.
+`/api/admin`, `/metrics`, `/readyz` and `/openapi.json` are for the presenter's CLI (through
+the API server's service proxy), the kubelet and the dashboard. With an internal port
+(settings.internal_port) they are served there only: a request for one on any other port is
+answered 404, whatever the load balancer in front (an NLB passes every path; it is L4). The
+public Service does not expose the internal port (templates/gateway.yaml.j2).
+
+Without one (a laptop), they must at least not be reachable in disguise: the ALB's rules
+(templates/ingress.yaml.j2) turn them away by their path as sent; the server decodes
+percent-escapes before routing, so `/%6Detrics` would pass the ALB's rule and still reach
+`/metrics`. No client of these paths escapes them, so a request that reaches one only after
+decoding is answered 404. Pure ASGI, like every middleware here.
 """
 
 from __future__ import annotations
@@ -31,12 +37,29 @@ def disguised(path: str, raw_path: bytes | None) -> bool:
     return raw_path.split(b"?", 1)[0].decode("latin-1") != path
 
 
+def refused(path: str, raw_path: bytes | None, port: int | None, internal_port: int | None) -> bool:
+    """Whether a request for ``path`` that arrived on ``port`` (the listener's, None when
+    unknown) is answered 404: a disguised non-public path anywhere; any non-public path off the
+    internal port, when there is one. Pure."""
+    if disguised(path, raw_path):
+        return True
+    return internal_port is not None and port != internal_port and not_public(path)
+
+
 class DisguisedPaths:
-    def __init__(self, app: ASGIApp) -> None:
+    """404 for what `refused` refuses. ``internal_port``: the listener that serves every path
+    (its bound port, for a port chosen by the OS), None when one port serves everything."""
+
+    def __init__(self, app: ASGIApp, internal_port: int | None = None) -> None:
         self.app = app
+        self.internal_port = internal_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and disguised(scope["path"], scope.get("raw_path")):
+        server = scope.get("server")
+        port = server[1] if server else None
+        if scope["type"] == "http" and refused(
+            scope["path"], scope.get("raw_path"), port, self.internal_port
+        ):
             await send(
                 {
                     "type": "http.response.start",

@@ -34,6 +34,11 @@ class GatewaySettings(BaseModel):
     """Address to bind; loopback by default so a laptop run is not exposed to the venue Wi-Fi."""
     port: int = Field(8080, ge=0, le=65535)
     """TCP port to listen on (0 picks a free one)."""
+    internal_port: int | None = Field(None, ge=0, le=65535)
+    """A second port for what is not the audience's (/api/admin/*, /metrics, /readyz,
+    /openapi.json), which `port` then answers 404 for; it serves every path. None: `port`
+    serves everything (a laptop). In the cluster only the public Service omits it, so no
+    exposure mode, an NLB included, publishes those paths (0 picks a free port)."""
     upstream: str = "http://127.0.0.1:8000"
     """Base URL of the OpenAI-compatible model server (vLLM or the fleet simulator), no /v1."""
     upstream_client: Literal["httpx", "aiohttp"] = "aiohttp"
@@ -157,6 +162,11 @@ class GatewaySettings(BaseModel):
 
     def checked(self) -> GatewaySettings:
         """Refuse settings that would be unsafe on stage; fill the local default token."""
+        if self.internal_port and self.internal_port == self.port:
+            raise SettingsError(
+                f"internal_port (TUBEDEMO_INTERNAL_PORT) {self.internal_port} is the public "
+                "port too: give the admin paths a port of their own"
+            )
         token = self.admin_token.strip()
         if not token or token == LOCAL_ADMIN_TOKEN:
             if not self.local:
@@ -176,6 +186,7 @@ class GatewaySettings(BaseModel):
 ENV_FIELDS: dict[str, str] = {
     "TUBEDEMO_HOST": "host",
     "TUBEDEMO_PORT": "port",
+    "TUBEDEMO_INTERNAL_PORT": "internal_port",
     "TUBEDEMO_UPSTREAM": "upstream",
     "TUBEDEMO_UPSTREAM_CLIENT": "upstream_client",
     "TUBEDEMO_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
@@ -232,7 +243,7 @@ def _convert(field: str, raw: str) -> object:
         and not raw.strip()
     ):
         return None
-    if field == "kube_ca_file" and not raw.strip():
+    if field in ("kube_ca_file", "internal_port") and not raw.strip():
         return None
     return raw
 

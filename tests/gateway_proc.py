@@ -24,6 +24,7 @@ import httpx
 
 ADMIN_TOKEN = "audience-test-token-5f1c0d2e"
 _RUNNING = re.compile(r"Uvicorn running on http://([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
+_INTERNAL = re.compile(r"internal paths on http://([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
 
 
 @dataclass
@@ -34,6 +35,9 @@ class GatewayProcess:
     store: Path
     process: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
+    internal_port: int | None = None
+    """The port serving /api/admin/*, /metrics, /readyz (``--internal-port``), None when the
+    public port serves everything."""
     identities: dict[str, str] = field(default_factory=dict)
     """Test phone name -> the identity token it obtained (kept, as the page keeps it)."""
 
@@ -69,13 +73,21 @@ class GatewayProcess:
         assert resp.status_code == 200, resp.text
         return str(resp.json()["id"])
 
+    @property
+    def internal_url(self) -> str:
+        """Where /api/admin/*, /metrics and /readyz are served (the public URL without an
+        internal port)."""
+        if self.internal_port is None:
+            return self.url
+        return f"http://{self.host}:{self.internal_port}"
+
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=10, trust_env=False)
 
     def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         return httpx.request(
-            method, f"{self.url}{path}", headers=headers, timeout=10, trust_env=False, **kw
+            method, f"{self.internal_url}{path}", headers=headers, timeout=10, trust_env=False, **kw
         )
 
     def stop(self) -> None:
@@ -107,8 +119,10 @@ def running_gateway(
     wrap: Callable[[list[str]], list[str]] | None = None,
     upstream: str = "http://127.0.0.1:9",
     extra_env: dict[str, str] | None = None,
+    internal: bool = False,
 ) -> Iterator[GatewayProcess]:
     """Start `python -m gateway` (rehearsal settings, no rate limits), stop it afterwards.
+    ``internal``: with an internal port (`--internal-port=0`), as in the cluster.
 
     probe=False skips the direct /readyz wait, for a gateway this test process does not call
     itself (it is reached through the API server instead). ``wrap`` prefixes the command, e.g.
@@ -135,6 +149,7 @@ def running_gateway(
         # By default nothing listens there: most tests never ask the model anything.
         f"--upstream={upstream}",
         "--log-level=info",
+        *(["--internal-port=0"] if internal else []),
     ]
     if wrap is not None:
         argv = wrap(argv)
@@ -150,6 +165,7 @@ def running_gateway(
     )
     log: list[str] = []
     found: list[tuple[str, int]] = []
+    inner: list[int] = []
     ready = threading.Event()
 
     def pump() -> None:
@@ -159,21 +175,33 @@ def running_gateway(
             match = _RUNNING.search(line)
             if match and not found:
                 found.append((match.group(1), int(match.group(2))))
+            if (match := _INTERNAL.search(line)) and not inner:
+                inner.append(int(match.group(2)))
+            if found and (inner or not internal):
                 ready.set()
         ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
     ready.wait(timeout)
-    if not found:
+    if not found or (internal and not inner):
         proc.kill()
         proc.wait()
         raise RuntimeError("gateway did not start:\n" + "\n".join(log[-30:]))
     bound_host, port = found[0]
-    gw = GatewayProcess(f"http://{bound_host}:{port}", bound_host, port, store, proc, log)
+    gw = GatewayProcess(
+        f"http://{bound_host}:{port}",
+        bound_host,
+        port,
+        store,
+        proc,
+        log,
+        inner[0] if inner else None,
+    )
     deadline = time.monotonic() + timeout
     while probe and time.monotonic() < deadline:
         try:
-            if gw.get("/readyz").status_code == 200:
+            ready_url = f"{gw.internal_url}/readyz"
+            if httpx.get(ready_url, timeout=10, trust_env=False).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

@@ -67,12 +67,14 @@ class InCluster:
         path: str,
         body: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
+        service: str = "gateway:http",
     ) -> object:
         """A phone's request, through the same API server proxy (the test never calls the
-        gateway's address itself)."""
+        gateway's address itself): the public Service's port, unless ``service`` names
+        another."""
         api = self.kube.api_client()
         resp = api.call_api(
-            f"/api/v1/namespaces/{self.namespace}/services/gateway:http/proxy{path}",
+            f"/api/v1/namespaces/{self.namespace}/services/{service}/proxy{path}",
             method,
             header_params={
                 "Content-Type": "application/json",
@@ -91,7 +93,7 @@ def _wait_ready(env: InCluster) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            env.proxy("GET", "/readyz")
+            env.proxy("GET", "/readyz", service="gateway-internal:internal")
             return
         except client.ApiException:
             if time.monotonic() > deadline:
@@ -109,7 +111,9 @@ def in_cluster(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[InCluster
     core = client.CoreV1Api(kube.api_client())
     with (
         netns.test_host() as host,
-        running_gateway(tmp_path / "store", host=host.address, probe=False, wrap=host.wrap) as gw,
+        running_gateway(
+            tmp_path / "store", host=host.address, probe=False, wrap=host.wrap, internal=True
+        ) as gw,
     ):
         address = host.address
         # A Pod object standing for the gateway pod: nothing schedules or runs it (unknown
@@ -129,7 +133,7 @@ def in_cluster(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[InCluster
             namespace,
             {"status": {"podIP": address, "podIPs": [{"ip": address}], "phase": "Running"}},
         )
-        gateway_service_at(core, namespace, "gateway-0", address, gw.port)
+        gateway_service_at(core, namespace, "gateway-0", address, gw.port, gw.internal_port)
         core.create_namespaced_secret(
             namespace,
             {
@@ -365,9 +369,10 @@ def test_qr_finds_the_audience_url_on_the_ingress_after_up(
 def test_the_proxy_only_reaches_endpoints_backed_by_a_pod(in_cluster: InCluster) -> None:
     """Why the fixture needs the Pod object: without a targetRef the API server will not proxy."""
     core = client.CoreV1Api(in_cluster.kube.api_client())
-    eps = core.read_namespaced_endpoints("gateway", in_cluster.namespace)
+    # the Service the CLI proxies to: the internal one
+    eps = core.read_namespaced_endpoints("gateway-internal", in_cluster.namespace)
     eps.subsets[0].addresses[0].target_ref = None
-    core.replace_namespaced_endpoints("gateway", in_cluster.namespace, eps)
+    core.replace_namespaced_endpoints("gateway-internal", in_cluster.namespace, eps)
     run = in_cluster.tubedemo("session", "list")
     assert run.returncode == 7
     assert "no endpoints available" in run.stderr

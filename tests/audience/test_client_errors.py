@@ -98,7 +98,9 @@ def test_an_export_with_other_columns_is_refused() -> None:
 
 
 def test_proxy_path_escapes_names() -> None:
-    assert proxy_path("talk ns") == "/api/v1/namespaces/talk%20ns/services/gateway:http/proxy"
+    assert proxy_path("talk ns") == (
+        "/api/v1/namespaces/talk%20ns/services/gateway-internal:internal/proxy"
+    )
 
 
 def test_only_the_api_servers_status_objects_are_taken_for_its_errors() -> None:

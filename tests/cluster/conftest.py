@@ -13,6 +13,7 @@ from kubernetes import client
 from tests.cluster.demo import Demo, gpu_node, install_addons
 from tests.kube.controlplane import fake_node
 from tests.kube.fixtures import Kube
+from tubedemo.cluster import scaler_tls
 
 
 @pytest.fixture
@@ -38,6 +39,14 @@ def demo(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Demo]:
         {
             "metadata": {"name": "keda-otel-scaler"},
             "spec": {"ports": [{"name": "scaler", "port": 4318}]},
+        },
+    )
+    # as `cluster create` makes it: the CA the collector checks the scaler's certificate with
+    core.create_namespaced_config_map(
+        namespace,
+        {
+            "metadata": {"name": "otel-scaler-ca"},
+            "data": {"ca.crt": scaler_tls.issue(["keda-otel-scaler"]).ca_pem},
         },
     )
     general = f"general-{namespace}"

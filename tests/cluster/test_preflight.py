@@ -36,6 +36,15 @@ def test_preflight_names_a_missing_otel_scaler_service(demo: Demo) -> None:
     assert_one_line_error(result, "Kedify OTEL scaler", "is missing", "README")
 
 
+def test_preflight_names_a_missing_scaler_ca_and_who_makes_it(demo: Demo) -> None:
+    core = client.CoreV1Api(demo.kube.api_client())
+    core.delete_namespaced_config_map("otel-scaler-ca", demo.namespace)
+    result = demo.run("up")
+    assert_one_line_error(
+        result, f"configmap {demo.namespace}/otel-scaler-ca", "is missing", "cluster create"
+    )
+
+
 def test_preflight_alone_passes_when_everything_is_there_and_applies_nothing(demo: Demo) -> None:
     result = demo.run("preflight")
     assert result.returncode == 0, result.stdout + result.stderr

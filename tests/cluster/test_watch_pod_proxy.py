@@ -74,16 +74,19 @@ def pod_on_test_host(kube: Kube, namespace: str, test_host: netns.TestHost) -> I
 def gateway_service(
     kube: Kube, namespace: str, test_host: netns.TestHost, tmp_path: Path
 ) -> Iterator[GatewayProcess]:
-    """The real gateway on the test host behind a `gateway` Service (port name http), as `up`
-    would deploy it; the dashboard reaches it only through the API server's service proxy."""
+    """The real gateway on the test host behind the `gateway` and `gateway-internal` Services,
+    as `up` would deploy it (with its internal port); the dashboard reaches it only through the
+    API server's service proxy."""
     core = client.CoreV1Api(kube.api_client())
     with running_gateway(
-        tmp_path / "store", host=test_host.address, probe=False, wrap=test_host.wrap
+        tmp_path / "store", host=test_host.address, probe=False, wrap=test_host.wrap, internal=True
     ) as gw:
         ready_pod_at(
             core, namespace, "gateway-0", {"app.kubernetes.io/name": "gateway"}, test_host.address
         )
-        gateway_service_at(core, namespace, "gateway-0", test_host.address, gw.port)
+        gateway_service_at(
+            core, namespace, "gateway-0", test_host.address, gw.port, gw.internal_port
+        )
         yield gw
 
 

@@ -227,28 +227,40 @@ def ready_pod_at(
 
 
 def gateway_service_at(
-    core: client.CoreV1Api, namespace: str, pod: str, address: str, port: int
+    core: client.CoreV1Api,
+    namespace: str,
+    pod: str,
+    address: str,
+    port: int,
+    internal_port: int | None = None,
 ) -> None:
-    """The `gateway` Service (port 80, named http, as `up` renders it) and its Endpoints: `pod`
-    at ``address``:``port``, as the endpoints controller would write them, so the API server's
-    service proxy reaches a gateway on a test host."""
-    core.create_namespaced_service(
-        namespace,
-        {
-            "metadata": {"name": "gateway"},
-            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]},
-        },
-    )
+    """The `gateway` Service (port 80, named http, as `up` renders it) and, with
+    ``internal_port``, the `gateway-internal` one (port named internal), each with its
+    Endpoints: `pod` at ``address``:``port`` / ``internal_port``, as the endpoints controller
+    would write them, so the API server's service proxy reaches a gateway on a test host."""
+    services = [("gateway", "http", 80, port)]
+    if internal_port is not None:
+        services.append(("gateway-internal", "internal", internal_port, internal_port))
     target = {"kind": "Pod", "name": pod, "namespace": namespace}
-    core.create_namespaced_endpoints(
-        namespace,
-        {
-            "metadata": {"name": "gateway"},
-            "subsets": [
-                {
-                    "addresses": [{"ip": address, "targetRef": target}],
-                    "ports": [{"name": "http", "port": port}],
-                }
-            ],
-        },
-    )
+    for name, port_name, service_port, pod_port in services:
+        core.create_namespaced_service(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "ports": [{"name": port_name, "port": service_port, "targetPort": pod_port}]
+                },
+            },
+        )
+        core.create_namespaced_endpoints(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": address, "targetRef": target}],
+                        "ports": [{"name": port_name, "port": pod_port}],
+                    }
+                ],
+            },
+        )

@@ -1,8 +1,11 @@
 """Reach the in-cluster gateway through the API server's service proxy, as the kubeconfig's user.
 
-``/api/v1/namespaces/NS/services/gateway:http/proxy/<path>`` is served by the API server
-itself, so no port-forward, no public address and no extra credentials are needed: whoever may
-``create services/proxy`` and ``get secrets`` in the namespace may run the draw.
+``/api/v1/namespaces/NS/services/gateway-internal:internal/proxy/<path>`` is served by the API
+server itself, so no port-forward, no public address and no extra credentials are needed:
+whoever may ``create services/proxy`` and ``get secrets`` in the namespace may run the draw.
+``gateway-internal`` is the ClusterIP Service of the gateway's internal port, the only port
+serving /api/admin/*, /metrics and /readyz (the public Service ``gateway`` answers them 404,
+as no load balancer in front of it, an NLB included, may publish them).
 
 Requests go through the kubernetes client's own urllib3 pool (the kubeconfig's CA, client
 certificate, token, exec plugin and refresh hook), wrapped as an httpx transport, so the
@@ -30,8 +33,11 @@ from kubernetes.config.config_exception import ConfigException
 from tubedemo.cluster.errors import api_error, root_reason, unreachable
 from tubedemo.core.errors import ClusterError, GatewayError
 
-SERVICE = "gateway"
-PORT_NAME = "http"
+SERVICE = "gateway-internal"
+PORT_NAME = "internal"
+"""The Service and port the CLI proxies to (templates/gateway.yaml.j2)."""
+PUBLIC_SERVICE = "gateway"
+"""The audience's Service (and Ingress): where the page's public address is found."""
 TOKEN_KEY = "token"
 # Hop-by-hop or owned by the API server's authentication: never forwarded from the caller.
 _DROP = frozenset({"host", "authorization", "connection", "content-length", "transfer-encoding"})
@@ -231,7 +237,7 @@ def api_client_for(kubeconfig: Path | None, context: str | None) -> k8s_client.A
 def public_objects(
     api_client: k8s_client.ApiClient,
     namespace: str,
-    name: str = SERVICE,
+    name: str = PUBLIC_SERVICE,
     *,
     then: str = "set talk.audience_url or pass --url",
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -321,6 +321,10 @@ def required_checks(config: DemoConfig, manifests: Iterable[Mapping[str, Any]]) 
     parts = host.split(".")
     if len(parts) >= 2:
         checks.append(Check("service", f"{parts[0]}.{parts[1]}", (parts[1], parts[0])))
+    if eks and config.scaling.otlp_ca_configmap:
+        # the collector's pods mount it (OTLP to the scaler over TLS); without it they never
+        # start and `up` waits out its rollout
+        checks.append(Check("scaler-ca", config.scaling.otlp_ca_configmap, (ns,)))
     if eks:
         checks.append(Check("component", "keda", (pre.keda_namespace,)))
         checks.append(Check("component", "karpenter", (pre.karpenter_namespace,)))
@@ -469,6 +473,17 @@ def _run(api: Api, check: Check, config: DemoConfig | None, aws: Aws | None) -> 
         return f"StorageClass {check.subject} " + (
             "exists as tubedemo renders it" if live else "will be created by up"
         )
+    if check.kind == "scaler-ca":
+        (ns,) = check.detail
+        live = api.get(Ref("v1", "ConfigMap", ns, check.subject))
+        if live is None or not (live.get("data") or {}).get("ca.crt"):
+            raise PreflightFailed(
+                f"configmap {ns}/{check.subject} (key ca.crt: the CA the collector checks the "
+                "OTEL scaler's certificate with) is missing; `tubedemo cluster create` makes it "
+                'with the scaler\'s certificate, or set scaling.otlp_ca_configmap: "" for a '
+                "scaler serving OTLP without TLS"
+            )
+        return f"ConfigMap {ns}/{check.subject} holds the OTEL scaler's CA"
     if check.kind == "service":
         ns, name = check.detail
         _must_exist(

@@ -90,14 +90,22 @@ def proxy_route(
     admin_token: str,
     *,
     secret: str | None = None,
-    service: str = "gateway",
-    port: str = "http",
+    service: str | None = None,
+    port: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Route:
     """A gateway route through the API server's service proxy (``api_client``: a kubernetes
-    ``ApiClient``; typed loosely so only tubedemo.cluster names the kubernetes package)."""
-    from tubedemo.cluster.gateway_proxy import TOKEN_KEY, ServiceProxyTransport
+    ``ApiClient``; typed loosely so only tubedemo.cluster names the kubernetes package);
+    ``service``/``port``: the gateway's internal Service and port unless named."""
+    from tubedemo.cluster.gateway_proxy import (
+        PORT_NAME,
+        SERVICE,
+        TOKEN_KEY,
+        ServiceProxyTransport,
+    )
 
+    service = service or SERVICE
+    port = port or PORT_NAME
     transport = ServiceProxyTransport(
         api_client, namespace, service=service, port=port, timeout=timeout
     )
@@ -111,7 +119,7 @@ def proxy_route(
         token_hint=(
             f"Secret {namespace}/{secret} (key `{TOKEN_KEY}`) does not hold the token the "
             "gateway runs with; fix it, then restart the gateway (kubectl rollout restart "
-            f"-n {namespace} deployment/{service})"
+            f"-n {namespace} deployment/gateway)"
             if secret
             else "the token does not match the gateway's TUBEDEMO_ADMIN_TOKEN"
         ),

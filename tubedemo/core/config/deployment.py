@@ -195,7 +195,11 @@ class GatewayConfig(Section):
     """Gateway image (FastAPI + the built page) from gateway/Dockerfile; `tubedemo images push
     --write` sets it (digest-pinned); unset, `up` refuses and render shows a placeholder."""
     port: int = Field(8080, ge=1, le=65535)
-    """Gateway HTTP port."""
+    """Gateway HTTP port (the audience's: the public Service, the ALB, the NLB)."""
+    internal_port: int = Field(8081, ge=1, le=65535)
+    """Gateway port for /api/admin/*, /metrics, /readyz and /openapi.json, which `port` answers
+    404 for: only the ClusterIP Service gateway-internal exposes it (the CLI reaches it through
+    the API server), so no exposure mode publishes them, an NLB (L4, every path) included."""
     system_prompt: str = (
         "You are a cheeky London Underground expert. Answer in under 100 words, "
         "with a bit of British slang, and stay on the topic of the Tube."
