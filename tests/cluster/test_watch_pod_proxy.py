@@ -171,7 +171,7 @@ def test_watch_shows_the_queue_and_the_forecast_apart_on_a_proactive_cluster(
     gateway's /forecast (what KEDA's trigger reads) through the API server's service proxy,
     the queue's part KEDA's formula over the pods' gauges (4 waiting + 8 running, target 8)."""
     posted = httpx.post(
-        f"{gateway_service.url}/api/admin/forecast",
+        f"{gateway_service.internal_url}/api/admin/forecast",  # admin: the internal port
         json={"steps": [{"at": 0, "replicas": 5}]},
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         timeout=10,

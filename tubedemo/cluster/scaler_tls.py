@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_DAYS = 825
-"""Both certificates' lifetime: a demo cluster lives days to months; 825 days is the longest a
-TLS server certificate may live by the CA/Browser Forum rule clients enforce (and no renewal
-job is needed during the life of a cluster)."""
+"""Both certificates' lifetime: longer than a demo cluster lives (days to months), so no
+renewal job is needed; 825 days is the longest server certificate Apple's platforms accept, the
+strictest common client rule (the collector itself sets no limit)."""
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 CA_FILE = "ca.crt"
