@@ -235,6 +235,11 @@ def check_gateway(image: str, c: Container, host: TestHost, tmp_path: Path) -> N
             ready = httpx.get(f"http://{host.address}:{port}{path}", trust_env=False)
             assert ready.status_code == 503 and ready.json()["mode_synced"] is False
             assert ready.json()["mode_source"] == "configmap"
+            # what is not the audience's is served on the internal port only: the public one
+            # (the Service's, the NLB's) answers 404 for it
+            assert httpx.get(base + "/metrics", trust_env=False).status_code == 404
+            internal = httpx.get(f"http://{host.address}:{port}/metrics", trust_env=False)
+            assert internal.status_code == 200 and "# TYPE" in internal.text
             page = httpx.get(base + "/", trust_env=False)
             assert page.status_code == 200 and '<div id="root">' in page.text, page.text[:300]
             assert "not built" not in page.text
