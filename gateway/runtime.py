@@ -18,7 +18,7 @@ from gateway import state as st
 from gateway.errors import ApiError
 from gateway.fairshare import Presence, StreamGate
 from gateway.identity import IdentityKeys, derive
-from gateway.limits import ClientAddress, Limiter, TokenBuckets
+from gateway.limits import ClientAddress, Limiter, RetryAfterWatch, TokenBuckets
 from gateway.metrics import Metrics
 from gateway.modewatch import ModeWatch, default_api_url
 from gateway.settings import GatewaySettings
@@ -54,6 +54,7 @@ class Gateway:
             presence=self.presence,
         )
         self.issuance = TokenBuckets(settings.identity_per_min, settings.identity_burst)
+        self.retry_watch = RetryAfterWatch()
         self._origin_key = derive(settings.admin_token, "origin")
         self.counted: dict[str, int] = {}
         """Counted questions per identity in the current session (bounded with the session)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from gateway.errors import ApiError
+from gateway.limits import RateLimited
 from gateway.proxy import ProxyResponse, shape_chat
 from gateway.routes.auth import caller
 from gateway.runtime import of
@@ -71,6 +73,12 @@ async def chat(
 ) -> Response:
     gw = of(request)
     who = caller(request, need_identity=True)
+    ident = who.identity.id if who.identity is not None else None
+    if ident is not None and not who.load:
+        early = gw.retry_watch.early(ident)
+        if early:
+            # it ignored the Retry-After it was given: it waits here, where waiting is cheap
+            await asyncio.sleep(early)
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -87,9 +95,13 @@ async def chat(
         max_prompt_chars=s.max_prompt_chars,
         max_messages=s.max_messages,
     )
-    ident = who.identity.id if who.identity is not None else None
     if not who.load:
-        gw.limiter.check("chat", ident, who.network)
+        try:
+            gw.limiter.check("chat", ident, who.network)
+        except RateLimited as exc:
+            if ident is not None:
+                gw.retry_watch.told(ident, exc.wait_s)
+            raise
     issued = who.identity.issued_at if who.identity is not None else 0
     ticket = gw.gate.reserve(who.lane, ident, issued)
     if not who.load and (x_tubedemo_counted or "true").strip().lower() != "false":
