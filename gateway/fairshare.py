@@ -37,41 +37,51 @@ LOAD_LANE = "load"
 and dots or colons only)."""
 
 
+EXPIRE_PER_CALL = 256
+"""Addresses one `Presence.count` drops at most (a few hundred microseconds)."""
+
+
 class Presence:
-    """Distinct source addresses seen within the last `window_s` seconds (bounded memory)."""
+    """Distinct source addresses seen within the last `window_s` seconds (bounded memory).
+
+    Kept in the order last seen, so the ones that left the window are dropped from the front
+    as they expire: a few dictionary operations per request, never a sweep of the table on
+    the event loop (a flood from 100,000 addresses made that sweep a stall once a second for
+    every stream then in flight)."""
 
     def __init__(self, window_s: float = 60.0, max_keys: int = 100_000) -> None:
         self.window_s = window_s
         self.max_keys = max_keys
-        self._seen: dict[str, float] = {}
-        self._count = 0
-        self._counted_at = -math.inf
+        self._seen: OrderedDict[str, float] = OrderedDict()
 
     def seen(self, address: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        if address not in self._seen:
-            self._count += 1  # counted at once: a new phone narrows the others' shares now
-        self._seen[address] = now
-        if len(self._seen) > self.max_keys:
-            self._recount(now)
+        seen = self._seen
+        seen[address] = now
+        seen.move_to_end(address)  # counted at once: a new phone narrows the others' shares now
+        if len(seen) > self.max_keys:
+            seen.popitem(last=False)  # the longest unseen goes first
 
     def count(self, now: float | None = None) -> int:
-        """Addresses seen within the window (recounted at most once a second)."""
+        """Addresses seen within the window."""
         now = time.monotonic() if now is None else now
-        if now - self._counted_at >= 1.0:
-            self._recount(now)
-        return self._count
+        horizon = now - self.window_s
+        seen = self._seen
+        # at most EXPIRE_PER_CALL at once: a flood that arrived together leaves together, and
+        # one request must not pay for all of it (until then the share is the smaller one)
+        for _ in range(EXPIRE_PER_CALL):
+            if not seen:
+                break
+            oldest = next(iter(seen))
+            if seen[oldest] >= horizon:
+                break
+            del seen[oldest]
+        return len(seen)
 
     def present(self, address: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         last = self._seen.get(address)
         return last is not None and now - last < self.window_s
-
-    def _recount(self, now: float) -> None:
-        horizon = now - self.window_s
-        self._seen = {a: t for a, t in self._seen.items() if t >= horizon}
-        self._count = len(self._seen)
-        self._counted_at = now
 
 
 def address_share(capacity: int, room: int, others: int, floor: int) -> int:

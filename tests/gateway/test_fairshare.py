@@ -9,7 +9,7 @@ import contextlib
 import pytest
 
 from gateway.errors import ApiError
-from gateway.fairshare import LOAD_LANE, Presence, StreamGate, address_share
+from gateway.fairshare import EXPIRE_PER_CALL, LOAD_LANE, Presence, StreamGate, address_share
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -182,3 +182,16 @@ def test_presence_forgets_addresses_after_the_window() -> None:
     assert presence.count(now=31) == 2
     assert presence.count(now=75) == 1
     assert not presence.present("10.0.0.1", now=75) and presence.present("10.0.0.2", now=75)
+
+
+def test_presence_drops_a_flood_a_bounded_number_at_a_time_and_keeps_the_latest() -> None:
+    # a sweep of the whole table once a second stalled every stream in flight during a flood
+    presence = Presence(window_s=60, max_keys=1_000)
+    for i in range(1_200):  # a flood from more addresses than the table keeps
+        presence.seen(f"10.{i // 250}.{i % 250}.1", now=i / 1_000)
+    presence.seen("198.51.100.1", now=10)  # a phone of the room, seen again later
+    assert presence.count(now=10) == 1_000  # the 200 longest unseen are gone already
+    assert not presence.present("10.0.0.1", now=10)
+    counts = [presence.count(now=65) for _ in range(5)]
+    assert counts == [1_000 - k * EXPIRE_PER_CALL for k in (1, 2, 3)] + [1, 1]
+    assert presence.present("198.51.100.1", now=65)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -81,3 +82,11 @@ def test_python_m_gateway_serves_and_stops_cleanly(tmp_path: Path, fake_vllm) ->
         assert proc.wait(timeout=20) == -signal.SIGTERM
         assert proc.stderr is not None
         assert "Finished server process" in proc.stderr.read()
+
+
+def test_the_gateway_freezes_what_it_made_at_start_up_out_of_the_collectors_way(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    gc.unfreeze()
+    start_gateway()
+    assert gc.get_freeze_count() > 10_000
