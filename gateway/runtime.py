@@ -18,7 +18,7 @@ from gateway import state as st
 from gateway.errors import ApiError
 from gateway.fairshare import Presence, StreamGate
 from gateway.identity import IdentityKeys, derive
-from gateway.limits import ClientAddress, Limiter, RetryAfterWatch, TokenBuckets
+from gateway.limits import ClientAddress, Limiter, RetryAfterWatch, TokenBuckets, room_burst
 from gateway.metrics import Metrics
 from gateway.modewatch import ModeWatch, default_api_url
 from gateway.settings import GatewaySettings
@@ -53,7 +53,9 @@ class Gateway:
             floor_fraction=settings.address_share_floor,
             presence=self.presence,
         )
-        self.issuance = TokenBuckets(settings.identity_per_min, settings.identity_burst)
+        self.issuance = TokenBuckets(
+            settings.identity_per_min, settings.identity_burst or room_burst(settings.room_size)
+        )
         self.retry_watch = RetryAfterWatch()
         self._origin_key = derive(settings.admin_token, "origin")
         self.counted: dict[str, int] = {}

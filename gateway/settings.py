@@ -116,8 +116,9 @@ class GatewaySettings(BaseModel):
     """Seconds an address counts as present after its last request (phones poll /config)."""
     stream_queue_timeout_s: float = Field(60.0, gt=0)
     """Seconds a question waits for a free slot before 503; the first token comes after it."""
-    identity_burst: float = Field(300, ge=1)
-    """Identities one address may obtain at once (a venue NAT's room opening the page)."""
+    identity_burst: float | None = Field(None, ge=1)
+    """Identities one address may obtain at once; None: `room_burst(room_size)`, the room
+    opening the page behind one venue NAT plus 10 % (165 for 150)."""
     identity_per_min: float = Field(30, ge=0)
     """Identities per address per minute after the burst (token bucket); 0 disables."""
     entries_per_address: int = Field(300, ge=1)
@@ -239,7 +240,15 @@ def _convert(field: str, raw: str) -> object:
     if field in ("local", "fair_share"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if (
-        field in ("cors_origin", "mode_configmap", "s3_bucket", "kube_api", "rate_chat_burst")
+        field
+        in (
+            "cors_origin",
+            "mode_configmap",
+            "s3_bucket",
+            "kube_api",
+            "rate_chat_burst",
+            "identity_burst",
+        )
         and not raw.strip()
     ):
         return None

@@ -88,6 +88,7 @@ def start_gateway(fake_vllm: FakeVLLM, tmp_path: Path) -> Iterator[StartGateway]
             "identity_burst": 10_000,
         }
         values.update(overrides)
+        values = {k: v for k, v in values.items() if v is not None}  # None: the gateway's default
         settings = load_settings(env={}, **values)
         app = create_app(settings, store, sources)
         r = Running(ServerThread(app).start(), app)

@@ -256,11 +256,14 @@ class DemoConfig(Section):
     def fair_share_env(self) -> dict[str, str]:
         """The gateway's fair-share settings as its TUBEDEMO_* environment (render, rehearse)."""
         f = self.gateway.fair_share
+        room = f.room_size or self.twin.audience.size or 1
+        # the gateway's default (gateway.limits.room_burst), written out so the manifest says it
+        burst = f.identity_burst or math.ceil(room * 1.1)
         return {
             "TUBEDEMO_MAX_STREAMS": str(self.max_streams),
-            "TUBEDEMO_ROOM_SIZE": str(f.room_size or self.twin.audience.size or 1),
+            "TUBEDEMO_ROOM_SIZE": str(room),
             "TUBEDEMO_ADDRESS_SHARE_FLOOR": f"{f.address_floor:g}",
-            "TUBEDEMO_IDENTITY_BURST": str(f.identity_burst),
+            "TUBEDEMO_IDENTITY_BURST": str(burst),
             "TUBEDEMO_IDENTITY_PER_MIN": str(f.identities_per_minute),
             "TUBEDEMO_ENTRIES_PER_ADDRESS": str(f.entries_per_address),
             "TUBEDEMO_STREAM_QUEUE_TIMEOUT_S": f"{f.queue_timeout:g}",

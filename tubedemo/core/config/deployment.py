@@ -179,8 +179,10 @@ class FairShare(Section):
     address_floor: float = Field(0.1, gt=0, le=1)
     """Fraction of the fleet's stream slots any one address may always hold (a laptop's bound
     while the room is on its own addresses)."""
-    identity_burst: int = Field(300, ge=1)
-    """Phone identities one address may obtain at once: a venue NAT's room opening the page."""
+    identity_burst: int | None = Field(None, ge=1)
+    """Phone identities one address may obtain at once; None: the room plus 10 % (165 for
+    150): a venue NAT's room opening the page, and every identity beyond it one that a script
+    behind the same NAT can take (the gateway's own default, `gateway.limits.room_burst`)."""
     identities_per_minute: int = Field(30, ge=1)
     """Identities per address per minute after the burst (reloads, late arrivals)."""
     entries_per_address: int = Field(300, ge=1)
