@@ -58,7 +58,8 @@ ENTRY = {"rating": 5, "company": "Acme Rail", "name": "Ada"}
 NOTES = f"""
 Setup: fake vLLM with a {TTFT_S * 1000:.0f} ms first token and {TOKENS} tokens
 {ITL_S * 1000:.0f} ms apart; the gateway as the EKS render configures it ({CAPACITY} stream
-slots, room {ROOM}, identity burst 300 then 30/min per address, 300 raffle entries per
+slots, room {ROOM}, identity burst 165 (the room plus 10 %) then 30/min per address, 300
+raffle entries per
 address, 6 questions/min per identity, 3,000 requests/min per address). *Own
 address*: 150 phones on 150 addresses, the attacker on one more. *NAT*: all 150 phones and
 the attacker on one address. The attacker runs in a process of its own. *Slots held*: on its own
