@@ -114,3 +114,14 @@ def test_vllm_pods_start_after_image_pull_and_turn_ready_after_model_load() -> N
     ready_template = ready["next"]["statusTemplate"]
     assert 'status: "True"\n  type: Ready' in ready_template and "ready: true" in ready_template
     assert "podIP" not in ready_template
+    # the kubelet's `started`: false while loading, true once the startupProbe passed; the
+    # ready stage takes only pods not started yet, so a started pod that later fails its
+    # readiness probe (a busy replica, tests/lab/test_lab_busy_replica.py) stays NotReady
+    assert "ready: false\n  started: false\n" in template
+    assert "ready: true\n  started: true\n" in ready_template
+    not_started = {
+        "key": ".status.containerStatuses.[] | .started",
+        "operator": "NotIn",
+        "values": ["true"],
+    }
+    assert not_started in ready["selector"]["matchExpressions"]

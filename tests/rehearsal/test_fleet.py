@@ -65,11 +65,11 @@ def test_start_talk_makes_now_talk_second_zero_and_the_twins_k6_load_starts_from
     )
     clock = Clock()
     fleet = Fleet(config, clock, speed=1.0, k6_model=True, pods_from_cluster=True)
-    fleet.sync_pods({"vllm-abc": "node-1"})
+    fleet.sync_pods({"vllm-abc": True})
     clock.t += 500.0  # `up` takes a while in the lab: the talk has not started
     fleet.start_talk()
     assert fleet.now == 0.0 and fleet.world.sent == 0
-    fleet.sync_pods({"vllm-abc": "node-1"})
+    fleet.sync_pods({"vllm-abc": True})
     clock.t += 10.0
     fleet.advance()
     assert fleet.now == 10.0
@@ -136,3 +136,39 @@ def test_the_lab_fleet_serves_the_timelines_forecast_on_the_talks_clock_from_its
     reactive = Fleet(config_from_dict({}), clock, speed=10.0, pods_from_cluster=True)
     reactive.start_talk()
     assert _forecast(reactive) == 0
+
+
+def _waiting(fleet: Fleet) -> float:
+    families = text_string_to_metric_families(fleet.queue_metrics_text().decode())
+    (sample,) = next(f for f in families if f.name == "vllm_num_requests_waiting").samples
+    return float(sample.value)
+
+
+def test_a_busy_pod_that_loses_readiness_keeps_serving_and_counting_its_queue() -> None:
+    # one sequence per engine: every request past the first waits in that engine's queue
+    config = config_from_dict(
+        {"model": {"max_num_seqs": 1}, "twin": {"engine": {"output_tokens": 150}}}
+    )
+    clock = Clock()
+    fleet = Fleet(config, clock, speed=1.0, pods_from_cluster=True)
+    fleet.sync_pods({"vllm-busy": True})
+    held = [fleet.submit(prompt_tokens=100, max_tokens=150) for _ in range(3)]
+    assert _waiting(fleet) == 2
+
+    # the kubelet's prober gave up on it (a Running pod, Ready False); a second pod serves
+    fleet.sync_pods({"vllm-busy": False, "vllm-other": True})
+    assert _waiting(fleet) == 2  # its queue still counts, as the rendered collector scrapes it
+    targets = fleet.state(lambda name: name)["targets"]
+    assert {t["name"] for t in targets} == {"vllm-busy", "vllm-other"}
+    assert fleet.replica_metrics("vllm-busy") is not None
+    fresh = [fleet.submit(prompt_tokens=100, max_tokens=5) for _ in range(3)]
+    assert {r.replica for r in fresh} == {"vllm-other"}  # out of the Service: no new requests
+
+    clock.t += 120.0  # longer than prestop_sleep + shutdown_timeout: it is not being stopped
+    fleet.sync_pods({"vllm-busy": False, "vllm-other": True})
+    assert all(r.status == "done" and r.replica == "vllm-busy" for r in held)
+    assert _waiting(fleet) == 0
+
+    fleet.sync_pods({"vllm-busy": True, "vllm-other": True})  # its probe passes again
+    again = [fleet.submit(prompt_tokens=100, max_tokens=5) for _ in range(2)]
+    assert {r.replica for r in again} == {"vllm-busy", "vllm-other"}

@@ -1,9 +1,10 @@
-"""The lab's data plane, seen from the API server: which vLLM pods are Ready right now.
+"""The lab's data plane, seen from the API server: which vLLM pods run, and which are Ready.
 
 Pods on KWOK nodes run no process; the fleet simulator serves one simulated engine for each
 of them (``tubedemo.rehearsal.fleet.Fleet.sync_pods``). ``ReadyPodWatch`` keeps a list+watch
 (``ResourceWatch``: resourceVersion, bookmarks, relist on 410) of the Deployment's pods and of
-the Deployment itself; ``ready_pods`` and ``deployment_replicas`` are the pure reading of them.
+the Deployment itself; ``running_pods`` (and ``ready_pods``, for `up`) and
+``deployment_replicas`` are the pure reading of them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ def ready_pods(pods: Sequence[Obj]) -> dict[str, str | None]:
             continue
         node = (pod.get("spec") or {}).get("nodeName")
         found[str(meta.get("name"))] = str(node) if node else None
+    return found
+
+
+def running_pods(pods: Sequence[Obj]) -> dict[str, bool]:
+    """Pod name -> Ready, for every pod in phase Running and not being deleted. Pure.
+
+    What the rendered collector scrapes (it keeps Running pods): a pod that was Ready and
+    missed its readiness probes (busy at the peak) is here with False; it takes no new
+    requests but still runs, and its queue still counts."""
+    found: dict[str, bool] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+            continue
+        found[str(meta.get("name"))] = _ready(pod)
     return found
 
 
@@ -89,13 +105,13 @@ class ReadyPodWatch:
         self.deployments.start()
         return self
 
-    def read(self) -> tuple[dict[str, str | None], int | None] | None:
-        """(Ready pods, Deployment spec.replicas), or None until the pod list has synced once
-        (an empty list before the first sync would drain every engine)."""
+    def read(self) -> tuple[dict[str, bool], int | None] | None:
+        """(Running pods -> Ready, Deployment spec.replicas), or None until the pod list has
+        synced once (an empty list before the first sync would drain every engine)."""
         pods = self.pods.view()
         if pods.last_ok is None:
             return None
-        return ready_pods(pods.objects), deployment_replicas(self.deployments.view().objects)
+        return running_pods(pods.objects), deployment_replicas(self.deployments.view().objects)
 
     def close(self) -> None:
         self.pods.request_stop()

@@ -142,7 +142,8 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
         r'status: "False"\1type: \2',
         template,
     )
-    started["spec"]["next"]["statusTemplate"] = not_ready.replace("ready: true", "ready: false")
+    not_ready = not_ready.replace("ready: true", "ready: false")
+    started["spec"]["next"]["statusTemplate"] = _container_started(not_ready, started=False)
     ready = copy.deepcopy(pod_ready)
     ready["metadata"]["name"] = "vllm-pod-ready"
     ready["spec"]["selector"]["matchExpressions"] = [
@@ -153,6 +154,10 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
             "operator": "NotIn",
             "values": ["True"],
         },
+        # only a pod whose start-up probe has not passed yet: a started pod the readiness
+        # probe failed later (what a busy replica's kubelet reports) stays NotReady, as no
+        # prober runs here to bring it back
+        {"key": ".status.containerStatuses.[] | .started", "operator": "NotIn", "values": ["true"]},
         vllm,
     ]
     ready["spec"]["delay"] = {"durationMilliseconds": load_ms}
@@ -161,8 +166,21 @@ def kwok_stages(upstream: list[Manifest], startup: StartupModel, speed: float) -
     body = ready["spec"]["next"]["statusTemplate"]
     cut_from, cut_to = body.find("{{ $hostIPs"), body.find("phase: Running")
     if cut_from != -1 and cut_to > cut_from:
-        ready["spec"]["next"]["statusTemplate"] = body[:cut_from] + body[cut_to:]
+        body = body[:cut_from] + body[cut_to:]
+    ready["spec"]["next"]["statusTemplate"] = _container_started(body, started=True)
     return [*stages, started, ready]
+
+
+def _container_started(template: str, started: bool) -> str:
+    """The stage's container statuses with ``started`` as the kubelet reports it: false until
+    the startupProbe passes, then true for good (a later readiness failure leaves it)."""
+    statuses = template.find("containerStatuses:")
+    found = re.compile(r"\n([ \t]*)(- )?ready: (?:true|false)\n").search(template, max(statuses, 0))
+    if statuses == -1 or found is None:
+        raise ValueError("the upstream pod-ready stage has no container status to extend")
+    indent = found.group(1) + ("  " if found.group(2) else "")
+    line = f"\n{indent}started: {str(started).lower()}"
+    return template[: found.end() - 1] + line + template[found.end() - 1 :]
 
 
 def keda_crds(keda_module: Path) -> list[Manifest]:

@@ -8,9 +8,11 @@ cluster as the dashboard reads it (the Snapshot groups the Kubernetes watches wo
 
 In the lab (``tubedemo rehearse --lab``) the real controllers decide how many pods run and where:
 ``Fleet(..., pods_from_cluster=True)`` then runs a ``ClusterDrivenWorld``, whose replicas are
-exactly the Ready pods of the vLLM Deployment that ``sync_pods`` is told about (a pod on a KWOK
-node runs no process, so its engine lives here), and ``queue_metrics_text`` is the one
-aggregated queue series KEDA's ``metrics-api`` scaler reads.
+the Running pods of the vLLM Deployment that ``sync_pods`` is told about (a pod on a KWOK
+node runs no process, so its engine lives here): a Ready pod takes requests; one that lost
+readiness (a busy replica missing its probes) takes no new ones but still serves what it holds
+and stays a scrape target, as the rendered collector keeps Running pods; ``queue_metrics_text``
+is the one aggregated queue series KEDA's ``metrics-api`` scaler reads.
 
 The clock is injected: tests and the server pass ``time.monotonic``; nothing here sleeps.
 """
@@ -42,8 +44,10 @@ class ClusterDrivenWorld(World):
 
     No bootstrap replica, no HPA sync, no ReplicaSet, no Karpenter, no spot notices, no
     placeholders (the lab's warm-capacity Deployment has the real ones): pods come
-    and go only through ``add_pod`` (a pod of the lab became Ready) and ``drain_pod`` (it was
-    deleted or lost readiness). A drained pod leaves the router at once, finishes what it runs
+    and go only through ``add_pod`` (a pod of the lab became Ready, or Ready again),
+    ``unready_pod`` (it lost readiness: out of the router, its engine keeps serving what it
+    holds) and ``drain_pod`` (it was deleted). A drained pod leaves the router at once,
+    finishes what it runs
     for up to ``model.shutdown_timeout`` after ``model.prestop_sleep``, exactly as a twin pod
     the ReplicaSet deletes. ``desired`` is the Deployment's spec.replicas when known.
     """
@@ -70,19 +74,41 @@ class ClusterDrivenWorld(World):
         """Pods that have an engine and still take new requests."""
         return {p.name for p in self.pods if p.serving}
 
+    def running_names(self) -> set[str]:
+        """Pods that have an engine and are not being deleted, Ready or not."""
+        return {p.name for p in self.pods if p.scraped}
+
     def add_pod(self, name: str) -> None:
         """A pod became Ready in the cluster: give it a fresh engine (a replaced pod of the same
-        name, e.g. a StatefulSet's, gets a new one once the old one is gone)."""
-        if any(p.name == name and p.live for p in self.pods):
+        name, e.g. a StatefulSet's, gets a new one once the old one is gone); a pod Ready again
+        after failed readiness probes takes requests again with the engine it kept."""
+        live = next((p for p in self.pods if p.name == name and p.live), None)
+        if live is not None:
+            if not live.is_ready and live.engine is not None:
+                live.is_ready = True
+                self.log("info", f"{name} Ready again: back in the Service")
             return
         pod = Pod(name=name, created_at=self.now, scheduled_at=self.now)
         self.pods.append(pod)
         self._pod_ready(pod)
 
+    def unready_pod(self, name: str) -> None:
+        """A serving pod's readiness probe failed (the kubelet's verdict, e.g. a saturated
+        replica too slow to answer): the Service drops it, so no new requests; it is not
+        stopped, so what it runs and queues goes on and its queue keeps counting."""
+        for pod in self.pods:
+            if pod.name == name and pod.serving:
+                pod.is_ready = False
+                self.log("info", f"{name} not Ready: out of the Service, still serving its queue")
+
     def drain_pod(self, name: str, why: str = "deleted") -> None:
-        """A pod was deleted or stopped being Ready: no new requests; in-flight ones drain."""
+        """A pod was deleted: no new requests; in-flight ones drain."""
         for pod in self.pods:
             if pod.name == name and pod.live:
+                if pod.engine is not None:
+                    # a NotReady pod's vLLM still gets preStop and --shutdown-timeout: it drains
+                    # like a Ready one (the twin stops at once only pods that never served)
+                    pod.is_ready = True
                 self._delete_pod(pod, why)
                 if self.now > 0:
                     self.log("info", f"{name} draining ({why})")
@@ -192,36 +218,41 @@ class Fleet:
 
     # -- the lab's pods -----------------------------------------------------------------------
 
-    def sync_pods(self, ready: Mapping[str, object], desired: int | None = None) -> None:
-        """Serve exactly the cluster's Ready pods (names; values are ignored here): new ones get
-        an engine, the ones no longer Ready drain. Only for ``pods_from_cluster`` fleets."""
+    def sync_pods(self, running: Mapping[str, bool], desired: int | None = None) -> None:
+        """Follow the cluster's Running pods (name -> Ready): a Ready one gets an engine (or
+        takes requests again), one that lost readiness keeps its engine out of the router, the
+        ones gone from the list (deleted) drain. A Running pod not yet Ready (loading) gets
+        nothing yet. Only for ``pods_from_cluster`` fleets."""
         lab = self.lab
         if lab is None:
             raise RuntimeError("sync_pods needs a Fleet(..., pods_from_cluster=True)")
         self.advance()
-        serving = lab.pod_names()
-        for name in sorted(set(ready) - serving):
-            lab.add_pod(name)
-        for name in sorted(serving - set(ready)):
+        for name, ready in sorted(running.items()):
+            if ready:
+                lab.add_pod(name)
+            else:
+                lab.unready_pod(name)
+        for name in sorted(lab.running_names() - set(running)):
             lab.drain_pod(name)
         if desired is not None:
             lab.desired = desired
 
     def queue_metrics_text(self) -> bytes:
         """Each trigger's metric (``scaling.triggers``: the queue, the running requests) as ONE
-        series summed over the serving replicas, in the Prometheus text format.
+        series summed over the running replicas, in the Prometheus text format.
 
         Stands in for the EKS path's collector (which renames ``vllm:num_requests_waiting`` to
         ``vllm_num_requests_waiting``) and the OTEL scaler's ``sum(...)``: KEDA's
         ``metrics-api`` scaler returns the first series matching its selector instead of
-        summing, so the sum is taken here. Labels are ``scaling.metric_labels`` plus
+        summing, so the sum is taken here, over the pods that collector keeps: Running ones,
+        Ready or not (``Pod.scraped``). Labels are ``scaling.metric_labels`` plus
         ``model_name``, so the EKS query's matchers select it; with the heartbeat trigger, one
         live collector's heartbeat too (this process is the collector here). Written by
         ``gauges``, as the scaler stand-in's is.
         """
         sums = {"waiting": 0.0, "running": 0.0, "kv_usage": 0.0}
         for pod in self.world.pods:
-            if pod.serving and pod.engine is not None:
+            if pod.scraped and pod.engine is not None:
                 g = pod.engine.gauges()
                 sums["waiting"] += g.waiting
                 sums["running"] += g.running
@@ -259,9 +290,10 @@ class Fleet:
         return next((p for p in self.world.pods if p.name == name), None)
 
     def replica_metrics(self, name: str) -> VllmMetrics | None:
-        """The /metrics of a replica that is serving or draining; None for unknown/gone ones."""
+        """The /metrics of a replica that runs an engine (Ready or not, or draining); None for
+        unknown, gone or still loading ones."""
         pod = self._pod(name)
-        if pod is None or pod.gone_at is not None or not pod.is_ready:
+        if pod is None or pod.gone_at is not None or pod.engine is None:
             return None
         return self._metrics_of(pod)
 
@@ -297,7 +329,10 @@ class Fleet:
             "nodes": view.node_state().model_dump(mode="json"),
             "hpa": view.hpa(scaling).model_dump(mode="json"),
             "interruptions": [i.model_dump(mode="json") for i in view.interruptions],
-            "targets": [{"name": p.name, "url": metrics_url(p.name)} for p in view.pods if p.ready],
+            # what the collector scrapes: Running pods, a busy one that lost readiness included
+            "targets": [
+                {"name": p.name, "url": metrics_url(p.name)} for p in world.pods if p.scraped
+            ],
             "events": [
                 {"time_s": e.time, "kind": e.kind, "message": e.message} for e in world.events[-50:]
             ],

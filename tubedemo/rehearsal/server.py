@@ -15,10 +15,11 @@ One asyncio server (uvicorn) on loopback:
 - ``GET /forecast``: the timeline's forecast on the talk's clock (scaling.proactive: timeline),
   what the gateway's /forecast serves on EKS; the lab's forecast trigger reads it.
 
-With ``--kubeconfig`` (the lab) the replicas are the Ready pods of the vLLM Deployment in
+With ``--kubeconfig`` (the lab) the replicas are the Running pods of the vLLM Deployment in
 ``--namespace``, followed through a watch of the real API server: a pod that becomes Ready gets
-an engine, a deleted (or no longer Ready) pod's engine drains. Without it the twin's own
-autoscaler decides, as in ``tubedemo rehearse``.
+an engine, a pod that loses readiness keeps it but takes no new requests (as the Service drops
+it), a deleted pod's engine drains. Without it the twin's own autoscaler decides, as in
+``tubedemo rehearse``.
 
 Run it as ``python -m tubedemo.rehearsal.server --port 0 --speed 10``: it prints ``PORT <n>``
 once it listens. Bad requests get vLLM's 400/404 error bodies; no replica ready is a 503.
@@ -47,8 +48,8 @@ from tubedemo.rehearsal import openai_api
 from tubedemo.rehearsal.fleet import Fleet
 from tubedemo.rehearsal.openai_api import error as _error
 
-PodSource = Callable[[], "tuple[dict[str, str | None], int | None] | None"]
-"""Returns (Ready pod -> node, the Deployment's spec.replicas) now, or None until synced."""
+PodSource = Callable[[], "tuple[dict[str, bool], int | None] | None"]
+"""Returns (Running pod -> Ready, the Deployment's spec.replicas) now, or None until synced."""
 
 _WORDS = [
     "Mind",
@@ -126,13 +127,13 @@ class FleetApp:
             await asyncio.sleep(min(wait if wait is not None else 0.05, 0.05))
 
     def sync_pods(self) -> None:
-        """Engines for the cluster's Ready pods (lab only); a no-op until the watch has synced."""
+        """Engines for the cluster's Running pods (lab only); a no-op until the watch has synced."""
         if self.pods is None:
             return
         reading = self.pods()
         if reading is not None:
-            ready, desired = reading
-            self.fleet.sync_pods(ready, desired)
+            running, desired = reading
+            self.fleet.sync_pods(running, desired)
 
     async def queue_metrics(self, _: HttpRequest) -> Response:
         self.fleet.advance()
@@ -195,8 +196,8 @@ async def serve(
 ) -> None:
     """Run until cancelled or signalled; ``on_listening(port)`` (default: print ``PORT <n>``).
 
-    ``pods``: the lab's Ready pods (``tubedemo.cluster.ready_pods.ReadyPodWatch.read``); the
-    fleet then serves one engine per Ready pod instead of running the twin's autoscaler.
+    ``pods``: the lab's Running pods (``tubedemo.cluster.ready_pods.ReadyPodWatch.read``); the
+    fleet then runs one engine per pod that became Ready instead of the twin's autoscaler.
     """
     fleet = Fleet(
         config,

@@ -106,6 +106,14 @@ class Pod:
         return self.is_ready and self.live
 
     @property
+    def scraped(self) -> bool:
+        """Its queue counts for the scaler: its engine runs and it is not terminating, Ready or
+        not. The rendered collector keeps Running pods, not only Ready ones: a replica saturated
+        at the peak may miss readiness probes and leave the Service, but its queue is still
+        there (in the twin a pod never loses readiness; the lab's can, ``fleet.sync_pods``)."""
+        return self.live and self.engine is not None
+
+    @property
     def phase(self) -> PodPhase:
         if self.gone_at is not None:
             return "Succeeded"
@@ -119,6 +127,8 @@ class Pod:
         """Why it is not serving yet, in kubectl's words; None once Ready or terminating."""
         if self.is_ready or not self.live:
             return None
+        if self.engine is not None:
+            return "NotReady"  # it served, then failed its readiness probe (the lab's busy pod)
         if self.node is None:
             return "Unschedulable"
         if self.node.image_ready_at is not None and now < self.node.image_ready_at:

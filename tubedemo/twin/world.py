@@ -334,12 +334,12 @@ class World(KarpenterLoop, WarmCapacity):
     # -- metrics, KEDA, HPA -------------------------------------------------------------------
 
     def gauges(self) -> tuple[int, int, float]:
-        """Sum of waiting, running and mean KV usage over the serving replicas."""
+        """Sum of waiting, running and mean KV usage over the replicas the collector scrapes."""
         waiting = running = 0
         kv = 0.0
         count = 0
         for pod in self.pods:
-            if pod.serving and pod.engine is not None:
+            if pod.scraped and pod.engine is not None:
                 g = pod.engine.gauges()
                 waiting += g.waiting
                 running += g.running
@@ -359,8 +359,8 @@ class World(KarpenterLoop, WarmCapacity):
 
     def _scrape(self) -> None:
         waiting, running, kv = self.gauges()
-        serving = sum(1 for p in self.pods if p.serving)
-        value = {"waiting": float(waiting), "running": float(running), "kv_usage": kv * serving}
+        scraped = sum(1 for p in self.pods if p.scraped)
+        value = {"waiting": float(waiting), "running": float(running), "kv_usage": kv * scraped}
         self.trigger_values = {
             trigger: value[source] for trigger, source in self._metric_sources.items()
         }
