@@ -457,25 +457,17 @@ class KubeWatchFeed:
         """GET /metrics of a pod through the API server's pod proxy (no port-forward needed)."""
         namespace = target.namespace or self.namespace
         port = target.port or self.metrics_port
+        path = f"/api/v1/namespaces/{namespace}/pods/{target.name}:{port}/proxy/metrics"
         try:
-            response = self.api.call_api(
-                f"/api/v1/namespaces/{namespace}/pods/{target.name}:{port}/proxy/metrics",
-                "GET",
-                header_params={"Accept": "text/plain"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=(min(timeout, 5.0), timeout),
-                _return_http_data_only=True,
-            )
+            return _service_get(self.api, path, timeout)
         except k8s_client.ApiException as exc:
             raise ClusterError(
                 f"pod proxy {target.name}:{port}: HTTP {exc.status} {status_message(exc)}"
             ) from exc
-        return bytes(response.data).decode("utf-8", errors="replace")
 
 
 def _service_get(api: k8s_client.ApiClient, path: str, timeout: float = 2.0) -> str:
-    """GET an API server path (a service proxy's) as text, within ``timeout`` seconds."""
+    """GET an API server path (a pod or service proxy's) as text, within ``timeout`` seconds."""
     response = api.call_api(
         path,
         "GET",
