@@ -15,12 +15,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.prepared import unavailable
 from tubedemo.cluster.api import Api, connect
-from tubedemo.core.config import DemoConfig
+from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.core.errors import TubedemoError
 from tubedemo.lab import Lab, LabOptions, binaries
 from tubedemo.twin.startup import resolved_startup
@@ -101,4 +102,29 @@ def tubedemo(
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+    )
+
+
+def prepared_talk(
+    namespace: str, *, replicas: int, gpus: int | None = None, **sections: Any
+) -> DemoConfig:
+    """A talk on the lab's prepared EKS path (weights in S3, a snapshot, one g5.2xlarge type —
+    what the lab fixture's KWOK delays model) in ``namespace``: at most ``replicas`` vLLM pods
+    on a GPU pool of its own capped at ``gpus`` GPUs (default one per replica). ``sections``
+    are demo.yaml sections; ``model`` and ``scaling`` are merged into the defaults above."""
+    model = {"weights_uri": "s3://weights/llama-3.1-8b-instruct/", **sections.pop("model", {})}
+    scaling = {"max_replicas": replicas, **sections.pop("scaling", {})}
+    return config_from_dict(
+        {
+            "cluster": {"namespace": namespace},
+            "model": model,
+            "scaling": scaling,
+            "gpu_pool": {
+                "name": f"gpu-{namespace}",
+                "gpu_limit": replicas if gpus is None else gpus,
+                "instance_types": ["g5.2xlarge"],
+                "image_snapshot_id": "snap-0123456789abcdef0",
+            },
+            **sections,
+        }
     )

@@ -24,11 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_until
 from tests.prepared import unavailable
-from tubedemo.core.config import config_from_dict
 from tubedemo.lab import Lab, binaries
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -63,19 +62,12 @@ def test_a_busy_replica_that_fails_its_readiness_probe_keeps_its_queue_counted_b
     if binaries.otelcol() is None:
         unavailable("OpenTelemetry Collector not built", "otelcol")
     namespace = f"t-{uuid.uuid4().hex[:10]}"
-    cfg = config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/", "max_num_seqs": 1},
-            "scaling": {"max_replicas": 3, "target": 2},
-            "twin": {"engine": {"output_tokens": MAX_TOKENS, "length_spread": 0}},
-            "gpu_pool": {
-                "name": f"gpu-{namespace}",
-                "gpu_limit": 3,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
+    cfg = prepared_talk(
+        namespace,
+        replicas=3,
+        model={"max_num_seqs": 1},
+        scaling={"target": 2},
+        twin={"engine": {"output_tokens": MAX_TOKENS, "length_spread": 0}},
     )
     lines: list[str] = []
     options = SessionOptions(

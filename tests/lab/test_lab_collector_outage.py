@@ -13,11 +13,10 @@ from kubernetes import client, config
 
 from tests.conftest import wait_until
 from tests.prepared import unavailable
-from tubedemo.core.config import config_from_dict
 from tubedemo.lab import Lab, binaries
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +27,7 @@ def test_stopping_the_collector_makes_the_hpa_hold_the_fallback_replicas(
     if binaries.otelcol() is None:
         unavailable("OpenTelemetry Collector not built", "otelcol")
     namespace = f"t-{uuid.uuid4().hex[:10]}"
-    cfg = config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
-            "scaling": {"max_replicas": 4, "fallback": {"replicas": 3}},
-            "gpu_pool": {
-                "name": f"gpu-{namespace}",
-                "gpu_limit": 4,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
-    )
+    cfg = prepared_talk(namespace, replicas=4, scaling={"fallback": {"replicas": 3}})
     lines: list[str] = []
     options = SessionOptions(
         speed=SPEED, workdir=tmp_path / "run", out_dir=tmp_path, audience=False

@@ -14,11 +14,10 @@ from kubernetes import client, config
 
 from tests.conftest import wait_until
 from tests.kube.in_pod import in_cluster, token_dir
-from tubedemo.core.config import config_from_dict
 from tubedemo.lab import Lab
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -30,20 +29,11 @@ def test_past_the_deadline_the_lab_scales_vllm_to_zero_and_karpenter_removes_the
 ) -> None:
     namespace = f"t-{uuid.uuid4().hex[:10]}"
     pool = f"gpu-{namespace}"
-    cfg = config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            # the talk ended long ago and nobody ran teardown
-            "talk": {"ends_at": "2020-01-01T00:00:00Z"},
-            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
-            "scaling": {"max_replicas": 4},
-            "gpu_pool": {
-                "name": pool,
-                "gpu_limit": 4,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
+    cfg = prepared_talk(
+        namespace,
+        replicas=4,
+        # the talk ended long ago and nobody ran teardown
+        talk={"ends_at": "2020-01-01T00:00:00Z"},
     )
     options = SessionOptions(
         speed=SPEED, workdir=tmp_path / "run", out_dir=tmp_path, audience=False, collector=False

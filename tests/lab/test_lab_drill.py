@@ -14,13 +14,12 @@ import pytest
 
 from tests.conftest import wait_until
 from tubedemo.cluster.api import connect
-from tubedemo.core.config import config_from_dict
 from tubedemo.lab import Lab
 from tubedemo.lab.drill import NODECLAIM_API, VLLM_SELECTOR, interrupt
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 from tubedemo.twin.startup import new_node_seconds
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +39,7 @@ def test_the_drill_interrupts_a_replicas_node_and_a_replacement_serves(
     lab: Lab, tmp_path: Path
 ) -> None:
     namespace = f"t-{uuid.uuid4().hex[:10]}"
-    cfg = config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
-            "scaling": {"max_replicas": 2},
-            "gpu_pool": {
-                "name": f"gpu-{namespace}",
-                "gpu_limit": 2,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
-    )
+    cfg = prepared_talk(namespace, replicas=2)
     lines: list[str] = []
     options = SessionOptions(
         speed=SPEED, workdir=tmp_path / "run", out_dir=tmp_path, audience=False

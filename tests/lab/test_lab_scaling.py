@@ -23,31 +23,20 @@ from kubernetes import client, config
 
 from tests.conftest import wait_until
 from tests.gateway_proc import running_gateway
-from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.core.config import DemoConfig
 from tubedemo.lab import Lab
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
 
 def _config(namespace: str) -> DemoConfig:
     # Two sequences per engine so a handful of clients build a queue; answers of ~60 tokens.
-    return config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            # the prepared EKS path (snapshot + S3 weights), as the lab fixture's KWOK delays
-            "model": {"max_num_seqs": 2, "weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
-            "gateway": {"max_tokens": 60},
-            "scaling": {"max_replicas": 4},
-            "gpu_pool": {
-                "name": f"gpu-{namespace}",
-                "gpu_limit": 4,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
+    # the prepared EKS path (snapshot + S3 weights), as the lab fixture's KWOK delays
+    return prepared_talk(
+        namespace, replicas=4, model={"max_num_seqs": 2}, gateway={"max_tokens": 60}
     )
 
 

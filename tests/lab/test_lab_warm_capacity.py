@@ -18,12 +18,12 @@ import pytest
 
 from tests.conftest import wait_until
 from tubedemo.cluster.api import connect
-from tubedemo.core.config import DemoConfig, config_from_dict
+from tubedemo.core.config import DemoConfig
 from tubedemo.lab import Lab
 from tubedemo.lab.drill import VLLM_SELECTOR
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED
+from .conftest import SPEED, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -35,32 +35,24 @@ def _config(namespace: str) -> DemoConfig:
     lead, no load: only the forecast scales vLLM), and one placeholder from 4 minutes before
     the burst (1m) to its end (10m): the placeholder's node is Ready long before the second
     replica wants it."""
-    return config_from_dict(
-        {
-            "cluster": {"namespace": namespace},
-            "model": {"weights_uri": "s3://weights/llama-3.1-8b-instruct/"},
-            "talk": {"duration": 720},
-            "twin": {"audience": {"size": 0}},
-            "timeline": {
-                "phases": [
-                    {"name": "quiet", "at": 0, "duration": 300, "vus": 1, "mode": "quiz"},
-                    {"name": "burst", "at": 300, "duration": 300, "vus": 60},
-                    {"name": "after", "at": 600, "duration": 120, "vus": 1},
-                ]
-            },
-            "scaling": {
-                "max_replicas": 2,
-                "proactive": "timeline",
-                "forecast": {"lead": 0},
-                "warm_capacity": {"replicas": 1, "lead": 240},
-            },
-            "gpu_pool": {
-                "name": f"gpu-{namespace}",
-                "gpu_limit": 3,
-                "instance_types": ["g5.2xlarge"],
-                "image_snapshot_id": "snap-0123456789abcdef0",
-            },
-        }
+    return prepared_talk(
+        namespace,
+        replicas=2,
+        gpus=3,
+        talk={"duration": 720},
+        twin={"audience": {"size": 0}},
+        timeline={
+            "phases": [
+                {"name": "quiet", "at": 0, "duration": 300, "vus": 1, "mode": "quiz"},
+                {"name": "burst", "at": 300, "duration": 300, "vus": 60},
+                {"name": "after", "at": 600, "duration": 120, "vus": 1},
+            ]
+        },
+        scaling={
+            "proactive": "timeline",
+            "forecast": {"lead": 0},
+            "warm_capacity": {"replicas": 1, "lead": 240},
+        },
     )
 
 
