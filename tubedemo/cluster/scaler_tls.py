@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tubedemo.core.certs import new_key, self_signed_ca
+
 VALID_DAYS = 825
 """Both certificates' lifetime: longer than a demo cluster lives (days to months), so no
 renewal job is needed; 825 days is the longest server certificate Apple's platforms accept, the
@@ -79,36 +81,7 @@ class Authority:
 
     @classmethod
     def create(cls, now: dt.datetime | None = None) -> Authority:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = _name("tubedemo otel scaler CA")
-        start, end = _validity(now)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(key, cert)
+        return cls(*self_signed_ca("tubedemo otel scaler CA", *_validity(now)))
 
     def server(
         self,
@@ -122,7 +95,7 @@ class Authority:
         if not dns_names:
             raise ValueError("a server certificate needs at least one DNS name")
         start, end = _validity(now)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = new_key()
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
         cert = (

@@ -11,7 +11,8 @@ evaluate), ``capacity`` (the most GPUs and vCPUs Karpenter may launch for the po
 ``resources`` (templates/ and k6/, from a checkout or a wheel), ``processes`` (the one door to
 child processes), ``signals`` (SIGTERM and SIGHUP end a command like Ctrl-C),
 ``vllm_release`` (the pinned vLLM release), ``cache`` (tubedemo's cache folder), ``gobuild``
-(the pinned Go builds: their keys and folders), ``face`` (a package's curated face, imported
+(the pinned Go builds: their keys and folders), ``certs`` (a self-signed CA, the one way
+tubedemo makes one), ``face`` (a package's curated face, imported
 on first use: how twin, manifests, audience and cluster export their public names).
 
 Imports nothing else of tubedemo's (the bottom layer of the import contracts in

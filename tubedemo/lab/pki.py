@@ -20,9 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+from tubedemo.core.certs import new_key, self_signed_ca
 
 
 def pem_key(key: Any) -> bytes:
@@ -56,35 +54,8 @@ class CertificateAuthority:
 
     @classmethod
     def create(cls, name: str = "tubedemo-test-ca") -> CertificateAuthority:
-        key = _key()
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
-        return cls(key, cert)
+        return cls(*self_signed_ca(name, now - dt.timedelta(hours=1), now + dt.timedelta(days=30)))
 
     @property
     def cert_pem(self) -> bytes:
@@ -101,7 +72,7 @@ class CertificateAuthority:
     ) -> tuple[bytes, bytes]:
         """(cert PEM, key PEM) for a client, or a server too when server=True (valid for
         localhost, 127.0.0.1 and ``dns_names``)."""
-        key = _key()
+        key = new_key()
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
         attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
         now = dt.datetime.now(dt.UTC)
