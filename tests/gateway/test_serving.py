@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.app import GC_THRESHOLDS
+
 
 def test_built_page_is_served_with_spa_fallback_for_screen(start_gateway, tmp_path: Path) -> None:
     web = tmp_path / "dist"
@@ -84,9 +86,11 @@ def test_python_m_gateway_serves_and_stops_cleanly(tmp_path: Path, fake_vllm) ->
         assert "Finished server process" in proc.stderr.read()
 
 
-def test_the_gateway_freezes_what_it_made_at_start_up_out_of_the_collectors_way(
+def test_the_gateway_keeps_the_collector_out_of_the_streams_way(
     start_gateway,
 ) -> None:  # type: ignore[no-untyped-def]
     gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
     start_gateway()
     assert gc.get_freeze_count() > 10_000
+    assert gc.get_threshold() == GC_THRESHOLDS  # the young passes over the streams rarer too
