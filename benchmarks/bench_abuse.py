@@ -348,7 +348,7 @@ async def _scenario(url: str, nat: bool, attack: bool) -> Result:
 async def _flood(url: str, n: int) -> int:
     """n requests: identities, counted questions, then raffle entries, rotating addresses."""
     sent = 0
-    third = n // 3
+    third = -(-n // 3)  # rounded up: three phases of n/3 send at least n (99,999 for 100,000)
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector) as s:
 
