@@ -7,9 +7,10 @@ server's pod proxy. Here the collector is the real OpenTelemetry Collector (scri
 running the rendered config.yaml on a test host (tests/netns.py: the API server will not proxy
 to loopback), a Pod object carries that host's address as a kubelet would report it, and the
 scaler is the lab's stand-in for the Kedify scaler (tubedemo.rehearsal.scaler_standin, a named
-stand-in) on the same host. The collector's pod discovery finds no API server from there (it
-logs so and carries on): its heartbeat job, what the scaler needs first, scrapes the collector
-itself.
+stand-in) on the same host, serving OTLP over TLS as the EKS scaler does (a certificate from
+tubedemo.cluster.scaler_tls; the collector's rendered ca_file moved to the test's copy of the
+CA). The collector's pod discovery finds no API server from there (it logs so and carries on):
+its heartbeat job, what the scaler needs first, scrapes the collector itself.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests import netns
 from tests.conftest import wait_until
 from tests.kube.fixtures import Kube, ready_pod_at
 from tests.manifests.otel.collector import otelcol
+from tubedemo.cluster import scaler_tls
 from tubedemo.cluster.api import connect
 from tubedemo.cluster.plan import FirstExport, Ref, first_export
 from tubedemo.cluster.up import RolloutTimeout, up
@@ -51,12 +54,25 @@ def _render(namespace: str, otlp_endpoint: str) -> list[dict[str, Any]]:
     )
 
 
+@pytest.fixture
+def tls(tmp_path: Path) -> scaler_tls.ScalerTls:
+    """The scaler's certificate for the address the collector dials on the test host, its CA
+    beside it (what `cluster create` puts in the Secret and the CA ConfigMap)."""
+    made = scaler_tls.issue(["localhost"], ip_addresses=["127.0.0.1"])
+    for name, pem in made.secret_data().items():
+        (tmp_path / name).write_text(pem)
+    return made
+
+
 @contextmanager
-def _scaler(host: netns.TestHost) -> Iterator[str]:
-    """The scaler stand-in on the test host; yields its OTLP endpoint there."""
+def _scaler(host: netns.TestHost, tmp_path: Path) -> Iterator[str]:
+    """The scaler stand-in on the test host serving OTLP over TLS with the ``tls`` fixture's
+    files; yields its OTLP endpoint there."""
     proc = subprocess.Popen(
         host.wrap([sys.executable, "-m", "tubedemo.rehearsal.scaler_standin",
-                   '--query=count(up{tubedemo_heartbeat="collector"})']),
+                   '--query=count(up{tubedemo_heartbeat="collector"})',
+                   f"--tls-cert={tmp_path / scaler_tls.CERT_FILE}",
+                   f"--tls-key={tmp_path / scaler_tls.KEY_FILE}"]),
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -79,8 +95,11 @@ def _collector(
         for m in manifests
         if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "otel-collector"
     )
+    parsed = yaml.safe_load(config)
+    # the CA the pod mounts from the otel-scaler-ca ConfigMap: the test's copy (fixture tls)
+    parsed["exporters"]["otlp_grpc/kedify"]["tls"]["ca_file"] = str(tmp_path / scaler_tls.CA_FILE)
     path = tmp_path / "otel-collector.yaml"
-    path.write_text(config)
+    path.write_text(yaml.safe_dump(parsed, sort_keys=False))
     with (tmp_path / "otelcol.log").open("w") as log:
         proc = subprocess.Popen(
             host.wrap([str(otelcol()), f"--config={path}"]),
@@ -118,9 +137,13 @@ def _check(manifests: list[dict[str, Any]], timeout: float) -> FirstExport:
 
 
 def test_up_applies_the_scaled_object_only_after_the_collectors_first_export(
-    kube: Kube, namespace: str, test_host: netns.TestHost, tmp_path: Path
+    kube: Kube,
+    namespace: str,
+    test_host: netns.TestHost,
+    tmp_path: Path,
+    tls: scaler_tls.ScalerTls,
 ) -> None:
-    with _scaler(test_host) as endpoint:
+    with _scaler(test_host, tmp_path) as endpoint:
         manifests = _render(namespace, endpoint)
         scaled = _scaling(manifests)
         ref = Ref.of(scaled[0])
@@ -157,7 +180,11 @@ def test_up_applies_the_scaled_object_only_after_the_collectors_first_export(
 
 
 def test_a_collector_that_cannot_reach_the_scaler_holds_the_scaled_object_with_one_line(
-    kube: Kube, namespace: str, test_host: netns.TestHost, tmp_path: Path
+    kube: Kube,
+    namespace: str,
+    test_host: netns.TestHost,
+    tmp_path: Path,
+    tls: scaler_tls.ScalerTls,
 ) -> None:
     # nothing listens at port 9 on the test host: every export fails
     manifests = _render(namespace, "127.0.0.1:9")

@@ -159,7 +159,10 @@ def test_a_busy_replica_that_fails_its_readiness_probe_keeps_its_queue_counted_b
             desired = int(hpa().status.desired_replicas or 0)
             seen.append((value, queue, desired))
             assert queue is not None, f"{busy} is no scrape target any more: {seen}"
-            assert value >= queue > 0, f"KEDA stopped counting {busy}'s queue: {seen}"
+            # KEDA's value trails the pod's queue by a scrape, an export and a poll: while the
+            # queue still grows it may be below it, but never below both what KEDA said before
+            # the pod went NotReady and the queue now (dropped from the scrape, it falls to 0)
+            assert value >= min(before, queue) > 0, f"KEDA stopped counting {busy}'s queue: {seen}"
             assert desired >= wanted, f"the HPA's desired replicas dropped: {seen}"
             return time.monotonic() >= window_ends
 

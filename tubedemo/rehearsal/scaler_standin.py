@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls-key", help="PEM file: the certificate's private key")
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
-        parser.error("--tls-cert and --tls-key go together")
+        parser.error("a TLS certificate and its key go together: give both or neither")
     try:
         queries = [metric_query.parse(q) for q in args.query]
     except ValueError as exc:
