@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from tests import netns
 from tests.conftest import wait_until
 from tests.kube.fixtures import Kube, ready_pod_at
 from tests.manifests.otel.collector import otelcol
+from tests.scaler_standin_proc import running_standin
 from tubedemo.cluster import scaler_tls
 from tubedemo.cluster.api import connect
 from tubedemo.cluster.plan import FirstExport, Ref, first_export
@@ -68,21 +68,13 @@ def tls(tmp_path: Path) -> scaler_tls.ScalerTls:
 def _scaler(host: netns.TestHost, tmp_path: Path) -> Iterator[str]:
     """The scaler stand-in on the test host serving OTLP over TLS with the ``tls`` fixture's
     files; yields its OTLP endpoint there."""
-    proc = subprocess.Popen(
-        host.wrap([sys.executable, "-m", "tubedemo.rehearsal.scaler_standin",
-                   '--query=count(up{tubedemo_heartbeat="collector"})',
-                   f"--tls-cert={tmp_path / scaler_tls.CERT_FILE}",
-                   f"--tls-key={tmp_path / scaler_tls.KEY_FILE}"]),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("PORTS "), line
-        yield f"127.0.0.1:{line.split()[1]}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_standin(
+        '--query=count(up{tubedemo_heartbeat="collector"})',
+        f"--tls-cert={tmp_path / scaler_tls.CERT_FILE}",
+        f"--tls-key={tmp_path / scaler_tls.KEY_FILE}",
+        wrap=host.wrap,
+    ) as standin:
+        yield f"127.0.0.1:{standin.otlp_port}"
 
 
 @contextmanager

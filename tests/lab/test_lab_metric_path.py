@@ -5,7 +5,6 @@ the scaler stand-in (tubedemo.rehearsal.scaler_standin, in place of the Kedify s
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from tests.manifests.otel.collector import otelcol
+from tests.scaler_standin_proc import running_standin
 from tubedemo.core import metric_query
 from tubedemo.core.config import DemoConfig, config_from_dict
 from tubedemo.lab.variant import CollectorWiring, render_lab
@@ -131,17 +131,10 @@ def test_the_standin_process_takes_otlp_grpc_and_serves_the_sum_for_metrics_api(
     import grpc
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tubedemo.rehearsal.scaler_standin",
-         "--query=sum(vllm_num_requests_waiting)", "--query=sum(vllm_num_requests_running)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("PORTS "), line
-        otlp, http = line.split()[1:3]
-        with grpc.insecure_channel(f"127.0.0.1:{otlp}") as channel:
+    with running_standin(
+        "--query=sum(vllm_num_requests_waiting)", "--query=sum(vllm_num_requests_running)"
+    ) as standin:
+        with grpc.insecure_channel(f"127.0.0.1:{standin.otlp_port}") as channel:
             stub = metrics_service_pb2_grpc.MetricsServiceStub(channel)
             stub.Export(
                 gauge_request(
@@ -152,10 +145,7 @@ def test_the_standin_process_takes_otlp_grpc_and_serves_the_sum_for_metrics_api(
                 ),
                 timeout=10,
             )
-        body = httpx.get(f"http://127.0.0.1:{http}/metrics", timeout=5).text
+        body = httpx.get(f"http://127.0.0.1:{standin.http_port}/metrics", timeout=5).text
         assert "vllm_num_requests_waiting{} 9.0" in body
         assert "vllm_num_requests_running{} 0.0" in body
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert proc.returncode == 0
+    assert standin.proc.returncode == 0
