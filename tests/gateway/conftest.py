@@ -21,6 +21,7 @@ from gateway.settings import load_settings
 from gateway.state import Sources
 from gateway.store import Store
 from tests.gateway.identities import IDENTITY, PhoneIdentity, obtain_identity
+from tests.gateway.moto_s3 import MotoS3
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -111,3 +112,14 @@ def survey(start_gateway: StartGateway) -> Running:
     g = start_gateway()
     assert g.admin("POST", "/api/admin/mode", json={"mode": "survey"}).status_code == 200
     return g
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    moto = MotoS3()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    yield moto
+    moto.stop()

@@ -7,27 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 
 from gateway.compile_cache import MARKER, wait_ready
-from tests.gateway.test_store import MotoS3
+from tests.gateway.moto_s3 import MotoS3
 
 PREFIX = "compile-cache/abc123"
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    moto = MotoS3()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
-    yield moto
-    moto.stop()
 
 
 def _run(step: str, s3: MotoS3, folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -6,19 +6,17 @@ import asyncio
 import json
 import shutil
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from gateway.state import Record
 from gateway.store import StoreError
 from gateway.store.local import LocalStore
 from gateway.store.s3 import S3Store
+from tests.gateway.moto_s3 import MotoS3
 
 
 def submit(g, phone: str, rating: int = 4, company: str = "ACME"):  # type: ignore[no-untyped-def]
@@ -120,43 +118,6 @@ def test_unwritable_store_answers_503_and_acknowledges_nothing(start_gateway, tm
 
 
 # ---------------------------------------------------------------------- S3 (moto server)
-
-
-class MotoS3:
-    """moto in server mode on a loopback port: a real S3-speaking HTTP server.
-
-    stop()/start() take S3 away and bring it back on the same port with the same data
-    (moto keeps its state in this process), which is what an outage looks like to a client.
-    """
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.server: ThreadedMotoServer | None = None
-        self.start()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.bucket = f"tubedemo-{uuid.uuid4().hex[:8]}"
-        boto3.client("s3", endpoint_url=self.endpoint).create_bucket(Bucket=self.bucket)
-
-    def start(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        self.port = self.server.get_host_and_port()[1]
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    moto = MotoS3()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
-    yield moto
-    moto.stop()
 
 
 def s3_keys(endpoint: str, bucket: str) -> list[str]:
