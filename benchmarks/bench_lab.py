@@ -227,14 +227,35 @@ def phase_end_rows(
 
 
 def ensemble_rows(case: str, config: DemoConfig, ensemble: list[list[ScaleSample]]) -> list[Row]:
+    """The twin's ensemble: its first scale-ups, and issue 24's steady and last-node checks
+    over every run (one lab run is one draw; the ensemble says how often a draw goes wrong)."""
     start = start_replicas(config)
     firsts = sorted(t for run in ensemble if (t := first_scale_up(run, start)) is not None)
+    phase = next(p for p in config.timeline.phases if p.name == STEADY)
+    need = need_at_target(config, STEADY)
+    lows = [fewest_desired(run, phase.at, phase.end) for run in ensemble]
+    below = sorted(low for low in lows if low is not None and low < need)
+    cheapest = cheapest_types(config)
+    dear = sum(1 for run in ensemble if not (run and set(run[-1].nodes) <= cheapest))
     return [
         Row(
             f"{case}: twin ensemble (20 seeds × 5 HPA phases): first scale-up",
             f"{firsts[0]:.0f}–{firsts[-1]:.0f}s" if firsts else "never",
             note=f"{len(ensemble)} runs at the lab's intervals",
-        )
+        ),
+        Row(
+            f"{case}: twin ensemble: runs with desired below {need} in {STEADY!r}",
+            f"{len(below)} of {len(ensemble)}",
+            "0",
+            not below,
+            note=f"fewest {below[0]}" if below else "",
+        ),
+        Row(
+            f"{case}: twin ensemble: runs ending on a node dearer than the cheapest",
+            f"{dear} of {len(ensemble)}",
+            "0",
+            dear == 0,
+        ),
     ]
 
 
