@@ -47,7 +47,8 @@ config (the queue alone scales), and `proactive`, the same with `scaling.proacti
 the formula as max(queue, forecast x target)). Per run two more checks from issue 24: the
 fewest desired replicas in 'steady' against the replicas its load needs at the formula's
 target (a replica deleted there is cold-started again in front of the room), and the nodes
-left at the end, which should be only the pool's cheapest type.
+left at the end, which should be only the pool's cheapest type; the same two checks run over
+every run of the twin's ensemble (below), as one lab run is one draw.
 
 Both runs take the case's config and its load model: the timeline's k6 VUs and the
 simulated audience of 150 (the lab's fleet runs the twin's `Load`, so both see the same request
