@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tubedemo.core.certs import new_key, self_signed_ca
+from tubedemo.core.certs import leaf, new_key, pem_cert, pem_key, self_signed_ca
 
 VALID_DAYS = 825
 """Both certificates' lifetime: longer than a demo cluster lives (days to months), so no
@@ -99,29 +99,24 @@ class Authority:
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(dns_names[0]))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            leaf(
+                self.cert,
+                _name(dns_names[0]),
+                key,
+                start,
+                end,
+                [ExtendedKeyUsageOID.SERVER_AUTH],
+            )
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
             )
             .sign(self.key, hashes.SHA256())
         )
-        pem = serialization.Encoding.PEM
-        key_pem = key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
         return ScalerTls(
-            ca_pem=self.cert.public_bytes(pem).decode(),
-            cert_pem=cert.public_bytes(pem).decode(),
-            key_pem=key_pem.decode(),
+            ca_pem=pem_cert(self.cert).decode(),
+            cert_pem=pem_cert(cert).decode(),
+            key_pem=pem_key(key).decode(),
         )
 
 

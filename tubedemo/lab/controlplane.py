@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
+from tubedemo.core.certs import pem_key
 from tubedemo.core.errors import ExternalToolError
 from tubedemo.core.processes import Child, free_port, output_of, wait_ready
 from tubedemo.lab.pki import (
     CertificateAuthority,
-    pem_key,
     service_account_keys,
     write_kubeconfig,
 )

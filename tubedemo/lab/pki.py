@@ -20,22 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tubedemo.core.certs import new_key, self_signed_ca
-
-
-def pem_key(key: Any) -> bytes:
-    """PKCS#8 PEM of a private key, unencrypted."""
-    return bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def pem_cert(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+from tubedemo.core.certs import leaf, new_key, pem_cert, pem_key, self_signed_ca
 
 
 def service_account_keys() -> tuple[bytes, bytes]:
@@ -85,17 +70,7 @@ class CertificateAuthority:
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
         if server:
             usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        )
+        builder = leaf(self.cert, x509.Name(attrs), key, start, end, usages)
         if server:
             names: list[x509.GeneralName] = [x509.DNSName("localhost")]
             names += [x509.DNSName(n) for n in dns_names]
