@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from tests.prepared import unavailable
 from tubedemo.cluster.api import Api, connect
@@ -87,6 +88,16 @@ def api(lab: Lab) -> Api:
 @pytest.fixture
 def namespace() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def read_hpa(hpas: client.AutoscalingV2Api, namespace: str) -> Any | None:
+    """KEDA's HPA for vLLM in ``namespace``; None until KEDA has created it."""
+    try:
+        return hpas.read_namespaced_horizontal_pod_autoscaler("vllm", namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def tubedemo(

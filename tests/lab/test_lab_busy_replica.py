@@ -27,7 +27,7 @@ from tests.prepared import unavailable
 from tubedemo.lab import Lab, binaries
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED, prepared_talk
+from .conftest import SPEED, prepared_talk, read_hpa
 
 pytestmark = pytest.mark.integration
 
@@ -81,12 +81,7 @@ def test_a_busy_replica_that_fails_its_readiness_probe_keeps_its_queue_counted_b
         fleet = httpx.Client(base_url=session.fleet_url, timeout=10)
 
         def hpa() -> Any:
-            try:
-                return hpas.read_namespaced_horizontal_pod_autoscaler("vllm", namespace)
-            except client.ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
+            return read_hpa(hpas, namespace)
 
         def keda_value() -> float:
             """KEDA's answer now, through the API server's external metrics API (the value

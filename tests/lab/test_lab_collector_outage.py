@@ -16,7 +16,7 @@ from tests.prepared import unavailable
 from tubedemo.lab import Lab, binaries
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED, prepared_talk
+from .conftest import SPEED, prepared_talk, read_hpa
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +38,8 @@ def test_stopping_the_collector_makes_the_hpa_hold_the_fallback_replicas(
         hpas = client.AutoscalingV2Api(api)
 
         def desired() -> int:
-            try:
-                hpa = hpas.read_namespaced_horizontal_pod_autoscaler("vllm", namespace)
-            except client.ApiException as exc:
-                if exc.status == 404:
-                    return 0
-                raise
-            return int(hpa.status.desired_replicas or 0)
+            hpa = read_hpa(hpas, namespace)
+            return int(hpa.status.desired_replicas or 0) if hpa is not None else 0
 
         # an idle room with the collector running: the minimum (the heartbeat arrives)
         wait_until("KEDA's HPA to want the minimum", lambda: desired() == 1, timeout=60)

@@ -27,7 +27,7 @@ from tubedemo.core.config import DemoConfig
 from tubedemo.lab import Lab
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED, prepared_talk
+from .conftest import SPEED, prepared_talk, read_hpa
 
 pytestmark = pytest.mark.integration
 
@@ -69,13 +69,8 @@ class Cluster:
 
     def desired(self) -> int:
         """The HPA's desiredReplicas; 0 until KEDA has created the HPA."""
-        try:
-            hpa = self.hpa.read_namespaced_horizontal_pod_autoscaler("vllm", self.ns)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                return 0
-            raise
-        return int(hpa.status.desired_replicas or 0)
+        hpa = read_hpa(self.hpa, self.ns)
+        return int(hpa.status.desired_replicas or 0) if hpa is not None else 0
 
     def replicas(self) -> int:
         return int(self.apps.read_namespaced_deployment("vllm", self.ns).spec.replicas or 0)
