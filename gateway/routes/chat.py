@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -75,10 +74,8 @@ async def chat(
     who = caller(request, need_identity=True)
     ident = who.identity.id if who.identity is not None else None
     if ident is not None and not who.load:
-        early = gw.retry_watch.early(ident)
-        if early:
-            # it ignored the Retry-After it was given: it waits here, where waiting is cheap
-            await asyncio.sleep(early)
+        # one that ignored the Retry-After it was given waits here, where waiting is cheap
+        await gw.retry_watch.hold(ident)
     raw = await request.body()
     try:
         body = json.loads(raw)
