@@ -170,11 +170,15 @@ def test_csv_export_round_trips_every_submission(
     assert run.code == 0, run.err
     assert "5 submissions (2 winners)" in run.err
     text = out.read_text(encoding="utf-8")
-    # Formula-looking cells stay inert in a spreadsheet...
-    raw = {r["client_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    # Formula-looking cells stay inert in a spreadsheet -- the gateway's own ids too: an
+    # identity id is base64url, so 1 in 64 starts with "-" and is exported as "'-..."...
+    parsed = parse_export(text)
+    raw = {p.client_id: r for p, r in zip(parsed, csv.DictReader(io.StringIO(text)), strict=True)}
     assert raw[gateway.identity_id("p-1")]["company"].startswith("'=")
+    for client_id, r in raw.items():
+        assert r["client_id"] == ("'" + client_id if client_id[:1] == "-" else client_id)
     # ...and still read back as typed.
-    rows = {r.client_id: r for r in parse_export(text)}
+    rows = {r.client_id: r for r in parsed}
     assert set(rows) == {gateway.identity_id(cid) for cid in typed}
     for cid, (rating, company, name) in typed.items():
         row = rows[gateway.identity_id(cid)]
