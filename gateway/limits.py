@@ -35,9 +35,10 @@ def room_burst(room: int) -> int:
 
 TOKEN_SLACK = 1e-6
 """How close to a whole token counts as one: a caller that waits exactly the wait it was told
-(the chat route holds an early phone until then) may come back a hair short of it, by float
-rounding or by the event loop waking a timer up to its clock's resolution (1 ns) early, and
-must not be refused for that. A millionth of a token is a microsecond at 60 per minute."""
+(the chat route holds an early phone until then) may come back a hair short of it by float
+rounding on the monotonic clock (2 of 100,000 random exact waits), and must not be refused for
+that; a timer that wakes early is `RetryAfterWatch.hold`'s to wait out. A millionth of a token
+is a microsecond at 60 per minute."""
 
 
 class TokenBuckets:

@@ -125,8 +125,8 @@ def test_a_phone_that_asks_again_before_its_retry_after_is_held_until_then(
 
 def test_a_caller_that_waits_exactly_the_wait_it_was_told_gets_its_token() -> None:
     # the chat route holds an early phone until the time it was told; float sums on the
-    # monotonic clock can leave it a hair short (2 of 100,000 random exact waits), or a timer
-    # may fire a nanosecond early. Found behind a flake of the test above (429 after the hold).
+    # monotonic clock can leave it a hair short (2 of 100,000 random exact waits). Found behind
+    # a flake of the test above (429 after the hold).
     buckets = TokenBuckets(60, burst=1)
     assert buckets.take("phone", now=1000.0) == 0.0
     wait = buckets.take("phone", now=1000.3)

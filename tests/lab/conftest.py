@@ -100,6 +100,12 @@ def read_hpa(hpas: client.AutoscalingV2Api, namespace: str) -> Any | None:
         raise
 
 
+def desired_replicas(hpas: client.AutoscalingV2Api, namespace: str) -> int:
+    """KEDA's HPA's desiredReplicas in ``namespace``; 0 until KEDA has created the HPA."""
+    hpa = read_hpa(hpas, namespace)
+    return int(hpa.status.desired_replicas or 0) if hpa is not None else 0
+
+
 def tubedemo(
     *args: str, timeout: float = 240, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from tests.prepared import unavailable
 from tubedemo.lab import Lab, binaries
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED, prepared_talk, read_hpa
+from .conftest import SPEED, desired_replicas, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,7 @@ def test_stopping_the_collector_makes_the_hpa_hold_the_fallback_replicas(
         hpas = client.AutoscalingV2Api(api)
 
         def desired() -> int:
-            hpa = read_hpa(hpas, namespace)
-            return int(hpa.status.desired_replicas or 0) if hpa is not None else 0
+            return desired_replicas(hpas, namespace)
 
         # an idle room with the collector running: the minimum (the heartbeat arrives)
         wait_until("KEDA's HPA to want the minimum", lambda: desired() == 1, timeout=60)

@@ -27,7 +27,7 @@ from tubedemo.core.config import DemoConfig
 from tubedemo.lab import Lab
 from tubedemo.rehearsal.lab_session import LabSession, SessionOptions
 
-from .conftest import SPEED, prepared_talk, read_hpa
+from .conftest import SPEED, desired_replicas, prepared_talk
 
 pytestmark = pytest.mark.integration
 
@@ -69,8 +69,7 @@ class Cluster:
 
     def desired(self) -> int:
         """The HPA's desiredReplicas; 0 until KEDA has created the HPA."""
-        hpa = read_hpa(self.hpa, self.ns)
-        return int(hpa.status.desired_replicas or 0) if hpa is not None else 0
+        return desired_replicas(self.hpa, self.ns)
 
     def replicas(self) -> int:
         return int(self.apps.read_namespaced_deployment("vllm", self.ns).spec.replicas or 0)
